@@ -1,0 +1,5 @@
+import sys
+
+from stae_ros.cli import main
+
+sys.exit(main())

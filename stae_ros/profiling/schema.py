@@ -1,0 +1,132 @@
+"""The accuracy profile: what each operating point costs and buys.
+
+`stae profile` writes it, the planner and `controller_node` read it. The file is JSON so a
+person can read it and a robot without torch can load it. Schema id ``stae-profile/1``; the
+fields are documented in docs/profile_schema.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_ID = "stae-profile/1"
+
+__all__ = ["SCHEMA_ID", "OperatingPoint", "Profile", "ProfileError", "load_profile", "save_profile"]
+
+
+class ProfileError(ValueError):
+    """A profile file is missing fields, has the wrong schema id, or holds impossible values."""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One (codec, K, p) setting and what it measured on the test split."""
+
+    codec: str  #: payload codec name, as in SemanticClip.codec (e.g. "stae-px")
+    k: int  #: frames kept of the clip (frame budget K)
+    p: float  #: fraction of pixels kept per kept frame (spatial budget p), 0 < p <= 1
+    accuracy: float  #: top-1 accuracy on the test split, 0..1
+    bytes_mean: float  #: mean encoded payload bytes per clip
+    bytes_p95: float  #: 95th percentile of payload bytes per clip
+    camera_ms: float  #: camera-side ms per clip (select + encode), one CPU thread
+    edge_ms: float  #: edge-side ms per clip (decode + recover + classify)
+    n_clips: int = 0  #: clips the numbers were measured on
+    extra: dict[str, Any] = field(default_factory=dict)  #: codec-specific knobs (e.g. crf, lambda)
+
+    def completion_s(self, rate_bps: float, camera_scale: float = 1.0, edge_scale: float = 1.0) -> float:
+        """Device compute + bytes/rate + edge compute, in seconds (the paper's completion time)."""
+        if rate_bps <= 0:
+            return math.inf
+        return (self.camera_ms * camera_scale + self.edge_ms * edge_scale) / 1000.0 + self.bytes_mean * 8.0 / rate_bps
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise ProfileError(f"operating point {self.codec} has k={self.k}; k must be >= 1")
+        if not (0.0 < self.p <= 1.0):
+            raise ProfileError(f"operating point {self.codec} k={self.k} has p={self.p}; p must be in (0, 1]")
+        if not (0.0 <= self.accuracy <= 1.0):
+            raise ProfileError(f"operating point {self.codec} k={self.k} p={self.p} has accuracy {self.accuracy}")
+        for name in ("bytes_mean", "bytes_p95", "camera_ms", "edge_ms"):
+            value = getattr(self, name)
+            if not (value >= 0.0) or math.isinf(value):
+                raise ProfileError(f"operating point {self.codec} k={self.k} p={self.p} has {name}={value}")
+
+
+@dataclass
+class Profile:
+    """All operating points measured for one model on one data set."""
+
+    name: str
+    clip: dict[str, int]  #: frames, height, width, channels of the clips measured
+    points: list[OperatingPoint]
+    model: str = ""  #: checkpoint path the profile was measured with
+    dataset: str = ""  #: data set description (root and split)
+    command: str = ""  #: the command line that produced the file
+    created: str = ""  #: ISO 8601 time of measurement
+    host: dict[str, Any] = field(default_factory=dict)  #: cpu, threads, torch version
+    schema: str = SCHEMA_ID
+
+    @property
+    def raw_float32_bytes(self) -> int:
+        c = self.clip
+        return 4 * c["frames"] * c["height"] * c["width"] * c["channels"]
+
+    def best_accuracy(self) -> float:
+        return max((pt.accuracy for pt in self.points), default=0.0)
+
+    def validate(self) -> None:
+        if self.schema != SCHEMA_ID:
+            raise ProfileError(f"profile schema is {self.schema!r}; expected {SCHEMA_ID!r}")
+        for key in ("frames", "height", "width", "channels"):
+            if int(self.clip.get(key, 0)) < 1:
+                raise ProfileError(f"profile clip.{key} is missing or < 1")
+        if not self.points:
+            raise ProfileError("profile has no operating points")
+        for pt in self.points:
+            pt.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Profile":
+        try:
+            points = [OperatingPoint(**pt) for pt in data["points"]]
+            profile = cls(
+                name=str(data["name"]),
+                clip={k: int(v) for k, v in data["clip"].items()},
+                points=points,
+                model=str(data.get("model", "")),
+                dataset=str(data.get("dataset", "")),
+                command=str(data.get("command", "")),
+                created=str(data.get("created", "")),
+                host=dict(data.get("host", {})),
+                schema=str(data.get("schema", "")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProfileError(f"profile is missing or has a malformed field: {exc}") from exc
+        profile.validate()
+        return profile
+
+
+def load_profile(path: str | Path) -> Profile:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ProfileError(f"profile file not found: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"profile {path} is not valid JSON: {exc}") from exc
+    return Profile.from_dict(data)
+
+
+def save_profile(profile: Profile, path: str | Path) -> Path:
+    profile.validate()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(profile.to_dict(), indent=2) + "\n")
+    return path
