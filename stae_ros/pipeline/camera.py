@@ -1,0 +1,102 @@
+"""The camera (robot) side: clip -> FA -> SA -> semantic payload bytes.
+
+One object per camera stream. It owns the torch thread setting because a Pi-class host has few
+cores and the camera node must leave some for capture and DDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stae_ros import codec as px_codec
+
+from .errors import BudgetError, ClipShapeError
+
+__all__ = ["CameraPipeline", "EncodedClip"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodedClip:
+    """What the camera publishes for one clip."""
+
+    payload: bytes
+    codec: str
+    codec_version: int
+    k: int
+    p: float
+    frame_indices: tuple[int, ...]
+    camera_ms: float
+    select_ms: float
+    encode_ms: float
+
+
+class CameraPipeline:
+    """Selects frames and pixels with the trained FA and SA modules and entropy-codes them."""
+
+    def __init__(self, loaded, k: int | None = None, p: float | None = None, codec: str = px_codec.CODEC_NAME,
+                 threads: int = 1, layout: str = "auto", zstd_level: int = 10) -> None:
+        self.model = loaded.model.eval()
+        self.config = loaded.config
+        clip = self.config.clip
+        self.shape = (clip.frames, clip.height, clip.width, clip.channels)
+        if codec != px_codec.CODEC_NAME:
+            raise BudgetError(f"camera codec {codec!r} is not available; this pipeline encodes {px_codec.CODEC_NAME!r}")
+        self.codec = codec
+        self.layout = layout
+        self.zstd_level = zstd_level
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.k = self.config.budgets.frame[0]
+        self.p = self.config.budgets.spatial[0]
+        self.set_budget(k if k is not None else self.k, p if p is not None else self.p)
+
+    def set_budget(self, k: int, p: float) -> None:
+        """Change the frame budget K and spatial budget p for the next clips."""
+        frames = self.shape[0]
+        if not (1 <= int(k) <= frames):
+            raise BudgetError(f"frame budget K={k} must be between 1 and the clip length {frames}")
+        if not (0.0 < float(p) <= 1.0):
+            raise BudgetError(f"spatial budget p={p} must be in (0, 1]")
+        self.k, self.p = int(k), float(p)
+
+    def check_clip(self, clip: np.ndarray) -> None:
+        if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8:
+            raise ClipShapeError(f"clip must be a uint8 numpy array; got {type(clip).__name__} {getattr(clip, 'dtype', '')}")
+        if clip.shape != self.shape:
+            raise ClipShapeError(f"clip shape {clip.shape} does not match the model's (T,H,W,C) {self.shape}")
+
+    @torch.inference_mode()
+    def select(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame indices (K,) and pixel mask (K,H,W) the attention modules keep for this clip."""
+        self.check_clip(clip)
+        x = torch.from_numpy(clip).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        selection = self.model.select(x, self.k, self.p)
+        indices = selection.frame_indices[0].cpu().numpy().astype(np.int64)
+        mask = selection.mask[0].cpu().numpy().astype(bool)
+        return indices, mask
+
+    def encode(self, clip: np.ndarray) -> EncodedClip:
+        t0 = time.perf_counter()
+        indices, mask = self.select(clip)
+        t1 = time.perf_counter()
+        payload = px_codec.SemanticPayload.from_dense(clip[indices], mask, indices, self.shape, self.p)
+        data = px_codec.encode(payload, layout=self.layout, level=self.zstd_level)
+        t2 = time.perf_counter()
+        return EncodedClip(
+            payload=data,
+            codec=self.codec,
+            codec_version=px_codec.CODEC_VERSION,
+            k=self.k,
+            p=self.p,
+            frame_indices=tuple(int(i) for i in indices),
+            camera_ms=(t2 - t0) * 1000.0,
+            select_ms=(t1 - t0) * 1000.0,
+            encode_ms=(t2 - t1) * 1000.0,
+        )

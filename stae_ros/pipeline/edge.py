@@ -1,0 +1,125 @@
+"""The edge (GPU host) side: payload bytes -> decode -> zero-fill + mask -> FR -> ViT -> label.
+
+Decoding happens per message on the CPU (each payload is self-contained); recovery and
+classification run batched on the model's device, because several clips often wait after a
+link stall and one batched forward pass costs far less than several.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from stae_ros import codec as px_codec
+
+from .errors import ClipShapeError, PipelineError, UnknownCodecError
+
+__all__ = ["EdgePipeline", "EdgeResult", "pick_device"]
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """CUDA when present and asked for (or auto), else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PipelineError(f"device {device!r} requested but CUDA is not available on this host")
+    return torch.device(device)
+
+
+@dataclass
+class EdgeResult:
+    """The label for one payload, or the reason it could not be labelled."""
+
+    class_id: int = -1
+    label: str = ""
+    score: float = 0.0
+    topk: list[tuple[int, str, float]] = field(default_factory=list)
+    decode_ms: float = 0.0
+    infer_ms: float = 0.0
+    k: int = 0
+    p: float = 0.0
+    payload_bytes: int = 0
+    recovered: np.ndarray | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class EdgePipeline:
+    """Decodes, recovers and classifies semantic payloads from one or more cameras."""
+
+    def __init__(self, loaded, device: str = "auto", limits: px_codec.DecodeLimits | None = None,
+                 topk: int = 5, keep_recovered: bool = False) -> None:
+        self.device = pick_device(device)
+        self.model = loaded.model.to(self.device).eval()
+        self.config = loaded.config
+        self.class_names = list(loaded.class_names)
+        clip = self.config.clip
+        self.shape = (clip.frames, clip.height, clip.width, clip.channels)
+        self.limits = limits or px_codec.DecodeLimits(
+            max_frames=clip.frames, max_height=clip.height, max_width=clip.width, max_channels=clip.channels)
+        self.topk = max(1, min(topk, len(self.class_names)))
+        self.keep_recovered = keep_recovered
+
+    def _decode(self, data: bytes, codec: str) -> tuple[np.ndarray, np.ndarray, px_codec.SemanticPayload]:
+        if codec != px_codec.CODEC_NAME:
+            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r}")
+        payload = px_codec.decode(bytes(data), limits=self.limits)
+        if tuple(payload.clip_shape) != self.shape:
+            raise ClipShapeError(f"payload clip shape {tuple(payload.clip_shape)} does not match the model's {self.shape}")
+        clip, mask = payload.to_dense()
+        return clip, mask, payload
+
+    @torch.inference_mode()
+    def decode_classify(self, items: list[tuple[bytes, str]]) -> list[EdgeResult]:
+        """Label each (payload, codec) pair; bad payloads get an EdgeResult with `error` set."""
+        results = [EdgeResult() for _ in items]
+        clips, masks, good = [], [], []
+        for i, (data, codec) in enumerate(items):
+            t0 = time.perf_counter()
+            results[i].payload_bytes = len(data)
+            try:
+                clip, mask, payload = self._decode(data, codec)
+            except (px_codec.CodecError, PipelineError) as exc:
+                results[i].error = f"{type(exc).__name__}: {exc}"
+                log.warning("payload %d rejected: %s", i, results[i].error)
+                continue
+            results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
+            results[i].k, results[i].p = int(payload.k), float(payload.p)
+            clips.append(clip)
+            masks.append(mask)
+            good.append(i)
+        if not good:
+            return results
+        t0 = time.perf_counter()
+        x = torch.from_numpy(np.stack(clips)).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
+        m = torch.from_numpy(np.stack(masks)).to(self.device).unsqueeze(1).float()
+        recovered = self.model.recover(x, m) if bool((m < 1).any()) else x
+        logits = self.model.classify(recovered)
+        probs = torch.softmax(logits.float(), dim=1)
+        top_p, top_i = probs.topk(self.topk, dim=1)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        infer_ms = (time.perf_counter() - t0) * 1000.0 / len(good)
+        top_p, top_i = top_p.cpu().numpy(), top_i.cpu().numpy()
+        rec_np = None
+        if self.keep_recovered:
+            rec_np = (recovered.clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 4, 1).cpu().numpy()
+        for row, i in enumerate(good):
+            r = results[i]
+            r.class_id = int(top_i[row, 0])
+            r.label = self.class_names[r.class_id]
+            r.score = float(top_p[row, 0])
+            r.topk = [(int(c), self.class_names[int(c)], float(s)) for c, s in zip(top_i[row], top_p[row])]
+            r.infer_ms = infer_ms
+            if rec_np is not None:
+                r.recovered = rec_np[row]
+        return results
