@@ -1,0 +1,65 @@
+"""Hard budgeted selection: exactly K frames, exactly budget_pixels(p, H, W) pixels per frame.
+
+Ranking uses a *stable* descending sort, so equal scores are resolved by the lower index
+(earlier frame, earlier raster position) on every platform - ``torch.topk`` makes no such
+promise. Kept frames are returned in temporal order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["Selection", "top_k_frames", "top_pixels_mask", "gather_frames", "place_frames"]
+
+
+@dataclass
+class Selection:
+    """What the camera keeps: ``frame_indices`` LongTensor ``B,K`` (ascending) and ``mask`` BoolTensor ``B,K,H,W``."""
+
+    frame_indices: Tensor
+    mask: Tensor
+
+    @property
+    def k(self) -> int:
+        return int(self.frame_indices.shape[1])
+
+    def to(self, device: torch.device | str) -> "Selection":
+        return Selection(self.frame_indices.to(device), self.mask.to(device))
+
+
+def top_k_frames(scores: Tensor, k: int) -> Tensor:
+    """Indices ``B,k`` (ascending) of the k highest ``scores B,T``; ties go to the earlier frame."""
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    return torch.sort(order, dim=1).values
+
+
+def top_pixels_mask(scores: Tensor, n: int) -> Tensor:
+    """Bool mask ``B,K,H,W`` with exactly ``n`` True per frame at the highest ``scores``."""
+    b, k, h, w = scores.shape
+    if n >= h * w:
+        return torch.ones(b, k, h, w, dtype=torch.bool, device=scores.device)
+    flat = scores.reshape(b, k, h * w)
+    order = torch.sort(flat, dim=-1, descending=True, stable=True).indices[..., :n]
+    mask = torch.zeros(b, k, h * w, dtype=torch.bool, device=scores.device)
+    mask.scatter_(-1, order, True)
+    return mask.view(b, k, h, w)
+
+
+def _expand_index(indices: Tensor, like: Tensor) -> Tensor:
+    b, c, _, h, w = like.shape
+    return indices[:, None, :, None, None].expand(b, c, indices.shape[1], h, w)
+
+
+def gather_frames(clip: Tensor, indices: Tensor) -> Tensor:
+    """Frames ``B,C,K,H,W`` of ``clip B,C,T,H,W`` at ``indices B,K``."""
+    return clip.gather(2, _expand_index(indices, clip))
+
+
+def place_frames(frames: Tensor, indices: Tensor, t: int) -> Tensor:
+    """Zero clip ``B,C,T,H,W`` with ``frames B,C,K,H,W`` at time ``indices`` (differentiable in frames)."""
+    b, c, _, h, w = frames.shape
+    out = frames.new_zeros(b, c, t, h, w)
+    return out.scatter(2, _expand_index(indices, out), frames)
