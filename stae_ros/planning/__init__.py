@@ -1,0 +1,10 @@
+"""Deadline-aware budget planning from an accuracy profile and measured link/compute state.
+
+Pure Python + numpy: used by controller_node (ROS) and by `stae bench controller`.
+"""
+
+from .errors import PlanningError
+from .estimators import ComputeEstimator, LatencyEstimator, RateEstimator, RateSample
+from .planner import Decision, Planner
+
+__all__ = ["ComputeEstimator", "Decision", "LatencyEstimator", "Planner", "PlanningError", "RateEstimator", "RateSample"]

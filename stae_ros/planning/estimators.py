@@ -1,0 +1,138 @@
+"""What the link and the two computers are doing now, from per-message measurements only.
+
+The controller sees one LinkStats per clip: payload bytes, the camera's send stamp and the edge's
+receive stamp. ``RateEstimator`` turns those into a delivery rate the planner can divide bytes by.
+Two views are kept because they fail differently: an EWMA follows the rate quickly but is
+optimistic right before a fade, and a low quantile over a sliding window is pessimistic but stable.
+The planner uses the smaller of the two (``conservative_bps``), which keeps the deadline-hit rate
+high on links whose capacity falls faster than any filter can follow.
+
+A per-message rate is bits / busy time, where busy time starts when the message was sent or when
+the previous message finished arriving, whichever is later: a message queued behind another one
+was not slowed down by the link being slow but by its predecessor (the usual delivery-rate
+estimate of BBR-style congestion control).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import PlanningError
+
+__all__ = ["RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateSample:
+    bytes: int
+    sent_s: float
+    received_s: float
+    rate_bps: float
+
+
+class RateEstimator:
+    """EWMA + low-quantile estimate of the link's delivery rate (bits/s)."""
+
+    def __init__(
+        self,
+        alpha: float = 0.3,
+        window: int = 20,
+        quantile: float = 0.2,
+        base_delay_s: float = 0.0,
+        min_interval_s: float = 0.001,
+        prior_bps: float | None = None,
+    ) -> None:
+        if not 0.0 < alpha <= 1.0:
+            raise PlanningError(f"alpha must be in (0, 1], got {alpha}")
+        if window < 1:
+            raise PlanningError(f"window must be >= 1 sample, got {window}")
+        if not 0.0 <= quantile <= 1.0:
+            raise PlanningError(f"quantile must be in [0, 1], got {quantile}")
+        self.alpha = alpha
+        self.quantile = quantile
+        self.base_delay_s = base_delay_s
+        self.min_interval_s = min_interval_s
+        self.prior_bps = prior_bps
+        self._samples: deque[float] = deque(maxlen=window)
+        self._ewma: float | None = None
+        self._last_received: float = -math.inf
+        self.n = 0
+
+    def observe(self, nbytes: int, sent_s: float, received_s: float) -> RateSample:
+        """Add one message (payload bytes, send and receive stamps in seconds)."""
+        if nbytes < 0:
+            raise PlanningError(f"message size must be >= 0, got {nbytes}")
+        if not (math.isfinite(sent_s) and math.isfinite(received_s)):
+            raise PlanningError(f"stamps must be finite, got sent={sent_s} received={received_s}")
+        start = max(sent_s + self.base_delay_s, self._last_received)
+        busy = max(received_s - start, self.min_interval_s)
+        rate = nbytes * 8.0 / busy
+        self._last_received = max(self._last_received, received_s)
+        self._samples.append(rate)
+        self._ewma = rate if self._ewma is None else self.alpha * rate + (1 - self.alpha) * self._ewma
+        self.n += 1
+        return RateSample(nbytes, sent_s, received_s, rate)
+
+    @property
+    def ewma_bps(self) -> float | None:
+        return self._ewma if self._ewma is not None else self.prior_bps
+
+    @property
+    def quantile_bps(self) -> float | None:
+        if not self._samples:
+            return self.prior_bps
+        return float(np.quantile(np.asarray(self._samples), self.quantile))
+
+    @property
+    def conservative_bps(self) -> float | None:
+        """min(EWMA, low quantile): the rate the planner should plan with; None before any sample."""
+        vals = [v for v in (self.ewma_bps, self.quantile_bps) if v is not None]
+        return min(vals) if vals else None
+
+    def reset(self) -> None:
+        self._samples.clear()
+        self._ewma = None
+        self._last_received = -math.inf
+        self.n = 0
+
+
+class ComputeEstimator:
+    """How much slower (or faster) a host runs than the profile says: EWMA of measured/profile ms.
+
+    The profile was measured on one machine; the robot's camera or a busy edge differ. The planner
+    multiplies profile ms by this scale, so one estimator per side (camera, edge).
+    """
+
+    def __init__(self, alpha: float = 0.2, initial_scale: float = 1.0, min_scale: float = 0.05, max_scale: float = 100.0) -> None:
+        if not 0.0 < alpha <= 1.0:
+            raise PlanningError(f"alpha must be in (0, 1], got {alpha}")
+        self.alpha = alpha
+        self.min_scale, self.max_scale = min_scale, max_scale
+        self._scale = float(initial_scale)
+        self.n = 0
+
+    def observe(self, measured_ms: float, profile_ms: float) -> float:
+        """Add one measurement of an operating point whose profile says ``profile_ms``; new scale."""
+        if measured_ms < 0 or not math.isfinite(measured_ms):
+            raise PlanningError(f"measured time must be a finite value >= 0 ms, got {measured_ms}")
+        if profile_ms <= 0:
+            return self._scale  # nothing to scale against
+        ratio = min(max(measured_ms / profile_ms, self.min_scale), self.max_scale)
+        self._scale = ratio if self.n == 0 else self.alpha * ratio + (1 - self.alpha) * self._scale
+        self.n += 1
+        return self._scale
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+
+#: the name CONTRACTS.md uses
+LatencyEstimator = ComputeEstimator
