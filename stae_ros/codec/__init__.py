@@ -5,6 +5,7 @@ is specified in docs/wire_format.md.
 """
 
 from .codec import (
+    AUTO_VALUE_LAYOUTS,
     DEFAULT_LEVEL,
     DEFAULT_QUALITY,
     FAST_LAYOUT,
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_QUALITY",
     "FAST_LAYOUT",
     "LOSSLESS_VALUE_LAYOUTS",
+    "AUTO_VALUE_LAYOUTS",
     "MASK_LAYOUT_NAMES",
     "VALUE_LAYOUT_NAMES",
     "SemanticPayload",

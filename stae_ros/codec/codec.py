@@ -54,6 +54,7 @@ __all__ = [
     "MASK_LAYOUT_NAMES",
     "VALUE_LAYOUT_NAMES",
     "LOSSLESS_VALUE_LAYOUTS",
+    "AUTO_VALUE_LAYOUTS",
     "encode",
     "decode",
     "decode_header",
@@ -63,9 +64,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEVEL = 19
+DEFAULT_LEVEL = 3  # zstd's own default; 19 saves 2-8% more bytes at 5-40x the time (docs/wire_format.md)
 DEFAULT_QUALITY = 90
-FAST_LAYOUT = "bitmap+planar_delta"
+FAST_LAYOUT = "bitmap+planar_temporal"
 
 _VALUE_LAYOUTS: dict[int, str] = {**BYTE_VALUE_LAYOUTS, **IMAGE_LAYOUTS}
 _MASK_IDS = {v: k for k, v in MASK_LAYOUTS.items()}
@@ -73,6 +74,9 @@ _VALUE_IDS = {v: k for k, v in _VALUE_LAYOUTS.items()}
 MASK_LAYOUT_NAMES: tuple[str, ...] = tuple(MASK_LAYOUTS.values())
 VALUE_LAYOUT_NAMES: tuple[str, ...] = tuple(_VALUE_LAYOUTS.values())
 LOSSLESS_VALUE_LAYOUTS: tuple[str, ...] = tuple(n for n in VALUE_LAYOUT_NAMES if n not in LOSSY_IMAGE_LAYOUTS)
+# What layout="auto" tries for the values: every lossless layout except PNG, which was never the
+# smallest on real footage (docs/wire_format.md) and costs 10-150 ms per clip to try.
+AUTO_VALUE_LAYOUTS: tuple[str, ...] = tuple(n for n in LOSSLESS_VALUE_LAYOUTS if n != "png")
 
 _tls = threading.local()
 
@@ -190,7 +194,7 @@ class _Encoder:
         return min(MASK_LAYOUT_NAMES, key=lambda n: len(self.mask_section(n).data))
 
     def best_values(self) -> str:
-        cands = self.available_values(LOSSLESS_VALUE_LAYOUTS)
+        cands = self.available_values(AUTO_VALUE_LAYOUTS)
         return min(cands, key=lambda n: len(self.value_section(n).data))
 
     def total_size(self, mask: str, values: str) -> int:
@@ -249,7 +253,8 @@ def encode(
 
     Args:
         payload: what the camera keeps.
-        layout: ``"auto"`` (try every lossless mask and value layout, keep the smallest),
+        layout: ``"auto"`` (try every mask layout and the lossless value layouts in
+            :data:`AUTO_VALUE_LAYOUTS`, keep the smallest),
             ``"fast"`` (the fixed :data:`FAST_LAYOUT`), or ``"<mask>+<values>"`` with mask in
             :data:`MASK_LAYOUT_NAMES` and values in :data:`VALUE_LAYOUT_NAMES`; either part may
             be ``"auto"``. ``jpeg``/``webp`` values are lossy.
