@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,71 @@ def test_compute_estimator() -> None:
     assert ce.scale == pytest.approx(3.0, rel=0.01)
     with pytest.raises(PlanningError):
         ce.observe(-1.0, 10.0)
+
+
+def test_planner_period_constraint() -> None:
+    prof = make_profile()
+    rate = 1e6
+    free = Planner(prof, deadline_s=5.0, hysteresis=0.0).choose(rate)
+    paced = Planner(prof, deadline_s=5.0, hysteresis=0.0, period_s=0.5, max_utilization=0.6).choose(rate)
+    assert paced.point.bytes_mean * 8 / rate <= 0.3 + 1e-9
+    assert free.point.bytes_mean * 8 / rate > 0.3  # the deadline alone would have allowed a bigger point
+
+
+def test_link_monitor_no_news_is_bad_news() -> None:
+    from stae_ros.planning import LinkMonitor
+
+    mon = LinkMonitor(RateEstimator(base_delay_s=0.02), feedback_delay_s=0.02)
+    for i in range(5):
+        mon.on_sent(i, 10000, i * 0.5)
+        mon.on_feedback(i, 10000, i * 0.5, i * 0.5 + 0.1)  # 10 kB in 80 ms ~ 1 Mbps
+    assert mon.rate_bps(2.5) == pytest.approx(1e6, rel=0.05)
+    mon.on_sent(5, 10000, 2.5)
+    # just after sending, a new clip waits for this one: 80 ms at 1 Mbps, plus the base delay
+    assert mon.queue_s(2.51) == pytest.approx(0.02 + 0.08 - 0.01, rel=0.1)
+    # no confirmation for 2 s: the link must be slower than 10 kB / 1.96 s
+    slow = mon.rate_bps(4.5)
+    assert slow < 10000 * 8 / (4.5 - 2.5 - 0.04) + 1
+
+
+def test_bench_controller_simulation(tmp_path) -> None:
+    from stae_ros.bench.controller import simulate, synthetic_profile
+    from stae_ros.link import synthetic_fading_trace
+
+    prof = synthetic_profile()
+    tr = synthetic_fading_trace(seed=11, duration_s=40, mean_bps=1.5e6, fade_rate_hz=0.08, fade_depth=0.05)
+    ctrl = simulate(tr, prof, "controller", deadline_s=1.0, interval_s=0.5)
+    orc = simulate(tr, prof, "oracle", deadline_s=1.0, interval_s=0.5)
+    biggest = max(prof.points, key=lambda p: p.bytes_mean)
+    fixed_big = simulate(tr, prof, biggest, deadline_s=1.0, interval_s=0.5)
+    s_c, s_o, s_b = (r.summary(1.0) for r in (ctrl, orc, fixed_big))
+    assert s_c["clips"] == s_o["clips"] == 80
+    assert s_o["hit_rate"] >= s_c["hit_rate"] - 0.05
+    assert s_c["hit_rate"] > s_b["hit_rate"]  # the full budget cannot keep up with 1.5 Mbps
+    assert s_c["useful_accuracy"] > s_b["useful_accuracy"]
+    assert 0 < s_c["mean_bytes"] < s_b["mean_bytes"]
+
+
+def test_bench_controller_cli(tmp_path) -> None:
+    import argparse
+    import json
+
+    from stae_ros.bench.controller import register_args, run
+
+    parser = argparse.ArgumentParser()
+    register_args(parser)
+    trace = tmp_path / "t.up"
+    from stae_ros.link import save_trace, trace_from_rates
+
+    save_trace(trace_from_rates([2e6] * 50 + [2e5] * 50, step_ms=100), trace)
+    args = parser.parse_args(["--trace-dir", str(tmp_path / "none"), "--trace", str(trace), "--synthetic", "1", "--duration", "10", "--out", str(tmp_path / "out"), "--profile", str(tmp_path / "missing.json")])
+    with pytest.raises(SystemExit, match="profile not found"):
+        run(args)
+    args.profile = None
+    assert run(args) == 0
+    rep = json.loads((tmp_path / "out" / "controller.json").read_text())
+    assert set(rep["traces"]) == {"t.up", "synthetic-fade-s1000"}
+    for t in rep["traces"].values():
+        assert 0.0 <= t["controller"]["hit_rate"] <= 1.0
+        assert (tmp_path / "out" / Path(t["plot"]).name).stat().st_size > 1000
+    assert "controller" in (tmp_path / "out" / "controller.md").read_text()

@@ -4,7 +4,7 @@ Pure Python + numpy: used by controller_node (ROS) and by `stae bench controller
 """
 
 from .errors import PlanningError
-from .estimators import ComputeEstimator, LatencyEstimator, RateEstimator, RateSample
+from .estimators import ComputeEstimator, LatencyEstimator, LinkMonitor, RateEstimator, RateSample
 from .planner import Decision, Planner
 
-__all__ = ["ComputeEstimator", "Decision", "LatencyEstimator", "Planner", "PlanningError", "RateEstimator", "RateSample"]
+__all__ = ["ComputeEstimator", "Decision", "LatencyEstimator", "LinkMonitor", "Planner", "PlanningError", "RateEstimator", "RateSample"]

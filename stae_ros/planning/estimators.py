@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import PlanningError
 
-__all__ = ["RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator"]
+__all__ = ["RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator", "LinkMonitor"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RateEstimator:
     def __init__(
         self,
         alpha: float = 0.3,
-        window: int = 20,
+        window: int = 10,
         quantile: float = 0.2,
         base_delay_s: float = 0.0,
         min_interval_s: float = 0.001,
@@ -136,3 +136,62 @@ class ComputeEstimator:
 
 #: the name CONTRACTS.md uses
 LatencyEstimator = ComputeEstimator
+
+
+class LinkMonitor:
+    """The camera-side view of the link: what it sent, what the edge confirmed, what is still out.
+
+    Wraps a :class:`RateEstimator` fed with confirmations (LinkStats) and adds two things only the
+    sender knows:
+
+    * *no news is bad news*: if the oldest unconfirmed message (everything before it is confirmed)
+      has been out for ``elapsed`` seconds beyond the base and feedback delays, the link delivered
+      fewer than its bytes in that time, so the rate is below bytes*8/elapsed. This reacts to a
+      fade one clip period after it starts instead of after the first slow confirmation arrives;
+    * the queue ahead of a new clip: unconfirmed messages replayed at the current rate estimate.
+    """
+
+    def __init__(self, estimator: RateEstimator | None = None, feedback_delay_s: float = 0.0, lost_after_s: float = 30.0) -> None:
+        self.estimator = estimator if estimator is not None else RateEstimator()
+        self.feedback_delay_s = feedback_delay_s
+        self.lost_after_s = lost_after_s
+        self._out: dict[int, tuple[float, int]] = {}  # seq -> (sent_s, bytes)
+
+    def on_sent(self, seq: int, nbytes: int, sent_s: float) -> None:
+        self._out[seq] = (sent_s, int(nbytes))
+
+    def on_feedback(self, seq: int, nbytes: int, sent_s: float, received_s: float) -> RateSample:
+        self._out.pop(seq, None)
+        return self.estimator.observe(nbytes, sent_s, received_s)
+
+    def _prune(self, now_s: float) -> list[tuple[float, int]]:
+        for seq in [s for s, (t, _) in self._out.items() if now_s - t > self.lost_after_s]:
+            del self._out[seq]
+        return sorted(self._out.values())
+
+    def rate_bps(self, now_s: float) -> float | None:
+        """Conservative rate, capped by what the oldest unconfirmed message proves."""
+        rate = self.estimator.conservative_bps
+        out = self._prune(now_s)
+        if out and rate is not None:
+            sent, nbytes = out[0]
+            elapsed = now_s - sent - self.estimator.base_delay_s - self.feedback_delay_s
+            if elapsed > 0:
+                rate = min(rate, nbytes * 8.0 / elapsed)
+        return rate
+
+    def queue_s(self, now_s: float, rate_bps: float | None = None) -> float:
+        """Predicted wait (s) before a message sent now starts transmitting, plus the base delay."""
+        rate = self.rate_bps(now_s) if rate_bps is None else rate_bps
+        base = self.estimator.base_delay_s
+        out = self._prune(now_s)
+        if not out or rate is None or rate <= 0:
+            return base
+        finish = -math.inf
+        for sent, nbytes in out:
+            finish = max(finish, sent) + nbytes * 8.0 / rate
+        return base + max(0.0, finish - now_s)
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._out)

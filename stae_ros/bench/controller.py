@@ -1,0 +1,358 @@
+"""`stae bench controller`: trace-driven evaluation of the deadline-aware budget controller.
+
+For each uplink trace (the mahimahi cellular traces in ../shared/traces, any ``--trace`` files, and
+``--synthetic N`` random fading traces so the result is not tuned to three files) a stream of clips
+(one every ``--interval`` s) is pushed through a :class:`~stae_ros.link.TraceShaper`. Policies:
+
+* ``controller``: the :class:`~stae_ros.planning.Planner` chooses each clip's operating point from
+  the :class:`~stae_ros.planning.RateEstimator`, fed only with deliveries whose LinkStats would have
+  reached the camera by then (receive time + ``--feedback-ms``), plus the camera's own record of
+  what it sent and has not seen acknowledged (its estimate of the queue ahead of the new clip);
+* ``fixed K/p``: every profile point, always;
+* ``oracle``: per clip, the most accurate point whose *actual* completion (asking the shaper,
+  i.e. knowing the future link) meets the deadline, greedily, else the fastest.
+
+Completion = (clip complete) -> camera compute -> link (queueing + transmission + base delay) ->
+edge compute. Bytes per clip are drawn from a log-normal with the profile's mean and p95 (same
+draws for every policy). Reported: deadline-hit rate, mean profile accuracy of the chosen points,
+"useful accuracy" (accuracy counted only for clips that met the deadline), p50/p95 completion,
+mean bytes. Output: JSON, a Markdown table and one PNG per trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic_fading_trace
+from ..planning import LinkMonitor, Planner, RateEstimator
+from ..profiling.schema import OperatingPoint, Profile, load_profile
+
+__all__ = ["register_args", "run", "simulate", "synthetic_profile", "PolicyResult", "default_trace_dir"]
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_trace_dir() -> Path | None:
+    """$STAE_TRACES, else ../shared/traces next to the repo, else None."""
+    env = os.environ.get("STAE_TRACES")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "traces"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def synthetic_profile(frames: int = 16, height: int = 64, width: int = 64) -> Profile:
+    """A stand-in profile shaped like stae-px's (bytes ~ K*p, accuracy falling with both budgets).
+
+    Only used when no measured profile exists; results with it say so.
+    """
+    pts = []
+    px = height * width * 3
+    for k in (16, 8, 4, 2, 1):
+        for p in (1.0, 0.5, 0.25, 0.1, 0.05):
+            nbytes = 120 + k * p * px * 0.75 + k * height * width / 8 * min(1.0, 4 * p * (1 - p) + 0.05)
+            acc = 0.93 - 0.045 * math.log2(16 / k) ** 1.3 - 0.035 * math.log2(1 / p) ** 1.2
+            pts.append(OperatingPoint("stae-px", k, p, float(max(0.1, acc)), float(nbytes), float(nbytes * 1.15), 6.0 + 0.6 * k, 25.0, 0))
+    return Profile(name="synthetic-standin", clip={"frames": frames, "height": height, "width": width, "channels": 3}, points=pts)
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    completion_s: np.ndarray  #: per clip; inf when dropped
+    accuracy: np.ndarray  #: profile accuracy of the chosen point per clip
+    nbytes: np.ndarray
+    k: np.ndarray
+    p: np.ndarray
+    t_clip: np.ndarray
+    rate_est_bps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def summary(self, deadline_s: float) -> dict[str, float]:
+        hit = self.completion_s <= deadline_s
+        finite = self.completion_s[np.isfinite(self.completion_s)]
+        return {
+            "clips": int(self.completion_s.size),
+            "hit_rate": float(hit.mean()),
+            "mean_accuracy": float(self.accuracy.mean()),
+            "useful_accuracy": float((self.accuracy * hit).mean()),
+            "p50_s": float(np.percentile(self.completion_s, 50)) if finite.size else math.inf,
+            "p95_s": float(np.percentile(self.completion_s, 95)) if finite.size else math.inf,
+            "dropped": int((~np.isfinite(self.completion_s)).sum()),
+            "mean_bytes": float(self.nbytes.mean()),
+            "switches": int(np.count_nonzero((np.diff(self.k) != 0) | (np.diff(self.p) != 0))),
+        }
+
+
+def _size_factors(n: int, profile: Profile, seed: int) -> np.ndarray:
+    """Per-clip standard normals; a point's bytes = mean * exp(sigma*z - sigma^2/2) (mean-preserving)."""
+    return np.random.default_rng(seed).standard_normal(n)
+
+
+def _bytes_for(pt: OperatingPoint, z: float) -> int:
+    ratio = pt.bytes_p95 / pt.bytes_mean if pt.bytes_mean > 0 else 1.0
+    sigma = max(0.0, math.log(max(ratio, 1.0)) / 1.645)
+    return max(1, int(round(pt.bytes_mean * math.exp(sigma * z - 0.5 * sigma * sigma))))
+
+
+def simulate(
+    trace: DeliveryTrace,
+    profile: Profile,
+    policy: str | OperatingPoint,
+    *,
+    deadline_s: float = 1.0,
+    interval_s: float = 0.5,
+    duration_s: float | None = None,
+    margin: float = 0.1,
+    hysteresis: float = 0.15,
+    up_hold: int = 2,
+    max_utilization: float = 0.6,
+    rate_window: int = 10,
+    rate_quantile: float = 0.2,
+    queue_limit_bytes: int | None = None,
+    base_delay_ms: float = 20.0,
+    feedback_ms: float = 20.0,
+    seed: int = 0,
+    start_s: float = 0.0,
+) -> PolicyResult:
+    """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace."""
+    duration = trace.duration_s if duration_s is None else min(duration_s, trace.duration_s)
+    n = max(1, int(duration / interval_s))
+    z = _size_factors(n, profile, seed)
+    shaper = TraceShaper(trace, queue_limit_bytes, base_delay_ms)
+    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s, max_utilization=max_utilization)
+    comp = np.full(n, math.inf)
+    acc = np.zeros(n)
+    nb = np.zeros(n, dtype=np.int64)
+    ks = np.zeros(n, dtype=np.int64)
+    ps = np.zeros(n)
+    rate_log = np.full(n, np.nan)
+    tclip = start_s + np.arange(1, n + 1) * interval_s
+    monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0), feedback_delay_s=feedback_ms / 1000.0)
+    pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
+    for i in range(n):
+        t_c = float(tclip[i])
+        if policy == "controller":
+            pending.sort()
+            while pending and pending[0][0] <= t_c:
+                arrives, seq, nbytes, sent = pending.pop(0)
+                monitor.on_feedback(seq, nbytes, sent, arrives - feedback_ms / 1000.0)
+            rate = monitor.rate_bps(t_c)
+            queue_s = monitor.queue_s(t_c, rate)
+            rate_log[i] = rate if rate is not None else np.nan
+            pt = planner.choose(rate, queue_s=queue_s).point
+        elif policy == "oracle":
+            actual: dict[int, float] = {}
+            for cand in planner.points:
+                t_s = t_c + cand.camera_ms / 1000.0
+                d = shaper.predict(_bytes_for(cand, z[i]), t_s)
+                actual[id(cand)] = math.inf if d is None else d + cand.edge_ms / 1000.0 - t_c
+            pt = planner.oracle(actual)
+        elif isinstance(policy, OperatingPoint):
+            pt = policy
+        else:
+            raise ValueError(f"unknown policy {policy!r}")
+        nbytes = _bytes_for(pt, z[i])
+        t_send = t_c + pt.camera_ms / 1000.0
+        d = shaper.send(nbytes, t_send)
+        if policy == "controller":
+            monitor.on_sent(i, nbytes, t_send)
+        if d is not None:
+            comp[i] = d + pt.edge_ms / 1000.0 - t_c
+            pending.append((d + feedback_ms / 1000.0, i, nbytes, t_send))
+        acc[i], nb[i], ks[i], ps[i] = pt.accuracy, nbytes, pt.k, pt.p
+    name = policy if isinstance(policy, str) else f"fixed K={policy.k} p={policy.p:g}" + (f" {policy.codec}" if policy.codec != "stae-px" else "")
+    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log)
+
+
+# ---------------------------------------------------------------------------------- plots
+def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult], deadline_s: float, duration_s: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ctrl, orc = results["controller"], results["oracle"]
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    w = trace.windowed_bps(1.0, duration_s)
+    axes[0].step(np.arange(w.size), w / 1e6, where="post", label="trace capacity (1 s windows)", color="0.3")
+    axes[0].plot(ctrl.t_clip, ctrl.rate_est_bps / 1e6, ".", ms=3, label="controller rate estimate", color="tab:blue")
+    axes[0].set_ylabel("Mbps")
+    axes[0].set_yscale("symlog", linthresh=0.1)
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].set_title(f"{trace.name}: mean {trace.mean_bps() / 1e6:.2f} Mbps, deadline {deadline_s:g} s")
+    axes[1].step(ctrl.t_clip, ctrl.k, where="post", label="controller K", color="tab:blue")
+    axes[1].step(orc.t_clip, orc.k, where="post", label="oracle K", color="tab:green", alpha=0.6)
+    axes[1].set_ylabel("K (frames)")
+    ax2 = axes[1].twinx()
+    ax2.step(ctrl.t_clip, ctrl.p, where="post", color="tab:orange", label="controller p")
+    ax2.set_ylabel("p", color="tab:orange")
+    axes[1].legend(loc="upper left", fontsize=8)
+    fixed = [r for n, r in results.items() if n.startswith("fixed")]
+    best_fixed = max(fixed, key=lambda r: (r.accuracy * (r.completion_s <= deadline_s)).mean()) if fixed else None
+    for r, color in ((ctrl, "tab:blue"), (orc, "tab:green"), (best_fixed, "tab:red")):
+        if r is None:
+            continue
+        c = np.where(np.isfinite(r.completion_s), r.completion_s, np.nan)
+        axes[2].plot(r.t_clip, c, ".", ms=3, color=color, label=r.name)
+    axes[2].axhline(deadline_s, color="k", ls="--", lw=1, label="deadline")
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("completion (s)")
+    axes[2].set_xlabel("time (s)")
+    axes[2].legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------- CLI
+def register_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", type=Path, default=None, help="accuracy profile JSON (default: profiles/default.json, else a synthetic stand-in)")
+    parser.add_argument("--trace", type=Path, action="append", default=[], help="extra mahimahi trace file (repeatable)")
+    parser.add_argument("--trace-dir", type=Path, default=None, help="folder of *.up traces (default: $STAE_TRACES or ../shared/traces)")
+    parser.add_argument("--synthetic", type=int, default=5, help="number of random fading traces to add (default 5)")
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of each trace to replay (default 300, capped at the trace length)")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between clips (default 0.5)")
+    parser.add_argument("--deadline", type=float, default=1.0, help="completion deadline per clip in seconds (default 1.0)")
+    parser.add_argument("--margin", type=float, default=0.1, help="planner safety margin (fraction of the deadline)")
+    parser.add_argument("--hysteresis", type=float, default=0.15, help="extra slack needed to step up (fraction)")
+    parser.add_argument("--max-utilization", type=float, default=0.6, help="largest share of the clip period one clip may occupy the link (default 0.6)")
+    parser.add_argument("--queue-bytes", type=int, default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
+    parser.add_argument("--base-delay-ms", type=float, default=20.0, help="one-way propagation delay (ms)")
+    parser.add_argument("--feedback-ms", type=float, default=20.0, help="delay of LinkStats back to the camera (ms)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of synthetic traces and payload sizes")
+    parser.add_argument("--out", type=Path, default=Path("bench_results/controller"), help="output folder (JSON, Markdown, PNGs)")
+
+
+def _collect_traces(args: argparse.Namespace) -> list[DeliveryTrace]:
+    traces: list[DeliveryTrace] = []
+    tdir = args.trace_dir if args.trace_dir is not None else default_trace_dir()
+    if tdir is not None:
+        traces += [load_trace(p) for p in sorted(Path(tdir).glob("*.up"))]
+    traces += [load_trace(p) for p in args.trace]
+    syn_dir = Path(args.out) / "synthetic_traces"
+    for s in range(args.synthetic):
+        rng = np.random.default_rng(1000 + args.seed * 100 + s)
+        tr = synthetic_fading_trace(
+            seed=1000 + args.seed * 100 + s,
+            duration_s=min(args.duration, 180.0),
+            mean_bps=float(10 ** rng.uniform(5.7, 7.0)),  # 0.5 .. 10 Mbps
+            fade_rate_hz=float(rng.uniform(0.02, 0.1)),
+            fade_depth=float(rng.uniform(0.03, 0.3)),
+        )
+        save_trace(tr, syn_dir / f"{tr.name}.up")
+        traces.append(tr)
+    return traces
+
+
+def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) -> int:
+    from tqdm import tqdm
+
+    prof_path = args.profile if args.profile is not None else REPO / "profiles" / "default.json"
+    if prof_path.exists():
+        profile = load_profile(prof_path)
+        prof_desc = str(prof_path)
+    elif args.profile is not None:
+        raise SystemExit(f"profile not found: {args.profile}")
+    else:
+        profile = synthetic_profile()
+        prof_desc = "synthetic stand-in (no profiles/default.json)"
+        log.warning("no profiles/default.json: using a synthetic stand-in profile")
+    traces = _collect_traces(args)
+    if not traces:
+        raise SystemExit("no traces: pass --trace FILE, --trace-dir DIR or --synthetic N")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sim_kw = dict(
+        deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
+        hysteresis=args.hysteresis, max_utilization=args.max_utilization, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
+        feedback_ms=args.feedback_ms, seed=args.seed,
+    )
+    report: dict[str, Any] = {"profile": prof_desc, "settings": {k: v for k, v in sim_kw.items()}, "traces": {}}
+    for tr in tqdm(traces, desc="traces", unit="trace"):
+        results: dict[str, PolicyResult] = {}
+        for pol in ["controller", "oracle", *profile.points]:
+            r = simulate(tr, profile, pol, **sim_kw)
+            results[r.name] = r
+        summ = {name: r.summary(args.deadline) for name, r in results.items()}
+        fixed = {n: s for n, s in summ.items() if n.startswith("fixed")}
+        best_fixed = max(fixed, key=lambda n: fixed[n]["useful_accuracy"])
+        png = plot_trace(out / f"{tr.name}.png", tr, results, args.deadline, min(args.duration, tr.duration_s))
+        report["traces"][tr.name] = {
+            "trace": tr.summary(),
+            "controller": summ["controller"],
+            "oracle": summ["oracle"],
+            "best_fixed": {"name": best_fixed, **fixed[best_fixed]},
+            "fixed": fixed,
+            "plot": str(png),
+        }
+    # aggregate over traces (each trace weighs the same)
+    agg: dict[str, dict[str, float]] = {}
+    for pol in ("controller", "oracle", "best_fixed"):
+        rows = [t[pol] for t in report["traces"].values()]
+        agg[pol] = {k: float(np.mean([r[k] for r in rows])) for k in ("hit_rate", "mean_accuracy", "useful_accuracy", "p50_s", "p95_s")}
+    # the single fixed point that is best on average over all traces (what one would deploy without a controller)
+    names = list(next(iter(report["traces"].values()))["fixed"])
+    avg_fixed = {n: float(np.mean([t["fixed"][n]["useful_accuracy"] for t in report["traces"].values()])) for n in names}
+    best_global = max(avg_fixed, key=avg_fixed.get)
+    agg["best_single_fixed"] = {
+        "name": best_global,  # type: ignore[dict-item]
+        **{k: float(np.mean([t["fixed"][best_global][k] for t in report["traces"].values()])) for k in ("hit_rate", "mean_accuracy", "useful_accuracy", "p50_s", "p95_s")},
+    }
+    report["aggregate"] = agg
+    (out / "controller.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    md = markdown_table(report, args.deadline)
+    (out / "controller.md").write_text(md)
+    print(md)
+    return 0
+
+
+def _fmt_s(v: float) -> str:
+    return "inf" if not math.isfinite(v) else f"{v:.2f}"
+
+
+def markdown_table(report: dict[str, Any], deadline_s: float) -> str:
+    lines = [
+        f"Profile: {report['profile']}; deadline {deadline_s:g} s; one clip every {report['settings']['interval_s']:g} s.",
+        "",
+        "| trace | mean Mbps | policy | hit rate | mean acc | useful acc | p50 s | p95 s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in report["traces"].items():
+        mbps = t["trace"]["mean_bps"] / 1e6
+        for pol in ("controller", "oracle", "best_fixed"):
+            s = t[pol]
+            label = pol if pol != "best_fixed" else f"best fixed ({s['name'].replace('fixed ', '')})"
+            lines.append(
+                f"| {name} | {mbps:.2f} | {label} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | {s['useful_accuracy']:.3f} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |"
+            )
+    agg = report["aggregate"]
+    lines += ["", "| all traces (mean) | hit rate | mean acc | useful acc | p50 s | p95 s |", "|---|---|---|---|---|---|"]
+    for pol in ("controller", "oracle", "best_fixed", "best_single_fixed"):
+        s = agg[pol]
+        label = {"best_fixed": "best fixed per trace (hindsight)", "best_single_fixed": f"best single fixed ({str(s.get('name', '')).replace('fixed ', '')})"}.get(pol, pol)
+        lines.append(f"| {label} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | {s['useful_accuracy']:.3f} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stae bench controller", description=__doc__.splitlines()[0])
+    register_args(parser)
+    logging.basicConfig(level=logging.INFO)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
