@@ -1,0 +1,290 @@
+"""`stae demo`: camera + edge + controller as separate processes, labels printed live.
+
+The nodes are the same executables and YAML files `ros2 launch stae_ros demo.launch.py` uses,
+started by stae_ros.ros.launcher on a private ROS_DOMAIN_ID. This process listens to their topics
+(ActionLabel, ground truth, BudgetCommand, and for --viz the clip images), prints one line per
+label with its latency breakdown, and stops after --clips labels with a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "demo", help="run camera, edge and controller nodes and print action labels live",
+        description="Start camera_node, edge_node and controller_node as processes (config/*.yaml) on a private "
+                    "ROS_DOMAIN_ID, play the synthetic test split (labels known) or real footage, print each label "
+                    "with its latency, and stop after --clips labels with a summary.")
+    p.add_argument("--clips", type=int, default=12, help="stop after this many labels (default 12)")
+    p.add_argument("--source", default="synth",
+                   help="'synth' (synthetic test split), a video file, /dev/videoN, or a data set folder (default synth)")
+    p.add_argument("--viz", metavar="FILE", default=None,
+                   help="write a PNG: original, kept and recovered frames of the first clips with label vs truth")
+    p.add_argument("--viz-clips", type=int, default=4, help="clips shown in --viz (default 4)")
+    p.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random private one)")
+    p.add_argument("--model", default="", help="checkpoint (default: models/stae_default.pt)")
+    p.add_argument("--profile", default="", help="accuracy profile for the controller (default: profiles/default.json)")
+    p.add_argument("--fps", type=float, default=None, help="camera frame rate of the own source (default: camera.yaml)")
+    p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
+    p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
+    p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
+    p.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds (default 180)")
+    p.add_argument("--show-node-output", action="store_true", help="print every line the nodes log")
+    p.set_defaults(func=run)
+
+
+def _pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else math.nan
+
+
+def run(args: argparse.Namespace) -> int:
+    from stae_ros.ros.common import resolve_data_file
+
+    if args.clips < 1:
+        print("stae demo: --clips must be >= 1", file=sys.stderr)
+        return 2
+    model = resolve_data_file(args.model, "models/stae_default.pt")
+    if not model.is_file():
+        print(f"stae demo: model checkpoint {model} not found; pass --model or train one with `stae train`",
+              file=sys.stderr)
+        return 2
+    profile = resolve_data_file(args.profile, "profiles/default.json")
+    use_controller = not args.no_controller and profile.is_file()
+    if not args.no_controller and not use_controller:
+        print(f"stae demo: no profile at {profile}; running without the controller (fixed budget)", file=sys.stderr)
+    return _Demo(args, model, profile if use_controller else None).run()
+
+
+class _Demo:
+    def __init__(self, args: argparse.Namespace, model: Path, profile: Path | None) -> None:
+        self.args, self.model, self.profile = args, model, profile
+        self.t0 = time.monotonic()
+        self.labels: dict[int, Any] = {}
+        self.truth: dict[int, tuple[int, str]] = {}
+        self.printed: set[int] = set()
+        self.first_label_s: float | None = None
+        self.viz_want = args.viz_clips if args.viz else 0
+        self.viz_clips: dict[int, Any] = {}
+        self.images: dict[str, dict[int, Any]] = {"original": {}, "recovered": {}}
+        self.stamp_to_seq: dict[int, int] = {}
+        self.shape = (16, 64, 64)
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _specs(self) -> list:
+        from stae_ros.ros.launcher import NodeSpec
+
+        viz = bool(self.args.viz)
+        cam: dict[str, Any] = {"model": str(self.model), "source": self.args.source, "publish_original": viz,
+                               "wait_for_subscribers": 2 if viz else 1}
+        if self.args.fps is not None:
+            cam["source_fps"] = float(self.args.fps)
+        if self.args.k is not None:
+            cam["k"] = int(self.args.k)
+        if self.args.p is not None:
+            cam["p"] = float(self.args.p)
+        specs = [NodeSpec("camera_node", params=cam),
+                 NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz})]
+        if self.profile is not None:
+            specs.append(NodeSpec("controller_node", params={"profile": str(self.profile)}))
+        return specs
+
+    def _on_node_line(self, label: str, line: str) -> None:
+        if self.args.show_node_output or any(w in line for w in ("WARN", "ERROR", "FATAL", "ready", "Traceback")):
+            print(f"  [{label}] {line}", flush=True)
+
+    def run(self) -> int:
+        import rclpy
+
+        from stae_ros.ros.launcher import Launcher, pick_domain_id, ros_env
+
+        domain = self.args.domain_id if self.args.domain_id is not None else pick_domain_id()
+        # this process joins the nodes' domain with the same discovery settings
+        for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY"):
+            os.environ.pop(key, None)
+        os.environ.update({k: v for k, v in ros_env(domain, True, {}).items() if k.startswith("ROS_")})
+        print(f"stae demo: model {self.model}, source {self.args.source}, ROS_DOMAIN_ID={domain}; "
+              f"waiting for {self.args.clips} labels", flush=True)
+        rclpy.init(args=[], domain_id=domain)
+        node = None
+        launcher = Launcher(self._specs(), domain_id=domain, output=None, on_line=self._on_node_line)
+        try:
+            node = self._make_node()
+            launcher.start()
+            return self._loop(node, launcher)
+        except KeyboardInterrupt:
+            print("\nstae demo: interrupted", flush=True)
+            self._summary()
+            return 130
+        finally:
+            codes = launcher.stop()
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+            bad = {k: v for k, v in codes.items() if v not in (0, None, -2, 130)}
+            if bad:
+                print(f"stae demo: node exit codes {bad}", file=sys.stderr)
+
+    def _make_node(self) -> Any:
+        from rclpy.node import Node
+        from sensor_msgs.msg import Image
+        from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
+
+        from stae_ros.ros import qos
+
+        node = Node("stae_demo")
+        node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos())
+        node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos())
+        node.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
+        if self.viz_want:
+            node.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos())
+            node.create_subscription(Image, "original", lambda m: self._on_image("original", m), qos.image_out_qos(20))
+            node.create_subscription(Image, "recovered", lambda m: self._on_image("recovered", m), qos.image_out_qos(20))
+        return node
+
+    # ---- callbacks ----------------------------------------------------------------------------
+    def _on_label(self, msg: Any) -> None:
+        if msg.clip_seq in self.labels:
+            return
+        if self.first_label_s is None:
+            self.first_label_s = time.monotonic() - self.t0
+            print(f"stae demo: first label {self.first_label_s:.1f} s after start", flush=True)
+        self.labels[msg.clip_seq] = msg
+
+    def _on_truth(self, msg: Any) -> None:
+        self.truth[msg.clip_seq] = (msg.class_id, msg.label)
+
+    def _on_budget(self, msg: Any) -> None:
+        print(f"  budget -> K={msg.k} p={msg.p:g} ({msg.reason})", flush=True)
+
+    def _on_clip(self, msg: Any) -> None:
+        from stae_ros import codec
+        from stae_ros.ros.common import stamp_to_ns
+        from stae_ros.ros.viz import kept_view
+
+        self.shape = (msg.frames, msg.height, msg.width)
+        self.stamp_to_seq[stamp_to_ns(msg.header.stamp)] = msg.seq
+        if len(self.viz_clips) >= self.viz_want:
+            return
+        try:
+            clip, mask = codec.decode(bytes(msg.payload)).to_dense()
+            self.viz_clips[msg.seq] = (kept_view(clip, mask), int(msg.k), float(msg.p), len(msg.payload))
+        except Exception as exc:  # noqa: BLE001 - a picture is not worth failing the demo for
+            print(f"  viz: clip {msg.seq} not decodable: {exc}", flush=True)
+
+    def _on_image(self, which: str, msg: Any) -> None:
+        from stae_ros.ros.common import stamp_to_ns
+        from stae_ros.ros.images import image_to_rgb
+
+        if len(self.images[which]) < 4 * max(1, self.viz_want):
+            self.images[which][stamp_to_ns(msg.header.stamp)] = image_to_rgb(msg)
+
+    # ---- main loop ----------------------------------------------------------------------------
+    def _loop(self, node: Any, launcher: Any) -> int:
+        import rclpy
+
+        deadline = self.t0 + self.args.timeout
+        waiting_since: dict[int, float] = {}
+        while len(self.printed) < self.args.clips:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            now = time.monotonic()
+            for seq in self.labels:
+                waiting_since.setdefault(seq, now)
+            for seq, since in waiting_since.items():
+                if seq not in self.truth and now - since >= 1.0:
+                    self.truth.setdefault(seq, (-1, ""))  # give up waiting for this clip's truth
+            self._print_ready_simple()
+            exited = launcher.exited()
+            if exited:
+                print(f"stae demo: node(s) exited early: {exited}", file=sys.stderr)
+                for label in exited:
+                    print("\n".join(launcher.lines.get(label, [])[-15:]), file=sys.stderr)
+                self._summary()
+                return 1
+            if now > deadline:
+                print(f"stae demo: timed out after {self.args.timeout:.0f} s with {len(self.printed)} labels",
+                      file=sys.stderr)
+                self._summary()
+                return 1
+        # let the last images arrive for the picture
+        end = time.monotonic() + (1.0 if self.viz_want else 0.0)
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        self._summary()
+        if self.viz_want:
+            self._write_viz()
+        return 0
+
+    def _print_ready_simple(self) -> None:
+        from stae_ros.ros.common import stamp_to_ns
+
+        need_truth = self.args.source.startswith("synth") or Path(self.args.source).is_dir()
+        for seq in sorted(self.labels):
+            if seq in self.printed or len(self.printed) >= self.args.clips:
+                continue
+            if need_truth and seq not in self.truth:
+                continue
+            m = self.labels[seq]
+            self.stamp_to_seq.setdefault(stamp_to_ns(m.clip_stamp), seq)
+            t = self.truth.get(seq, (-1, ""))
+            mark = "" if not t[1] else ("  ok  " if t[1] == m.label else "  MISS")
+            truth = "" if not t[1] else f" truth {t[1]:<12}"
+            print(f"[{seq:4d}] {m.label:<12} {m.score:4.2f}{truth}{mark} K={m.k:<2d} p={m.p:<5g} {m.payload_bytes:7d} B"
+                  f" | cam {m.camera_ms:6.1f} + link {m.link_ms:6.1f} + edge {m.edge_ms:6.1f} "
+                  f"(dec {m.decode_ms:5.1f}, inf {m.infer_ms:6.1f}) = total {m.total_ms:7.1f} ms", flush=True)
+            self.printed.add(seq)
+
+    # ---- results ------------------------------------------------------------------------------
+    def _summary(self) -> None:
+        msgs = [self.labels[s] for s in sorted(self.printed)]
+        if not msgs:
+            print("stae demo: no labels received", flush=True)
+            return
+        known = [(m, self.truth[m.clip_seq][1]) for m in msgs if self.truth.get(m.clip_seq, (-1, ""))[1]]
+        nbytes = [m.payload_bytes for m in msgs]
+        total = [m.total_ms for m in msgs]
+        print("-" * 78)
+        print(f"stae demo: {len(msgs)} labels; first label {self.first_label_s:.1f} s after start")
+        if known:
+            acc = sum(1 for m, t in known if m.label == t) / len(known)
+            print(f"  accuracy {acc:.3f} ({sum(1 for m, t in known if m.label == t)}/{len(known)} with known labels)")
+        print(f"  payload bytes: mean {sum(nbytes) / len(nbytes):.0f}, p95 {_pct(nbytes, 95):.0f}")
+        print(f"  latency capture->label ms: p50 {_pct(total, 50):.1f}, p95 {_pct(total, 95):.1f}")
+        for name in ("camera_ms", "link_ms", "edge_ms"):
+            vals = [getattr(m, name) for m in msgs]
+            print(f"    {name[:-3]:<7} p50 {_pct(vals, 50):7.1f}  p95 {_pct(vals, 95):7.1f}")
+        print("-" * 78, flush=True)
+
+    def _write_viz(self) -> None:
+        import numpy as np
+
+        from stae_ros.ros.viz import VizClip, render_demo_strip, split_strip
+
+        by_seq: dict[str, dict[int, np.ndarray]] = {"original": {}, "recovered": {}}
+        for which, imgs in self.images.items():
+            for stamp, img in imgs.items():
+                if stamp in self.stamp_to_seq:
+                    by_seq[which][self.stamp_to_seq[stamp]] = split_strip(img, self.shape[0])
+        clips = []
+        for seq in sorted(self.viz_clips)[: self.viz_want]:
+            kept, k, p, nb = self.viz_clips[seq]
+            m = self.labels.get(seq)
+            clips.append(VizClip(seq, by_seq["original"].get(seq), kept, by_seq["recovered"].get(seq),
+                                 m.label if m else "?", float(m.score) if m else 0.0,
+                                 self.truth.get(seq, (-1, ""))[1], k, p, nb))
+        if not clips:
+            print("stae demo: nothing to draw for --viz", file=sys.stderr)
+            return
+        path = render_demo_strip(clips, self.args.viz, *self.shape)
+        print(f"stae demo: wrote {path}", flush=True)

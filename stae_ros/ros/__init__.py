@@ -1,0 +1,28 @@
+"""The ROS 2 layer: nodes, message conversion, QoS, parameters and the project launcher.
+
+Only this package (and the `demo`/`bag` CLI modules) imports rclpy and stae_msgs. The nodes are
+run as `camera_node`, `edge_node`, `controller_node`, `link_emulator_node` (console scripts) or
+`python -m stae_ros.ros.<node>`; see docs/ros.md. Importing this package itself needs no ROS:
+the node modules and `qos` are imported by name when used.
+"""
+
+from .errors import (
+    ImageConversionError,
+    ImageEncodingError,
+    ImageSizeError,
+    LaunchError,
+    MalformedClipError,
+    RosLayerError,
+    SourceError,
+)
+from .images import ENCODINGS, array_to_image, image_to_array, image_to_rgb
+from .launcher import NODE_MODULES, Launcher, NodeSpec, node_command, pick_domain_id, ros_env
+from .params import CAMERA_PARAMS, CONTROLLER_PARAMS, EDGE_PARAMS, LINK_EMULATOR_PARAMS, NODE_PARAMS, ParamSpec
+
+__all__ = [
+    "RosLayerError", "ImageConversionError", "ImageEncodingError", "ImageSizeError", "MalformedClipError",
+    "SourceError", "LaunchError",
+    "ENCODINGS", "array_to_image", "image_to_array", "image_to_rgb",
+    "NODE_MODULES", "Launcher", "NodeSpec", "node_command", "pick_domain_id", "ros_env",
+    "ParamSpec", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
+]

@@ -1,0 +1,232 @@
+"""camera_node: frames -> clips -> STAE selection + encoding -> SemanticClip.
+
+Input: the `image_raw` topic (sensor_msgs/Image, rgb8/bgr8/mono8/rgba8/bgra8, sensor-data QoS)
+or the node's own `source` (synth | video file | /dev/videoN | data set folder).
+Output: `semantic_clip` (stae_msgs/SemanticClip); `ground_truth` (stae_msgs/ActionLabel, when the
+source knows the class); `original` (sensor_msgs/Image strip of the clip, when asked).
+Budgets: `budget_command` (stae_msgs/BudgetCommand) and the `k`/`p` parameters, at runtime.
+All algorithm lives in stae_ros.pipeline; this node moves data and keeps counters.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
+from sensor_msgs.msg import Image
+
+from . import qos
+from .common import guarded, ns_to_stamp, resolve_data_file, run_node, wall_ns
+from .errors import ImageConversionError, SourceError
+from .images import array_to_image, image_to_rgb
+from .params import CAMERA_PARAMS, declare_params, on_set_callback
+from .sources import Frame, open_source
+
+__all__ = ["CameraNode", "main"]
+
+log = logging.getLogger(__name__)
+
+
+class CameraNode(Node):
+    """Cuts clips from frames and publishes their STAE semantic payloads."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("camera_node", **kwargs)
+        cfg = declare_params(self, CAMERA_PARAMS)
+        self.cfg = dict(cfg)
+        from stae_ros.pipeline import CameraPipeline, ClipCutter
+        from stae_ros.training.checkpoints import load_model
+
+        model_path = resolve_data_file(cfg["model"], "models/stae_default.pt")
+        if not model_path.is_file():
+            raise FileNotFoundError(f"model checkpoint {model_path} not found; set the 'model' parameter "
+                                    "(train one with `stae train`)")
+        loaded = load_model(model_path)
+        self.class_names = list(loaded.class_names)
+        T, H, W, _C = (loaded.config.clip.frames, loaded.config.clip.height, loaded.config.clip.width,
+                       loaded.config.clip.channels)
+        self.T = T
+        k = int(cfg["k"])
+        if k > T:
+            self.get_logger().warning(f"k={k} exceeds the model's clip length {T}; using k={T}")
+            k = T
+            self.set_parameters([Parameter("k", value=T)])
+        self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]))
+        length = int(cfg["clip_length"]) or T
+        stride = int(cfg["clip_stride"]) or length
+        self.cutter = ClipCutter(T, H, W, window=length, stride=stride, mode=cfg["frame_sampling"])
+
+        depth = int(cfg["queue_depth"])
+        self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos(depth))
+        self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.label_qos())
+        self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
+        self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
+
+        self.seq = 0
+        self.frames_in = 0
+        self.frames_bad = 0
+        self.clips_failed = 0
+        self.last_truth = (-1, "")
+        self.source = None
+        self.timer = None
+        if cfg["source"]:
+            self.source = open_source(cfg["source"], T, H, W, dataset_seed=int(cfg["synth_seed"]),
+                                      loop=bool(cfg["loop"]))
+            self._make_timer(float(cfg["source_fps"]))
+            where = f"source {cfg['source']!r} at {cfg['source_fps']} fps"
+        else:
+            self.create_subscription(Image, "image_raw", self._on_image, qos.sensor_qos())
+            where = f"topic {self.resolve_topic_name('image_raw')}"
+        self.add_on_set_parameters_callback(on_set_callback(CAMERA_PARAMS, self._apply_params))
+        self.get_logger().info(
+            f"camera ready: model {model_path} ({T}x{H}x{W}, {len(self.class_names)} classes), {where}, "
+            f"clip window {length} stride {stride} ({cfg['frame_sampling']}), K={self.pipeline.k} p={self.pipeline.p}, "
+            f"publishing {self.resolve_topic_name('semantic_clip')}")
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def _make_timer(self, fps: float) -> None:
+        if self.timer is not None:
+            self.destroy_timer(self.timer)
+        period = 1.0 / fps if fps > 0 else 0.001
+        self.timer = self.create_timer(period, self._on_tick)
+
+    @guarded
+    def _on_tick(self) -> None:
+        if self._done():
+            return
+        if self.pub_clip.get_subscription_count() < int(self.cfg["wait_for_subscribers"]):
+            return
+        try:
+            frame = self.source.read()
+        except Exception as exc:  # noqa: BLE001 - a bad frame must not kill the node
+            self.frames_bad += 1
+            self.get_logger().warning(f"source read failed ({self.frames_bad} so far): {type(exc).__name__}: {exc}")
+            return
+        if frame is None:
+            self.get_logger().info(f"source {self.cfg['source']!r} finished after {self.seq} clips")
+            self.destroy_timer(self.timer)
+            self.timer = None
+            return
+        self._push(frame, wall_ns())
+
+    @guarded
+    def _on_image(self, msg: Image) -> None:
+        if self._done():
+            return
+        try:
+            rgb = image_to_rgb(msg)
+        except ImageConversionError as exc:
+            self.frames_bad += 1
+            self.get_logger().warning(f"dropped image {self.frames_bad}: {exc}", throttle_duration_sec=5.0)
+            return
+        stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+        self._push(Frame(rgb), stamp if stamp > 0 else wall_ns())
+
+    def _done(self) -> bool:
+        limit = int(self.cfg["max_clips"])
+        return bool(limit) and self.seq >= limit
+
+    # ---- clip out -----------------------------------------------------------------------------
+    def _push(self, frame: Frame, stamp_ns: int) -> None:
+        self.frames_in += 1
+        self.last_truth = (frame.truth, frame.truth_name)
+        try:
+            out = self.cutter.push(frame.rgb, float(stamp_ns))
+        except Exception as exc:  # noqa: BLE001 - e.g. a frame of an unexpected shape
+            self.frames_bad += 1
+            self.get_logger().warning(f"dropped frame: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
+            return
+        if out is None or self.cfg["paused"]:
+            return
+        clip, stamps = out
+        self._publish_clip(clip, [int(s) for s in stamps])
+
+    def _publish_clip(self, clip: np.ndarray, stamps: list[int]) -> None:
+        try:
+            enc = self.pipeline.encode(clip)
+        except Exception as exc:  # noqa: BLE001 - log, count, keep going with the next clip
+            self.clips_failed += 1
+            self.get_logger().error(f"clip {self.seq} not encoded: {type(exc).__name__}: {exc}")
+            return
+        first, last = stamps[0], stamps[-1]
+        msg = SemanticClip()
+        msg.header.stamp = ns_to_stamp(last)
+        msg.header.frame_id = self.cfg["frame_id"]
+        msg.stream_id = self.cfg["stream_id"]
+        msg.seq = self.seq
+        msg.first_stamp = ns_to_stamp(first)
+        msg.last_stamp = ns_to_stamp(last)
+        T, H, W, C = clip.shape
+        msg.frames, msg.height, msg.width, msg.channels = T, H, W, C
+        msg.k, msg.p = enc.k, float(enc.p)
+        msg.frame_indices = array.array("H", enc.frame_indices)
+        msg.codec, msg.codec_version = enc.codec, int(enc.codec_version)
+        msg.camera_ms = float(enc.camera_ms)
+        msg.payload = array.array("B", enc.payload)
+        msg.sent_stamp = ns_to_stamp(wall_ns())
+        self.pub_clip.publish(msg)
+        truth, name = self.last_truth
+        if truth >= 0 and self.cfg["publish_truth"]:
+            t = ActionLabel()
+            t.header = msg.header
+            t.stream_id, t.clip_seq, t.clip_stamp = msg.stream_id, msg.seq, msg.header.stamp
+            t.label, t.class_id, t.score = name, truth, 1.0
+            t.k, t.p, t.payload_bytes = msg.k, msg.p, len(enc.payload)
+            self.pub_truth.publish(t)
+        if self.cfg["publish_original"]:
+            strip = np.concatenate(list(clip), axis=1)
+            self.pub_original.publish(array_to_image(strip, "rgb8", msg.header.stamp, msg.header.frame_id))
+        self.get_logger().debug(f"clip {self.seq}: K={enc.k} p={enc.p} {len(enc.payload)} B {enc.camera_ms:.1f} ms")
+        self.seq += 1
+
+    # ---- budgets and parameters ---------------------------------------------------------------
+    @guarded
+    def _on_budget(self, cmd: BudgetCommand) -> None:
+        if cmd.stream_id and cmd.stream_id != self.cfg["stream_id"]:
+            return
+        if cmd.mode == BudgetCommand.MODE_PAUSE:
+            params = [Parameter("paused", value=True)]
+        elif cmd.mode == BudgetCommand.MODE_RESUME:
+            params = [Parameter("paused", value=False)]
+        elif cmd.mode == BudgetCommand.MODE_SET:
+            params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=float(cmd.p)),
+                      Parameter("paused", value=False)]
+        else:
+            self.get_logger().warning(f"BudgetCommand with unknown mode {cmd.mode} ignored")
+            return
+        results = self.set_parameters(params)  # goes through the same validation as `ros2 param set`
+        bad = [r.reason for r in results if not r.successful]
+        if bad:
+            self.get_logger().warning(f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}) rejected: {'; '.join(bad)}")
+        else:
+            self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g} "
+                                   f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
+
+    def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
+        k = int(changes.get("k", self.pipeline.k))
+        p = float(changes.get("p", self.pipeline.p))
+        if k > self.T:
+            return f"k={k} exceeds the model's clip length {self.T}"
+        if "k" in changes or "p" in changes:
+            try:
+                self.pipeline.set_budget(k, p)
+            except ValueError as exc:
+                return str(exc)
+        if "source_fps" in changes and self.timer is not None:
+            self._make_timer(float(changes["source_fps"]))
+        self.cfg.update(changes)
+        return None
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(CameraNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""Small helpers the nodes share: file defaults, time stamps, and the spin/shutdown wrapper."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = [
+    "PACKAGE", "guarded", "resolve_data_file", "wall_ns", "ns_to_stamp", "stamp_to_ns", "ms_between", "run_node",
+]
+
+PACKAGE = "stae_ros"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_data_file(value: str, default_rel: str) -> Path:
+    """The file a path parameter names; empty = the packaged default (share/stae_ros/<default_rel>,
+    else the source checkout's <default_rel>). Returns the first existing candidate, or the
+    checkout path so the error names a sensible place."""
+    if value:
+        return Path(value).expanduser()
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory(PACKAGE)) / default_rel)
+    except Exception:  # noqa: BLE001 - no ament index / package not installed as ROS package
+        pass
+    candidates.append(_REPO_ROOT / default_rel)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return candidates[-1]
+
+
+def wall_ns() -> int:
+    """Wall-clock time in ns: what the stamps across hosts are compared in (needs synced clocks)."""
+    return time.time_ns()
+
+
+def ns_to_stamp(ns: int) -> Any:
+    from builtin_interfaces.msg import Time
+
+    ns = int(ns)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ms_between(start_ns: int, end_ns: int) -> float:
+    """end - start in ms; 0 when the start is unknown (a zero stamp)."""
+    if start_ns <= 0:
+        return 0.0
+    return (end_ns - start_ns) / 1e6
+
+
+def guarded(method: Callable) -> Callable:
+    """Wrap a node callback so an unexpected exception is logged and counted, never fatal.
+
+    The executor re-raises callback exceptions and would end the node; one bad message or frame
+    must not stop a robot's camera. The count is kept in ``node.callback_errors``.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - that is the point
+            self.callback_errors = getattr(self, "callback_errors", 0) + 1
+            self.get_logger().error(f"{method.__name__} failed ({self.callback_errors} so far): "
+                                    f"{type(exc).__name__}: {exc}")
+            return None
+
+    return wrapper
+
+
+def run_node(make_node: Callable[[], Any], args: list[str] | None = None, threads: int = 1) -> int:
+    """Create the node and spin it until SIGINT/SIGTERM or shutdown; always clean up.
+
+    Returns the process exit code: 0 on a clean stop, 1 when the node could not start (the
+    reason is logged: a missing model, a bad parameter).
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rclpy.init(args=args)
+    node = None
+    rc = 0
+    try:
+        node = make_node()
+        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        finally:
+            executor.shutdown()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception as exc:  # noqa: BLE001 - a startup failure must say why, not dump a trace only
+        msg = f"{type(exc).__name__}: {exc}"
+        if node is not None:
+            node.get_logger().fatal(msg)
+        else:
+            print(f"[FATAL] could not start: {msg}", file=sys.stderr, flush=True)
+        logging.getLogger(PACKAGE).debug("startup failure", exc_info=True)
+        rc = 1
+    finally:
+        if node is not None:
+            try:
+                node.destroy_node()
+            except Exception:  # noqa: BLE001 - already shutting down
+                pass
+        rclpy.try_shutdown()
+    return rc

@@ -1,0 +1,117 @@
+"""controller_node: LinkStats -> rate estimate -> planner -> BudgetCommand (when the choice changes).
+
+The decision logic is stae_ros.planning (Planner, RateEstimator); the profile is
+stae_ros.profiling.schema. Without a profile the node stays up and says so (the camera then keeps
+its configured budget).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Mapping
+
+from rclpy.node import Node
+
+from stae_msgs.msg import BudgetCommand, LinkStats
+
+from . import qos
+from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
+from .params import CONTROLLER_PARAMS, declare_params, on_set_callback
+
+__all__ = ["ControllerNode", "main"]
+
+
+class ControllerNode(Node):
+    """Chooses the camera's operating point from the accuracy profile and the measured link rate."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("controller_node", **kwargs)
+        cfg = declare_params(self, CONTROLLER_PARAMS)
+        self.cfg = dict(cfg)
+        from stae_ros.planning import Planner, RateEstimator
+        from stae_ros.profiling.schema import ProfileError, load_profile
+
+        self._Planner = Planner
+        self.rate = RateEstimator(prior_bps=float(cfg["initial_rate_bps"]) or None)
+        self.planner = None
+        self.current: tuple[int, float] | None = None
+        self.last_change = -1e18
+        self.stats_seen = 0
+        self.commands_sent = 0
+        path = resolve_data_file(cfg["profile"], "profiles/default.json")
+        try:
+            profile = load_profile(path)
+            points = [pt for pt in profile.points if pt.codec == cfg["codec"]]
+            if not points:
+                raise ProfileError(f"profile {path} has no operating points for codec {cfg['codec']!r}")
+            self.profile = replace(profile, points=points)
+            self.planner = Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]))
+        except ProfileError as exc:
+            self.get_logger().error(f"no planning: {exc}; the camera keeps its configured budget")
+        self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
+        self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.label_qos())
+        self.create_timer(float(cfg["decide_period_s"]), self._decide)
+        self.add_on_set_parameters_callback(on_set_callback(CONTROLLER_PARAMS, self._apply_params))
+        if self.planner is not None:
+            self.get_logger().info(f"controller ready: profile {path} ({len(self.profile.points)} points), "
+                                   f"deadline {cfg['deadline_s']} s, margin {cfg['margin']}")
+
+    def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
+        if ("deadline_s" in changes or "margin" in changes) and self.planner is not None:
+            try:
+                self.planner = self._Planner(self.profile, float(changes.get("deadline_s", self.cfg["deadline_s"])),
+                                             float(changes.get("margin", self.cfg["margin"])))
+            except ValueError as exc:
+                return str(exc)
+            self.current = None  # re-announce under the new constraints
+        self.cfg.update(changes)
+        return None
+
+    @guarded
+    def _on_stats(self, msg: LinkStats) -> None:
+        if self.cfg["stream_id"] and msg.stream_id != self.cfg["stream_id"]:
+            return
+        self.stats_seen += 1
+        sent, recv = stamp_to_ns(msg.sent_stamp), stamp_to_ns(msg.received_stamp)
+        if sent <= 0 or recv <= 0 or msg.bytes <= 0:
+            return
+        try:
+            self.rate.observe(int(msg.bytes), sent / 1e9, max(recv, sent) / 1e9)
+        except ValueError as exc:
+            self.get_logger().warning(f"LinkStats {msg.stream_id}#{msg.clip_seq} ignored: {exc}")
+
+    @guarded
+    def _decide(self) -> None:
+        if self.planner is None:
+            return
+        rate = self.rate.conservative_bps
+        if rate is None:
+            return  # nothing measured and no initial rate: leave the camera's budget alone
+        decision = self.planner.choose(rate)
+        point = (int(decision.point.k), float(decision.point.p))
+        if point == self.current:
+            return
+        now = time.monotonic()
+        if self.current is not None and now - self.last_change < float(self.cfg["min_interval_s"]):
+            return
+        cmd = BudgetCommand()
+        cmd.header.stamp = ns_to_stamp(wall_ns())
+        cmd.stream_id = self.cfg["stream_id"]
+        cmd.mode = BudgetCommand.MODE_SET
+        cmd.k, cmd.p = point
+        cmd.rate_bps = float(rate)
+        cmd.predicted_s = float(decision.predicted_s) if decision.predicted_s != float("inf") else 0.0
+        cmd.reason = str(decision.reason)
+        self.pub_cmd.publish(cmd)
+        self.commands_sent += 1
+        self.current, self.last_change = point, now
+        self.get_logger().info(f"budget -> K={point[0]} p={point[1]:g}: {decision.reason}")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(ControllerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

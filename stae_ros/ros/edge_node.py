@@ -1,0 +1,197 @@
+"""edge_node: SemanticClip -> decode -> recover (FR) -> classify -> ActionLabel + LinkStats.
+
+Clips are queued on arrival (their own callback group, so they keep arriving while a batch runs)
+and a timer classifies whatever waits, up to `batch_max` clips in one forward pass: after a link
+stall several clips arrive together and one batched pass costs far less than several.
+A malformed clip (bad payload bytes, contradicting fields, unknown codec) is logged with the
+reason, counted, reported in LinkStats (ok=false) and skipped; the node carries on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+
+from sensor_msgs.msg import Image
+from stae_msgs.msg import ActionLabel, LinkStats, SemanticClip
+
+from . import qos
+from .common import guarded, ms_between, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
+from .errors import MalformedClipError
+from .images import array_to_image
+from .params import EDGE_PARAMS, declare_params, on_set_callback
+
+__all__ = ["EdgeNode", "main", "check_clip_fields"]
+
+
+@dataclass
+class _Waiting:
+    msg: SemanticClip
+    received_ns: int
+
+
+def check_clip_fields(msg: Any, shape: tuple[int, int, int, int]) -> None:
+    """Reject a SemanticClip whose header fields contradict themselves or the model, before decoding."""
+    T, H, W, C = shape
+    if (msg.frames, msg.height, msg.width, msg.channels) != (T, H, W, C):
+        raise MalformedClipError(f"clip shape {msg.frames}x{msg.height}x{msg.width}x{msg.channels} "
+                                 f"does not match the model's {T}x{H}x{W}x{C}")
+    if not (1 <= msg.k <= T):
+        raise MalformedClipError(f"K={msg.k} is outside 1..{T}")
+    if not (0.0 < msg.p <= 1.0):
+        raise MalformedClipError(f"p={msg.p} is outside (0, 1]")
+    if len(msg.frame_indices) != msg.k:
+        raise MalformedClipError(f"{len(msg.frame_indices)} frame indices for K={msg.k}")
+    if len(msg.payload) == 0:
+        raise MalformedClipError("empty payload")
+
+
+class EdgeNode(Node):
+    """Labels SemanticClips with the STAE edge pipeline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("edge_node", **kwargs)
+        cfg = declare_params(self, EDGE_PARAMS)
+        self.cfg = dict(cfg)
+        import torch
+
+        from stae_ros.pipeline import EdgePipeline
+        from stae_ros.training.checkpoints import load_model
+
+        if int(cfg["threads"]) > 0:
+            torch.set_num_threads(int(cfg["threads"]))
+        model_path = resolve_data_file(cfg["model"], "models/stae_default.pt")
+        if not model_path.is_file():
+            raise FileNotFoundError(f"model checkpoint {model_path} not found; set the 'model' parameter")
+        loaded = load_model(model_path)
+        self.pipeline = EdgePipeline(loaded, device=cfg["device"], topk=int(cfg["topk"]),
+                                     keep_recovered=bool(cfg["publish_recovered"]))
+        self.shape = self.pipeline.shape
+        self.queue: deque[_Waiting] = deque()
+        self.lock = threading.Lock()
+        self.received = 0
+        self.labelled = 0
+        self.malformed = 0
+        self.dropped = 0
+
+        rx_group = MutuallyExclusiveCallbackGroup()
+        work_group = MutuallyExclusiveCallbackGroup()
+        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.label_qos())
+        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.label_qos())
+        self.pub_recovered = self.create_publisher(Image, "recovered", qos.image_out_qos())
+        self.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos(int(cfg["queue_depth"])),
+                                 callback_group=rx_group)
+        self.create_timer(float(cfg["batch_period_ms"]) / 1000.0, self._on_timer, callback_group=work_group)
+        self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))
+        self.get_logger().info(
+            f"edge ready: model {model_path} on {self.pipeline.device}, {len(self.pipeline.class_names)} classes, "
+            f"batches up to {cfg['batch_max']}, listening on {self.resolve_topic_name('semantic_clip')}")
+
+    def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
+        if "topk" in changes:
+            self.pipeline.topk = max(1, min(int(changes["topk"]), len(self.pipeline.class_names)))
+        if "publish_recovered" in changes:
+            self.pipeline.keep_recovered = bool(changes["publish_recovered"])
+        self.cfg.update(changes)
+        return None
+
+    @guarded
+    def _on_clip(self, msg: SemanticClip) -> None:
+        now = wall_ns()
+        with self.lock:
+            self.received += 1
+            self.queue.append(_Waiting(msg, now))
+            while len(self.queue) > int(self.cfg["queue_limit"]):
+                old = self.queue.popleft()
+                self.dropped += 1
+                self.get_logger().warning(f"edge queue over {self.cfg['queue_limit']}: dropped clip "
+                                          f"{old.msg.stream_id}#{old.msg.seq} ({self.dropped} so far)")
+
+    @guarded
+    def _on_timer(self) -> None:
+        with self.lock:
+            n = min(len(self.queue), int(self.cfg["batch_max"]))
+            batch = [self.queue.popleft() for _ in range(n)]
+        if batch:
+            try:
+                self._process(batch)
+            except Exception as exc:  # noqa: BLE001 - never die on one batch; say what happened
+                self.malformed += len(batch)
+                self.get_logger().error(f"batch of {len(batch)} clips failed: {type(exc).__name__}: {exc}")
+
+    def _reject(self, item: _Waiting, reason: str) -> None:
+        self.malformed += 1
+        m = item.msg
+        self.get_logger().warning(f"malformed clip {m.stream_id}#{m.seq} from {m.header.frame_id or '?'} "
+                                  f"rejected ({self.malformed} so far): {reason}")
+        self._publish_stats(item, ok=False, error=reason)
+
+    def _publish_stats(self, item: _Waiting, ok: bool, error: str = "", decode_ms: float = 0.0,
+                       infer_ms: float = 0.0) -> None:
+        m = item.msg
+        s = LinkStats()
+        s.header.stamp = ns_to_stamp(wall_ns())
+        s.header.frame_id = m.header.frame_id
+        s.stream_id, s.clip_seq, s.bytes = m.stream_id, m.seq, len(m.payload)
+        s.sent_stamp, s.received_stamp = m.sent_stamp, ns_to_stamp(item.received_ns)
+        s.link_ms = float(ms_between(stamp_to_ns(m.sent_stamp), item.received_ns))
+        s.decode_ms, s.infer_ms = float(decode_ms), float(infer_ms)
+        s.k, s.p = int(m.k), float(m.p)
+        s.ok, s.error = ok, error[:500]
+        self.pub_stats.publish(s)
+
+    def _process(self, batch: list[_Waiting]) -> None:
+        start = wall_ns()
+        good: list[_Waiting] = []
+        for item in batch:
+            try:
+                check_clip_fields(item.msg, self.shape)
+            except MalformedClipError as exc:
+                self._reject(item, str(exc))
+                continue
+            good.append(item)
+        if not good:
+            return
+        results = self.pipeline.decode_classify([(bytes(i.msg.payload), i.msg.codec) for i in good])
+        for item, res in zip(good, results):
+            m = item.msg
+            if res.error:
+                self._reject(item, res.error)
+                continue
+            now = wall_ns()
+            label = ActionLabel()
+            label.header.stamp = ns_to_stamp(now)
+            label.header.frame_id = m.header.frame_id
+            label.stream_id, label.clip_seq, label.clip_stamp = m.stream_id, m.seq, m.header.stamp
+            label.label, label.class_id, label.score = res.label, int(res.class_id), float(res.score)
+            label.topk_labels = [t[1] for t in res.topk]
+            label.topk_ids = [int(t[0]) for t in res.topk]
+            label.topk_scores = [float(t[2]) for t in res.topk]
+            label.k, label.p, label.payload_bytes = int(m.k), float(m.p), len(m.payload)
+            label.camera_ms = float(m.camera_ms)
+            label.link_ms = float(ms_between(stamp_to_ns(m.sent_stamp), item.received_ns))
+            label.queue_ms = float((start - item.received_ns) / 1e6)
+            label.decode_ms, label.infer_ms = float(res.decode_ms), float(res.infer_ms)
+            label.edge_ms = float((now - item.received_ns) / 1e6)
+            label.total_ms = float(ms_between(stamp_to_ns(m.header.stamp), now))
+            self.pub_label.publish(label)
+            self.labelled += 1
+            self._publish_stats(item, ok=True, decode_ms=res.decode_ms, infer_ms=res.infer_ms)
+            if self.cfg["publish_recovered"] and res.recovered is not None:
+                strip = np.concatenate(list(res.recovered), axis=1)
+                self.pub_recovered.publish(array_to_image(strip, "rgb8", m.header.stamp, m.header.frame_id))
+            self.get_logger().debug(f"{m.stream_id}#{m.seq}: {res.label} {res.score:.2f} ({label.total_ms:.0f} ms)")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(EdgeNode, args, threads=2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

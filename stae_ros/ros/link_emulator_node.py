@@ -1,0 +1,85 @@
+"""link_emulator_node: republishes SemanticClips after the delay a shaped link would give them.
+
+`semantic_clip_in` -> stae_ros.link.TraceShaper (mahimahi trace or constant rate, drop-tail
+queue, base delay) -> `semantic_clip_out` at the computed delivery time; dropped clips are counted
+and logged. Use it between camera and edge (remap the edge's `semantic_clip` to the output) to
+try budgets and the controller on a slow link on one host.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+from rclpy.node import Node
+
+from stae_msgs.msg import SemanticClip
+
+from . import qos
+from .common import guarded, run_node
+from .params import LINK_EMULATOR_PARAMS, declare_params
+
+__all__ = ["LinkEmulatorNode", "main"]
+
+
+class LinkEmulatorNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("link_emulator_node", **kwargs)
+        cfg = declare_params(self, LINK_EMULATOR_PARAMS)
+        self.cfg = dict(cfg)
+        from stae_ros.link import TraceShaper, load_trace, trace_from_rates
+
+        if cfg["trace"]:
+            trace = load_trace(cfg["trace"])
+            what = f"trace {cfg['trace']}"
+        else:
+            trace = trace_from_rates([float(cfg["rate_bps"])])
+            what = f"constant {float(cfg['rate_bps']) / 1e6:.3f} Mbps"
+        limit = int(cfg["queue_limit_bytes"]) or None
+        self.shaper = TraceShaper(trace, queue_limit_bytes=limit, base_delay_ms=float(cfg["base_delay_ms"]))
+        self.t0 = self.get_clock().now().nanoseconds
+        self.pending: list[tuple[float, int, SemanticClip]] = []
+        self._order = itertools.count()
+        self.forwarded = 0
+        self.dropped = 0
+        depth = int(cfg["queue_depth"])
+        self.pub = self.create_publisher(SemanticClip, "semantic_clip_out", qos.clip_qos(depth))
+        self.create_subscription(SemanticClip, "semantic_clip_in", self._on_clip, qos.clip_qos(depth))
+        self.create_timer(0.001, self._release)
+        self.get_logger().info(f"link emulator: {what}, queue {limit or 'unlimited'} B, "
+                               f"base delay {cfg['base_delay_ms']} ms")
+
+    def _now_s(self) -> float:
+        return (self.get_clock().now().nanoseconds - self.t0) / 1e9
+
+    @guarded
+    def _on_clip(self, msg: SemanticClip) -> None:
+        nbytes = len(msg.payload) + int(self.cfg["overhead_bytes"])
+        try:
+            t = self.shaper.send(nbytes, self._now_s())
+        except ValueError as exc:
+            self.get_logger().warning(f"clip {msg.stream_id}#{msg.seq} not shaped: {exc}")
+            return
+        if t is None:
+            self.dropped += 1
+            self.get_logger().warning(f"link queue full: dropped clip {msg.stream_id}#{msg.seq} "
+                                      f"({self.dropped} so far)")
+            return
+        heapq.heappush(self.pending, (t, next(self._order), msg))
+
+    @guarded
+    def _release(self) -> None:
+        now = self._now_s()
+        while self.pending and self.pending[0][0] <= now:
+            _, _, msg = heapq.heappop(self.pending)
+            self.pub.publish(msg)
+            self.forwarded += 1
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(LinkEmulatorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Node parameters: one table per node, declared with descriptors (description, type, range).
+
+The tables are the single definition of each node's parameters: the nodes declare from them, the
+YAML files in config/ carry exactly their keys (a test checks), and docs/ros.md lists them.
+Ranges are enforced by rclpy itself through the descriptors (IntegerRange/FloatingPointRange);
+`choices` and cross-field rules (K <= clip length) are checked by the nodes' on-set callbacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = [
+    "ParamSpec", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
+    "declare_params", "check_value", "on_set_callback", "param_values",
+]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, default (its type fixes the ROS type), why it exists, its limits."""
+
+    name: str
+    default: Any
+    description: str
+    min: float | int | None = None
+    max: float | int | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False  #: fixed after start (e.g. the model); changing it needs a restart
+
+    def check(self, value: Any) -> str | None:
+        """None if `value` is acceptable, else the reason it is not (choices; ranges for clarity)."""
+        if isinstance(self.default, bool) != isinstance(value, bool):
+            return f"{self.name} must be a {type(self.default).__name__}; got {value!r}"
+        if isinstance(self.default, (int, float)) and not isinstance(self.default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return f"{self.name} must be a number; got {value!r}"
+            if self.min is not None and value < self.min:
+                return f"{self.name}={value} is below its minimum {self.min}"
+            if self.max is not None and value > self.max:
+                return f"{self.name}={value} is above its maximum {self.max}"
+        if self.choices is not None and value not in self.choices:
+            return f"{self.name}={value!r} is not one of {list(self.choices)}"
+        return None
+
+
+def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
+    return ParamSpec(name, default, description, **kw)
+
+
+CAMERA_PARAMS: tuple[ParamSpec, ...] = (
+    _p("model", "", "STAE checkpoint (.pt); empty = the package's models/stae_default.pt", read_only=True),
+    _p("stream_id", "camera", "camera/stream id written into every SemanticClip", read_only=True),
+    _p("frame_id", "camera", "header.frame_id of the clips (the camera's optical frame)", read_only=True),
+    _p("source", "", "frame source: empty = subscribe the image_raw topic; 'synth' = synthetic test clips; "
+       "a video file path; /dev/videoN; or a data set folder (HMDB51 layout, test split)", read_only=True),
+    _p("source_fps", 30.0, "frames per second to read the own source at (0 = as fast as possible)", min=0.0, max=1000.0),
+    _p("loop", True, "restart the own source (video file, data set) at its end"),
+    _p("max_clips", 0, "stop publishing after this many clips (0 = never)", min=0, max=10_000_000),
+    _p("synth_seed", 0, "seed of the synthetic data set whose test split source 'synth' plays (as `stae data synth`); "
+       "clip i is class i mod 12", min=0, max=2**31 - 1, read_only=True),
+    _p("clip_length", 0, "camera frames one clip spans (0 = the model's clip length T); sampled down to T frames",
+       min=0, max=4096, read_only=True),
+    _p("clip_stride", 0, "camera frames between the starts of consecutive clips (0 = clip_length: no overlap)",
+       min=0, max=4096, read_only=True),
+    _p("frame_sampling", "uniform", "how T frames are taken from a clip window: 'uniform' over it or the 'last' T",
+       choices=("uniform", "last"), read_only=True),
+    _p("k", 8, "frame budget K: frames kept per clip (1..T); changed at runtime by BudgetCommand", min=1, max=4096),
+    _p("p", 0.25, "spatial budget p: fraction of pixels kept per kept frame (0, 1]", min=0.001, max=1.0),
+    _p("codec", "stae-px", "payload codec", choices=("stae-px",), read_only=True),
+    _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
+    _p("wait_for_subscribers", 0, "own source: read no frames until semantic_clip has this many subscribers "
+       "(so the first clips are not sent to nobody)", min=0, max=1000),
+    _p("paused", False, "stop publishing clips (BudgetCommand MODE_PAUSE/MODE_RESUME set it too)"),
+    _p("publish_truth", True, "publish the known label of each clip (synth, data set) on ground_truth"),
+    _p("publish_original", False, "publish each clip's T model-sized frames as one rgb8 strip on original (for viz)"),
+    _p("queue_depth", 20, "QoS depth of the semantic_clip publisher", min=1, max=1000, read_only=True),
+)
+
+EDGE_PARAMS: tuple[ParamSpec, ...] = (
+    _p("model", "", "STAE checkpoint (.pt); empty = the package's models/stae_default.pt", read_only=True),
+    _p("device", "auto", "torch device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'", read_only=True),
+    _p("threads", 0, "torch CPU threads (0 = torch's default)", min=0, max=256, read_only=True),
+    _p("batch_max", 8, "most clips classified in one batched forward pass", min=1, max=256),
+    _p("batch_period_ms", 5.0, "how often the waiting clips are collected into a batch", min=0.5, max=1000.0,
+       read_only=True),
+    _p("queue_limit", 64, "clips waiting on the edge beyond this are dropped, oldest first", min=1, max=100_000),
+    _p("topk", 5, "entries in ActionLabel.topk_*", min=1, max=100),
+    _p("publish_recovered", False, "publish each recovered clip as one rgb8 strip on recovered (for rviz/viz)"),
+    _p("queue_depth", 20, "QoS depth of the semantic_clip subscription", min=1, max=1000, read_only=True),
+)
+
+CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
+    _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/default.json",
+       read_only=True),
+    _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera can encode)",
+       read_only=True),
+    _p("stream_id", "", "camera the BudgetCommands are for (empty = all cameras)"),
+    _p("deadline_s", 1.0, "completion-time deadline per clip in seconds (camera + link + edge)", min=0.001, max=3600.0),
+    _p("margin", 0.1, "safety margin on the deadline (fraction kept free)", min=0.0, max=0.95),
+    _p("initial_rate_bps", 0.0, "link rate assumed before any LinkStats (0 = wait for measurements)",
+       min=0.0, max=1e12),
+    _p("min_interval_s", 1.0, "least time between two budget changes (avoids flapping)", min=0.0, max=3600.0),
+    _p("decide_period_s", 0.5, "how often the planner re-decides", min=0.01, max=3600.0, read_only=True),
+)
+
+LINK_EMULATOR_PARAMS: tuple[ParamSpec, ...] = (
+    _p("trace", "", "mahimahi delivery trace file; empty = a constant rate_bps link", read_only=True),
+    _p("rate_bps", 10e6, "link rate in bits/s when no trace is given", min=1e3, max=1e12, read_only=True),
+    _p("base_delay_ms", 0.0, "fixed one-way delay added to every message (ms)", min=0.0, max=60_000.0,
+       read_only=True),
+    _p("queue_limit_bytes", 0, "drop-tail queue size in bytes (0 = unlimited)", min=0, max=2**31 - 1, read_only=True),
+    _p("overhead_bytes", 200, "bytes added to each payload for headers when shaping", min=0, max=65_536,
+       read_only=True),
+    _p("queue_depth", 20, "QoS depth of the clip subscription and publisher", min=1, max=1000, read_only=True),
+)
+
+NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
+    "camera_node": CAMERA_PARAMS,
+    "edge_node": EDGE_PARAMS,
+    "controller_node": CONTROLLER_PARAMS,
+    "link_emulator_node": LINK_EMULATOR_PARAMS,
+}
+
+
+def _descriptor(spec: ParamSpec) -> Any:
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
+    types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+    desc = spec.description
+    if spec.choices:
+        desc += f" (one of: {', '.join(spec.choices)})"
+    d = ParameterDescriptor(name=spec.name, type=types[type(spec.default)], description=desc,
+                            read_only=spec.read_only)
+    if isinstance(spec.default, bool):
+        return d
+    if isinstance(spec.default, int) and spec.min is not None and spec.max is not None:
+        d.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max), step=0)]
+    elif isinstance(spec.default, float) and spec.min is not None and spec.max is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=float(spec.min), to_value=float(spec.max), step=0.0)]
+    if spec.choices:
+        d.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    return d
+
+
+def declare_params(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
+    """Declare every parameter of `specs` on `node`; return their values (YAML/CLI overrides applied).
+
+    Raises ValueError naming the parameter when an override breaks its `choices`.
+    """
+    values = {}
+    for spec in specs:
+        param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        values[spec.name] = param.value
+        reason = spec.check(param.value)
+        if reason:
+            raise ValueError(f"parameter {reason}")
+    return values
+
+
+def param_values(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
+    """Current values of the declared parameters."""
+    return {s.name: node.get_parameter(s.name).value for s in specs}
+
+
+def on_set_callback(specs: Iterable[ParamSpec], apply: Callable[[Mapping[str, Any]], str | None]) -> Callable:
+    """An add_on_set_parameters_callback callback: checks each change against its spec, then
+    calls ``apply({name: value})``, which returns None to accept or the reason to reject.
+
+    Rejections come back to the caller (`ros2 param set` prints the reason); nothing is applied
+    unless every parameter in the request is valid.
+    """
+    from rcl_interfaces.msg import SetParametersResult
+
+    table = {s.name: s for s in specs}
+
+    def callback(params: list) -> Any:
+        changes: dict[str, Any] = {}
+        for prm in params:
+            spec = table.get(prm.name)
+            if spec is None:  # e.g. use_sim_time: rclpy's own
+                continue
+            reason = spec.check(prm.value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+            changes[prm.name] = prm.value
+        if changes:
+            reason = apply(changes)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    return callback
