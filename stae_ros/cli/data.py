@@ -1,0 +1,196 @@
+"""`stae data`: generate the synthetic action data set, and inspect any HMDB51/UCF101-layout folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``64`` or ``48x64`` (H x W)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be N or HxW, got {text!r}") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 16:
+        raise argparse.ArgumentTypeError(f"size must be N or HxW with sides >= 16, got {text!r}")
+    return parts[0], parts[1]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="generate the synthetic action data set, or inspect a data set folder",
+        description="Generate the seeded synthetic motion data set (HMDB51 layout) or inspect a "
+        "HMDB51/UCF101-layout folder: classes, counts per split, clip shape, broken files.",
+    )
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+
+    synth = sub.add_parser(
+        "synth",
+        help="write the synthetic data set (FFV1 videos + split files + annotations)",
+        description="Render the deterministic procedural action data set: same seed, same bytes.",
+    )
+    synth.add_argument("--out", type=Path, default=Path("datasets/synth"), help="output root (default: datasets/synth)")
+    synth.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    synth.add_argument("--train-per-class", type=int, default=200, help="training clips per class (default 200)")
+    synth.add_argument("--test-per-class", type=int, default=50, help="test clips per class (default 50)")
+    synth.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
+    synth.add_argument("--size", type=_size, default=(64, 64), help="frame size N or HxW (default 64)")
+    synth.add_argument("--workers", type=int, default=None, help="render processes (default: auto, <= 2)")
+    synth.set_defaults(func=_cmd_synth)
+
+    insp = sub.add_parser(
+        "inspect",
+        help="summarise a data set folder and find broken files",
+        description="Print classes, clips per split, clip shape and broken files of a HMDB51/UCF101 "
+        "layout folder; optionally draw a contact sheet PNG (with the actor box when annotated).",
+    )
+    insp.add_argument("root", type=Path, help="data set root")
+    insp.add_argument("--png", type=Path, default=None, help="write a contact sheet of a few clips here")
+    insp.add_argument("--split-id", type=int, default=1, help="split number (HMDB51 1-3, UCF101 1-3; default 1)")
+    insp.add_argument("--clips", type=int, default=6, help="clips on the contact sheet (default 6)")
+    insp.add_argument("--no-decode", action="store_true", help="skip decoding every file (no broken-file scan)")
+    insp.add_argument("--json", type=Path, default=None, help="also write the summary as JSON here")
+    insp.set_defaults(func=_cmd_inspect)
+
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from stae_ros.data.synthetic import CLASS_NAMES, generate_dataset
+
+    t0 = time.perf_counter()
+    h, w = args.size
+    try:
+        root = generate_dataset(
+            args.out, seed=args.seed, train_per_class=args.train_per_class, test_per_class=args.test_per_class,
+            frames=args.frames, height=h, width=w, workers=args.workers,
+        )
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    n = len(CLASS_NAMES) * (args.train_per_class + args.test_per_class)
+    print(f"wrote {n} clips ({len(CLASS_NAMES)} classes, {args.frames}x{h}x{w}) to {root} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from stae_ros.data.errors import DataError, VideoReadError
+    from stae_ros.data.folder import discover_samples
+    from stae_ros.data.video_io import read_video
+
+    summary: dict = {"root": str(args.root)}
+    try:
+        splits = {sp: discover_samples(args.root, sp, args.split_id) for sp in ("train", "test")}
+    except DataError as exc:
+        log.error("%s", exc)
+        return 2
+    layout, classes, _ = splits["train"]
+    summary.update(layout=layout, classes=classes, split_id=args.split_id)
+    print(f"{args.root}: {layout} layout, split {args.split_id}, {len(classes)} classes")
+    counts = {sp: np.bincount([s.label for s in smp], minlength=len(classes)) for sp, (_, _, smp) in splits.items()}
+    width = max(len(c) for c in classes)
+    print(f"  {'class':<{width}}  train  test")
+    for i, c in enumerate(classes):
+        print(f"  {c:<{width}}  {counts['train'][i]:5d}  {counts['test'][i]:4d}")
+    summary["counts"] = {sp: {c: int(v) for c, v in zip(classes, cnt)} for sp, cnt in counts.items()}
+    train_names = {s.name for s in splits["train"][2]}
+    overlap = sorted(train_names & {s.name for s in splits["test"][2]})
+    summary["train_test_overlap"] = overlap
+    if overlap:
+        print(f"  WARNING: {len(overlap)} videos are in both splits, e.g. {overlap[0]}")
+
+    broken: list[dict] = []
+    shapes: dict[str, int] = {}
+    if not args.no_decode:
+        every = [s for _, _, smp in splits.values() for s in smp]
+        for s in tqdm(every, desc="decode", unit="clip"):
+            try:
+                v = read_video(s.path)
+                key = "x".join(map(str, v.shape))
+                shapes[key] = shapes.get(key, 0) + 1
+            except VideoReadError as exc:
+                broken.append({"file": str(exc.path), "reason": exc.reason})
+        print("  decoded shapes (T x H x W x C): " + ", ".join(f"{k} ({v})" for k, v in sorted(shapes.items(), key=lambda kv: -kv[1])[:5]))
+        print(f"  broken files: {len(broken)}")
+        for b in broken[:20]:
+            print(f"    {b['file']}: {b['reason']}")
+    summary.update(shapes=shapes, broken=broken)
+
+    ann_path = args.root / "annotations.json"
+    ann = json.loads(ann_path.read_text()) if ann_path.is_file() else None
+    if ann is not None:
+        summary["synthetic"] = {k: ann.get(k) for k in ("format", "seed", "frames", "height", "width")}
+        print(f"  synthetic set: seed {ann.get('seed')}, {ann.get('frames')}x{ann.get('height')}x{ann.get('width')}")
+    if args.png is not None:
+        _contact_sheet(args.png, splits["train"][2], classes, ann, args.clips)
+        print(f"  contact sheet: {args.png}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 1 if broken else 0
+
+
+def _contact_sheet(path: Path, samples: list, classes: list[str], ann: dict | None, n_clips: int) -> None:
+    """One row per clip (one clip per class, spread over the classes), 8 frames, actor box in white."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    from stae_ros.data.errors import VideoReadError
+    from stae_ros.data.video_io import read_video
+
+    by_class: dict[int, object] = {}
+    for s in samples:
+        by_class.setdefault(s.label, s)
+    picks = [by_class[k] for k in sorted(by_class)]
+    if len(picks) > n_clips:
+        picks = [picks[i] for i in np.linspace(0, len(picks) - 1, n_clips).round().astype(int)]
+    cols = 8
+    fig, axes = plt.subplots(len(picks), cols, figsize=(cols * 1.3, len(picks) * 1.45), squeeze=False)
+    for r, s in enumerate(picks):
+        try:
+            video = read_video(s.path)
+        except VideoReadError as exc:
+            axes[r][0].text(0, 0.5, f"broken: {exc.reason}", fontsize=6)
+            for ax in axes[r]:
+                ax.axis("off")
+            continue
+        idx = np.linspace(0, len(video) - 1, cols).round().astype(int)
+        entry = (ann or {}).get("clips", {}).get(s.path.name)
+        for c, t in enumerate(idx):
+            ax = axes[r][c]
+            ax.imshow(video[t], interpolation="nearest")
+            if entry is not None and t < len(entry["boxes"]):
+                x0, y0, x1, y1 = entry["boxes"][t]
+                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=0.8))
+                if c == 0:
+                    rx0, ry0, rx1, ry1 = entry["region"]
+                    ax.add_patch(Rectangle((rx0 - 0.5, ry0 - 0.5), rx1 - rx0, ry1 - ry0, fill=False, ec="yellow", lw=0.6, ls="--"))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(classes[s.label], fontsize=7)
+            if r == 0:
+                ax.set_title(f"t={t}", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
