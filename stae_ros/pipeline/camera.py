@@ -41,7 +41,7 @@ class CameraPipeline:
     """Selects frames and pixels with the trained FA and SA modules and entropy-codes them."""
 
     def __init__(self, loaded, k: int | None = None, p: float | None = None, codec: str = px_codec.CODEC_NAME,
-                 threads: int = 1, layout: str = "auto", zstd_level: int = 10) -> None:
+                 threads: int = 1, layout: str = "fast", zstd_level: int = px_codec.DEFAULT_LEVEL) -> None:
         self.model = loaded.model.eval()
         self.config = loaded.config
         clip = self.config.clip
