@@ -1,0 +1,252 @@
+"""`stae bag`: make clip bags from a data set, evaluate bags through camera -> edge, record topics.
+
+Bags are rosbag2 (mcap or sqlite3) written with the pure-Python ``rosbags`` library, with our
+stae_msgs definitions embedded, so they open in `ros2 bag`, Foxglove and any mcap reader.
+``record`` is the only subcommand that needs rclpy (imported inside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.pt"
+DEFAULT_RECORD_TOPICS = ("/semantic_clip", "/action_label", "/link_stats", "/budget_command")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bag", help="make, evaluate and record rosbag2 bags (mcap/sqlite3)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="bag_command", metavar="ACTION")
+
+    m = sub.add_parser("make", help="write a data set's clips as sensor_msgs/Image frames + ground-truth labels",
+                       description="Write each clip's frames as sensor_msgs/Image (rgb8) on /camera/image_raw at --fps, "
+                                   "and one std_msgs/String JSON ground-truth label per clip on /stae/ground_truth.")
+    m.add_argument("--data", required=True, type=Path, help="data set root (HMDB51/UCF101 layout, e.g. from `stae data synth`)")
+    m.add_argument("--split", default="test", help="split to write (default test)")
+    m.add_argument("--out", required=True, type=Path, help="bag directory to create")
+    m.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="rosbag2 storage plugin (default mcap)")
+    m.add_argument("--fps", type=float, default=10.0, help="frame rate of the stamps (default 10)")
+    m.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16, the model's T)")
+    m.add_argument("--size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"), help="frame size (default 64 64)")
+    m.add_argument("--max-clips", type=int, default=None, help="write at most this many clips")
+    m.add_argument("--force", action="store_true", help="overwrite an existing bag")
+    m.set_defaults(func=_make)
+
+    e = sub.add_parser("eval", help="replay a bag's images through camera -> edge; accuracy, bytes, latency",
+                       description="Cut the bag's images into clips, encode them on the camera pipeline, decode and classify "
+                                   "them on the edge pipeline, and score against the ground-truth topic.")
+    e.add_argument("bag", type=Path, help="bag directory (mcap or sqlite3)")
+    e.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {DEFAULT_MODEL.relative_to(DEFAULT_MODEL.parents[1])})")
+    e.add_argument("--k", type=int, default=None, help="frame budget K (default: the model's largest)")
+    e.add_argument("--p", type=float, default=None, help="spatial budget p (default: the model's largest)")
+    e.add_argument("--rate", choices=("max", "recorded"), default="max", help="replay as fast as possible or at the recorded rate")
+    e.add_argument("--image-topic", default="/camera/image_raw", help="sensor_msgs/Image topic (default /camera/image_raw)")
+    e.add_argument("--gt-topic", default="/stae/ground_truth", help="ground-truth topic ('' for none)")
+    e.add_argument("--window", type=int, default=None, help="frames per clip window (default: the model's clip length)")
+    e.add_argument("--trace", type=Path, default=None, help="mahimahi uplink trace to emulate between camera and edge")
+    e.add_argument("--max-clips", type=int, default=None, help="evaluate at most this many clips")
+    e.add_argument("--device", default="auto", help="edge device: auto, cpu, cuda")
+    e.add_argument("--json", type=Path, default=None, help="write the per-clip results and summary as JSON")
+    e.set_defaults(func=_eval)
+
+    r = sub.add_parser("record", help="record ROS 2 topics (SemanticClip, ActionLabel, LinkStats, Image, ...) to a bag",
+                       description="Subscribe with rclpy (raw CDR) and write with rosbags, embedding our message definitions.")
+    r.add_argument("--topics", nargs="+", default=list(DEFAULT_RECORD_TOPICS), help="topics to record (default: our four)")
+    r.add_argument("--out", required=True, type=Path, help="bag directory to create")
+    r.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage plugin (default mcap)")
+    r.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    r.add_argument("--max-messages", type=int, default=None, help="stop after this many messages in total")
+    r.add_argument("--discovery-timeout", type=float, default=5.0, help="seconds to wait for the topics to appear (default 5)")
+    r.add_argument("--type", action="append", default=[], metavar="TOPIC=TYPE",
+                   help="type of a topic not yet published (e.g. /semantic_clip=stae_msgs/msg/SemanticClip)")
+    r.add_argument("--force", action="store_true", help="overwrite an existing bag")
+    r.set_defaults(func=_record)
+
+    i = sub.add_parser("info", help="list a bag's topics, types and message counts")
+    i.add_argument("bag", type=Path, help="bag directory")
+    i.set_defaults(func=_info)
+
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _fail(msg: str) -> int:
+    print(f"stae bag: error: {msg}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------------------------- make
+def _make(args: argparse.Namespace) -> int:
+    from stae_ros.bagio import BagError, ClipItem, write_clip_bag
+    from stae_ros.data.errors import DataError
+    from stae_ros.data.folder import VideoFolderDataset
+
+    try:
+        ds = VideoFolderDataset(args.data, split=args.split, clip_len=args.clip_len, size=tuple(args.size))
+    except (DataError, ValueError, OSError) as exc:
+        return _fail(f"cannot open data set {args.data}: {exc}")
+    n = len(ds) if args.max_clips is None else min(len(ds), args.max_clips)
+
+    def clips():
+        from tqdm import tqdm
+
+        for idx in tqdm(range(n), desc="bag make", unit="clip"):
+            item = ds.load(idx)
+            yield ClipItem(item.clip, int(item.label), ds.class_names[int(item.label)], item.sample.name)
+
+    try:
+        s = write_clip_bag(args.out, clips(), fps=args.fps, storage=args.storage, class_names=ds.class_names, overwrite=args.force)
+    except (BagError, DataError) as exc:
+        return _fail(str(exc))
+    print(f"wrote {s.path} ({s.storage}): {s.clips} clips, {s.frames} frames, {s.duration_s:.1f} s at {args.fps:g} fps")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- eval
+def _eval(args: argparse.Namespace) -> int:
+    from stae_ros.bagio import BagError, evaluate_bag
+
+    model_path = args.model or DEFAULT_MODEL
+    if not Path(model_path).exists():
+        return _fail(f"model checkpoint not found: {model_path} (train one with `stae train` or pass --model)")
+    from stae_ros.pipeline import CameraPipeline, EdgePipeline, PipelineError
+    from stae_ros.training.checkpoints import load_model
+
+    try:
+        loaded = load_model(model_path)
+        camera = CameraPipeline(loaded, k=args.k, p=args.p)
+        edge = EdgePipeline(loaded, device=args.device)
+    except (PipelineError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    shaper = None
+    if args.trace is not None:
+        from stae_ros.link import LinkError, TraceShaper, load_trace
+
+        try:
+            shaper = TraceShaper(load_trace(args.trace))
+        except LinkError as exc:
+            return _fail(str(exc))
+    clip = loaded.config.clip
+    try:
+        report = evaluate_bag(args.bag, camera, edge, clip_len=clip.frames, height=clip.height, width=clip.width,
+                              window=args.window, rate=args.rate, image_topic=args.image_topic,
+                              gt_topic=args.gt_topic or None, shaper=shaper, max_clips=args.max_clips)
+    except BagError as exc:
+        return _fail(str(exc))
+    s = report.summary()
+    print(f"bag {args.bag}: {s['clips']} clips (K={camera.k}, p={camera.p:g}, rate={args.rate}), {s['errors']} errors")
+    if s["labelled"]:
+        print(f"  accuracy      {s['accuracy'] * 100:.1f}% over {s['labelled']} labelled clips")
+    else:
+        print("  accuracy      n/a (no ground truth)")
+    print(f"  bytes/clip    mean {s['bytes_mean']:.0f}, p95 {s['bytes_p95']:.0f}")
+    print(f"  camera ms     p50 {s['camera_ms_p50']:.1f};  edge ms p50 {s['edge_ms_p50']:.1f};  link ms p50 {s['link_ms_p50']:.1f}")
+    print(f"  latency ms    p50 {s['latency_ms_p50']:.1f}, p95 {s['latency_ms_p95']:.1f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=2, default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v) + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- info
+def _info(args: argparse.Namespace) -> int:
+    from stae_ros.bagio import BagError, bag_topics
+
+    try:
+        topics = bag_topics(args.bag)
+    except BagError as exc:
+        return _fail(str(exc))
+    for topic, (msgtype, count) in sorted(topics.items()):
+        print(f"{topic:32s} {msgtype:36s} {count}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- record
+def _python_type(type_name: str) -> Any:
+    """'stae_msgs/msg/SemanticClip' -> the rclpy message class."""
+    import importlib
+
+    pkg, _, name = type_name.replace("/msg/", "/").partition("/")
+    return getattr(importlib.import_module(f"{pkg}.msg"), name)
+
+
+def _record(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from stae_ros.bagio import BagError, BagWriter
+
+    try:
+        import rclpy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+    except ImportError as exc:
+        return _fail(f"`stae bag record` needs rclpy (the ROS 2 wheels, see README): {exc}")
+    explicit: dict[str, str] = {}
+    for spec in args.type:
+        topic, sep, tname = spec.partition("=")
+        if not sep:
+            return _fail(f"--type {spec!r} must be TOPIC=TYPE")
+        explicit[topic] = tname
+    rclpy.init()
+    node = rclpy.create_node("stae_bag_record")
+    stop = {"flag": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("flag", True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("flag", True))
+    try:
+        types: dict[str, str] = {t: explicit[t] for t in args.topics if t in explicit}
+        deadline = time.monotonic() + args.discovery_timeout
+        while len(types) < len(args.topics) and time.monotonic() < deadline and not stop["flag"]:
+            for name, tlist in node.get_topic_names_and_types():
+                if name in args.topics and name not in types and tlist:
+                    types[name] = tlist[0]
+            rclpy.spin_once(node, timeout_sec=0.1)
+        missing = [t for t in args.topics if t not in types]
+        if missing:
+            log.warning("not recording %s: not published within %.1f s (pass --type TOPIC=TYPE)", ", ".join(missing), args.discovery_timeout)
+        if not types:
+            return _fail("none of the topics was found")
+        try:
+            writer = BagWriter(args.out, args.storage, overwrite=args.force)
+        except BagError as exc:
+            return _fail(str(exc))
+        counts = {t: 0 for t in types}
+        total = {"n": 0}
+        with writer as bw:
+            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
+            for topic, tname in types.items():
+                if tname not in bw.store.types:
+                    log.warning("not recording %s: type %s is not in the typestore", topic, tname)
+                    continue
+                try:
+                    cls = _python_type(tname)
+                except (ImportError, AttributeError) as exc:
+                    log.warning("not recording %s: cannot import %s (%s)", topic, tname, exc)
+                    continue
+                bw.connection(topic, tname)
+
+                def cb(raw: bytes, topic: str = topic, tname: str = tname) -> None:
+                    bw.write_raw(topic, tname, raw, time.time_ns())
+                    counts[topic] += 1
+                    total["n"] += 1
+
+                node.create_subscription(cls, topic, cb, qos, raw=True)
+            print(f"recording {', '.join(f'{t} [{ty}]' for t, ty in types.items())} -> {args.out}", flush=True)
+            t_end = time.monotonic() + args.duration if args.duration else math.inf
+            while not stop["flag"] and time.monotonic() < t_end:
+                if args.max_messages is not None and total["n"] >= args.max_messages:
+                    break
+                rclpy.spin_once(node, timeout_sec=0.1)
+        print(f"wrote {args.out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
