@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import zstandard
 
-from codec_helpers import make_payload, patch_header
+from stae_ros.codec.testing import make_payload, patch_header
 from stae_ros.codec import (
     AUTO_VALUE_LAYOUTS,
     CODEC_NAME,
@@ -62,24 +62,30 @@ def test_lossless_layouts_round_trip_bit_exact(shape, values, mask):
     try:
         data = encode(pl, layout=f"{mask}+{values}")
     except LayoutUnavailableError:
-        assert values in ("png", "webp_lossless") and shape[3] not in (1, 3), "byte layouts carry any C"
+        if values.endswith("_sg"):
+            assert shape[3] < 3, "colour layouts carry any C >= 3"
+        else:
+            assert values in ("png", "webp_lossless") and shape[3] not in (1, 3), "byte layouts carry any C"
         return
     got = decode(data)
     assert got.equals(pl)
     assert data[:4] == b"STPX" and data[4] == CODEC_VERSION
 
 
-@pytest.mark.parametrize("layout", ["auto", "fast", "auto+planar", "rle+auto"])
-def test_auto_and_fast_are_lossless(layout):
-    pl = make_payload(8, 12, 12, 3, 4, 0.25, seed=3, smooth=True)
+@pytest.mark.parametrize("layout", ["auto", "best", "fast", "auto+planar", "rle+auto", "delta+best"])
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_auto_best_and_fast_are_lossless(layout, c):
+    pl = make_payload(8, 12, 12, c, 4, 0.25, seed=3, smooth=True)
     assert decode(encode(pl, layout=layout)).equals(pl)
 
 
-def test_auto_picks_the_smallest_candidate():
+def test_auto_and_best_pick_the_smallest_candidate():
     pl = make_payload(8, 16, 16, 3, 4, 0.25, seed=4, smooth=True)
     sizes = layout_sizes(pl)
     cands = [v for k, v in sizes.items() if k.split("+")[1] in AUTO_VALUE_LAYOUTS]
     assert len(encode(pl)) == min(cands)
+    lossless = [v for k, v in sizes.items() if k.split("+")[1] in LOSSLESS_VALUE_LAYOUTS]
+    assert len(encode(pl, layout="best")) == min(lossless) <= min(cands)
 
 
 def test_layout_sizes_equal_encoded_lengths():
@@ -93,7 +99,8 @@ def test_layout_sizes_equal_encoded_lengths():
 def test_layout_sizes_leave_out_unavailable_layouts():
     pl = make_payload(4, 6, 6, 2, 2, 0.5, seed=6)
     sizes = layout_sizes(pl)
-    assert not any(k.split("+")[1] in ("png", "jpeg", "webp", "webp_lossless") for k in sizes)
+    unavailable = ("png", "jpeg", "webp", "webp_lossless", "planar_delta_sg", "planar_temporal_sg")
+    assert not any(k.split("+")[1] in unavailable for k in sizes)
     assert sizes
 
 
@@ -372,3 +379,16 @@ def test_image_bomb_dimensions_rejected():
 def test_non_payloads_raise_codec_error(junk):
     with pytest.raises(CodecError):
         decode(junk)  # type: ignore[arg-type]
+
+
+def test_compare_selection_has_exact_budgets():
+    """The model-free selection used by the size comparison keeps exactly K frames and budgets."""
+    from stae_ros.codec.compare import select
+
+    rng = np.random.default_rng(16)
+    clip = rng.integers(0, 256, (8, 10, 12, 3), dtype=np.uint8)
+    for k, p in [(8, 0.5), (4, 0.1), (1, 0.05)]:
+        pl = select(clip, k, p)
+        assert pl.k == k and np.all(np.diff(pl.frame_indices.astype(int)) > 0)
+        assert np.all(pl.mask.reshape(k, -1).sum(1) == int(np.ceil(p * 120 - 1e-9)))
+        assert decode(encode(pl)).equals(pl)

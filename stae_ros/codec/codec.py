@@ -33,7 +33,7 @@ from .errors import (
 from .images import IMAGE_LAYOUTS, LOSSY_IMAGE_LAYOUTS, check_image_layout, decode_image, encode_image
 from .masks import MASK_LAYOUTS, decode_mask, encode_mask
 from .payload import SemanticPayload
-from .values import BYTE_VALUE_LAYOUTS, decode_values, dequantise, encode_values, quantise
+from .values import BYTE_VALUE_LAYOUTS, COLOUR_LAYOUTS, decode_values, dequantise, encode_values, quantise
 from .wire import (
     CODEC_VERSION,
     HEADER_SIZE,
@@ -66,7 +66,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEVEL = 3  # zstd's own default; 19 saves 2-8% more bytes at 5-40x the time (docs/wire_format.md)
 DEFAULT_QUALITY = 90
-FAST_LAYOUT = "bitmap+planar_temporal"
+FAST_LAYOUT = "rle+planar_temporal_sg"
+FAST_LAYOUT_FEW_CHANNELS = "rle+planar_temporal"  # what "fast" means when C < 3
 
 _VALUE_LAYOUTS: dict[int, str] = {**BYTE_VALUE_LAYOUTS, **IMAGE_LAYOUTS}
 _MASK_IDS = {v: k for k, v in MASK_LAYOUTS.items()}
@@ -74,9 +75,10 @@ _VALUE_IDS = {v: k for k, v in _VALUE_LAYOUTS.items()}
 MASK_LAYOUT_NAMES: tuple[str, ...] = tuple(MASK_LAYOUTS.values())
 VALUE_LAYOUT_NAMES: tuple[str, ...] = tuple(_VALUE_LAYOUTS.values())
 LOSSLESS_VALUE_LAYOUTS: tuple[str, ...] = tuple(n for n in VALUE_LAYOUT_NAMES if n not in LOSSY_IMAGE_LAYOUTS)
-# What layout="auto" tries for the values: every lossless layout except PNG, which was never the
-# smallest on real footage (docs/wire_format.md) and costs 10-150 ms per clip to try.
-AUTO_VALUE_LAYOUTS: tuple[str, ...] = tuple(n for n in LOSSLESS_VALUE_LAYOUTS if n != "png")
+# What layout="auto" tries for the values: the byte layouts (a zstd pass each, milliseconds).
+# layout="best" also tries the lossless image codecs, which were rarely smaller on real footage
+# and cost 10-400 ms per clip to try (docs/wire_format.md).
+AUTO_VALUE_LAYOUTS: tuple[str, ...] = tuple(BYTE_VALUE_LAYOUTS.values())
 
 _tls = threading.local()
 
@@ -126,23 +128,23 @@ def _check_quality(quality: int) -> int:
 
 
 def _parse_layout(layout: str) -> tuple[str, str]:
-    """'auto' | 'fast' | '<mask>+<values>' (either part may be 'auto') -> (mask, values)."""
+    """'auto' | 'best' | 'fast' | '<mask>+<values>' (either part may be auto/best) -> (mask, values)."""
     if not isinstance(layout, str):
         raise UnknownLayoutError(f"layout must be a string, got {layout!r}")
-    if layout == "auto":
-        return "auto", "auto"
+    if layout in ("auto", "best"):
+        return "auto", layout
     if layout == "fast":
         layout = FAST_LAYOUT
     parts = layout.split("+")
     if len(parts) != 2:
         raise UnknownLayoutError(
-            f"layout {layout!r} must be 'auto', 'fast' or '<mask>+<values>' with mask in "
-            f"{MASK_LAYOUT_NAMES + ('auto',)} and values in {VALUE_LAYOUT_NAMES + ('auto',)}"
+            f"layout {layout!r} must be 'auto', 'best', 'fast' or '<mask>+<values>' with mask in "
+            f"{MASK_LAYOUT_NAMES + ('auto',)} and values in {VALUE_LAYOUT_NAMES + ('auto', 'best')}"
         )
     m, v = parts
-    if m != "auto" and m not in _MASK_IDS:
+    if m not in ("auto", "best") and m not in _MASK_IDS:
         raise UnknownLayoutError(f"unknown mask layout {m!r}; known: {MASK_LAYOUT_NAMES}")
-    if v != "auto" and v not in _VALUE_IDS:
+    if v not in ("auto", "best") and v not in _VALUE_IDS:
         raise UnknownLayoutError(f"unknown value layout {v!r}; known: {VALUE_LAYOUT_NAMES}")
     return m, v
 
@@ -169,6 +171,8 @@ class _Encoder:
     def value_section(self, name: str) -> _Section:
         if name not in self._values:
             p = self.payload
+            if name in COLOUR_LAYOUTS and p.clip_shape[3] < 3:
+                raise LayoutUnavailableError(f"{name} layout needs C >= 3 channels, not {p.clip_shape[3]}")
             if name in IMAGE_LAYOUTS.values():
                 _, h, w, c = p.clip_shape
                 check_image_layout(name, p.k, h, w, c, self.bits)
@@ -193,8 +197,8 @@ class _Encoder:
     def best_mask(self) -> str:
         return min(MASK_LAYOUT_NAMES, key=lambda n: len(self.mask_section(n).data))
 
-    def best_values(self) -> str:
-        cands = self.available_values(AUTO_VALUE_LAYOUTS)
+    def best_values(self, exhaustive: bool = False) -> str:
+        cands = self.available_values(LOSSLESS_VALUE_LAYOUTS if exhaustive else AUTO_VALUE_LAYOUTS)
         return min(cands, key=lambda n: len(self.value_section(n).data))
 
     def total_size(self, mask: str, values: str) -> int:
@@ -253,11 +257,12 @@ def encode(
 
     Args:
         payload: what the camera keeps.
-        layout: ``"auto"`` (try every mask layout and the lossless value layouts in
-            :data:`AUTO_VALUE_LAYOUTS`, keep the smallest),
-            ``"fast"`` (the fixed :data:`FAST_LAYOUT`), or ``"<mask>+<values>"`` with mask in
-            :data:`MASK_LAYOUT_NAMES` and values in :data:`VALUE_LAYOUT_NAMES`; either part may
-            be ``"auto"``. ``jpeg``/``webp`` values are lossy.
+        layout: ``"auto"`` (try every mask layout and the byte value layouts in
+            :data:`AUTO_VALUE_LAYOUTS`, keep the smallest), ``"best"`` (as auto, plus the
+            lossless image layouts: slower), ``"fast"`` (the fixed :data:`FAST_LAYOUT`), or
+            ``"<mask>+<values>"`` with mask in :data:`MASK_LAYOUT_NAMES` and values in
+            :data:`VALUE_LAYOUT_NAMES`; the values part may be ``"auto"``/``"best"``, the mask
+            part ``"auto"``. ``jpeg``/``webp`` values are lossy.
         level: zstd level (1..22) for the mask and value sections.
         bits: quantisation bits per value (1..8); fewer than 8 is lossy (error <= 2**(7-bits)).
         quality: JPEG/WebP quality (1..100) for the lossy image layouts.
@@ -267,10 +272,12 @@ def encode(
         LayoutUnavailableError: the layout cannot carry this clip (e.g. JPEG with C=2).
         ValueError: bad level/bits/quality.
     """
+    if layout == "fast" and isinstance(payload, SemanticPayload) and payload.clip_shape[3] < 3:
+        layout = FAST_LAYOUT_FEW_CHANNELS
     m, v = _parse_layout(layout)
     enc = _Encoder(payload, level, bits, quality)
-    m = enc.best_mask() if m == "auto" else m
-    v = enc.best_values() if v == "auto" else v
+    m = enc.best_mask() if m in ("auto", "best") else m
+    v = enc.best_values(exhaustive=v == "best") if v in ("auto", "best") else v
     return enc.build(m, v)
 
 

@@ -1,4 +1,8 @@
-"""Shared payload builders for the codec tests (tiny shapes, seeded)."""
+"""Payload builders for tests and benchmarks of the codec (seeded, any shape).
+
+``make_payload`` gives a valid payload with exact budgets; ``patch_header`` rewrites header fields
+of valid bytes (fixing the CRC) to build malformed inputs for decoder tests.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ import struct
 
 import numpy as np
 
-from stae_ros.codec import SemanticPayload
-from stae_ros.codec.wire import HEADER_FORMAT, Header, pack_header, unpack_header, with_crc
+from .payload import SemanticPayload
+from .wire import HEADER_FORMAT, Header, pack_header, unpack_header, with_crc
+
+__all__ = ["make_payload", "patch_header"]
 
 
 def make_payload(
     t: int = 8, h: int = 8, w: int = 8, c: int = 3, k: int = 4, p: float = 0.25, seed: int = 0, smooth: bool = False
 ) -> SemanticPayload:
-    """A payload with exactly ceil(p*H*W) kept pixels in each of K evenly spread frames."""
+    """A payload with exactly ceil(p*H*W) kept pixels in each of K random frames."""
     rng = np.random.default_rng(seed)
     if smooth:
         yy, xx = np.mgrid[0:h, 0:w]

@@ -9,7 +9,9 @@ Layouts trade zstd's view of the data: *planar* puts each channel's N symbols to
 difference (mod 2**bits) from the previous kept symbol of the same channel, and *temporal*
 predicts a pixel from the same pixel in the previous kept frame when that pixel was kept there
 (falling back to the delta predictor otherwise). Prediction turns smooth content into many
-small residuals, which zstd codes in fewer bits.
+small residuals, which zstd codes in fewer bits. The ``_sg`` variants first replace R and B by
+R-G and B-G ("subtract green"), which removes most of the correlation between channels of
+natural images.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .errors import CorruptPayloadError, SizeMismatchError
 
 __all__ = [
     "BYTE_VALUE_LAYOUTS",
+    "COLOUR_LAYOUTS",
     "quantise",
     "dequantise",
     "max_quantisation_error",
@@ -34,7 +37,12 @@ BYTE_VALUE_LAYOUTS: dict[int, str] = {
     2: "planar_delta",
     3: "interleaved_delta",
     4: "planar_temporal",
+    5: "planar_delta_sg",
+    6: "planar_temporal_sg",
 }
+# Layouts that first decorrelate colour ("subtract green", as WebP lossless does): channels 0
+# and 2 are coded as their difference from channel 1 (mod 2**bits). Needs C >= 3.
+COLOUR_LAYOUTS = frozenset({"planar_delta_sg", "planar_temporal_sg"})
 
 
 def _check_bits(bits: int) -> int:
@@ -99,11 +107,25 @@ def _delta_dec(res: np.ndarray, modmask: int) -> np.ndarray:
     return (np.cumsum(res, axis=0, dtype=np.uint8) & modmask).astype(np.uint8)
 
 
+def _subtract_green(sym: np.ndarray, modmask: int, sign: int) -> np.ndarray:
+    """sign=-1: (R,G,B) -> (R-G, G, B-G); sign=+1: the inverse (all mod 2**bits)."""
+    out = sym.copy()
+    g = sym[:, 1].astype(np.int16)
+    for ch in (0, 2):
+        out[:, ch] = ((sym[:, ch].astype(np.int16) + sign * g) & modmask).astype(np.uint8)
+    return out
+
+
 def encode_values(symbols: np.ndarray, mask: np.ndarray, layout: str, bits: int) -> bytes:
     """Serialise (N,C) uint8 symbols with the named byte layout (N*C bytes, before zstd)."""
     bits = _check_bits(bits)
     modmask = (1 << bits) - 1
     sym = np.ascontiguousarray(symbols, dtype=np.uint8)
+    if layout in COLOUR_LAYOUTS:
+        if sym.ndim != 2 or sym.shape[1] < 3:
+            raise ValueError(f"{layout} needs at least 3 channels")
+        sym = _subtract_green(sym, modmask, -1)
+        layout = layout[: -len("_sg")]
     if layout == "planar":
         return np.ascontiguousarray(sym.T).tobytes()
     if layout == "interleaved":
@@ -128,6 +150,11 @@ def decode_values(data: bytes, layout: str, mask: np.ndarray, n: int, c: int, bi
     modmask = (1 << bits) - 1
     if len(data) != n * c:
         raise SizeMismatchError(f"value section has {len(data)} bytes, expected N*C = {n}*{c}")
+    if layout in COLOUR_LAYOUTS:
+        if c < 3:
+            raise CorruptPayloadError(f"{layout} values with only {c} channels")
+        base = decode_values(data, layout[: -len("_sg")], mask, n, c, bits)
+        return _subtract_green(base, modmask, +1)
     buf = np.frombuffer(data, dtype=np.uint8)
     if bits < 8 and buf.size and int(buf.max()) > modmask:
         raise CorruptPayloadError(f"value symbol {int(buf.max())} does not fit in {bits} bits")
