@@ -1,0 +1,281 @@
+"""The nodes as real processes on a private ROS_DOMAIN_ID (bounded waits; children always killed).
+
+One camera + edge pair (tiny random model, synthetic source) serves the clip-flow tests in order:
+every clip gets a label; parameter updates and BudgetCommands change K/p of later clips; a
+malformed clip is logged and survived. The controller runs alone against a hand-made profile.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy not installed (pip install -r requirements-ros.txt)")
+try:
+    from stae_msgs.msg import ActionLabel, BudgetCommand, LinkStats, SemanticClip
+except ImportError:  # pragma: no cover - depends on the set-up
+    pytest.skip("stae_msgs not built: run scripts/build_msgs.sh", allow_module_level=True)
+
+from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
+from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
+from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+
+from stae_ros.ros import qos  # noqa: E402
+from stae_ros.ros.launcher import Launcher, NodeSpec, pick_domain_id  # noqa: E402
+
+T, H, W = 8, 32, 32
+
+
+def make_tiny_checkpoint(path: Path) -> Path:
+    """A randomly initialised small STAE checkpoint: labels are random but the plumbing is real."""
+    from stae_ros.data import CLASS_NAMES
+    from stae_ros.models import ModelConfig, STAE
+    from stae_ros.training.checkpoints import save_checkpoint
+
+    cfg = ModelConfig.from_dict({
+        "clip": {"frames": T, "height": H, "width": W, "channels": 3},
+        "budgets": {"frame": [8, 4, 2, 1], "spatial": [1.0, 0.5, 0.25, 0.1]},
+        "fa": {"hidden": 8, "feature_channels": 4}, "sa": {"kernel_size": 3},
+        "fr": {"base_channels": 4, "frame_channels": 4, "frame_layers": 1},
+        "vit": {"tubelet": [2, 8, 8], "dim": 32, "depth": 1, "heads": 2, "num_classes": len(CLASS_NAMES)},
+    })
+    save_checkpoint(path, STAE(cfg), cfg, list(CLASS_NAMES), "fr", {})
+    return path
+
+
+class Harness:
+    """A test node on the nodes' domain that records what they publish."""
+
+    count = 0
+
+    def __init__(self, domain_id: int, namespace: str = "") -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        Harness.count += 1
+        self.node = rclpy.create_node(f"stae_test_harness_{Harness.count}", namespace=namespace, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.clips: dict[int, SemanticClip] = {}
+        self.labels: dict[int, ActionLabel] = {}
+        self.stats: list[LinkStats] = []
+        self.commands: list[BudgetCommand] = []
+        n = self.node
+        n.create_subscription(SemanticClip, "semantic_clip", lambda m: self.clips.setdefault(m.seq, m), qos.clip_qos())
+        n.create_subscription(ActionLabel, "action_label", lambda m: self.labels.setdefault(m.clip_seq, m),
+                              qos.label_qos())
+        n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos())
+        n.create_subscription(BudgetCommand, "budget_command", self.commands.append, qos.command_qos())
+        self.pub_clip = n.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos())
+        self.pub_cmd = n.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
+        self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos())
+
+    def spin_until(self, cond, timeout: float, launcher: Launcher | None = None) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)
+            if cond():
+                return True
+            if launcher is not None and launcher.exited():
+                raise AssertionError(f"node(s) exited: {launcher.exited()}\n" +
+                                     "\n".join(launcher.output_of(k)[-3000:] for k in launcher.exited()))
+        return cond()
+
+    def call(self, client, request, timeout: float = 10.0):
+        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout)
+        assert future.done(), f"service {client.srv_name} did not answer"
+        return future.result()
+
+    def set_params(self, node_name: str, values: dict) -> list:
+        client = self.node.create_client(SetParameters, f"/{node_name}/set_parameters")
+        req = SetParameters.Request()
+        for name, value in values.items():
+            v = ParameterValue()
+            if isinstance(value, bool):
+                v.type, v.bool_value = ParameterType.PARAMETER_BOOL, value
+            elif isinstance(value, int):
+                v.type, v.integer_value = ParameterType.PARAMETER_INTEGER, value
+            else:
+                v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, float(value)
+            req.parameters.append(ParameterMsg(name=name, value=v))
+        return self.call(client, req).results
+
+    def get_params(self, node_name: str, names: list[str]) -> list:
+        client = self.node.create_client(GetParameters, f"/{node_name}/get_parameters")
+        return self.call(client, GetParameters.Request(names=names)).values
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("ros_model") / "tiny.pt")
+
+
+@pytest.fixture(scope="module")
+def system(tiny_model):
+    """camera (synth, paced, max_clips raised by each test) + edge, and a harness on their domain."""
+    domain = pick_domain_id()
+    harness = Harness(domain)
+    specs = [
+        NodeSpec("camera_node", params={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
+                                        "max_clips": 0, "paused": True, "wait_for_subscribers": 2,
+                                        "k": 4, "p": 0.5}),
+        NodeSpec("edge_node", params={"model": str(tiny_model), "threads": 1}),
+    ]
+    launcher = Launcher(specs, domain_id=domain, output=None)
+    try:
+        launcher.start()
+        assert launcher.wait_for_line("camera_node", "camera ready", 60), launcher.output_of("camera_node")[-3000:]
+        assert launcher.wait_for_line("edge_node", "edge ready", 60), launcher.output_of("edge_node")[-3000:]
+        yield harness, launcher
+    finally:
+        codes = launcher.stop()
+        harness.close()
+    assert all(c in (0, -2) for c in codes.values()), f"unclean exit: {codes}"
+
+
+def _release(harness: Harness, launcher: Launcher, n: int) -> range:
+    """Let the camera publish n more clips; return their sequence numbers."""
+    start = len(harness.clips)
+    res = harness.set_params("camera_node", {"max_clips": start + n, "paused": False})
+    assert all(r.successful for r in res), [r.reason for r in res]
+    want = range(start, start + n)
+    ok = harness.spin_until(lambda: all(s in harness.labels for s in want), 60, launcher)
+    assert ok, f"labels for {sorted(set(want) - set(harness.labels))} missing; clips seen {sorted(harness.clips)}"
+    return want
+
+
+def test_every_clip_gets_a_label(system):
+    harness, launcher = system
+    seqs = _release(harness, launcher, 4)
+    harness.spin_until(lambda: False, 0.5)  # nothing beyond max_clips may follow
+    assert sorted(harness.clips) == list(seqs)
+    assert sorted(harness.labels) == list(seqs)
+    for s in seqs:
+        clip, label = harness.clips[s], harness.labels[s]
+        assert (clip.frames, clip.height, clip.width) == (T, H, W)
+        assert clip.codec == "stae-px" and len(clip.payload) > 0
+        assert list(clip.frame_indices) == sorted(clip.frame_indices) and len(clip.frame_indices) == clip.k
+        assert label.clip_stamp == clip.header.stamp
+        assert label.label and 0.0 <= label.score <= 1.0 and label.topk_labels[0] == label.label
+        assert label.payload_bytes == len(clip.payload) and label.total_ms > 0
+    assert {st.clip_seq for st in harness.stats if st.ok} >= set(seqs)
+
+
+def test_parameter_update_and_budget_command_change_later_clips(system):
+    harness, launcher = system
+    res = harness.set_params("camera_node", {"k": 2, "p": 0.25})
+    assert all(r.successful for r in res), [r.reason for r in res]
+    for s in _release(harness, launcher, 2):
+        assert (harness.clips[s].k, harness.clips[s].p) == (2, 0.25)
+        assert (harness.labels[s].k, harness.labels[s].p) == (2, 0.25)
+    # out-of-range values are refused with a reason and change nothing
+    bad = harness.set_params("camera_node", {"k": T + 1})
+    assert not bad[0].successful and str(T) in bad[0].reason
+    bad = harness.set_params("camera_node", {"p": 1.5})
+    assert not bad[0].successful
+    cmd = BudgetCommand(mode=BudgetCommand.MODE_SET, k=1, p=0.1, reason="test")
+    harness.pub_cmd.publish(cmd)
+    assert harness.spin_until(
+        lambda: [v.integer_value for v in harness.get_params("camera_node", ["k"])] == [1], 15, launcher)
+    harness.pub_cmd.publish(BudgetCommand(mode=BudgetCommand.MODE_SET, k=99, p=0.1, reason="too big"))
+    harness.spin_until(lambda: False, 1.0)
+    for s in _release(harness, launcher, 2):
+        assert (harness.clips[s].k, round(harness.clips[s].p, 6)) == (1, 0.1)
+        assert len(harness.clips[s].frame_indices) == 1
+    assert launcher.wait_for_line("camera_node", "rejected", 5)
+
+
+def test_malformed_clip_is_logged_and_survived(system):
+    harness, launcher = system
+    good = harness.clips[max(harness.clips)]
+    base = 100_000
+
+    def variant(seq, **fields):
+        m = SemanticClip()
+        for name in SemanticClip.get_fields_and_field_types():
+            setattr(m, name, getattr(good, name))
+        m.seq = seq
+        for name, value in fields.items():
+            setattr(m, name, value)
+        return m
+
+    bad = [
+        variant(base + 0, payload=array.array("B", b"\x00garbage" * 10)),
+        variant(base + 1, codec="no-such-codec"),
+        variant(base + 2, width=W + 1),
+        variant(base + 3, payload=array.array("B", bytes(good.payload)[: len(good.payload) // 2])),
+        variant(base + 4, k=0, frame_indices=array.array("H")),
+    ]
+    ok_clip = variant(base + 9)
+    for m in bad:
+        harness.pub_clip.publish(m)
+    harness.pub_clip.publish(ok_clip)
+    assert harness.spin_until(lambda: base + 9 in harness.labels, 30, launcher), launcher.output_of("edge_node")[-3000:]
+    harness.spin_until(lambda: len({s.clip_seq for s in harness.stats if not s.ok}) >= len(bad), 5)
+    assert not any(base + i in harness.labels for i in range(5))
+    failed = {s.clip_seq: s.error for s in harness.stats if not s.ok}
+    assert set(failed) == {base + i for i in range(5)}, failed
+    assert "no-such-codec" in failed[base + 1]
+    assert all(failed.values())
+    assert launcher.wait_for_line("edge_node", "rejected", 5)
+    assert not launcher.exited()
+    # and the camera's own clips still flow afterwards
+    _release(harness, launcher, 1)
+
+
+def _profile(path: Path) -> Path:
+    pts = [
+        dict(codec="stae-px", k=8, p=1.0, accuracy=0.9, bytes_mean=200_000, bytes_p95=210_000, camera_ms=5, edge_ms=5),
+        dict(codec="stae-px", k=2, p=0.1, accuracy=0.6, bytes_mean=2_000, bytes_p95=2_500, camera_ms=5, edge_ms=5),
+        dict(codec="other", k=1, p=0.05, accuracy=0.99, bytes_mean=10, bytes_p95=10, camera_ms=1, edge_ms=1),
+    ]
+    path.write_text(json.dumps({"schema": "stae-profile/1", "name": "test", "clip": {"frames": 8, "height": 32,
+                                "width": 32, "channels": 3}, "points": pts}))
+    return path
+
+
+def test_controller_turns_link_stats_into_budget_commands(tmp_path):
+    domain = pick_domain_id()
+    harness = Harness(domain)
+    spec = NodeSpec("controller_node", params={"profile": str(_profile(tmp_path / "profile.json")),
+                                               "deadline_s": 1.0, "min_interval_s": 0.0, "decide_period_s": 0.1})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            assert launcher.wait_for_line("controller_node", "controller ready", 30), launcher.output_of("controller_node")
+            assert harness.spin_until(lambda: harness.pub_stats.get_subscription_count() >= 2, 15, launcher)  # ours + controller
+            now = time.time_ns()
+
+            def stats(nbytes, link_s, seq):
+                s = LinkStats(stream_id="camera", clip_seq=seq, bytes=nbytes, ok=True)
+                sent = now + seq * 50_000_000
+                s.sent_stamp.sec, s.sent_stamp.nanosec = divmod(sent, 1_000_000_000)
+                s.received_stamp.sec, s.received_stamp.nanosec = divmod(sent + int(link_s * 1e9), 1_000_000_000)
+                return s
+
+            # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s
+            for i in range(3):
+                harness.pub_stats.publish(stats(200_000, 0.01, i))
+            assert harness.spin_until(lambda: harness.commands and harness.commands[-1].k == 8, 15, launcher), \
+                launcher.output_of("controller_node")
+            assert harness.commands[-1].p == pytest.approx(1.0) and harness.commands[-1].reason
+            # a slow link: 2 kB per 100 ms = 160 kbit/s -> only the small point fits
+            for i in range(3, 30):
+                harness.pub_stats.publish(stats(2_000, 0.1, i))
+                harness.spin_until(lambda: False, 0.02)
+            assert harness.spin_until(lambda: harness.commands[-1].k == 2, 15, launcher), \
+                [(c.k, c.p, c.reason) for c in harness.commands]
+            assert harness.commands[-1].p == pytest.approx(0.1)
+            assert all(c.k != 1 for c in harness.commands)  # the other codec's point is never chosen
+    finally:
+        harness.close()
