@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stae_ros.link import DeliveryTrace, TraceShaper, trace_from_rates
+from stae_ros.link import TraceShaper, trace_from_rates
 from stae_ros.planning import ComputeEstimator, Planner, PlanningError, RateEstimator
 from stae_ros.profiling.schema import OperatingPoint, Profile
 
