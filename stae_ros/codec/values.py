@@ -74,10 +74,10 @@ def max_quantisation_error(bits: int) -> int:
 
 
 def _temporal_sources(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """For each kept value: whether it is temporally predicted, and from which value index.
+    """Which kept values are predicted from the previous kept frame, and from which value.
 
-    Returns (is_temporal bool (N,), src int64 (N,) valid where is_temporal, per-frame lists of
-    the value indices that are temporally predicted in that kept frame).
+    Returns (indices of the non-temporal values, src int64 (N,) valid at temporal values,
+    per kept frame j >= 1 the indices of its temporally predicted values).
     """
     k = mask.shape[0]
     flat = mask.reshape(k, -1)
@@ -92,27 +92,48 @@ def _temporal_sources(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np
         is_t[dst] = True
         src[dst] = rank[j - 1][both]
         per_frame.append(dst)
-    return is_t, src, per_frame
+    return np.flatnonzero(~is_t), src, per_frame
 
 
 def _delta_enc(sym: np.ndarray, modmask: int) -> np.ndarray:
-    """Residual of each row vs the previous row along axis 0, mod 2**bits."""
-    prev = np.zeros_like(sym)
-    prev[1:] = sym[:-1]
-    return ((sym.astype(np.int16) - prev.astype(np.int16)) & modmask).astype(np.uint8)
+    """Residual of each symbol vs the previous one along the last axis, mod 2**bits."""
+    res = sym.copy()
+    res[..., 1:] -= sym[..., :-1]  # uint8 arithmetic wraps mod 256; 2**bits divides 256
+    res &= modmask
+    return res
 
 
 def _delta_dec(res: np.ndarray, modmask: int) -> np.ndarray:
-    # uint8 cumsum wraps mod 256, and 2**bits divides 256, so masking afterwards is exact.
-    return (np.cumsum(res, axis=0, dtype=np.uint8) & modmask).astype(np.uint8)
+    return np.cumsum(res, axis=-1, dtype=np.uint8) & np.uint8(modmask)
 
 
-def _subtract_green(sym: np.ndarray, modmask: int, sign: int) -> np.ndarray:
-    """sign=-1: (R,G,B) -> (R-G, G, B-G); sign=+1: the inverse (all mod 2**bits)."""
-    out = sym.copy()
-    g = sym[:, 1].astype(np.int16)
+def _subtract_green(planes: np.ndarray, modmask: int, sign: int) -> np.ndarray:
+    """sign=-1: (R,G,B) -> (R-G, G, B-G); sign=+1: the inverse (planar (C,N), mod 2**bits)."""
+    out = planes.copy()
     for ch in (0, 2):
-        out[:, ch] = ((sym[:, ch].astype(np.int16) + sign * g) & modmask).astype(np.uint8)
+        if sign < 0:
+            out[ch] -= planes[1]
+        else:
+            out[ch] += planes[1]
+        out[ch] &= modmask
+    return out
+
+
+def _temporal_enc(planes: np.ndarray, mask: np.ndarray, modmask: int) -> np.ndarray:
+    spatial, src, per_frame = _temporal_sources(mask)
+    res = np.empty_like(planes)
+    res[:, spatial] = _delta_enc(planes[:, spatial], modmask)
+    for dst in per_frame:
+        res[:, dst] = (planes[:, dst] - planes[:, src[dst]]) & modmask
+    return res
+
+
+def _temporal_dec(res: np.ndarray, mask: np.ndarray, modmask: int) -> np.ndarray:
+    spatial, src, per_frame = _temporal_sources(mask)
+    out = np.empty_like(res)
+    out[:, spatial] = _delta_dec(res[:, spatial], modmask)
+    for dst in per_frame:  # frame j's sources lie in frame j-1, already complete
+        out[:, dst] = (res[:, dst] + out[:, src[dst]]) & modmask
     return out
 
 
@@ -121,26 +142,22 @@ def encode_values(symbols: np.ndarray, mask: np.ndarray, layout: str, bits: int)
     bits = _check_bits(bits)
     modmask = (1 << bits) - 1
     sym = np.ascontiguousarray(symbols, dtype=np.uint8)
-    if layout in COLOUR_LAYOUTS:
-        if sym.ndim != 2 or sym.shape[1] < 3:
-            raise ValueError(f"{layout} needs at least 3 channels")
-        sym = _subtract_green(sym, modmask, -1)
-        layout = layout[: -len("_sg")]
-    if layout == "planar":
-        return np.ascontiguousarray(sym.T).tobytes()
     if layout == "interleaved":
         return sym.tobytes()
-    if layout == "planar_delta":
-        return np.ascontiguousarray(_delta_enc(sym, modmask).T).tobytes()
     if layout == "interleaved_delta":
-        return _delta_enc(sym, modmask).tobytes()
+        return np.ascontiguousarray(_delta_enc(sym.T, modmask).T).tobytes()
+    planes = np.ascontiguousarray(sym.T)  # (C, N)
+    if layout in COLOUR_LAYOUTS:
+        if planes.shape[0] < 3:
+            raise ValueError(f"{layout} needs at least 3 channels")
+        planes = _subtract_green(planes, modmask, -1)
+        layout = layout[: -len("_sg")]
+    if layout == "planar":
+        return planes.tobytes()
+    if layout == "planar_delta":
+        return _delta_enc(planes, modmask).tobytes()
     if layout == "planar_temporal":
-        is_t, src, _ = _temporal_sources(mask)
-        res = np.empty_like(sym)
-        spatial = ~is_t
-        res[spatial] = _delta_enc(sym[spatial], modmask)
-        res[is_t] = ((sym[is_t].astype(np.int16) - sym[src[is_t]].astype(np.int16)) & modmask).astype(np.uint8)
-        return np.ascontiguousarray(res.T).tobytes()
+        return _temporal_enc(planes, mask, modmask).tobytes()
     raise ValueError(f"unknown value layout {layout!r}")
 
 
@@ -150,28 +167,25 @@ def decode_values(data: bytes, layout: str, mask: np.ndarray, n: int, c: int, bi
     modmask = (1 << bits) - 1
     if len(data) != n * c:
         raise SizeMismatchError(f"value section has {len(data)} bytes, expected N*C = {n}*{c}")
-    if layout in COLOUR_LAYOUTS:
-        if c < 3:
-            raise CorruptPayloadError(f"{layout} values with only {c} channels")
-        base = decode_values(data, layout[: -len("_sg")], mask, n, c, bits)
-        return _subtract_green(base, modmask, +1)
+    if layout not in BYTE_VALUE_LAYOUTS.values():  # pragma: no cover - caller maps ids to names first
+        raise ValueError(f"unknown value layout {layout!r}")
     buf = np.frombuffer(data, dtype=np.uint8)
     if bits < 8 and buf.size and int(buf.max()) > modmask:
         raise CorruptPayloadError(f"value symbol {int(buf.max())} does not fit in {bits} bits")
-    if layout in ("planar", "planar_delta", "planar_temporal"):
-        sym = buf.reshape(c, n).T.copy()
-    elif layout in ("interleaved", "interleaved_delta"):
-        sym = buf.reshape(n, c).copy()
-    else:  # pragma: no cover - caller maps ids to names first
-        raise ValueError(f"unknown value layout {layout!r}")
-    if layout.endswith("_delta"):
-        return _delta_dec(sym, modmask)
-    if layout == "planar_temporal":
-        is_t, src, per_frame = _temporal_sources(mask)
-        out = np.empty_like(sym)
-        spatial = ~is_t
-        out[spatial] = _delta_dec(sym[spatial], modmask)
-        for dst in per_frame:  # frame j's sources lie in frame j-1, already complete
-            out[dst] = ((sym[dst].astype(np.int16) + out[src[dst]].astype(np.int16)) & modmask).astype(np.uint8)
-        return out
-    return sym
+    if layout == "interleaved":
+        return buf.reshape(n, c).copy()
+    if layout == "interleaved_delta":
+        return np.ascontiguousarray(_delta_dec(buf.reshape(n, c).T, modmask).T)
+    colour = layout in COLOUR_LAYOUTS
+    if colour:
+        if c < 3:
+            raise CorruptPayloadError(f"{layout} values with only {c} channels")
+        layout = layout[: -len("_sg")]
+    planes = buf.reshape(c, n)
+    if layout == "planar_delta":
+        planes = _delta_dec(planes, modmask)
+    elif layout == "planar_temporal":
+        planes = _temporal_dec(planes, mask, modmask)
+    if colour:
+        planes = _subtract_green(planes, modmask, +1)
+    return np.ascontiguousarray(planes.T)
