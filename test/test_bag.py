@@ -230,7 +230,7 @@ def test_record_with_rclpy(tmp_path: Path) -> None:
     bag = tmp_path / "rec"
     proc = subprocess.Popen(
         [sys.executable, "-m", "stae_ros.cli", "bag", "record", "--topics", "/stae_test_chatter", "--out", str(bag),
-         "--type", "/stae_test_chatter=std_msgs/msg/String", "--duration", "4.5", "--discovery-timeout", "0.5"],
+         "--type", "/stae_test_chatter=std_msgs/msg/String", "--duration", "20", "--max-messages", "15", "--discovery-timeout", "0.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
     )
     old = os.environ.get("ROS_DOMAIN_ID")
@@ -241,9 +241,9 @@ def test_record_with_rclpy(tmp_path: Path) -> None:
         rclpy.init()
         node = rclpy.create_node("stae_test_talker")
         pub = node.create_publisher(String, "/stae_test_chatter", 10)
-        t_end = time.monotonic() + 2.5
+        t_end = time.monotonic() + 20.0
         i = 0
-        while time.monotonic() < t_end:
+        while time.monotonic() < t_end and proc.poll() is None:  # until the recorder has its 15 messages
             pub.publish(String(data=f"hello {i}"))
             i += 1
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -259,7 +259,7 @@ def test_record_with_rclpy(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     msgs = [m.data for _, m in read_messages(bag, "/stae_test_chatter")]
-    assert msgs, f"nothing recorded: {out} {err}"
+    assert len(msgs) >= 15, f"recorded {len(msgs)} of 15: {out} {err}"
     assert all(m.startswith("hello ") for m in msgs)
     nums = [int(m.split()[1]) for m in msgs]
     assert nums == sorted(nums)
