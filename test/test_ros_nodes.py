@@ -279,3 +279,128 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path):
             assert all(c.k != 1 for c in harness.commands)  # the other codec's point is never chosen
     finally:
         harness.close()
+
+
+# ---- two hosts: camera and edge in two network namespaces joined by a veth pair ---------------
+
+LISTENER = """
+import sys, time, rclpy
+from stae_msgs.msg import ActionLabel
+from stae_ros.ros import qos
+rclpy.init()
+node = rclpy.create_node("robot_label_listener")
+seen = set()
+node.create_subscription(ActionLabel, "action_label", lambda m: (seen.add(m.clip_seq),
+                         print("LABEL", m.clip_seq, m.payload_bytes, m.label, flush=True)), qos.label_qos())
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end and len(seen) < int(sys.argv[2]):
+    rclpy.spin_once(node, timeout_sec=0.1)
+node.destroy_node()
+rclpy.try_shutdown()
+"""
+
+
+class NetnsPair:
+    """Two network namespaces ("robot", "edge") joined by a veth pair, with multicast routed."""
+
+    def __init__(self) -> None:
+        import os
+
+        tag = os.getpid() % 100_000
+        self.robot, self.edge = f"stae_r{tag}", f"stae_e{tag}"
+        self.veth_r, self.veth_e = f"str{tag}", f"ste{tag}"
+        self.net = f"10.213.{tag % 250}"
+        self.created: list[str] = []
+
+    @staticmethod
+    def ip(*args: str) -> None:
+        import subprocess
+
+        proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=15)
+        if proc.returncode != 0:
+            raise OSError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+    def create(self) -> None:
+        for ns in (self.robot, self.edge):
+            self.ip("netns", "add", ns)
+            self.created.append(ns)
+        self.ip("link", "add", self.veth_r, "type", "veth", "peer", "name", self.veth_e)
+        for ns, dev, host in ((self.robot, self.veth_r, 1), (self.edge, self.veth_e, 2)):
+            self.ip("link", "set", dev, "netns", ns)
+            self.ip("-n", ns, "addr", "add", f"{self.net}.{host}/24", "dev", dev)
+            self.ip("-n", ns, "link", "set", dev, "up")
+            self.ip("-n", ns, "link", "set", "lo", "up")
+            self.ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
+
+    def tx_bytes(self, ns: str, dev: str) -> int:
+        import subprocess
+
+        out = subprocess.run(["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{dev}/statistics/tx_bytes"],
+                             capture_output=True, text=True, timeout=15)
+        return int(out.stdout.strip() or 0)
+
+    def delete(self) -> None:
+        for ns in self.created:
+            try:
+                self.ip("netns", "del", ns)  # takes its end of the veth pair with it
+            except OSError:
+                pass
+        self.created = []
+
+
+def test_camera_and_edge_in_two_network_namespaces(tiny_model):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("ip") is None:
+        pytest.skip("the `ip` tool (iproute2) is not installed")
+    pair = NetnsPair()
+    try:
+        try:
+            pair.create()
+        except OSError as exc:
+            pytest.skip(f"cannot create network namespaces here (needs root / CAP_NET_ADMIN): {exc}")
+        domain = pick_domain_id()
+        # UDP only: no shared-memory shortcut between the "hosts", so every byte crosses the veth
+        env = {"FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"}
+        import os
+
+        env = {**os.environ, **env}
+        n_clips = 3
+        specs = [
+            NodeSpec("camera_node", prefix=("ip", "netns", "exec", pair.robot),
+                     params={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
+                             "max_clips": n_clips, "wait_for_subscribers": 1, "k": T, "p": 1.0}),
+            NodeSpec("edge_node", prefix=("ip", "netns", "exec", pair.edge),
+                     params={"model": str(tiny_model), "threads": 1}),
+        ]
+        from stae_ros.ros.launcher import ros_env
+
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", pair.robot, sys.executable, "-c", LISTENER, "90", str(n_clips)],
+            env=ros_env(domain, localhost_only=False, base=env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True)
+        try:
+            with Launcher(specs, domain_id=domain, localhost_only=False, output=None, env=env) as launcher:
+                out, _ = listener.communicate(timeout=100)
+                rows = [line.split() for line in out.splitlines() if line.startswith("LABEL")]
+                labels = {int(r[1]) for r in rows}
+                payload_bytes = sum(int(r[2]) for r in rows)
+                assert labels == set(range(n_clips)), (
+                    f"labels for {labels} of {n_clips} clips reached the robot namespace\nlistener: {out[-2000:]}\n"
+                    f"camera: {launcher.output_of('camera_node')[-2000:]}\nedge: {launcher.output_of('edge_node')[-2000:]}")
+                assert not launcher.exited()
+            # the clips went robot -> edge over the veth (UDP), not through shared memory
+            sent = pair.tx_bytes(pair.robot, pair.veth_r)
+            print(f"robot veth sent {sent} B for {payload_bytes} B of payload")
+            assert sent > payload_bytes > 0
+            assert pair.tx_bytes(pair.edge, pair.veth_e) > 0
+        finally:
+            if listener.poll() is None:
+                os.killpg(listener.pid, 9)
+                listener.wait(timeout=5)
+    finally:
+        pair.delete()
+    assert not any(ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+                   for ns in (pair.robot, pair.edge))
