@@ -131,12 +131,15 @@ def system(tiny_model):
                                         "max_clips": 0, "paused": True, "wait_for_subscribers": 2,
                                         "k": 4, "p": 0.5}),
         NodeSpec("edge_node", params={"model": str(tiny_model), "threads": 1}),
+        # a second camera fed by the image_raw topic (no own source), in its own namespace
+        NodeSpec("camera_node", namespace="topic_cam", params={"model": str(tiny_model), "k": 2, "p": 0.25}),
     ]
     launcher = Launcher(specs, domain_id=domain, output=None)
     try:
         launcher.start()
         assert launcher.wait_for_line("camera_node", "camera ready", 60), launcher.output_of("camera_node")[-3000:]
         assert launcher.wait_for_line("edge_node", "edge ready", 60), launcher.output_of("edge_node")[-3000:]
+        assert launcher.wait_for_line("topic_cam/camera_node", "camera ready", 60)
         yield harness, launcher
     finally:
         codes = launcher.stop()
@@ -232,6 +235,42 @@ def test_malformed_clip_is_logged_and_survived(system):
     assert not launcher.exited()
     # and the camera's own clips still flow afterwards
     _release(harness, launcher, 1)
+
+
+def test_camera_cuts_clips_from_the_image_topic(system):
+    import numpy as np
+    from sensor_msgs.msg import Image
+
+    from stae_ros.ros.images import array_to_image
+
+    harness, launcher = system
+    node = harness.node
+    got: list[SemanticClip] = []
+    node.create_subscription(SemanticClip, "/topic_cam/semantic_clip", got.append, qos.clip_qos())
+    pub = node.create_publisher(Image, "/topic_cam/image_raw", qos.sensor_qos())
+    assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
+                              node.count_publishers("/topic_cam/semantic_clip") >= 1, 15, launcher)
+    rng = np.random.default_rng(0)
+    sent = 0
+    end = time.monotonic() + 30
+    while len(got) < 2 and time.monotonic() < end:
+        if sent == 3:  # a broken frame in the stream is dropped with a warning, the rest continues
+            bad = array_to_image(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8), "bgr8")
+            bad.data = bad.data[:100]
+            pub.publish(bad)
+        # camera-sized frames (48x40, padded rows, BGR) are resized to the model's 32x32
+        frame = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+        msg = array_to_image(frame, "bgr8", step=40 * 3 + 8)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + sent, 0
+        pub.publish(msg)
+        sent += 1
+        harness.spin_until(lambda: False, 0.03)
+    assert len(got) >= 2, f"{len(got)} clips from {sent} frames\n{launcher.output_of('topic_cam/camera_node')[-2000:]}"
+    clip = got[0]
+    assert (clip.frames, clip.height, clip.width, clip.k) == (T, H, W, 2)
+    assert clip.first_stamp.sec >= 1000 and clip.last_stamp.sec > clip.first_stamp.sec
+    assert clip.header.stamp == clip.last_stamp
+    assert launcher.wait_for_line("topic_cam/camera_node", "dropped image", 5)
 
 
 def _profile(path: Path) -> Path:
