@@ -1,0 +1,37 @@
+"""Learned latent coding (stae-latent payload): 3D-conv encoder, factorised prior, range coder."""
+
+from .codec import CODEC_NAME, CODEC_VERSION, LatentCodec, LatentLimits
+from .entropy import FactorizedLogistic, probability_tables
+from .errors import (
+    BadMagicError,
+    LatentError,
+    LatentInputError,
+    LatentPayloadError,
+    LimitExceededError,
+    ModelMismatchError,
+    TruncatedPayloadError,
+    UnsupportedVersionError,
+)
+from .model import LatentConfig, LatentModel
+from .train import estimate_bits, train_latent
+
+__all__ = [
+    "CODEC_NAME",
+    "CODEC_VERSION",
+    "LatentCodec",
+    "LatentLimits",
+    "LatentConfig",
+    "LatentModel",
+    "FactorizedLogistic",
+    "probability_tables",
+    "train_latent",
+    "estimate_bits",
+    "LatentError",
+    "LatentInputError",
+    "LatentPayloadError",
+    "BadMagicError",
+    "UnsupportedVersionError",
+    "ModelMismatchError",
+    "TruncatedPayloadError",
+    "LimitExceededError",
+]

@@ -1,0 +1,126 @@
+"""The apples-to-apples reference: libx264 (GOP = clip, CRF sweep) with a classifier fine-tuned
+on the decoded clips for the same number of steps every payload gets.
+
+Results are cached in out/payloads/ (base classifier, H.264 points) so the ROI and latent
+evaluations share one reference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .classifier import SmallC3D, clone, evaluate_classifier, train_classifier
+from .dataset import PayloadData
+from .h264 import X264Settings, decode_annexb, encode_annexb, pack_nals
+
+__all__ = ["StudyConfig", "base_classifier", "h264_points", "codec_point", "transcode"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyConfig:
+    """Step budgets shared by every payload (so the comparison is fair)."""
+
+    base_steps: int = 800  #: classifier trained on raw clips once
+    finetune_steps: int = 200  #: per operating point, on that point's decoded train clips
+    batch: int = 16
+    out_dir: str = "out/payloads"
+    seed: int = 0
+
+
+def base_classifier(data: PayloadData, cfg: StudyConfig) -> SmallC3D:
+    """Train (or load the cached) classifier on raw clips."""
+    path = Path(cfg.out_dir) / f"base_c3d_{cfg.base_steps}.pt"
+    model = SmallC3D(data.num_classes)
+    if path.exists():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        model.eval()
+        return model
+    torch.manual_seed(cfg.seed)
+    train_classifier(model, data.train_clips, data.train_labels, cfg.base_steps, cfg.batch, seed=cfg.seed, desc="base")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return model
+
+
+def transcode(
+    clips: np.ndarray, encode: Callable[[np.ndarray], bytes], decode: Callable[[bytes], np.ndarray], desc: str
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Encode+decode every clip; returns (decoded clips, bytes per clip, mean encode ms)."""
+    sizes = np.zeros(len(clips), np.int64)
+    out = np.empty_like(clips)
+    enc_s = 0.0
+    for i in tqdm(range(len(clips)), desc=desc, leave=False, mininterval=5.0):
+        t0 = time.perf_counter()
+        payload = encode(clips[i])
+        enc_s += time.perf_counter() - t0
+        sizes[i] = len(payload)
+        out[i] = decode(payload)
+    return out, sizes, 1000.0 * enc_s / max(len(clips), 1)
+
+
+def codec_point(
+    name: str,
+    data: PayloadData,
+    base: SmallC3D,
+    cfg: StudyConfig,
+    encode: Callable[[np.ndarray], bytes],
+    decode: Callable[[bytes], np.ndarray],
+    extra: dict,
+) -> dict:
+    """Transcode train+test, fine-tune a copy of the base classifier, return one result row."""
+    xtr, _, _ = transcode(data.train_clips, encode, decode, f"{name} train")
+    xte, sizes, enc_ms = transcode(data.test_clips, encode, decode, f"{name} test")
+    model = clone(base)
+    acc0 = evaluate_classifier(model, xte, data.test_labels)
+    torch.manual_seed(cfg.seed)
+    train_classifier(model, xtr, data.train_labels, cfg.finetune_steps, cfg.batch, lr=1e-3, seed=cfg.seed + 1, desc=name)
+    acc = evaluate_classifier(model, xte, data.test_labels)
+    row = {
+        "codec": name,
+        "bytes_mean": float(sizes.mean()),
+        "bytes_p95": float(np.percentile(sizes, 95)),
+        "accuracy": acc,
+        "accuracy_before_finetune": acc0,
+        "camera_ms": enc_ms,
+        **extra,
+    }
+    log.info("%s", row)
+    return row
+
+
+def h264_points(data: PayloadData, base: SmallC3D, cfg: StudyConfig, crfs: list[float]) -> list[dict]:
+    """Plain libx264 at each CRF: rows for the raw Annex-B size and for our light NAL container."""
+    path = Path(cfg.out_dir) / f"h264_points_{cfg.base_steps}_{cfg.finetune_steps}.json"
+    cached = json.loads(path.read_text()) if path.exists() else []
+    done = {r["crf"] for r in cached}
+    t, h, w, _ = data.test_clips.shape[1:]
+    for crf in crfs:
+        if crf in done:
+            continue
+        s = X264Settings(crf=crf)
+        lite_sizes: list[int] = []
+
+        def enc(clip: np.ndarray, s: X264Settings = s) -> bytes:
+            raw = encode_annexb(clip, s)
+            lite_sizes.append(len(pack_nals(raw)) + 6)  # + the 6-byte header of our container
+            return raw
+
+        row = codec_point(f"h264-crf{crf:g}", data, base, cfg, enc, lambda b: decode_annexb(b, t, h, w), {"crf": crf})
+        lite = np.array(lite_sizes[-len(data.test_clips) :])
+        row["bytes_mean_lite"] = float(lite.mean())
+        row["bytes_p95_lite"] = float(np.percentile(lite, 95))
+        cached.append(row)
+        path.write_text(json.dumps(cached, indent=1))
+    return sorted([r for r in cached if r["crf"] in crfs], key=lambda r: r["bytes_mean"])
+

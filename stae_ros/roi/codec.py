@@ -1,0 +1,118 @@
+"""`RoiCodec` (codec name "stae-roi264"): importance-steered pre-processing + one libx264 GOP.
+
+Wire format (little-endian, each clip self-contained; the map itself is not sent because the
+edge needs only the decoded clip):
+
+  ====== ======= =================================================================
+  field  bytes   meaning
+  ====== ======= =================================================================
+  magic  2       ``b"SR"``
+  ver    1       container version (1)
+  T,H,W  varints frames, height, width of the clip
+  body   ...     H.264 NAL units (SPS, PPS, slices), each as varint length + NAL bytes
+  ====== ======= =================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import (
+    BadMagicError,
+    LimitExceededError,
+    RoiInputError,
+    TruncatedPayloadError,
+    UnsupportedVersionError,
+)
+from .h264 import X264Settings, _varint, decode_annexb, encode_annexb, pack_nals, read_varint, unpack_nals
+from .importance import background_numpy, composite_numpy, hold_frames
+
+__all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec"]
+
+CODEC_NAME = "stae-roi264"
+CODEC_VERSION = 1
+MAGIC = b"SR"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoiSettings:
+    """Camera-side knobs: importance threshold, background fill, FA frame holding, x264."""
+
+    threshold: float = 0.5  #: blocks with importance >= threshold are coded as they are
+    background: str = "mean"  #: "mean" (static per-clip block means) or "grey"
+    bg_block: int = 16  #: side of the background's flat squares, px
+    frame_threshold: float = 0.0  #: frames whose best block is below this repeat the previous frame
+    x264: X264Settings = field(default_factory=lambda: X264Settings(crf=30.0))
+
+
+@dataclass(frozen=True)
+class RoiLimits:
+    """Decoder limits, checked against the header before any decoding."""
+
+    max_frames: int = 256
+    max_side: int = 2048
+    max_bytes: int = 8 << 20
+
+
+class RoiCodec:
+    """encode(clip, importance) -> bytes; decode(bytes) -> clip uint8 T,H,W,3."""
+
+    name = CODEC_NAME
+    version = CODEC_VERSION
+
+    def __init__(self, settings: RoiSettings = RoiSettings(), limits: RoiLimits = RoiLimits()) -> None:
+        self.settings = settings
+        self.limits = limits
+
+    def prepare(self, clip: np.ndarray, importance: np.ndarray) -> np.ndarray:
+        """The pre-processed clip libx264 sees: background fill outside kept blocks, held frames."""
+        if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8 or clip.ndim != 4 or clip.shape[-1] != 3:
+            raise RoiInputError(f"clip must be uint8 T,H,W,3; got {getattr(clip, 'dtype', type(clip))} {getattr(clip, 'shape', '')}")
+        imp = np.asarray(importance, dtype=np.float32)
+        t, h, w, _ = clip.shape
+        if imp.ndim != 3 or imp.shape[0] != t or h % imp.shape[1] or w % imp.shape[2]:
+            raise RoiInputError(f"importance must be T,hb,wb with T={t} and hb | {h}, wb | {w}; got {imp.shape}")
+        if not np.isfinite(imp).all():
+            raise RoiInputError("importance map holds NaN or inf")
+        s = self.settings
+        keep = imp >= s.threshold
+        out = composite_numpy(clip, keep, background_numpy(clip, s.bg_block, s.background))
+        return hold_frames(out, imp.reshape(t, -1).max(axis=1), s.frame_threshold)
+
+    def encode(self, clip: np.ndarray, importance: np.ndarray) -> bytes:
+        prepared = self.prepare(clip, importance)
+        t, h, w, _ = clip.shape
+        body = pack_nals(encode_annexb(prepared, self.settings.x264))
+        return MAGIC + bytes([CODEC_VERSION]) + _varint(t) + _varint(h) + _varint(w) + body
+
+    def parse_header(self, data: bytes) -> tuple[int, int, int, int]:
+        """Validate the header; returns (T, H, W, body offset)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TruncatedPayloadError(f"payload must be bytes, got {type(data).__name__}")
+        if len(data) > self.limits.max_bytes:
+            raise LimitExceededError(f"payload is {len(data)} bytes; limit {self.limits.max_bytes}")
+        if len(data) < 3:
+            raise TruncatedPayloadError(f"payload is {len(data)} bytes; shorter than the 3-byte magic+version")
+        if bytes(data[:2]) != MAGIC:
+            raise BadMagicError(f"payload starts with {bytes(data[:2])!r}; expected {MAGIC!r} (stae-roi264)")
+        if data[2] != CODEC_VERSION:
+            raise UnsupportedVersionError(f"stae-roi264 container version {data[2]}; this decoder reads {CODEC_VERSION}")
+        t, pos = read_varint(data, 3)
+        h, pos = read_varint(data, pos)
+        w, pos = read_varint(data, pos)
+        if not (1 <= t <= self.limits.max_frames):
+            raise LimitExceededError(f"header says {t} frames; allowed 1..{self.limits.max_frames}")
+        if not (16 <= h <= self.limits.max_side and 16 <= w <= self.limits.max_side):
+            raise LimitExceededError(f"header says {h}x{w}; allowed 16..{self.limits.max_side} per side")
+        if pos >= len(data):
+            raise TruncatedPayloadError("payload has a header but no H.264 body")
+        return t, h, w, pos
+
+    def decode(self, data: bytes) -> np.ndarray:
+        t, h, w, pos = self.parse_header(data)
+        return decode_annexb(unpack_nals(bytes(data[pos:])), t, h, w)

@@ -1,0 +1,95 @@
+"""Block importance maps: the trainable map net, the background fill, and its torch twin.
+
+The camera keeps blocks whose importance >= threshold and replaces every other block with a
+static, smooth background (per-clip temporal mean, averaged over `bg_block` squares), which
+libx264 codes almost for free: flat in space (DC only) and identical in every frame (P-skip).
+Why not per-block QP offsets: PyAV 18 exposes frame side data read-only, so
+AV_FRAME_DATA_REGIONS_OF_INTEREST cannot be attached; pre-processing is the portable way.
+`composite_torch` is the same operation with a soft map, so the map can be trained through a
+classifier ("the differentiably approximated decoded clip").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import RoiInputError
+
+__all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames"]
+
+
+class ImportanceNet(nn.Module):
+    """clip B,3,T,H,W in [0,1] -> block logits B,T,H/8,W/8 (SA-style, per frame, from appearance + motion)."""
+
+    def __init__(self, width: int = 16, block: int = 8) -> None:
+        super().__init__()
+        if block not in (8, 16):
+            raise RoiInputError(f"importance block must be 8 or 16 px, got {block}")
+        self.block = block
+        w = width
+        layers: list[nn.Module] = [
+            nn.Conv3d(6, w, kernel_size=(3, 4, 4), stride=(1, 4, 4), padding=(1, 0, 0)),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(w, w, kernel_size=3, stride=(1, 2, 2), padding=1),
+            nn.ReLU(inplace=True),
+        ]
+        if block == 16:
+            layers += [nn.Conv3d(w, w, kernel_size=3, stride=(1, 2, 2), padding=1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv3d(w, 1, kernel_size=3, padding=1))
+        self.net = nn.Sequential(*layers)
+        nn.init.constant_(self.net[-1].bias, 1.0)  # start by keeping most blocks
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        diff = torch.diff(clip, dim=2, prepend=clip[:, :, :1])
+        x = torch.cat([clip * 2.0 - 1.0, diff * 4.0], dim=1)
+        return self.net(x)[:, 0]
+
+    @torch.no_grad()
+    def importance(self, clip: np.ndarray) -> np.ndarray:
+        """uint8 T,H,W,3 -> float T,hb,wb in (0,1) (what `RoiCodec.encode` takes)."""
+        x = torch.from_numpy(np.ascontiguousarray(clip)).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        return torch.sigmoid(self(x))[0].numpy()
+
+
+def background_numpy(clip: np.ndarray, bg_block: int, mode: str = "mean") -> np.ndarray:
+    """Static smooth background H,W,3 uint8: temporal mean, averaged over bg_block squares."""
+    t, h, w, c = clip.shape
+    if mode == "grey":
+        return np.full((h, w, c), 128, np.uint8)
+    if mode != "mean":
+        raise RoiInputError(f"unknown background mode {mode!r}; use 'mean' or 'grey'")
+    if h % bg_block or w % bg_block:
+        raise RoiInputError(f"frame {h}x{w} is not a multiple of the background block {bg_block}")
+    mean = clip.reshape(t, h // bg_block, bg_block, w // bg_block, bg_block, c).mean(axis=(0, 2, 4))
+    return np.repeat(np.repeat(np.rint(mean).astype(np.uint8), bg_block, 0), bg_block, 1)
+
+
+def hold_frames(clip: np.ndarray, frame_importance: np.ndarray, frame_threshold: float) -> np.ndarray:
+    """FA as frame-rate control: a frame below the threshold repeats the previous kept frame."""
+    if frame_threshold <= 0:
+        return clip
+    out = clip.copy()
+    for t in range(1, len(clip)):
+        if frame_importance[t] < frame_threshold:
+            out[t] = out[t - 1]
+    return out
+
+
+def composite_numpy(clip: np.ndarray, keep: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Kept blocks from the clip, everything else from the static background (uint8 T,H,W,3)."""
+    t, h, w, _ = clip.shape
+    bh, bw = h // keep.shape[1], w // keep.shape[2]
+    mask = np.repeat(np.repeat(keep, bh, 1), bw, 2)[..., None]
+    return np.where(mask, clip, background[None])
+
+
+def composite_torch(clip: torch.Tensor, keep: torch.Tensor, bg_block: int) -> torch.Tensor:
+    """Torch twin of composite_numpy with a soft map: clip B,3,T,H,W; keep B,T,hb,wb in [0,1]."""
+    b, c, t, h, w = clip.shape
+    mean = F.avg_pool2d(clip.mean(dim=2), bg_block)
+    bg = F.interpolate(mean, scale_factor=bg_block, mode="nearest").unsqueeze(2)
+    m = F.interpolate(keep, size=(h, w), mode="nearest").unsqueeze(1)
+    return m * clip + (1.0 - m) * bg

@@ -1,0 +1,132 @@
+"""Shared reporting for the payload studies: equal-accuracy byte ratios, plots, profile points.
+
+Why interpolate in log-bytes: accuracy of a codec grows roughly linearly in log(bytes) over the
+range measured, so "how many bytes does H.264 need for accuracy a" is read off the H.264 curve
+by linear interpolation of log(bytes) between its two neighbouring points (never extrapolated).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["bytes_at_accuracy", "equal_accuracy_table", "plot_curves", "write_profile_points"]
+
+log = logging.getLogger(__name__)
+
+
+def bytes_at_accuracy(points: list[tuple[float, float]], acc: float) -> float | None:
+    """Bytes the reference needs to reach `acc`, from its (bytes, accuracy) points; None outside range.
+
+    Uses the upper envelope (best accuracy at <= bytes), so a noisy dip does not help the reference.
+    """
+    pts = sorted(points)
+    env: list[tuple[float, float]] = []
+    best = -1.0
+    for b, a in pts:
+        best = max(best, a)
+        env.append((b, best))
+    if not env or acc > env[-1][1]:
+        return None
+    if acc <= env[0][1]:
+        return env[0][0] if acc >= env[0][1] - 1e-12 else None
+    for (b0, a0), (b1, a1) in zip(env, env[1:]):
+        if a0 < acc <= a1:
+            f = (acc - a0) / (a1 - a0)
+            return float(math.exp(math.log(b0) + f * (math.log(b1) - math.log(b0))))
+    return None
+
+
+def equal_accuracy_table(rows: list[dict], refs: dict[str, list[tuple[float, float]]]) -> list[dict]:
+    """For each payload row: bytes the reference(s) need at the same accuracy and the ratio."""
+    out = []
+    for r in rows:
+        item = {"label": r.get("label", r["codec"]), "bytes": r["bytes_mean"], "accuracy": r["accuracy"]}
+        for name, pts in refs.items():
+            ref = bytes_at_accuracy(pts, r["accuracy"])
+            item[f"{name}_bytes"] = ref
+            item[f"{name}_ratio"] = (ref / r["bytes_mean"]) if ref else None
+        out.append(item)
+    return out
+
+
+def plot_curves(curves: dict[str, list[tuple[float, float]]], path: str | Path, title: str) -> Path:
+    """Accuracy vs bytes/clip (log x) for each named curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, pts in curves.items():
+        pts = sorted(pts)
+        ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=name, ms=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes per clip (log)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_profile_points(path: str | Path, codec: str, points: list[dict], clip: dict, dataset: str) -> Path:
+    """Merge this codec's operating points into a stae-profile/1 file (other codecs' points kept)."""
+    from stae_ros.profiling.schema import OperatingPoint, Profile, load_profile, save_profile
+
+    path = Path(path)
+    kept: list[OperatingPoint] = []
+    if path.exists():
+        try:
+            kept = [p for p in load_profile(path).points if p.codec != codec]
+        except Exception as exc:  # a broken file is rewritten, not merged
+            log.warning("profile %s unreadable (%s); rewriting", path, exc)
+    new = [
+        OperatingPoint(
+            codec=codec,
+            k=int(clip["frames"]),
+            p=1.0,
+            accuracy=float(p["accuracy"]),
+            bytes_mean=float(p["bytes_mean"]),
+            bytes_p95=float(p["bytes_p95"]),
+            camera_ms=float(p["camera_ms"]),
+            edge_ms=float(p.get("edge_ms", 0.0)),
+            n_clips=int(p.get("n_clips", 0)),
+            extra={k: v for k, v in p.items() if k in ("crf", "threshold", "lambda", "model", "label")},
+        )
+        for p in points
+    ]
+    import torch
+
+    prof = Profile(
+        name="payloads",
+        clip={k: int(v) for k, v in clip.items()},
+        points=kept + new,
+        dataset=dataset,
+        command=" ".join(sys.argv),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        host={"cpu": platform.processor() or platform.machine(), "threads": 1, "torch": torch.__version__},
+    )
+    return save_profile(prof, path)
+
+
+def save_json(path: str | Path, obj: object) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+    return path
+
+
+__all__.append("save_json")

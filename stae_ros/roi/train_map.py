@@ -1,0 +1,72 @@
+"""Train the importance map for region coding: CE on the composited clip + beta * kept area.
+
+The composited clip (kept blocks + static background, `composite_torch`) is the
+differentiable stand-in for "what the edge decodes"; the hard keep decision (importance >= 0.5)
+is passed straight through so training sees the same binary map the camera applies, while the
+rate proxy is the soft importance-weighted area. A copy of the classifier adapts alongside
+(lower learning rate) because the edge classifier is fine-tuned on decoded clips anyway.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from .classifier import to_tensor
+from .importance import ImportanceNet, composite_torch
+
+__all__ = ["train_importance"]
+
+log = logging.getLogger(__name__)
+
+
+def train_importance(
+    classifier: nn.Module,
+    clips: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    beta: float = 2.0,
+    batch: int = 16,
+    lr: float = 2e-3,
+    bg_block: int = 16,
+    block: int = 8,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[ImportanceNet, dict]:
+    """Returns the trained map net and the last-step stats (ce, kept area)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = ImportanceNet(block=block)
+    cls = copy.deepcopy(classifier).train()
+    opt = torch.optim.AdamW(
+        [{"params": net.parameters(), "lr": lr}, {"params": cls.parameters(), "lr": lr / 4}], weight_decay=1e-4
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / max(steps, 1))))
+    y_all = torch.from_numpy(np.asarray(labels, np.int64))
+    stats: dict = {}
+    net.train()
+    bar = tqdm(range(steps), desc=f"importance beta={beta:g}", leave=False, disable=not progress, mininterval=5.0)
+    for _ in bar:
+        idx = rng.integers(0, len(clips), batch)
+        x = to_tensor(clips[idx])
+        soft = torch.sigmoid(net(x))
+        hard = (soft >= 0.5).float()
+        keep = hard + soft - soft.detach()
+        ce = F.cross_entropy(cls(composite_torch(x, keep, bg_block)), y_all[idx])
+        area = soft.mean()
+        loss = ce + beta * area
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        stats = {"ce": ce.item(), "area": area.item(), "kept": hard.mean().item()}
+        bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()}, refresh=False)
+    net.eval()
+    return net, stats

@@ -1,0 +1,134 @@
+"""stae_ros.roi: region-coded clip round trip, light NAL container, malformed payloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stae_ros.roi import (
+    BadMagicError,
+    BitstreamDecodeError,
+    LimitExceededError,
+    RoiInputError,
+    RoiPayloadError,
+    TruncatedPayloadError,
+    UnsupportedVersionError,
+)
+from stae_ros.roi.codec import RoiCodec, RoiLimits, RoiSettings
+from stae_ros.roi.h264 import X264Settings, decode_annexb, encode_annexb, pack_nals, split_nals, unpack_nals
+from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch
+from stae_ros.roi.report import bytes_at_accuracy
+
+
+def _clip(seed: int = 0, t: int = 8, size: int = 64) -> np.ndarray:
+    """Noisy textured background with a moving textured square (the 'action')."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    base = (128 + 60 * np.sin(xx / 3.0) * np.cos(yy / 5.0))[..., None].repeat(3, -1)
+    frames = []
+    for i in range(t):
+        f = base + rng.normal(0, 12, base.shape)
+        x0 = 16 + 2 * i
+        f[16:40, x0 : x0 + 16] = 40 + 180 * ((xx[16:40, x0 : x0 + 16] + yy[16:40, x0 : x0 + 16]) % 4 < 2)[..., None]
+        frames.append(f)
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+def _importance(t: int = 8) -> np.ndarray:
+    imp = np.zeros((t, 8, 8), np.float32)
+    imp[:, 2:5, 2:7] = 1.0  # rows 16..40, cols 16..56 cover the square's path
+    return imp
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+@pytest.fixture(scope="module")
+def encoded() -> tuple[RoiCodec, np.ndarray, bytes]:
+    codec = RoiCodec(RoiSettings(threshold=0.5, x264=X264Settings(crf=20)))
+    clip = _clip()
+    return codec, clip, codec.encode(clip, _importance())
+
+
+def test_roi_round_trip_important_region_is_better(encoded: tuple[RoiCodec, np.ndarray, bytes]) -> None:
+    codec, clip, data = encoded
+    out = codec.decode(data)
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    keep = np.repeat(np.repeat(_importance() >= 0.5, 8, 1), 8, 2)
+    inside = _psnr(out[keep], clip[keep])
+    outside = _psnr(out[~keep], clip[~keep])
+    assert inside > 28.0, inside
+    assert inside > outside + 5.0, (inside, outside)
+
+
+def test_roi_costs_fewer_bytes_than_whole_clip(encoded: tuple[RoiCodec, np.ndarray, bytes]) -> None:
+    codec, clip, data = encoded
+    whole = codec.encode(clip, np.ones((8, 8, 8), np.float32))
+    assert len(data) < 0.8 * len(whole), (len(data), len(whole))
+
+
+def test_light_container_decodes_like_annexb() -> None:
+    clip = _clip(1)
+    raw = encode_annexb(clip, X264Settings(crf=30))
+    packed = pack_nals(raw)
+    assert len(packed) < len(raw)
+    assert all((n[0] & 0x1F) != 6 for n in split_nals(unpack_nals(packed)))  # SEI dropped
+    np.testing.assert_array_equal(decode_annexb(unpack_nals(packed), 8, 64, 64), decode_annexb(raw, 8, 64, 64))
+
+
+def test_malformed_payloads_rejected(encoded: tuple[RoiCodec, np.ndarray, bytes]) -> None:
+    codec, _, data = encoded
+    with pytest.raises(BadMagicError):
+        codec.decode(b"XX" + data[2:])
+    with pytest.raises(UnsupportedVersionError):
+        codec.decode(data[:2] + bytes([7]) + data[3:])
+    with pytest.raises(TruncatedPayloadError):
+        codec.decode(data[:2])
+    with pytest.raises(TruncatedPayloadError):
+        codec.decode(data[:-5])  # last NAL shorter than its length field says
+    with pytest.raises(LimitExceededError):
+        RoiCodec(limits=RoiLimits(max_frames=4)).decode(data)
+    with pytest.raises(LimitExceededError):
+        RoiCodec(limits=RoiLimits(max_bytes=100)).decode(data)
+    garbage = data[:6] + bytes([10]) + bytes(range(200, 210))
+    with pytest.raises(RoiPayloadError):
+        codec.decode(garbage)
+    with pytest.raises(BitstreamDecodeError):
+        decode_annexb(b"\x00\x00\x00\x01" + bytes(50), 8, 64, 64)
+
+
+def test_bad_inputs_rejected() -> None:
+    codec = RoiCodec()
+    with pytest.raises(RoiInputError):
+        codec.encode(_clip(), np.ones((8, 7, 8), np.float32))  # 7 does not divide 64
+    with pytest.raises(RoiInputError):
+        codec.encode(_clip().astype(np.float32), _importance())  # type: ignore[arg-type]
+    with pytest.raises(RoiInputError):
+        codec.encode(_clip(), np.full((8, 8, 8), np.nan, np.float32))
+
+
+def test_composite_torch_matches_numpy() -> None:
+    clip = _clip(2)
+    keep = _importance() >= 0.5
+    x = torch.from_numpy(clip).permute(3, 0, 1, 2).unsqueeze(0).float() / 255.0
+    soft = composite_torch(x, torch.from_numpy(keep.astype(np.float32)).unsqueeze(0), 16)
+    from stae_ros.roi.importance import background_numpy
+
+    ref = composite_numpy(clip, keep, background_numpy(clip, 16))
+    got = (soft[0].permute(1, 2, 3, 0).numpy() * 255.0).round()
+    assert np.abs(got - ref).max() <= 1.0
+
+
+def test_importance_net_shape() -> None:
+    imp = ImportanceNet().importance(_clip())
+    assert imp.shape == (8, 8, 8) and (imp > 0).all() and (imp < 1).all()
+
+
+def test_bytes_at_accuracy_interpolates_on_envelope() -> None:
+    pts = [(100.0, 0.5), (400.0, 0.7), (200.0, 0.45)]  # the dip at 200 B is ignored
+    assert bytes_at_accuracy(pts, 0.6) == pytest.approx((200.0 * 400.0) ** 0.5)  # log-linear between 200 and 400
+    assert bytes_at_accuracy(pts, 0.7) == pytest.approx(400.0)
+    assert bytes_at_accuracy(pts, 0.8) is None
