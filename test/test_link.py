@@ -190,6 +190,7 @@ def test_relay_real_process(tmp_path: Path) -> None:
     tr = DeliveryTrace(np.arange(0, 2001, 4))  # 3 Mbps: 1500 B every 4 ms
     trace_file = save_trace(tr, tmp_path / "flat.up")
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # the burst must not overflow our own socket
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(10.0)
     log = tmp_path / "relay.jsonl"
@@ -226,6 +227,7 @@ def test_relay_drops_over_queue_limit(tmp_path: Path) -> None:
     tr = DeliveryTrace(np.arange(0, 2001, 50))  # slow: 240 kbps
     trace_file = save_trace(tr, tmp_path / "slow.up")
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # the burst must not overflow our own socket
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(0.5)
     log = tmp_path / "relay.jsonl"

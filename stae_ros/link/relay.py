@@ -98,7 +98,7 @@ def run_relay(cfg: RelayConfig, ready_out: TextIO | None = sys.stdout) -> dict[s
     t0 = time.monotonic()
     if ready_out is not None:
         print(f"READY {rx.getsockname()[1]}", file=ready_out, flush=True)
-    log.info("relay %s -> %s over %s (mean %.2f Mbps)", cfg.listen, cfg.forward, trace.name, trace.mean_bps() / 1e6)
+    log.info("relay %s -> %s over %s (mean %.2f Mbps)", rx.getsockname()[:2], cfg.forward, trace.name, trace.mean_bps() / 1e6)
     seq = 0
     try:
         while not stop["flag"]:
