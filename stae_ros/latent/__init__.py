@@ -12,6 +12,7 @@ from .errors import (
     TruncatedPayloadError,
     UnsupportedVersionError,
 )
+from .io import MODEL_FORMAT, load_latent_codec, load_latent_model, save_latent_model
 from .model import LatentConfig, LatentModel
 from .train import estimate_bits, train_latent
 
@@ -25,6 +26,10 @@ __all__ = [
     "FactorizedLogistic",
     "probability_tables",
     "train_latent",
+    "MODEL_FORMAT",
+    "save_latent_model",
+    "load_latent_model",
+    "load_latent_codec",
     "estimate_bits",
     "LatentError",
     "LatentInputError",

@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from .codec import LatentCodec
+from .io import save_latent_model
 from .model import LatentConfig, LatentModel
 from .train import estimate_bits, train_latent
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="config/latent_default.yaml", help="latent study config (YAML)")
     ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into")
     ap.add_argument("--plot", default="docs/img/payload_latent.png", help="where to write the curve plot")
-    ap.add_argument("--crfs", default="43,38,33,28,23,18", help="libx264 CRFs of the reference curve")
+    ap.add_argument("--crfs", default="43,38,33,28,23", help="libx264 CRFs of the reference curve")
+    ap.add_argument("--lambdas", default="", help="comma-separated lambdas overriding the config's sweep")
     ap.add_argument("--only-train", action="store_true", help="train/cache the models and stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(clips=data.train_clips, labels=data.train_labels, batch=tr["batch"], lr=tr["lr"], seed=tr["seed"])
     base = _train_or_load(cfg, _model_path(out, f"base_{tr['base_lambda']:g}"), lam=tr["base_lambda"], steps=tr["base_steps"], **common)
     rows = []
-    for lam in conf["lambdas"]:
+    lambdas = [float(v) for v in args.lambdas.split(",")] if args.lambdas else conf["lambdas"]
+    for lam in lambdas:
         model = _train_or_load(
             cfg,
             _model_path(out, f"lam{lam:g}"),
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         row = {"codec": "stae-latent", "label": f"latent lam={lam:g}", "lambda": lam, "model": str(_model_path(out, f"lam{lam:g}"))}
         row.update(measure(LatentCodec(model), data.test_clips, data.test_labels))
+        row["model"] = str(save_latent_model(out / f"stae_latent_lam{lam:g}.pt", model, {"lambda": lam}))
         row["estimated_bytes"] = estimate_bits(model, data.test_clips) / 8.0
         row["encoder_params"] = model.encoder_params()
         log.info("%s", row)

@@ -1,5 +1,6 @@
 """SA-guided region coding: a block importance map steers libx264 (stae-roi264 payload)."""
 
+from .codec import CODEC_NAME, CODEC_VERSION, RoiCodec, RoiLimits, RoiSettings
 from .errors import (
     BadMagicError,
     BitstreamDecodeError,
@@ -11,7 +12,19 @@ from .errors import (
     UnsupportedVersionError,
 )
 
+from .h264 import X264Settings
+from .importance import ImportanceNet, load_importance_net, save_importance_net
+
 __all__ = [
+    "CODEC_NAME",
+    "CODEC_VERSION",
+    "RoiCodec",
+    "RoiSettings",
+    "RoiLimits",
+    "X264Settings",
+    "ImportanceNet",
+    "save_importance_net",
+    "load_importance_net",
     "RoiError",
     "RoiInputError",
     "RoiPayloadError",

@@ -32,7 +32,7 @@ class StudyConfig:
     """Step budgets shared by every payload (so the comparison is fair)."""
 
     base_steps: int = 800  #: classifier trained on raw clips once
-    finetune_steps: int = 200  #: per operating point, on that point's decoded train clips
+    finetune_steps: int = 100  #: per operating point, on that point's decoded train clips
     batch: int = 16
     out_dir: str = "out/payloads"
     seed: int = 0

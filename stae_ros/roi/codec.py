@@ -28,7 +28,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .h264 import X264Settings, _varint, decode_annexb, encode_annexb, pack_nals, read_varint, unpack_nals
-from .importance import background_numpy, composite_numpy, hold_frames
+from .importance import ImportanceNet, background_numpy, composite_numpy, hold_frames
 
 __all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec"]
 
@@ -65,9 +65,12 @@ class RoiCodec:
     name = CODEC_NAME
     version = CODEC_VERSION
 
-    def __init__(self, settings: RoiSettings = RoiSettings(), limits: RoiLimits = RoiLimits()) -> None:
+    def __init__(
+        self, settings: RoiSettings = RoiSettings(), limits: RoiLimits = RoiLimits(), importance_net: "ImportanceNet | None" = None
+    ) -> None:
         self.settings = settings
         self.limits = limits
+        self.importance_net = importance_net
 
     def prepare(self, clip: np.ndarray, importance: np.ndarray) -> np.ndarray:
         """The pre-processed clip libx264 sees: background fill outside kept blocks, held frames."""
@@ -84,7 +87,12 @@ class RoiCodec:
         out = composite_numpy(clip, keep, background_numpy(clip, s.bg_block, s.background))
         return hold_frames(out, imp.reshape(t, -1).max(axis=1), s.frame_threshold)
 
-    def encode(self, clip: np.ndarray, importance: np.ndarray) -> bytes:
+    def encode(self, clip: np.ndarray, importance: np.ndarray | None = None) -> bytes:
+        """clip uint8 T,H,W,3 + importance T,hb,wb (or None: computed by the codec's importance net)."""
+        if importance is None:
+            if self.importance_net is None:
+                raise RoiInputError("no importance map given and this RoiCodec has no importance net")
+            importance = self.importance_net.importance(clip)
         prepared = self.prepare(clip, importance)
         t, h, w, _ = clip.shape
         body = pack_nals(encode_annexb(prepared, self.settings.x264))

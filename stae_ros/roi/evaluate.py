@@ -23,7 +23,7 @@ from .baseline import StudyConfig, base_classifier, codec_point, h264_points
 from .codec import RoiCodec, RoiSettings
 from .dataset import load_payload_data
 from .h264 import X264Settings
-from .importance import ImportanceNet
+from .importance import ImportanceNet, save_importance_net
 from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
 from .train_map import train_importance
 
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         torch.save(net.state_dict(), map_path)
         log.info("map trained: %s", stats)
+    save_importance_net(out / "stae_roi_importance.pt", net, {"beta": mc["beta"], "steps": mc["steps"]})
     if args.only_map:
         return 0
     t, h, w = data.test_clips.shape[1:4]

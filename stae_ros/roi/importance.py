@@ -18,7 +18,9 @@ from torch.nn import functional as F
 
 from .errors import RoiInputError
 
-__all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames"]
+__all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames", "save_importance_net", "load_importance_net"]
+
+NET_FORMAT = "stae-roi-importance/1"
 
 
 class ImportanceNet(nn.Module):
@@ -93,3 +95,30 @@ def composite_torch(clip: torch.Tensor, keep: torch.Tensor, bg_block: int) -> to
     bg = F.interpolate(mean, scale_factor=bg_block, mode="nearest").unsqueeze(2)
     m = F.interpolate(keep, size=(h, w), mode="nearest").unsqueeze(1)
     return m * clip + (1.0 - m) * bg
+
+
+def save_importance_net(path, net: ImportanceNet, meta: dict | None = None):
+    """One file: format id, block size, width and weights."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width = net.net[0].out_channels
+    torch.save({"format": NET_FORMAT, "block": net.block, "width": width, "state_dict": net.state_dict(), "meta": meta or {}}, path)
+    return path
+
+
+def load_importance_net(path) -> ImportanceNet:
+    from pathlib import Path
+
+    from .errors import RoiError
+
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise RoiError(f"importance net file not found: {path}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != NET_FORMAT:
+        raise RoiError(f"{path} is not a {NET_FORMAT} file")
+    net = ImportanceNet(width=int(blob["width"]), block=int(blob["block"]))
+    net.load_state_dict(blob["state_dict"])
+    return net.eval()
