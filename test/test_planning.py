@@ -144,6 +144,10 @@ def test_link_monitor_no_news_is_bad_news() -> None:
     # no confirmation for 2 s: the link must be slower than 10 kB / 1.96 s
     slow = mon.rate_bps(4.5)
     assert slow < 10000 * 8 / (4.5 - 2.5 - 0.04) + 1
+    # clip 5 was lost: once clip 6 is confirmed it no longer holds the estimate down
+    mon.on_sent(6, 10000, 4.6)
+    mon.on_feedback(6, 10000, 4.6, 4.7)
+    assert mon.outstanding == 0 and mon.rate_bps(4.8) > 5 * slow
 
 
 def test_bench_controller_simulation(tmp_path) -> None:

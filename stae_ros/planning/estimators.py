@@ -161,7 +161,9 @@ class LinkMonitor:
         self._out[seq] = (sent_s, int(nbytes))
 
     def on_feedback(self, seq: int, nbytes: int, sent_s: float, received_s: float) -> RateSample:
-        self._out.pop(seq, None)
+        """A confirmation (LinkStats). The link is FIFO, so earlier unconfirmed clips were lost."""
+        for s in [s for s in self._out if s <= seq]:
+            del self._out[s]
         return self.estimator.observe(nbytes, sent_s, received_s)
 
     def _prune(self, now_s: float) -> list[tuple[float, int]]:
