@@ -1,8 +1,7 @@
 """Hard budgeted selection: exactly K frames, exactly budget_pixels(p, H, W) pixels per frame.
 
-Ranking uses a *stable* descending sort, so equal scores are resolved by the lower index
-(earlier frame, earlier raster position) on every platform - ``torch.topk`` makes no such
-promise. Kept frames are returned in temporal order.
+Equal scores are resolved by the lower index (earlier frame, earlier raster position) on every
+platform - ``torch.topk`` alone makes no such promise. Kept frames are returned in temporal order.
 """
 
 from __future__ import annotations
@@ -32,19 +31,27 @@ class Selection:
 
 def top_k_frames(scores: Tensor, k: int) -> Tensor:
     """Indices ``B,k`` (ascending) of the k highest ``scores B,T``; ties go to the earlier frame."""
+    scores = torch.nan_to_num(scores, nan=float("-inf"))
     order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
     return torch.sort(order, dim=1).values
 
 
 def top_pixels_mask(scores: Tensor, n: int) -> Tensor:
-    """Bool mask ``B,K,H,W`` with exactly ``n`` True per frame at the highest ``scores``."""
+    """Bool mask ``B,K,H,W`` with exactly ``n`` True per frame at the highest ``scores``.
+
+    ``topk`` finds the n-th largest value (fast); everything above it is kept, and of the values
+    equal to it the earliest in raster order fill the remaining places, so ties are resolved the
+    same way on every platform (NaN scores count as lowest).
+    """
     b, k, h, w = scores.shape
     if n >= h * w:
         return torch.ones(b, k, h, w, dtype=torch.bool, device=scores.device)
-    flat = scores.reshape(b, k, h * w)
-    order = torch.sort(flat, dim=-1, descending=True, stable=True).indices[..., :n]
-    mask = torch.zeros(b, k, h * w, dtype=torch.bool, device=scores.device)
-    mask.scatter_(-1, order, True)
+    flat = torch.nan_to_num(scores.reshape(b, k, h * w), nan=float("-inf"))
+    threshold = torch.topk(flat, n, dim=-1, sorted=False).values.amin(dim=-1, keepdim=True)
+    above = flat > threshold
+    tied = flat == threshold
+    need = n - above.sum(dim=-1, keepdim=True)
+    mask = above | (tied & (tied.cumsum(dim=-1) <= need))
     return mask.view(b, k, h, w)
 
 

@@ -1,0 +1,321 @@
+"""Tests for stae_ros.models on a tiny 8x32x32 configuration (fast on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from stae_ros.models import (
+    STAE,
+    STAGES,
+    BudgetError,
+    ClipConfig,
+    ConfigError,
+    ModelConfig,
+    PretrainedLoadError,
+    ShapeError,
+    StageError,
+    VideoViT,
+    ViTConfig,
+    budget_pixels,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "clip": {"frames": 8, "height": 32, "width": 32, "channels": 3},
+    "budgets": {"frame": [8, 4, 2, 1], "spatial": [1.0, 0.5, 0.25, 0.1, 0.05]},
+    "fa": {"hidden": 8, "feature_channels": 4, "downsample": 2, "motion": True},
+    "sa": {"kernel_size": 5, "hidden": 0, "motion": True},
+    "fr": {"base_channels": 4, "downsample": 2, "frame_channels": 4, "frame_layers": 2},
+    "vit": {"tubelet": [2, 8, 8], "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "dropout": 0.0,
+            "num_classes": 3, "pos_embed": "learned", "pool": "mean", "stem": "diff"},
+}
+
+
+def tiny_cfg(**vit: object) -> ModelConfig:
+    d = copy.deepcopy(TINY)
+    d["vit"].update(vit)
+    return ModelConfig.from_dict(d)
+
+
+@pytest.fixture(scope="module")
+def model() -> STAE:
+    torch.manual_seed(0)
+    return STAE(tiny_cfg()).eval()
+
+
+@pytest.fixture(scope="module")
+def clip() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(2, 3, 8, 32, 32, generator=g)
+
+
+# ---------------------------------------------------------------- config
+@pytest.mark.parametrize("name", ["model_default.yaml", "model_vitb_224.yaml"])
+def test_shipped_configs_load_and_round_trip(name: str) -> None:
+    data = yaml.safe_load((ROOT / "config" / name).read_text())
+    cfg = ModelConfig.from_dict(data)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert set(cfg.to_dict()) == set(data)
+
+
+def test_unknown_keys_are_named() -> None:
+    d = copy.deepcopy(TINY)
+    d["vit"]["dimm"] = 3
+    with pytest.raises(ConfigError, match="dimm"):
+        ModelConfig.from_dict(d)
+    with pytest.raises(ConfigError, match="extra"):
+        ModelConfig.from_dict({**TINY, "extra": {}})
+
+
+def test_impossible_config_values_rejected() -> None:
+    d = copy.deepcopy(TINY)
+    d["budgets"]["frame"] = [9]
+    with pytest.raises(ConfigError, match="K=9"):
+        ModelConfig.from_dict(d)
+    d = copy.deepcopy(TINY)
+    d["vit"]["tubelet"] = [3, 8, 8]
+    with pytest.raises(ConfigError, match="tubelet"):
+        ModelConfig.from_dict(d)
+    with pytest.raises(ConfigError, match="heads"):
+        ViTConfig(dim=30, heads=4)
+
+
+def test_budget_pixels() -> None:
+    assert budget_pixels(1.0, 64, 64) == 4096
+    assert budget_pixels(0.1, 64, 64) == 410  # 409.6 -> 410
+    assert budget_pixels(0.25, 64, 64) == 1024  # exact, no float round-up
+    assert budget_pixels(0.05, 32, 32) == 52  # 51.2 -> 52
+    assert budget_pixels(1e-9, 8, 8) == 1
+    for bad in (0.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(BudgetError):
+            budget_pixels(bad, 8, 8)
+
+
+# ---------------------------------------------------------------- shapes and budgets
+def test_module_shapes(model: STAE, clip: torch.Tensor) -> None:
+    s = model.fa(clip)
+    assert s.shape == (2, 8) and bool(((s > 0) & (s < 1)).all())
+    frames = clip[:, :, :3]
+    ps = model.sa(frames)
+    assert ps.shape == (2, 3, 32, 32) and bool(((ps > 0) & (ps < 1)).all())
+    mask = (torch.rand(2, 1, 8, 32, 32) > 0.5).float()
+    out = model.recover(clip * mask, mask)
+    assert out.shape == clip.shape and bool(((out >= 0) & (out <= 1)).all())
+    assert model.classify(clip).shape == (2, 3)
+
+
+@pytest.mark.parametrize("k", [8, 4, 2, 1])
+@pytest.mark.parametrize("p", [1.0, 0.5, 0.25, 0.1, 0.05])
+def test_select_exact_budgets(model: STAE, clip: torch.Tensor, k: int, p: float) -> None:
+    sel = model.select(clip, k, p)
+    assert sel.frame_indices.shape == (2, k) and sel.frame_indices.dtype == torch.long
+    assert sel.mask.shape == (2, k, 32, 32) and sel.mask.dtype == torch.bool
+    idx = sel.frame_indices
+    assert bool((idx[:, 1:] > idx[:, :-1]).all()), "kept frames must be strictly ascending"
+    assert int(idx.min()) >= 0 and int(idx.max()) < 8
+    n = budget_pixels(p, 32, 32)
+    assert sel.mask.sum(dim=(2, 3)).eq(n).all(), "every kept frame keeps exactly budget_pixels"
+    zero_filled, mask = model.assemble(clip, sel)
+    assert int(mask.sum()) == 2 * k * n
+
+
+def test_selected_frames_are_the_top_scored(model: STAE, clip: torch.Tensor) -> None:
+    sel = model.select(clip, 3, 1.0)
+    logits = model.fa.logits(clip)
+    for b in range(2):
+        kept = set(sel.frame_indices[b].tolist())
+        worst_kept = min(float(logits.detach()[b, i]) for i in kept)
+        best_dropped = max(float(logits.detach()[b, i]) for i in range(8) if i not in kept)
+        assert worst_kept >= best_dropped
+
+
+def test_ties_break_deterministically(clip: torch.Tensor) -> None:
+    m = STAE(tiny_cfg()).eval()
+    with torch.no_grad():
+        for p in list(m.fa.parameters()) + list(m.sa.parameters()):
+            p.zero_()
+    sel = m.select(clip, 3, 0.05)
+    assert sel.frame_indices.tolist() == [[0, 1, 2], [0, 1, 2]]
+    n = budget_pixels(0.05, 32, 32)
+    flat = sel.mask.reshape(2, 3, -1)
+    assert bool(flat[..., :n].all()) and not bool(flat[..., n:].any())
+
+
+def test_pixel_mask_matches_a_stable_sort_with_many_ties() -> None:
+    from stae_ros.models.selection import top_pixels_mask
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        scores = torch.randint(0, 4, (2, 3, 5, 7), generator=g).float()
+        n = int(torch.randint(1, 35, (1,), generator=g))
+        mask = top_pixels_mask(scores, n).reshape(2, 3, 35)
+        order = torch.sort(scores.reshape(2, 3, 35), dim=-1, descending=True, stable=True).indices[..., :n]
+        ref = torch.zeros(2, 3, 35, dtype=torch.bool).scatter(-1, order, True)
+        assert torch.equal(mask, ref)
+
+
+def test_assemble_and_scatter_place_frames_at_their_indices(model: STAE, clip: torch.Tensor) -> None:
+    sel = model.select(clip, 3, 0.25)
+    zero_filled, mask = model.assemble(clip, sel)
+    assert zero_filled.shape == clip.shape and mask.shape == (2, 1, 8, 32, 32)
+    for b in range(2):
+        kept = sel.frame_indices[b].tolist()
+        for t in range(8):
+            if t in kept:
+                j = kept.index(t)
+                m = sel.mask[b, j]
+                assert torch.equal(mask[b, 0, t].bool(), m)
+                assert torch.equal(zero_filled[b, :, t][:, m], clip[b, :, t][:, m])
+                assert float(zero_filled[b, :, t][:, ~m].abs().sum()) == 0.0
+            else:
+                assert float(zero_filled[b, :, t].abs().sum()) == 0.0 and float(mask[b, 0, t].sum()) == 0.0
+    # the edge side: decoded kept frames (dense, garbage off-mask) scatter to the same clip
+    frames = torch.stack([clip[b, :, sel.frame_indices[b]] for b in range(2)])
+    noisy = torch.where(sel.mask[:, None], frames, torch.rand_like(frames))
+    zf2, mask2 = model.scatter(noisy, sel, 8)
+    assert torch.equal(zf2, zero_filled) and torch.equal(mask2, mask)
+
+
+def test_scatter_rejects_bad_selection(model: STAE, clip: torch.Tensor) -> None:
+    sel = model.select(clip, 2, 0.5)
+    frames = clip[:, :, :2]
+    sel.frame_indices[0, 1] = 8
+    with pytest.raises(ShapeError, match="0..7"):
+        model.scatter(frames, sel, 8)
+    with pytest.raises(ShapeError):
+        model.scatter(clip[:, :, :3], model.select(clip, 2, 0.5), 8)
+
+
+def test_fr_keeps_arrived_pixels_exactly(model: STAE, clip: torch.Tensor) -> None:
+    sel = model.select(clip, 4, 0.1)
+    zero_filled, mask = model.assemble(clip, sel)
+    with torch.no_grad():
+        out = model.recover(zero_filled, mask)
+    m = mask.expand_as(out).bool()
+    assert torch.equal(out[m], clip[m])
+    assert float((out[~m] - zero_filled[~m]).abs().sum()) > 0, "FR must fill the missing pixels"
+
+
+def test_bad_inputs_raise(model: STAE, clip: torch.Tensor) -> None:
+    with pytest.raises(BudgetError):
+        model.select(clip, 0, 0.5)
+    with pytest.raises(BudgetError):
+        model.select(clip, 9, 0.5)
+    with pytest.raises(BudgetError):
+        model.select(clip, 2, 0.0)
+    with pytest.raises(ShapeError):
+        model.select(clip[:, :, :4], 2, 0.5)
+    with pytest.raises(StageError):
+        model(clip, 2, 0.5, "decoder")
+    with pytest.raises(StageError):
+        model.freeze("everything")
+
+
+# ---------------------------------------------------------------- training paths
+def test_training_path_forward_equals_inference(clip: torch.Tensor) -> None:
+    torch.manual_seed(3)
+    m = STAE(tiny_cfg()).eval()
+    with torch.no_grad():
+        zf, _ = m.assemble(clip, m.select(clip, 3, 1.0))
+        assert torch.allclose(m(clip, 3, 1.0, "fa"), m.classify(zf), atol=1e-6)
+        zf, mask = m.assemble(clip, m.select(clip, 3, 0.1))
+        assert torch.allclose(m(clip, 3, 0.1, "sa"), m.classify(zf), atol=1e-6)
+        assert torch.allclose(m(clip, 3, 0.1, "fr"), m.classify(m.recover(zf, mask)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "stage,trained",
+    [("classifier", {"vit"}), ("fa", {"fa"}), ("sa", {"sa"}), ("fr", {"fr", "vit"})],
+)
+def test_gradients_reach_only_the_trained_modules(clip: torch.Tensor, stage: str, trained: set[str]) -> None:
+    torch.manual_seed(4)
+    m = STAE(tiny_cfg())
+    assert set(m.freeze(stage)) == trained
+    m.train()
+    loss = torch.nn.functional.cross_entropy(m(clip, 2, 0.1, stage), torch.tensor([0, 2]))
+    loss.backward()
+    for name, module in (("fa", m.fa), ("sa", m.sa), ("fr", m.fr), ("vit", m.vit)):
+        grads = [p.grad for p in module.parameters()]
+        if name in trained:
+            assert all(p.requires_grad for p in module.parameters())
+            assert module.training
+            total = sum(float(g.abs().sum()) for g in grads if g is not None)
+            assert total > 0, f"no gradient reached {name} in stage {stage}"
+        else:
+            assert all(g is None for g in grads), f"frozen {name} got gradients in stage {stage}"
+            assert not module.training, f"frozen {name} should stay in eval mode"
+
+
+def test_sample_budget_draws_from_the_sets() -> None:
+    m = STAE(tiny_cfg())
+    g = torch.Generator().manual_seed(0)
+    seen_k, seen_p = set(), set()
+    for _ in range(60):
+        k, p = m.sample_budget("sa", g)
+        seen_k.add(k)
+        seen_p.add(p)
+        assert m.sample_budget("fa", g)[1] == 1.0
+    assert seen_k == {8, 4, 2, 1}
+    assert seen_p == {0.5, 0.25, 0.1, 0.05}
+    assert m.sample_budget("classifier") == (8, 1.0)
+
+
+def test_classifier_loss_falls_on_a_toy_problem() -> None:
+    """A few AdamW steps on a learnable toy task (class = clip brightness level) lower the loss."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    m = STAE(tiny_cfg())
+    m.freeze("classifier")
+    m.train()
+    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(30):
+        y = torch.randint(3, (16,), generator=g)
+        x = torch.rand(16, 3, 8, 32, 32, generator=g) * 0.3 + y[:, None, None, None, None] * 0.3
+        loss = torch.nn.functional.cross_entropy(m(x, stage="classifier"), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first * 0.8, f"loss did not fall: {first:.3f} -> {last:.3f}"
+
+
+# ---------------------------------------------------------------- pretrained ViT
+def test_load_pretrained_with_other_head_and_grid() -> None:
+    torch.manual_seed(5)
+    src = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=7, stem="none"),
+                   ClipConfig(frames=16, height=32, width=32))
+    dst = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=3, stem="diff"),
+                   ClipConfig(frames=8, height=32, width=32))
+    head_before = dst.head.weight.detach().clone()
+    sd = {"module." + k: v for k, v in src.state_dict().items()}
+    report = dst.load_pretrained(sd)
+    assert torch.equal(dst.blocks[0].attn.qkv.weight, src.blocks[0].attn.qkv.weight)
+    assert torch.equal(dst.head.weight, head_before)
+    assert "head.weight" in report.skipped and "pos_embed" in report.adapted
+    assert dst.pos_embed.shape == (1, 4 * 4 * 4, 32)
+    # diff stem: first 3 input channels copied, difference channels zero
+    w = dst.patch_embed.proj.weight
+    assert torch.equal(w[:, :3], src.patch_embed.proj.weight) and float(w[:, 3:].abs().sum()) == 0.0
+    assert dst(torch.rand(1, 3, 8, 32, 32)).shape == (1, 3)
+
+
+def test_load_pretrained_maps_videomae_qv_bias_and_rejects_wrong_width() -> None:
+    vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=3), ClipConfig(8, 32, 32, 3))
+    q, v = torch.randn(32), torch.randn(32)
+    vit.load_pretrained({"encoder.blocks.0.attn.q_bias": q, "encoder.blocks.0.attn.v_bias": v})
+    bias = vit.blocks[0].attn.qkv.bias
+    assert torch.equal(bias[:32], q) and torch.equal(bias[64:], v) and float(bias[32:64].abs().sum()) == 0.0
+    with pytest.raises(PretrainedLoadError, match="qkv"):
+        vit.load_pretrained({"blocks.0.attn.qkv.weight": torch.zeros(96, 16)})
+
+
+def test_stages_constant() -> None:
+    assert STAGES == ("classifier", "fa", "sa", "fr")
