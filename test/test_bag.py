@@ -210,7 +210,12 @@ def test_cli_make_eval_round_trip(tmp_path: Path) -> None:
         assert stae_main(["bag", "make", "--data", str(root), "--split", "test", "--out", str(bag), "--storage", storage,
                           "--clip-len", "4", "--size", "16", "16", "--max-clips", "5"]) == 0
         out = tmp_path / f"eval_{storage}.json"
-        assert stae_main(["bag", "eval", str(bag), "--model", str(ckpt), "--k", "2", "--p", "0.5", "--json", str(out)]) == 0
+        extra = []
+        if storage == "sqlite3":  # through an emulated 0.24 Mbps link too
+            from stae_ros.link import DeliveryTrace, save_trace
+
+            extra = ["--trace", str(save_trace(DeliveryTrace(np.arange(0, 10001, 50)), tmp_path / "slow.up"))]
+        assert stae_main(["bag", "eval", str(bag), "--model", str(ckpt), "--k", "2", "--p", "0.5", "--json", str(out), *extra]) == 0
         rep = json.loads(out.read_text())
         s = rep["summary"]
         assert s["clips"] == 5 and s["labelled"] == 5 and s["errors"] == 0  # one label per clip
@@ -218,6 +223,10 @@ def test_cli_make_eval_round_trip(tmp_path: Path) -> None:
         assert [c["true_id"] for c in rep["clips"]] == [g.class_id for g in truth]
         assert all(c["k"] == 2 and c["p"] == 0.5 and 0 <= c["pred_id"] < len(CLASS_NAMES) for c in rep["clips"])
         assert 0.0 <= s["accuracy"] <= 1.0 and s["bytes_mean"] > 0
+        if extra:  # each payload needs at least ceil(bytes / 1500) opportunities 50 ms apart
+            assert all(c["link_ms"] >= 50.0 * (-(-c["payload_bytes"] // 1500) - 1) for c in rep["clips"])
+        else:
+            assert all(c["link_ms"] == 0.0 for c in rep["clips"])
     assert stae_main(["bag", "make", "--data", str(tmp_path / "no_data"), "--out", str(tmp_path / "x")]) == 2
 
 
