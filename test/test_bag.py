@@ -232,43 +232,62 @@ def test_cli_make_eval_round_trip(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- record (rclpy)
 def test_record_with_rclpy(tmp_path: Path) -> None:
+    """Record String and (when the interface package is built) SemanticClip from a live publisher."""
     rclpy = pytest.importorskip("rclpy")
     from std_msgs.msg import String
 
-    env = dict(os.environ, ROS_DOMAIN_ID=str(100 + os.getpid() % 100), PYTHONPATH=str(REPO))
+    try:
+        from stae_msgs.msg import SemanticClip
+    except ImportError:  # interfaces not built on this machine: record only std_msgs
+        SemanticClip = None
+    domain = 100 + os.getpid() % 100
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONPATH=str(REPO))
+    topics = ["/stae_test_chatter"] + (["/stae_test_clip"] if SemanticClip else [])
+    types = ["/stae_test_chatter=std_msgs/msg/String"] + (["/stae_test_clip=stae_msgs/msg/SemanticClip"] if SemanticClip else [])
+    want = 15 * len(topics)
     bag = tmp_path / "rec"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stae_ros.cli", "bag", "record", "--topics", "/stae_test_chatter", "--out", str(bag),
-         "--type", "/stae_test_chatter=std_msgs/msg/String", "--duration", "20", "--max-messages", "15", "--discovery-timeout", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
-    )
-    old = os.environ.get("ROS_DOMAIN_ID")
-    os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
+    cmd = [sys.executable, "-m", "stae_ros.cli", "bag", "record", "--topics", *topics, "--out", str(bag),
+           "--duration", "20", "--max-messages", str(want), "--discovery-timeout", "0.5"]
+    for t in types:
+        cmd += ["--type", t]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    ctx = rclpy.Context()
     try:
         line = proc.stdout.readline()  # "recording ..." once subscribed
         assert line.startswith("recording"), proc.stderr.read()
-        rclpy.init()
-        node = rclpy.create_node("stae_test_talker")
+        rclpy.init(context=ctx, domain_id=domain)
+        node = rclpy.create_node("stae_test_talker", context=ctx)
         pub = node.create_publisher(String, "/stae_test_chatter", 10)
+        pub_clip = node.create_publisher(SemanticClip, "/stae_test_clip", 10) if SemanticClip else None
         t_end = time.monotonic() + 20.0
         i = 0
-        while time.monotonic() < t_end and proc.poll() is None:  # until the recorder has its 15 messages
+        while time.monotonic() < t_end and proc.poll() is None:  # until the recorder has its messages
             pub.publish(String(data=f"hello {i}"))
+            if pub_clip is not None:
+                m = SemanticClip(stream_id="cam0", seq=i, frames=16, height=64, width=64, channels=3, k=4, p=0.25,
+                                 frame_indices=[0, 5, 9, 15], codec="stae-px", codec_version=1, camera_ms=1.5)
+                m.payload = bytes([i % 256]) * 100
+                pub_clip.publish(m)
             i += 1
-            rclpy.spin_once(node, timeout_sec=0.05)
+            time.sleep(0.05)
         node.destroy_node()
-        rclpy.try_shutdown()
         out, err = proc.communicate(timeout=30)
     finally:
-        if old is None:
-            os.environ.pop("ROS_DOMAIN_ID", None)
-        else:
-            os.environ["ROS_DOMAIN_ID"] = old
+        ctx.try_shutdown()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     msgs = [m.data for _, m in read_messages(bag, "/stae_test_chatter")]
-    assert len(msgs) >= 15, f"recorded {len(msgs)} of 15: {out} {err}"
+    assert msgs, f"nothing recorded: {out} {err}"
     assert all(m.startswith("hello ") for m in msgs)
     nums = [int(m.split()[1]) for m in msgs]
     assert nums == sorted(nums)
+    if SemanticClip:
+        # rclpy's CDR of our type decodes with the typestore built from msg/*.msg: the definitions agree
+        clips = [m for _, m in read_messages(bag, "/stae_test_clip")]
+        assert clips, f"no SemanticClip recorded: {out} {err}"
+        assert bag_topics(bag)["/stae_test_clip"][0] == "stae_msgs/msg/SemanticClip"
+        for c in clips:
+            assert c.stream_id == "cam0" and c.k == 4 and list(c.frame_indices) == [0, 5, 9, 15]
+            assert bytes(c.payload) == bytes([c.seq % 256]) * 100 and c.codec == "stae-px"
+        assert len(msgs) + len(clips) >= want
