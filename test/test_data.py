@@ -165,6 +165,10 @@ def test_truncated_video_raises_naming_file(tmp_path: Path) -> None:
     path.write_bytes(data[:40])  # header only
     with pytest.raises(VideoReadError, match="trunc.avi"):
         read_video(path)
+    path.write_bytes(data[: len(data) // 2])  # cut mid-stream: FFmpeg decodes the prefix silently
+    with pytest.raises(VideoReadError, match=r"trunc.avi.*truncated: decoded [1-5] of the 6 frames"):
+        read_video(path)
+    assert read_video(path, max_frames=1).shape == (1, 16, 16, 3)  # the prefix is still usable on request
 
 
 def test_single_frame_control() -> None:

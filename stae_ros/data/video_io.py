@@ -43,13 +43,23 @@ def _read_pyav(path: Path, max_frames: int | None) -> np.ndarray:
             raise VideoReadError(path, "container has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "NONE"  # deterministic, and the host has few cores to spare
+        declared = int(stream.frames or 0)
         for frame in container.decode(stream):
             frames.append(frame.to_ndarray(format="rgb24"))
             if max_frames is not None and len(frames) >= max_frames:
                 break
     if not frames:
         raise VideoReadError(path, "no decodable frames (corrupt or truncated)")
+    wanted = declared if max_frames is None else min(declared, max_frames)
+    # FFmpeg decodes a cut-off AVI silently; the header's frame count reveals it. A frame or two
+    # (2 %) of slack: real HMDB51/UCF101 headers are sometimes off by one.
+    if declared and wanted - len(frames) > max(1, int(0.02 * declared)):
+        raise _Truncated(path, f"truncated: decoded {len(frames)} of the {declared} frames its header declares")
     return np.stack(frames)
+
+
+class _Truncated(VideoReadError):
+    """Raised by the PyAV path; not retried with OpenCV (it would silently return the prefix)."""
 
 
 def _read_opencv(path: Path, max_frames: int | None) -> np.ndarray:
@@ -76,9 +86,9 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     """Decode a video file into ``uint8 N,H,W,3`` RGB.
 
     Tries PyAV first, then OpenCV. ``max_frames`` stops decoding early (long user videos).
-    A file whose container claims more frames than could be decoded is still returned (the
-    decodable prefix) with a warning, because HMDB51 has such files and they are usable; a file
-    that yields no frame at all raises :class:`VideoReadError`.
+    Raises :class:`VideoReadError` (naming the file) when it is missing or empty, when no frame
+    decodes (corrupt), or when clearly fewer frames decode than the header declares (truncated;
+    one frame or 2 % of slack is allowed, as real data set headers are sometimes off by one).
     """
     p = Path(path)
     _check_file(p)
@@ -87,6 +97,8 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     reasons: list[str] = []
     try:
         return _read_pyav(p, max_frames)
+    except _Truncated as exc:
+        raise VideoReadError(p, exc.reason) from None
     except VideoReadError as exc:
         reasons.append(f"PyAV: {exc.reason}")
     except Exception as exc:  # av.error.* and friends: corrupt headers, truncated packets
