@@ -1,0 +1,75 @@
+"""`stae profile`: measure accuracy, bytes and ms for every (K, p) and write profiles/<name>.json."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "profile",
+        help="measure the accuracy/bytes/latency profile of a model over its budget sets",
+        description="For every (K, p) in the model's budget sets, run the test split through the real "
+        "camera -> codec -> edge path and record accuracy, payload bytes (mean, p95), camera ms "
+        "(FA+SA+encode, 1 thread) and edge ms (decode+FR+ViT). Writes profiles/<name>.json and PNG plots.",
+    )
+    p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
+    p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
+    p.add_argument("--split", default="test", choices=("train", "test"), help="split to measure on")
+    p.add_argument("--name", default="default", help="profile name: writes <out-dir>/<name>.json")
+    p.add_argument("--out-dir", default="profiles", help="where the JSON goes")
+    p.add_argument("--plots-dir", default="docs/img", help="where the PNG plots go ('' for none)")
+    p.add_argument("--limit", type=int, default=0, help="use at most this many clips (0 = all)")
+    p.add_argument("--edge-device", default="cpu", help="device for decode+FR+ViT timing (cpu, cuda, auto)")
+    p.add_argument("--edge-batch", type=int, default=1, help="clips per edge call (1 = per-clip latency)")
+    p.add_argument("--zstd-level", type=int, default=10, help="codec zstd level")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import logging
+    import shlex
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from stae_ros.data.arrays import load_split_arrays
+    from stae_ros.profiling import save_profile
+    from stae_ros.profiling.plots import plot_accuracy_vs_budget, plot_accuracy_vs_bytes
+    from stae_ros.profiling.profile import measure_profile, profile_table, summarize
+    from stae_ros.training import CheckpointError, load_model
+
+    log = logging.getLogger("stae.profile")
+    try:
+        loaded = load_model(args.model)
+    except CheckpointError as exc:
+        log.error("%s", exc)
+        return 2
+    c = loaded.config.clip
+    arrays = load_split_arrays(args.data, args.split, c.frames, (c.height, c.width))
+    clips, labels = arrays.clips, np.asarray(arrays.labels)
+    if args.limit and args.limit < len(labels):
+        idx = np.sort(np.random.default_rng(0).permutation(len(labels))[: args.limit])
+        clips, labels = clips[idx], labels[idx]
+    if list(arrays.class_names) != list(loaded.class_names):
+        log.error("data set classes %s do not match the model's %s", list(arrays.class_names), loaded.class_names)
+        return 2
+    command = "stae " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "stae profile"
+    profile = measure_profile(loaded, clips, labels, name=args.name, model_path=str(args.model),
+                              dataset=f"{args.data} ({args.split}, {len(labels)} clips)", command=command,
+                              edge_device=args.edge_device, edge_batch=args.edge_batch,
+                              zstd_level=args.zstd_level, progress=not args.no_progress)
+    path = save_profile(profile, Path(args.out_dir) / f"{args.name}.json")
+    print(f"profile: {path}")
+    if args.plots_dir:
+        print("plots:", plot_accuracy_vs_bytes(profile, Path(args.plots_dir) / f"profile_{args.name}_bytes.png"),
+              plot_accuracy_vs_budget(profile, Path(args.plots_dir) / f"profile_{args.name}_budget.png"))
+    print(profile_table(profile))
+    summary = summarize(profile)
+    print(json.dumps(summary, indent=2))
+    return 0

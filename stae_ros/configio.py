@@ -1,0 +1,72 @@
+"""Load YAML configuration files into plain dicts, with errors that say what is wrong.
+
+Every `stae` subcommand that takes ``--config`` goes through here, so a typo in a key or a missing
+file fails at start-up with the file name and the offending key, not deep inside training.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+__all__ = ["ConfigError", "load_yaml", "check_keys", "deep_merge"]
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, is not valid YAML, or has unknown / missing keys."""
+
+
+def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: Iterable[str] = ()) -> dict[str, Any]:
+    """Read ``path`` as a YAML mapping; optionally check its top-level keys.
+
+    ``allowed``: when given, any other top-level key raises ConfigError (with a close-match hint).
+    ``required``: keys that must be present.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config path is a directory, not a YAML file: {path}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a YAML mapping at top level, got {type(data).__name__}")
+    if allowed is not None:
+        check_keys(data, allowed, where=str(path))
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ConfigError(f"config {path} is missing required key(s): {', '.join(missing)}")
+    return data
+
+
+def check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    """Raise ConfigError naming every key of ``data`` that is not in ``allowed``."""
+    allowed = list(allowed)
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in recursively (override wins); inputs are not changed."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

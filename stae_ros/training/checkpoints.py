@@ -1,0 +1,132 @@
+"""Save and load STAE checkpoints in one self-describing format (``stae-ckpt/1``).
+
+A checkpoint carries the model config and class names next to the weights, so the camera and
+edge hosts can rebuild the exact model from the file alone. Weights are stored float16 when the
+float32 state dict would exceed a size limit (the committed default must stay under 20 MB);
+loading always gives a float32 model in eval mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+
+__all__ = ["CHECKPOINT_FORMAT", "LoadedModel", "save_checkpoint", "load_model", "load_checkpoint_dict", "state_dict_bytes"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "stae-ckpt/1"
+#: float32 state dicts larger than this are stored as float16 when ``half="auto"``
+AUTO_HALF_LIMIT_BYTES = 18 * 1024 * 1024
+_REQUIRED_KEYS = ("format", "config", "class_names", "state_dict", "stage", "metrics")
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint, ready for inference."""
+
+    model: Any  #: stae_ros.models.STAE, float32, eval mode
+    config: Any  #: stae_ros.models.ModelConfig
+    class_names: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)  #: stage, metrics, path, train_state (if any)
+
+
+def state_dict_bytes(state_dict: dict[str, torch.Tensor]) -> int:
+    """Bytes the tensors of ``state_dict`` occupy (what dominates the file size)."""
+    return sum(t.numel() * t.element_size() for t in state_dict.values() if torch.is_tensor(t))
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    cfg: Any,
+    class_names: list[str],
+    stage: str,
+    metrics: dict[str, Any],
+    optimizer: torch.optim.Optimizer | None = None,
+    train_state: dict[str, Any] | None = None,
+    half: bool | str = "auto",
+) -> Path:
+    """Write ``model`` (+ config, classes, stage, metrics) to ``path`` atomically.
+
+    ``cfg`` is a ModelConfig (anything with ``to_dict``) or a plain dict. ``optimizer`` and
+    ``train_state`` make the file resumable. ``half``: True, False or "auto" (fp16 only when the
+    float32 weights exceed ~18 MB).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    use_half = half is True or (half == "auto" and state_dict_bytes(state) > AUTO_HALF_LIMIT_BYTES)
+    if use_half:
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+    cfg_dict = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    blob: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "config": cfg_dict,
+        "class_names": list(class_names),
+        "state_dict": state,
+        "stage": str(stage),
+        "metrics": dict(metrics),
+        "dtype": "float16" if use_half else "float32",
+    }
+    if optimizer is not None:
+        blob["optimizer"] = optimizer.state_dict()
+    if train_state is not None:
+        blob["train_state"] = train_state
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+    log.debug("saved checkpoint %s (stage %s, %s)", path, stage, blob["dtype"])
+    return path
+
+
+def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
+    """Read and validate the raw checkpoint dict (weights still as stored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for garbage files
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format: {got!r})")
+    missing = [key for key in _REQUIRED_KEYS if key not in blob]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} is missing key(s): {', '.join(missing)}")
+    return blob
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the STAE model stored at ``path``: float32, eval mode, on ``device``."""
+    from stae_ros.models import STAE, ModelConfig
+
+    blob = load_checkpoint_dict(path)
+    try:
+        cfg = ModelConfig.from_dict(blob["config"])
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} has an invalid model config: {exc}") from exc
+    model = STAE(cfg)
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} weights do not fit its own config: {exc}") from exc
+    model.float().eval().to(device)
+    meta = {
+        "stage": blob["stage"],
+        "metrics": blob["metrics"],
+        "path": str(path),
+        "dtype": blob.get("dtype", "float32"),
+    }
+    if "train_state" in blob:
+        meta["train_state"] = blob["train_state"]
+    return LoadedModel(model=model, config=cfg, class_names=list(blob["class_names"]), meta=meta)

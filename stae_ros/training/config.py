@@ -1,0 +1,158 @@
+"""The training config (``config/train_*.yaml``) as typed dataclasses.
+
+One file says everything a run needs: which model config to start from (and overrides), where
+the data is (and how to generate the synthetic set if it is missing), the per-stage schedule of
+the paper's step-by-step training, augmentation, and where the final model goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stae_ros.configio import ConfigError, check_keys, deep_merge, load_yaml
+
+from .errors import TrainConfigError
+
+__all__ = ["STAGES", "StageConfig", "DataConfig", "AugmentConfig", "TrainConfig", "load_train_config"]
+
+#: the paper's step-by-step order
+STAGES: tuple[str, ...] = ("classifier", "fa", "sa", "fr")
+
+_TOP_KEYS = ("name", "seed", "model", "data", "stages", "augment", "device", "threads", "eval", "export", "half")
+
+
+@dataclass
+class StageConfig:
+    """Optimiser schedule of one training stage."""
+
+    epochs: int = 1
+    lr: float = 1e-3
+    batch_size: int = 16
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    max_steps_per_epoch: int = 0  #: 0 = whole training split each epoch
+    recon_weight: float = 0.0  #: fr stage: weight of the reconstruction MSE next to cross-entropy
+    full_budget_prob: float = 0.0  #: fa/sa/fr: probability that a batch uses the full budget (K=T, p=1)
+    grad_clip: float = 1.0
+    also_freeze: list[str] = field(default_factory=list)  #: extra parameter-name prefixes kept frozen (CPU cost savers, e.g. "fr.first")
+
+    def validate(self, name: str) -> None:
+        if self.epochs < 0:
+            raise TrainConfigError(f"stages.{name}.epochs must be >= 0, got {self.epochs}")
+        if self.lr <= 0:
+            raise TrainConfigError(f"stages.{name}.lr must be > 0, got {self.lr}")
+        if self.batch_size < 1:
+            raise TrainConfigError(f"stages.{name}.batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.full_budget_prob <= 1.0:
+            raise TrainConfigError(f"stages.{name}.full_budget_prob must be in [0,1], got {self.full_budget_prob}")
+
+
+@dataclass
+class DataConfig:
+    """Where the clips come from."""
+
+    root: str = "datasets/synth"
+    generate: dict[str, Any] | None = None  #: kwargs of stae_ros.data.synthetic.generate_dataset when root is missing
+    cache: bool = True
+    train_limit: int = 0  #: use at most this many training clips (0 = all); for tests
+    test_limit: int = 0
+
+
+@dataclass
+class AugmentConfig:
+    """Label-preserving augmentation. No flips or time reversal: they swap left/right, in/out classes."""
+
+    shift: int = 0  #: max random translation in pixels (replicate padding)
+    brightness: float = 0.0  #: max additive brightness change
+    contrast: float = 0.0  #: max relative contrast change
+    noise: float = 0.0  #: std of added Gaussian noise
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    seed: int = 0
+    model: dict[str, Any] = field(default_factory=dict)  #: resolved ModelConfig dict
+    data: DataConfig = field(default_factory=DataConfig)
+    stages: dict[str, StageConfig] = field(default_factory=dict)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    device: str = "auto"
+    threads: int = 0  #: torch.set_num_threads (0 = leave torch's default)
+    eval_budgets: list[tuple[int, float]] = field(default_factory=list)  #: (K, p) checked after each epoch
+    eval_batch_size: int = 32
+    eval_each_epoch: bool = True  #: False: evaluate only after a stage's last epoch (saves time on slow hosts)
+    export: str = ""  #: copy the final model here (e.g. models/stae_default.pt)
+    half: bool | str = "auto"
+    source: str = ""  #: the YAML file this came from
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _dataclass_from(cls: type, data: dict[str, Any] | None, where: str) -> Any:
+    data = dict(data or {})
+    check_keys(data, cls.__dataclass_fields__.keys(), where=where)
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _resolve_model(spec: Any, config_path: Path) -> dict[str, Any]:
+    """``model:`` is a path to a model YAML, or a mapping with optional ``base`` path plus overrides."""
+    if spec is None:
+        spec = {"base": "config/model_default.yaml"}
+    if isinstance(spec, str):
+        spec = {"base": spec}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{config_path}: 'model' must be a path or a mapping")
+    spec = dict(spec)
+    base = spec.pop("base", None)
+    merged: dict[str, Any] = {}
+    if base:
+        candidates = [Path(base), config_path.parent / base, config_path.parent.parent / base]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ConfigError(f"{config_path}: model base config {base!r} not found")
+        merged = load_yaml(found)
+    return deep_merge(merged, spec)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Parse and validate a ``config/train_*.yaml`` file."""
+    path = Path(path)
+    raw = load_yaml(path, allowed=_TOP_KEYS)
+    stages_raw = raw.get("stages") or {}
+    if not isinstance(stages_raw, dict):
+        raise ConfigError(f"{path}: 'stages' must be a mapping of stage name -> settings")
+    check_keys(stages_raw, STAGES, where=f"{path}: stages")
+    stages = {name: _dataclass_from(StageConfig, stages_raw.get(name), f"{path}: stages.{name}") for name in STAGES}
+    for name, st in stages.items():
+        st.validate(name)
+    ev = raw.get("eval") or {}
+    check_keys(ev, ("budgets", "batch_size", "each_epoch"), where=f"{path}: eval")
+    budgets = [(int(k), float(p)) for k, p in ev.get("budgets", [])]
+    for k, p in budgets:
+        if k < 1 or not 0.0 < p <= 1.0:
+            raise TrainConfigError(f"{path}: eval budget K={k} p={p} is out of range")
+    cfg = TrainConfig(
+        name=str(raw.get("name", path.stem)),
+        seed=int(raw.get("seed", 0)),
+        model=_resolve_model(raw.get("model"), path),
+        data=_dataclass_from(DataConfig, raw.get("data"), f"{path}: data"),
+        stages=stages,
+        augment=_dataclass_from(AugmentConfig, raw.get("augment"), f"{path}: augment"),
+        device=str(raw.get("device", "auto")),
+        threads=int(raw.get("threads", 0)),
+        eval_budgets=budgets,
+        eval_batch_size=int(ev.get("batch_size", 32)),
+        eval_each_epoch=bool(ev.get("each_epoch", True)),
+        export=str(raw.get("export", "") or ""),
+        half=raw.get("half", "auto"),
+        source=str(path),
+    )
+    if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
+        raise TrainConfigError(f"{path}: device must be auto, cpu or cuda, got {cfg.device!r}")
+    return cfg

@@ -1,0 +1,304 @@
+"""Run the step-by-step schedule: data, per-stage optimisers, evaluation, checkpoints, metrics.
+
+Resumable: after every epoch ``<out>/last.pt`` holds the weights, the optimiser and where the
+schedule stands (stage, epoch, step); ``--resume`` continues from the epoch after it. Every
+epoch's random stream is derived from (seed, stage, epoch), so a resumed run draws the same
+batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .augment import augment_batch
+from .checkpoints import load_checkpoint_dict, save_checkpoint
+from .config import STAGES, TrainConfig
+from .errors import TrainingError
+from .stages import predict, sample_budget, stage_loss
+
+__all__ = ["TrainResult", "resolve_device", "prepare_data", "build_model_config", "train", "evaluate_accuracy", "to_float_clips", "budget_key"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    model_path: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` without CUDA is an error."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("device 'cuda' requested but torch.cuda.is_available() is False")
+    return torch.device(name)
+
+
+def budget_key(k: int, p: float) -> str:
+    return f"acc_k{k}_p{p:g}"
+
+
+def to_float_clips(clips_u8: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 ``B,T,H,W,C`` -> float32 ``B,C,T,H,W`` in [0,1] on ``device``."""
+    t = torch.as_tensor(clips_u8).to(device)
+    return t.permute(0, 4, 1, 2, 3).float().div_(255.0)
+
+
+def prepare_data(cfg: TrainConfig, clip_len: int, size: tuple[int, int]) -> tuple[Any, Any]:
+    """Load (generating first, if configured and missing) the train and test splits as arrays."""
+    from stae_ros.data.arrays import load_split_arrays
+
+    root = Path(cfg.data.root)
+    if not root.exists():
+        if cfg.data.generate is None:
+            raise TrainingError(f"data root {root} does not exist and the config has no data.generate section")
+        from stae_ros.data.synthetic import generate_dataset
+
+        log.info("data root %s missing: generating the synthetic set with %s", root, cfg.data.generate)
+        generate_dataset(root, **cfg.data.generate)
+    train = load_split_arrays(root, "train", clip_len, size, cache=cfg.data.cache)
+    test = load_split_arrays(root, "test", clip_len, size, cache=cfg.data.cache)
+    if len(train.labels) == 0 or len(test.labels) == 0:
+        raise TrainingError(f"data root {root} has an empty train or test split")
+    if list(train.class_names) != list(test.class_names):
+        raise TrainingError(f"train and test splits of {root} disagree on the class list")
+    return _limit(train, cfg.data.train_limit, cfg.seed), _limit(test, cfg.data.test_limit, cfg.seed + 1)
+
+
+def _limit(arrays: Any, limit: int, seed: int) -> Any:
+    """Keep a seeded, class-balanced-ish subset of at most ``limit`` clips (tests, quick runs)."""
+    n = len(arrays.labels)
+    if not limit or limit >= n:
+        return arrays
+    idx = np.sort(np.random.default_rng(seed).permutation(n)[:limit])
+    import dataclasses
+
+    names = [arrays.names[i] for i in idx] if getattr(arrays, "names", None) is not None else None
+    return dataclasses.replace(arrays, clips=arrays.clips[idx], labels=arrays.labels[idx], names=names)
+
+
+def build_model_config(cfg: TrainConfig, num_classes: int) -> Any:
+    from stae_ros.models import ModelConfig
+
+    model_dict = dict(cfg.model)
+    model_dict["vit"] = dict(model_dict.get("vit", {}), num_classes=int(num_classes))
+    return ModelConfig.from_dict(model_dict)
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: torch.nn.Module, stage: str, clips_u8: torch.Tensor, labels: torch.Tensor,
+                      budgets: list[tuple[int, float]], batch_size: int, device: torch.device) -> dict[str, float]:
+    """Accuracy of the hard inference path of ``stage`` at each budget on the given split."""
+    model.eval()
+    correct = {b: 0 for b in budgets}
+    for start in range(0, len(labels), batch_size):
+        x = to_float_clips(clips_u8[start : start + batch_size], device)
+        y = labels[start : start + batch_size].to(device)
+        for k, p in budgets:
+            correct[(k, p)] += int((predict(model, stage, x, k, p).argmax(1) == y).sum())
+    n = max(len(labels), 1)
+    return {budget_key(k, p): correct[(k, p)] / n for k, p in budgets}
+
+
+def _stage_budgets(stage: str, cfg: TrainConfig, t: int) -> list[tuple[int, float]]:
+    full = (t, 1.0)
+    if stage == "classifier":
+        return [full]
+    budgets = [full] + [b for b in cfg.eval_budgets if b != full]
+    if stage == "fa":
+        budgets = sorted({(k, 1.0) for k, _ in budgets}, reverse=True)
+    return budgets
+
+
+def _set_train_mode(model: torch.nn.Module) -> None:
+    """Train mode only for parts that learn: frozen parts keep eval (no dropout/BN drift)."""
+    model.train()
+    for module in model.children():
+        if not any(p.requires_grad for p in module.parameters()):
+            module.eval()
+
+
+def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    warm = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+    return base * warm * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def _epoch_generator(seed: int, stage_index: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + stage_index * 10_007 + epoch)
+
+
+def _write_metrics(out_dir: Path, history: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    with open(out_dir / "metrics.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+    (out_dir / "metrics.json").write_text(json.dumps({"history": history, **extra}, indent=2) + "\n")
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: list[str] | None = None,
+          device: str | None = None, init: str | Path | None = None, progress: bool = True,
+          stop_after_steps: int = 0, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    """Run the configured stages into ``out_dir``; returns where the final model went.
+
+    ``stages``: subset of STAGES to run (schedule order kept). ``init``: start from this
+    checkpoint's weights (e.g. to run ``fa`` after a separate ``classifier`` run).
+    ``stop_after_steps``: stop (after saving) once this many optimiser steps ran in this call (tests).
+    """
+    from tqdm import tqdm
+
+    from stae_ros.models import STAE
+
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dev = resolve_device(device or cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % (2**32))
+    run_stages = list(stages) if stages else list(STAGES)
+
+    clip = cfg.model.get("clip", {})
+    t, h, w = int(clip.get("frames", 16)), int(clip.get("height", 64)), int(clip.get("width", 64))
+    train_arr, test_arr = prepare_data(cfg, t, (h, w))
+    class_names = list(train_arr.class_names)
+    model_cfg = build_model_config(cfg, len(class_names))
+    model = STAE(model_cfg).to(dev)
+    frames_set = [int(k) for k in model_cfg.budgets.frame]
+    spatial_set = [float(p) for p in model_cfg.budgets.spatial]
+
+    train_x = torch.from_numpy(np.ascontiguousarray(train_arr.clips))
+    train_y = torch.as_tensor(train_arr.labels, dtype=torch.long)
+    test_x = torch.from_numpy(np.ascontiguousarray(test_arr.clips))
+    test_y = torch.as_tensor(test_arr.labels, dtype=torch.long)
+    log.info("train %d clips, test %d clips, %d classes, device %s", len(train_y), len(test_y), len(class_names), dev)
+
+    history: list[dict[str, Any]] = []
+    start_stage, start_epoch, global_step = 0, 0, 0
+    resume_blob: dict[str, Any] | None = None
+    last_path = out_dir / "last.pt"
+    if resume:
+        if not last_path.is_file():
+            raise TrainingError(f"--resume given but {last_path} does not exist")
+        resume_blob = load_checkpoint_dict(last_path)
+        state = resume_blob.get("train_state") or {}
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in resume_blob["state_dict"].items()})
+        history = list(state.get("history", []))
+        start_stage = STAGES.index(state["stage"])
+        start_epoch = int(state["epoch"]) + 1
+        global_step = int(state.get("step", 0))
+        log.info("resuming after stage %s epoch %d (step %d)", state["stage"], start_epoch, global_step)
+    elif init:
+        blob = load_checkpoint_dict(init)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+        log.info("initialised weights from %s (stage %s)", init, blob["stage"])
+    elif run_stages[0] != "classifier":
+        log.warning("running %s without --init/--resume: earlier stages start from random weights", run_stages)
+
+    steps_this_call = 0
+    stopped = False
+    for si, stage in enumerate(STAGES):
+        if stage not in run_stages or si < start_stage:
+            continue
+        scfg = cfg.stages[stage]
+        first_epoch = start_epoch if si == start_stage else 0
+        model.freeze(stage)
+        for pname, param in model.named_parameters():
+            if any(pname.startswith(prefix) for prefix in scfg.also_freeze):
+                param.requires_grad_(False)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise TrainingError(f"stage {stage}: model.freeze left no trainable parameters")
+        opt = torch.optim.AdamW(params, lr=scfg.lr, weight_decay=scfg.weight_decay)
+        if resume_blob is not None and si == start_stage and first_epoch > 0 and "optimizer" in resume_blob:
+            opt.load_state_dict(resume_blob["optimizer"])
+        n = len(train_y)
+        steps_per_epoch = math.ceil(n / scfg.batch_size)
+        if scfg.max_steps_per_epoch > 0:
+            steps_per_epoch = min(steps_per_epoch, scfg.max_steps_per_epoch)
+        total = steps_per_epoch * scfg.epochs
+        budgets_eval = _stage_budgets(stage, cfg, t)
+        for epoch in range(first_epoch, scfg.epochs):
+            gen = _epoch_generator(cfg.seed, si, epoch)
+            perm = torch.randperm(n, generator=gen)
+            _set_train_mode(model)
+            t_epoch = time.perf_counter()
+            loss_sum, correct, seen = 0.0, 0, 0
+            bar = tqdm(range(steps_per_epoch), desc=f"{stage} {epoch + 1}/{scfg.epochs}", disable=not progress, leave=False)
+            for step in bar:
+                idx = perm[step * scfg.batch_size : (step + 1) * scfg.batch_size]
+                if len(idx) == 0:
+                    break
+                x = augment_batch(to_float_clips(train_x[idx]), cfg.augment, gen).to(dev)
+                y = train_y[idx].to(dev)
+                budget = sample_budget(stage, frames_set, spatial_set, t, scfg, gen)
+                for group in opt.param_groups:
+                    group["lr"] = _lr_at(epoch * steps_per_epoch + step, total, scfg.lr, scfg.warmup_steps)
+                loss, logits = stage_loss(model, stage, x, y, budget, scfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if scfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, scfg.grad_clip)
+                opt.step()
+                global_step += 1
+                steps_this_call += 1
+                loss_sum += loss.item() * len(idx)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(idx)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}", k=budget.k, p=budget.p)
+                if stop_after_steps and steps_this_call >= stop_after_steps:
+                    stopped = True
+                    break
+            bar.close()
+            row: dict[str, Any] = {
+                "stage": stage, "epoch": epoch, "step": global_step,
+                "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+                "lr": opt.param_groups[0]["lr"], "epoch_s": round(time.perf_counter() - t_epoch, 2),
+            }
+            if not stopped and (cfg.eval_each_epoch or epoch == scfg.epochs - 1):
+                row.update(evaluate_accuracy(model, stage, test_x, test_y, budgets_eval, cfg.eval_batch_size, dev))
+            history.append(row)
+            log.info("%s", " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            train_state = {"stage": stage, "epoch": epoch, "step": global_step, "history": history, "partial": stopped}
+            save_checkpoint(last_path, model, model_cfg, class_names, stage, row, optimizer=opt, train_state=train_state, half=False)
+            _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names})
+            if on_epoch is not None:
+                on_epoch(row)
+            if stopped:
+                break
+        if stopped:
+            break
+        save_checkpoint(out_dir / f"stage_{stage}.pt", model, model_cfg, class_names, stage, history[-1] if history else {}, half=cfg.half)
+
+    final = history[-1] if history else {}
+    last_stage = final.get("stage", run_stages[-1])
+    model_path = out_dir / "model.pt"
+    save_checkpoint(model_path, model, model_cfg, class_names, last_stage, final, half=cfg.half)
+    wall = time.perf_counter() - t_start
+    if cfg.export and not stopped:
+        Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_path, cfg.export)
+        log.info("exported %s -> %s", model_path, cfg.export)
+    _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names, "wall_s": round(wall, 1),
+                                      "device": str(dev), "threads": torch.get_num_threads()})
+    return TrainResult(out_dir=out_dir, model_path=model_path, history=history, final=final, wall_s=wall)
