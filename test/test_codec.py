@@ -392,3 +392,15 @@ def test_compare_selection_has_exact_budgets():
         assert pl.k == k and np.all(np.diff(pl.frame_indices.astype(int)) > 0)
         assert np.all(pl.mask.reshape(k, -1).sum(1) == int(np.ceil(p * 120 - 1e-9)))
         assert decode(encode(pl)).equals(pl)
+
+
+def test_codec_imports_neither_torch_nor_ros():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stae_ros.codec, stae_ros.codec.compare;"
+        "bad = [m for m in ('torch', 'rclpy') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

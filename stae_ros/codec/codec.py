@@ -64,7 +64,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEVEL = 3  # zstd's own default; 19 saves 2-8% more bytes at 5-40x the time (docs/wire_format.md)
+DEFAULT_LEVEL = 3  # zstd's own default; 19 saves 2-8% more bytes at 2-30x the time (docs/wire_format.md)
 DEFAULT_QUALITY = 90
 FAST_LAYOUT = "rle+planar_temporal_sg"
 FAST_LAYOUT_FEW_CHANNELS = "rle+planar_temporal"  # what "fast" means when C < 3
