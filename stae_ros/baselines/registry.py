@@ -1,0 +1,77 @@
+"""Codec specs (JSON dicts) <-> codec objects, and the default operating-point sweeps.
+
+A spec is what a child process needs to rebuild the same codec for timing and memory
+measurements, and what the JSON report records for every row.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .base import ClipCodec
+from .errors import UnknownCodecError
+from .jpeg import JpegCodec
+from .raw import RawCodec
+from .video import H264Codec, H265Codec
+
+__all__ = ["make_codec", "classic_sweep", "semantic_sweep", "CLASSIC_FAMILIES"]
+
+CLASSIC_FAMILIES = ("raw", "jpeg", "h264", "h265")
+
+
+def make_codec(spec: dict[str, Any], loaded: Any = None) -> ClipCodec:
+    """Build the codec a spec describes; ``loaded`` (a LoadedModel) saves re-reading the checkpoint."""
+    family = spec.get("family")
+    params = {k: v for k, v in spec.items() if k != "family"}
+    if family == "raw":
+        return RawCodec()
+    if family == "jpeg":
+        return JpegCodec(**params)
+    if family == "h264":
+        return H264Codec(**params)
+    if family == "h265":
+        return H265Codec(**params)
+    if family == "semantic":
+        from .semantic import SelectionCodec
+
+        return SelectionCodec(loaded=loaded, **params)
+    if family == "external":
+        from .external import ExternalCodec
+
+        return ExternalCodec(loaded=loaded, **params)
+    raise UnknownCodecError(f"unknown codec family {family!r} in spec {spec}; known: raw, jpeg, h264, h265, semantic, external")
+
+
+def classic_sweep(tiny: bool = False) -> list[dict[str, Any]]:
+    """Specs of the codecs robots stream today, at the operating points the bench compares."""
+    if tiny:
+        return [{"family": "raw"}, {"family": "jpeg", "quality": 50},
+                {"family": "h264", "crf": 30, "preset": "ultrafast"}, {"family": "h265", "crf": 30, "preset": "ultrafast"}]
+    specs: list[dict[str, Any]] = [{"family": "raw"}]
+    specs += [{"family": "jpeg", "quality": q} for q in (90, 50, 15)]
+    specs += [{"family": "h264", "crf": c, "preset": "ultrafast"} for c in (28, 38)]
+    specs += [{"family": "h264", "crf": c, "preset": "medium"} for c in (18, 23, 28, 33, 38, 43, 48)]
+    specs += [{"family": "h265", "crf": c, "preset": "ultrafast"} for c in (30, 40)]
+    specs += [{"family": "h265", "crf": c, "preset": "medium"} for c in (28, 36, 44)]
+    return specs
+
+
+def semantic_sweep(checkpoint: str, tiny: bool = False,
+                   points: Iterable[tuple[int, float]] | None = None) -> list[dict[str, Any]]:
+    """Specs of the paper's selections (FA, FA+random, FA+SA, STAE) at (K, p) budgets."""
+    if points is None:
+        points = [(4, 0.25)] if tiny else [(8, 0.25), (8, 0.1), (4, 0.1), (4, 0.05)]
+    points = list(points)
+    fa_ks = sorted({k for k, _ in points}, reverse=True)
+    specs: list[dict[str, Any]] = [
+        {"family": "semantic", "mode": "fa", "k": k, "p": 1.0, "checkpoint": checkpoint} for k in fa_ks
+    ]
+    for mode in ("fa_random", "fa_sa", "stae"):
+        specs += [{"family": "semantic", "mode": mode, "k": k, "p": p, "checkpoint": checkpoint} for k, p in points]
+    # the camera node's default layout (fixed, no search: cheapest to encode) and the codec
+    # work's best lossy layout (kept values as a WebP image), on the full method
+    few = points[:1] if tiny else [points[0], points[-1]]
+    specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint, "layout": "fast"} for k, p in few]
+    specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint,
+               "layout": "auto+webp", "quality": 50} for k, p in few]
+    return specs
