@@ -11,7 +11,8 @@ predicts a pixel from the same pixel in the previous kept frame when that pixel 
 (falling back to the delta predictor otherwise). Prediction turns smooth content into many
 small residuals, which zstd codes in fewer bits. The ``_sg`` variants first replace R and B by
 R-G and B-G ("subtract green"), which removes most of the correlation between channels of
-natural images.
+natural images. ``med``/``tmed`` predict each pixel from its kept spatial neighbours
+(JPEG-LS's median edge detector; ``tmed`` prefers the previous kept frame), see spatial.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import CorruptPayloadError, SizeMismatchError
+from .spatial import decode_spatial, encode_spatial
 
 __all__ = [
     "BYTE_VALUE_LAYOUTS",
@@ -39,10 +41,12 @@ BYTE_VALUE_LAYOUTS: dict[int, str] = {
     4: "planar_temporal",
     5: "planar_delta_sg",
     6: "planar_temporal_sg",
+    7: "planar_med_sg",
+    8: "planar_tmed_sg",
 }
 # Layouts that first decorrelate colour ("subtract green", as WebP lossless does): channels 0
 # and 2 are coded as their difference from channel 1 (mod 2**bits). Needs C >= 3.
-COLOUR_LAYOUTS = frozenset({"planar_delta_sg", "planar_temporal_sg"})
+COLOUR_LAYOUTS = frozenset({"planar_delta_sg", "planar_temporal_sg", "planar_med_sg", "planar_tmed_sg"})
 
 
 def _check_bits(bits: int) -> int:
@@ -158,6 +162,8 @@ def encode_values(symbols: np.ndarray, mask: np.ndarray, layout: str, bits: int)
         return _delta_enc(planes, modmask).tobytes()
     if layout == "planar_temporal":
         return _temporal_enc(planes, mask, modmask).tobytes()
+    if layout in ("planar_med", "planar_tmed"):
+        return encode_spatial(planes, mask, modmask, temporal_first=layout == "planar_tmed").tobytes()
     raise ValueError(f"unknown value layout {layout!r}")
 
 
@@ -186,6 +192,8 @@ def decode_values(data: bytes, layout: str, mask: np.ndarray, n: int, c: int, bi
         planes = _delta_dec(planes, modmask)
     elif layout == "planar_temporal":
         planes = _temporal_dec(planes, mask, modmask)
+    elif layout in ("planar_med", "planar_tmed"):
+        planes = decode_spatial(planes, mask, modmask, temporal_first=layout == "planar_tmed")
     if colour:
         planes = _subtract_green(planes, modmask, +1)
     return np.ascontiguousarray(planes.T)
