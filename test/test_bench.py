@@ -85,3 +85,27 @@ def test_bench_help_lists_subcommands(capsys) -> None:
         main(["bench", "--help"])
     text = capsys.readouterr().out
     assert "codecs" in text and "transport" in text and "controller" in text
+
+
+def test_transport_summary_counts_losses_and_percentiles() -> None:
+    from stae_ros.bench.transport import _summarise, _topic, transport_markdown
+
+    case = {"type": "semantic", "size": 5000, "qos": "best_effort"}
+    topic = _topic("semantic", 5000, "best_effort")
+    recv = {topic: [("lat", i, float(i + 1), 100.0 + i) for i in range(8)] + [("tput", i, 1.0, 200.0 + 0.01 * i) for i in range(5)]}
+    sent = {topic: {"lat": 10, "tput": 6, "tput_publish_s": 0.01}}
+    (row,) = _summarise([case], recv, sent)
+    assert row["latency_received"] == 8 and row["latency_sent"] == 10
+    assert row["latency_p50_ms"] == pytest.approx(np.percentile(np.arange(1, 9), 50))
+    assert row["tput_received"] == 5 and row["tput_msgs_per_s"] > 0
+    md = transport_markdown({"rmw": "x", "messages": 10, "rate_hz": 20.0, "rows": [row]})
+    assert "| 5,000 | semantic | best_effort |" in md and "8/10" in md
+
+
+def test_external_sweep_is_empty_without_model_files(tmp_path) -> None:
+    from stae_ros.baselines import UnknownCodecError
+    from stae_ros.baselines.external import ExternalCodec, external_sweep
+
+    assert external_sweep("unused.pt", root=tmp_path) == []
+    with pytest.raises(UnknownCodecError, match="mpeg"):
+        ExternalCodec("mpeg", str(tmp_path / "x.pt"))
