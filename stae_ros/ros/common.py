@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -80,11 +82,14 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
-def run_node(make_node: Callable[[], Any], args: list[str] | None = None, threads: int = 1) -> int:
+def run_node(make_node: Callable[[], Any], args: list[str] | None = None, threads: int = 1,
+             fast_exit: bool = True) -> int:
     """Create the node and spin it until SIGINT/SIGTERM or shutdown; always clean up.
 
     Returns the process exit code: 0 on a clean stop, 1 when the node could not start (the
-    reason is logged: a missing model, a bad parameter).
+    reason is logged: a missing model, a bad parameter). With `fast_exit` the process ends right
+    after the ROS clean-up (os._exit after flushing output): the interpreter's own teardown of
+    torch takes seconds on a small host, longer than launchers wait after SIGINT.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
@@ -112,10 +117,20 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         logging.getLogger(PACKAGE).debug("startup failure", exc_info=True)
         rc = 1
     finally:
-        if node is not None:
-            try:
+        # a second Ctrl-C (the terminal's and `ros2 launch`'s both arrive) must not break the clean-up
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
+        try:
+            if node is not None:
                 node.destroy_node()
-            except Exception:  # noqa: BLE001 - already shutting down
-                pass
-        rclpy.try_shutdown()
+            rclpy.try_shutdown()
+        except BaseException:  # noqa: BLE001 - shutting down anyway; do not print a traceback
+            pass
+    if fast_exit:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
     return rc
