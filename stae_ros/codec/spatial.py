@@ -89,33 +89,46 @@ def decode_spatial(res: np.ndarray, mask: np.ndarray, modmask: int, temporal_fir
     """Inverse of :func:`encode_spatial`."""
     pl = _plan(mask, temporal_first)
     n = pl.kind.size
-    out = np.zeros(res.shape, dtype=np.int16)
+    r = np.ascontiguousarray(res.T).astype(np.int16)  # (N, C): row gathers are contiguous
+    out = np.zeros_like(r)
     iso = np.flatnonzero(pl.kind == _ISO)
-    out[:, iso] = np.cumsum(res[:, iso], axis=1, dtype=np.uint8) & modmask
+    out[iso] = np.cumsum(r[iso], axis=0) & modmask
 
     # Temporal chains: acc[i] = residual sum from i down to (not including) its root.
     is_t = pl.kind == _T
     ptr = np.where(is_t, pl.t, np.arange(n))
-    acc = np.where(is_t[None, :], res, 0).astype(np.uint8)
+    acc = np.where(is_t[:, None], r, 0)
     while n and np.any(ptr[ptr] != ptr):  # at most log2(K)+1 rounds
-        acc = (acc + acc[:, ptr]) & np.uint8(modmask)
+        acc = (acc + acc[ptr]) & modmask
         ptr = ptr[ptr]
-    root = ptr
 
-    spatial = np.flatnonzero((pl.kind != _ISO) & ~is_t)
-    temporal = np.flatnonzero(is_t)
-    s_order = spatial[np.argsort(pl.diag[spatial], kind="stable")]
-    t_order = temporal[np.argsort(pl.diag[temporal], kind="stable")]
-    n_diag = int(pl.diag.max()) + 1 if n else 0
-    s_bounds = np.searchsorted(pl.diag[s_order], np.arange(n_diag + 1))
-    t_bounds = np.searchsorted(pl.diag[t_order], np.arange(n_diag + 1))
-    res16 = res.astype(np.int16)
-    for d in range(n_diag):
-        idx = s_order[s_bounds[d] : s_bounds[d + 1]]
-        if idx.size:
-            pred = _predict(pl.kind[idx], out[:, pl.w[idx]], out[:, pl.n[idx]], out[:, pl.nw[idx]])
-            out[:, idx] = (res16[:, idx] + pred) & modmask
-        idx = t_order[t_bounds[d] : t_bounds[d + 1]]
-        if idx.size:
-            out[:, idx] = (out[:, root[idx]] + acc[:, idx]) & modmask
-    return out.astype(np.uint8)
+    # Group the non-isolated pixels by (diagonal, kind) once; then one step per group.
+    todo = np.flatnonzero(pl.kind != _ISO)
+    order = todo[np.lexsort((pl.kind[todo], pl.diag[todo]))]
+    key = pl.diag[order].astype(np.int64) * 8 + pl.kind[order]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [order.size]))
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        if a == b:  # no non-isolated pixels at all
+            continue
+        idx = order[a:b]
+        kind = int(pl.kind[idx[0]])
+        if kind == _T:
+            out[idx] = (out[ptr[idx]] + acc[idx]) & modmask
+            continue
+        if kind == _W:
+            pred = out[pl.w[idx]]
+        elif kind == _N:
+            pred = out[pl.n[idx]]
+        else:
+            wv, nv = out[pl.w[idx]], out[pl.n[idx]]
+            if kind == _AVG:
+                pred = (wv + nv) >> 1
+            else:
+                nwv = out[pl.nw[idx]]
+                hi = np.maximum(wv, nv)
+                lo = np.minimum(wv, nv)
+                pred = np.minimum(np.maximum(wv + nv - nwv, lo), hi)
+        out[idx] = (r[idx] + pred) & modmask
+    return np.ascontiguousarray(out.T).astype(np.uint8)
