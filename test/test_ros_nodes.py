@@ -443,3 +443,48 @@ def test_camera_and_edge_in_two_network_namespaces(tiny_model):
         pair.delete()
     assert not any(ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
                    for ns in (pair.robot, pair.edge))
+
+
+def test_link_emulator_delays_in_order_and_drops_when_the_queue_is_full():
+    domain = pick_domain_id()
+    harness = Harness(domain)
+    out: list[SemanticClip] = []
+    harness.node.create_subscription(SemanticClip, "semantic_clip_out", out.append, qos.clip_qos())
+    pub = harness.node.create_publisher(SemanticClip, "semantic_clip_in", qos.clip_qos())
+    # 10 kbit/s: a 2.2 kB message needs ~2 s, so the second and third find the 3 kB queue full
+    spec = NodeSpec("link_emulator_node", params={"rate_bps": 10_000.0, "queue_limit_bytes": 3000,
+                                                  "overhead_bytes": 200})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
+                                      harness.node.count_publishers("semantic_clip_out") >= 1, 30, launcher), \
+                launcher.output_of("link_emulator_node")
+            for seq in range(3):
+                pub.publish(SemanticClip(seq=seq, payload=array.array("B", bytes(2000))))
+            assert harness.spin_until(lambda: len(out) >= 1, 20, launcher), launcher.output_of("link_emulator_node")
+            harness.spin_until(lambda: False, 1.0)
+            assert [m.seq for m in out] == [0]
+            assert len(out[0].payload) == 2000
+            assert launcher.wait_for_line("link_emulator_node", "dropped clip", 5)
+            # once the queue drained, the next message passes again
+            pub.publish(SemanticClip(seq=3, payload=array.array("B", bytes(500))))
+            assert harness.spin_until(lambda: [m.seq for m in out] == [0, 3], 20, launcher)
+    finally:
+        harness.close()
+
+
+def test_stae_demo_runs_end_to_end(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    png = tmp_path / "demo.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stae_ros.cli", "demo", "--clips", "3", "--model", str(tiny_model), "--no-controller",
+         "--viz", str(png), "--viz-clips", "2", "--timeout", "90"],
+        capture_output=True, text=True, timeout=150, cwd=Path(__file__).resolve().parents[1])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    assert len(rows) == 3 and all(" truth " in r and "total" in r for r in rows), out[-3000:]
+    assert "accuracy" in proc.stdout and "first label" in proc.stdout and "p95" in proc.stdout
+    assert png.is_file() and png.stat().st_size > 5000

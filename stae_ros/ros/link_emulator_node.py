@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from typing import Any
 
 from rclpy.node import Node
@@ -28,13 +29,17 @@ class LinkEmulatorNode(Node):
         super().__init__("link_emulator_node", **kwargs)
         cfg = declare_params(self, LINK_EMULATOR_PARAMS)
         self.cfg = dict(cfg)
-        from stae_ros.link import TraceShaper, load_trace, trace_from_rates
+        from stae_ros.link import PACKET_BYTES, TraceShaper, load_trace, trace_from_rates
 
         if cfg["trace"]:
             trace = load_trace(cfg["trace"])
             what = f"trace {cfg['trace']}"
         else:
-            trace = trace_from_rates([float(cfg["rate_bps"])])
+            # enough 100 ms steps that the trace holds several whole 1500 B opportunities: one
+            # step of a slow rate would round to a single opportunity per period (a faster link)
+            rate = float(cfg["rate_bps"])
+            steps = min(100_000, max(1, math.ceil(10 * PACKET_BYTES * 8 / (rate * 0.1))))
+            trace = trace_from_rates([rate] * steps)
             what = f"constant {float(cfg['rate_bps']) / 1e6:.3f} Mbps"
         limit = int(cfg["queue_limit_bytes"]) or None
         self.shaper = TraceShaper(trace, queue_limit_bytes=limit, base_delay_ms=float(cfg["base_delay_ms"]))
