@@ -56,6 +56,7 @@ class DataConfig:
     root: str = "datasets/synth"
     generate: dict[str, Any] | None = None  #: kwargs of stae_ros.data.synthetic.generate_dataset when root is missing
     cache: bool = True
+    render_in_memory: bool = False  #: synthetic only: render the split from ``generate`` in memory (no video files, no PyAV; same pixels as `stae data synth`, FFV1 being lossless)
     train_limit: int = 0  #: use at most this many training clips (0 = all); for tests
     test_limit: int = 0
 

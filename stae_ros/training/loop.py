@@ -66,6 +66,11 @@ def prepare_data(cfg: TrainConfig, clip_len: int, size: tuple[int, int]) -> tupl
     from stae_ros.data.arrays import load_split_arrays
 
     root = Path(cfg.data.root)
+    if cfg.data.render_in_memory:
+        if cfg.data.generate is None:
+            raise TrainingError("data.render_in_memory needs a data.generate section")
+        train, test = render_synthetic_splits(cfg.data.generate, clip_len, size)
+        return _limit(train, cfg.data.train_limit, cfg.seed), _limit(test, cfg.data.test_limit, cfg.seed + 1)
     if not root.exists():
         if cfg.data.generate is None:
             raise TrainingError(f"data root {root} does not exist and the config has no data.generate section")
@@ -80,6 +85,44 @@ def prepare_data(cfg: TrainConfig, clip_len: int, size: tuple[int, int]) -> tupl
     if list(train.class_names) != list(test.class_names):
         raise TrainingError(f"train and test splits of {root} disagree on the class list")
     return _limit(train, cfg.data.train_limit, cfg.seed), _limit(test, cfg.data.test_limit, cfg.seed + 1)
+
+
+def _render_one(job: tuple[int, int, int, int, int]) -> tuple[Any, Any, Any]:
+    from stae_ros.data.synthetic import render_clip
+
+    cid, seed, frames, height, width = job
+    clip = render_clip(cid, seed, frames, height, width)
+    return clip.frames, clip.boxes, clip.region
+
+
+def render_synthetic_splits(generate: dict[str, Any], clip_len: int, size: tuple[int, int]) -> tuple[Any, Any]:
+    """The synthetic train/test splits rendered in memory with the seeds `generate_dataset` uses."""
+    import multiprocessing as mp
+    import os
+
+    from stae_ros.data.arrays import ClipArrays
+    from stae_ros.data.synthetic import CLASS_NAMES, clip_seed
+
+    seed = int(generate.get("seed", 0))
+    n_train, n_test = int(generate.get("train_per_class", 200)), int(generate.get("test_per_class", 50))
+    frames, height, width = int(generate.get("frames", 16)), int(generate.get("height", 64)), int(generate.get("width", 64))
+    if (frames, height, width) != (clip_len, size[0], size[1]):
+        raise TrainingError(f"data.generate renders {frames}x{height}x{width} clips but the model wants {clip_len}x{size[0]}x{size[1]}")
+    jobs = [(cid, clip_seed(seed, cid, idx), frames, height, width, idx, name)
+            for cid, name in enumerate(CLASS_NAMES) for idx in range(n_train + n_test)]
+    workers = max(1, min(len(os.sched_getaffinity(0)), 32))
+    with mp.get_context("fork").Pool(workers) as pool:
+        rendered = pool.map(_render_one, [j[:5] for j in jobs], chunksize=8)
+    out = []
+    for is_train in (True, False):
+        sel = [i for i, j in enumerate(jobs) if (j[5] < n_train) == is_train]
+        out.append(ClipArrays(
+            clips=np.stack([rendered[i][0] for i in sel]), labels=np.array([jobs[i][0] for i in sel], dtype=np.int64),
+            class_names=list(CLASS_NAMES), names=[f"{jobs[i][6]}/{jobs[i][6]}_{jobs[i][5]:04d}.avi" for i in sel],
+            boxes=np.stack([np.asarray(rendered[i][1], dtype=np.int32) for i in sel]),
+            regions=np.stack([np.asarray(rendered[i][2], dtype=np.int32) for i in sel])))
+    log.info("rendered %d train + %d test synthetic clips in memory", len(out[0].labels), len(out[1].labels))
+    return out[0], out[1]
 
 
 def _limit(arrays: Any, limit: int, seed: int) -> Any:
