@@ -142,9 +142,10 @@ def system(tiny_model):
         assert launcher.wait_for_line("topic_cam/camera_node", "camera ready", 60)
         yield harness, launcher
     finally:
-        codes = launcher.stop()
+        codes = launcher.stop(timeout=20.0)  # generous: a loaded 2-core host exits slowly
         harness.close()
-    assert all(c in (0, -2) for c in codes.values()), f"unclean exit: {codes}"
+    assert all(c in (0, -2) for c in codes.values()), f"unclean exit after SIGINT: {codes}\n" + "\n".join(
+        f"--- {k}\n{launcher.output_of(k)[-1500:]}" for k, c in codes.items() if c not in (0, -2))
 
 
 def _release(harness: Harness, launcher: Launcher, n: int) -> range:
