@@ -106,6 +106,7 @@ class _Demo:
 
     def run(self) -> int:
         import rclpy
+        from rclpy.executors import ExternalShutdownException
 
         from stae_ros.ros.launcher import Launcher, pick_domain_id, ros_env
 
@@ -123,7 +124,7 @@ class _Demo:
             node = self._make_node()
             launcher.start()
             return self._loop(node, launcher)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C: rclpy shuts its context down first
             print("\nstae demo: interrupted", flush=True)
             self._summary()
             return 130
