@@ -16,7 +16,6 @@ from .errors import (
     SourceError,
 )
 from .images import ENCODINGS, array_to_image, image_to_array, image_to_rgb
-from .launcher import NODE_MODULES, Launcher, NodeSpec, node_command, pick_domain_id, ros_env
 from .params import CAMERA_PARAMS, CONTROLLER_PARAMS, EDGE_PARAMS, LINK_EMULATOR_PARAMS, NODE_PARAMS, ParamSpec
 
 __all__ = [
@@ -26,3 +25,14 @@ __all__ = [
     "NODE_MODULES", "Launcher", "NodeSpec", "node_command", "pick_domain_id", "ros_env",
     "ParamSpec", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
 ]
+
+_LAUNCHER_NAMES = ("NODE_MODULES", "Launcher", "NodeSpec", "node_command", "pick_domain_id", "ros_env")
+
+
+def __getattr__(name: str):
+    # the launcher is imported on first use, so `python -m stae_ros.ros.launcher` runs it only once
+    if name in _LAUNCHER_NAMES:
+        from . import launcher
+
+        return getattr(launcher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
