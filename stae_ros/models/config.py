@@ -167,7 +167,7 @@ class ViTConfig:
     dropout: float = 0.1
     num_classes: int = 12
     pos_embed: str = "learned"  #: "learned" or "sincos" (fixed)
-    pool: str = "mean"  #: "mean" (mean of tokens, VideoMAE fine-tuning) or "cls"
+    pool: str = "mean"  #: "mean" (mean of tokens, VideoMAE fine-tuning), "max" (token-wise max) or "cls"
     stem: str = "none"  #: "none", "diff" (append frame differences) or "conv" (3x3x3 conv stem)
     stem_channels: int = 16  #: output channels of the "conv" stem
 
@@ -183,8 +183,8 @@ class ViTConfig:
             raise ConfigError(f"vit.dropout must be in [0, 1), got {self.dropout}")
         if self.pos_embed not in ("learned", "sincos"):
             raise ConfigError(f"vit.pos_embed must be 'learned' or 'sincos', got {self.pos_embed!r}")
-        if self.pool not in ("mean", "cls"):
-            raise ConfigError(f"vit.pool must be 'mean' or 'cls', got {self.pool!r}")
+        if self.pool not in ("mean", "max", "cls"):
+            raise ConfigError(f"vit.pool must be 'mean', 'max' or 'cls', got {self.pool!r}")
         if self.stem not in ("none", "diff", "conv"):
             raise ConfigError(f"vit.stem must be 'none', 'diff' or 'conv', got {self.stem!r}")
 

@@ -1,8 +1,9 @@
 """Video ViT classifier, VideoMAE-style.
 
 Tubelet patch embedding (a Conv3d with kernel = stride = tubelet), a learned or fixed sin-cos
-position embedding, pre-norm transformer blocks and a mean-pool (VideoMAE fine-tuning) or cls
-head. Parameter names follow VideoMAE (``patch_embed.proj``, ``blocks.i.attn.qkv``, ``fc_norm``,
+position embedding, pre-norm transformer blocks and a mean-pool (VideoMAE fine-tuning), max-pool or cls head
+(max-pool: when the evidence sits in a few tokens of a small region, a mean over all tokens
+dilutes it). Parameter names follow VideoMAE (``patch_embed.proj``, ``blocks.i.attn.qkv``, ``fc_norm``,
 ``head``) so its checkpoints map onto this model with ``load_pretrained``.
 
 ``stem`` (config) helps a small ViT trained from scratch on ~2000 CPU clips pick up small-region
@@ -164,6 +165,8 @@ class VideoViT(nn.Module):
             tokens = blk(tokens)
         if self.cfg.pool == "cls":
             return self.norm(tokens[:, 0])
+        if self.cfg.pool == "max":
+            return self.fc_norm(tokens.amax(dim=1))
         return self.fc_norm(tokens.mean(dim=1))
 
     def forward(self, clip: Tensor) -> Tensor:
