@@ -61,9 +61,10 @@ def render_demo_strip(clips: list[VizClip], path: str | Path, frames: int, heigh
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 3 * max(1, len(clips))
-    aspect = (frames * width) / height
-    fig, axes = plt.subplots(rows, 1, figsize=(min(22, 1.1 * frames + 1.5), 1.05 * rows * 16 / aspect * 1.6 + 0.6),
-                             squeeze=False)
+    aspect = (frames * width) / height  # one strip row is `aspect` times wider than high
+    fig_w = 16.0
+    row_h = (fig_w - 1.6) / aspect + 0.12
+    fig, axes = plt.subplots(rows, 1, figsize=(fig_w, rows * row_h + 0.3 * len(clips) + 0.2), squeeze=False)
     names = ("original", "kept by camera", "recovered on edge")
     for c, clip in enumerate(clips):
         parts = (clip.original, clip.kept, clip.recovered)
@@ -79,7 +80,7 @@ def render_demo_strip(clips: list[VizClip], path: str | Path, frames: int, heigh
                 ax.set_title(f"clip {clip.seq}: {truth}label {clip.label} ({clip.score:.2f}){ok} | "
                              f"K={clip.k} of {frames} frames, p={clip.p:g} of pixels, {clip.nbytes} B",
                              fontsize=9, loc="left")
-    fig.tight_layout()
+    fig.tight_layout(h_pad=0.2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
