@@ -243,7 +243,7 @@ class _Demo:
             truth = "" if not t[1] else f" truth {t[1]:<12}"
             print(f"[{seq:4d}] {m.label:<12} {m.score:4.2f}{truth}{mark} K={m.k:<2d} p={m.p:<5g} {m.payload_bytes:7d} B"
                   f" | cam {m.camera_ms:6.1f} + link {m.link_ms:6.1f} + edge {m.edge_ms:6.1f} "
-                  f"(dec {m.decode_ms:5.1f}, inf {m.infer_ms:6.1f}) = total {m.total_ms:7.1f} ms", flush=True)
+                  f"(queue {m.queue_ms:5.1f}, dec {m.decode_ms:5.1f}, inf {m.infer_ms:6.1f}) = total {m.total_ms:7.1f} ms", flush=True)
             self.printed.add(seq)
 
     # ---- results ------------------------------------------------------------------------------
