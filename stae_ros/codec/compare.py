@@ -108,7 +108,7 @@ def measure(clips: list[np.ndarray], level: int, quality: int, repeat: int) -> s
             mask_b: dict[str, list[int]] = defaultdict(list)
             val_b: dict[str, list[int]] = defaultdict(list)
             lossy_psnr: dict[str, list[float]] = defaultdict(list)
-            auto_b, best_b, fast_b, t_auto, t_best, t_fast, t_dec = [], [], [], [], [], [], []
+            auto_b, best_b, fast_b, t_auto, t_best, t_fast, t_dec, t_dec_auto = [], [], [], [], [], [], [], []
             picks: Counter[str] = Counter()
             for clip in tqdm(clips, desc=f"K={k} p={p}", leave=False):
                 pl = select(clip, k, p)
@@ -137,13 +137,14 @@ def measure(clips: list[np.ndarray], level: int, quality: int, repeat: int) -> s
                 t_best.append(_ms(lambda: encode(pl, "best", level), max(1, repeat // 3)))
                 t_fast.append(_ms(lambda: encode(pl, "fast", level), repeat))
                 t_dec.append(_ms(lambda: decode(fast), repeat))
+                t_dec_auto.append(_ms(lambda: decode(data), repeat))
             rows.append(
                 dict(k=k, p=p, mask={m: np.mean(v) for m, v in mask_b.items()},
                      val={m: np.mean(v) for m, v in val_b.items()},
                      psnr={m: np.mean(v) for m, v in lossy_psnr.items()},
                      auto=np.mean(auto_b), best=np.mean(best_b), fast=np.mean(fast_b),
                      pick=picks.most_common(1)[0][0], t_auto=np.mean(t_auto), t_best=np.mean(t_best),
-                     t_fast=np.mean(t_fast), t_dec=np.mean(t_dec)))
+                     t_fast=np.mean(t_fast), t_dec=np.mean(t_dec), t_dec_auto=np.mean(t_dec_auto)))
     t, h, w, c = clips[0].shape
     raw32 = t * h * w * c * 4
     out = [f"Clip {t}x{h}x{w}x{c}, {len(clips)} clips, zstd level {level}, lossy quality {quality}; "
@@ -168,10 +169,11 @@ def measure(clips: list[np.ndarray], level: int, quality: int, repeat: int) -> s
         cells += [f"{r['auto']:.0f}", f"{r['best']:.0f}", f"{r['fast']:.0f}", f"{raw32 / r['auto']:.0f}x", r["pick"]]
         out.append("| " + " | ".join(cells) + " |")
     out += ["", "Times (CPU ms of one thread, fastest of repeats, mean over clips):", "",
-            f"| K | p | encode auto | encode best | encode fast ({FAST_LAYOUT}) | decode (fast bytes) |",
-            "|---|---|---|---|---|---|"]
+            f"| K | p | encode auto | encode best | encode fast ({FAST_LAYOUT}) | decode auto bytes | decode fast bytes |",
+            "|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['k']} | {r['p']} | {r['t_auto']:.2f} | {r['t_best']:.1f} | {r['t_fast']:.2f} | {r['t_dec']:.2f} |")
+        out.append(f"| {r['k']} | {r['p']} | {r['t_auto']:.2f} | {r['t_best']:.1f} | {r['t_fast']:.2f} "
+                   f"| {r['t_dec_auto']:.2f} | {r['t_dec']:.2f} |")
     return "\n".join(out)
 
 
