@@ -110,6 +110,16 @@ def test_module_shapes(model: STAE, clip: torch.Tensor) -> None:
     assert model.classify(clip).shape == (2, 3)
 
 
+@pytest.mark.parametrize("pool,pos_embed,stem", [("mean", "learned", "none"), ("max", "sincos", "diff"), ("cls", "learned", "conv")])
+def test_vit_variants(pool: str, pos_embed: str, stem: str) -> None:
+    vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=4, pool=pool,
+                             pos_embed=pos_embed, stem=stem, stem_channels=4), ClipConfig(8, 32, 32, 3))
+    out = vit(torch.rand(2, 3, 8, 32, 32))
+    assert out.shape == (2, 4) and bool(torch.isfinite(out).all())
+    with pytest.raises(ShapeError):
+        vit(torch.rand(2, 3, 8, 32, 16))
+
+
 @pytest.mark.parametrize("k", [8, 4, 2, 1])
 @pytest.mark.parametrize("p", [1.0, 0.5, 0.25, 0.1, 0.05])
 def test_select_exact_budgets(model: STAE, clip: torch.Tensor, k: int, p: float) -> None:

@@ -39,7 +39,7 @@ def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float
     return statistics.median(times)
 
 
-def measure(cfg: ModelConfig, threads: int = 1, train_threads: int = 2, batch: int = 16, repeats: int = 10) -> dict[str, float]:
+def measure(cfg: ModelConfig, threads: int = 1, train_threads: int = 1, batch: int = 16, repeats: int = 10) -> dict[str, float]:
     """Return a dict of parameter counts and timings (ms) for ``cfg`` on this CPU."""
     torch.manual_seed(0)
     model = STAE(cfg).eval()
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/model_default.yaml", help="model YAML (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="threads for inference timings")
-    parser.add_argument("--train-threads", type=int, default=2, help="threads for the training-step timing")
+    parser.add_argument("--train-threads", type=int, default=1, help="threads for the training-step timing")
     parser.add_argument("--batch", type=int, default=16, help="training batch size")
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
