@@ -65,6 +65,10 @@ class ClipCodec(ABC):
     def decode(self, data: bytes) -> np.ndarray:
         """Edge side: bytes -> uint8 clip (T,H,W,3) the classifier sees; raises BaselineDecodeError."""
 
+    def decode_many(self, payloads: list[bytes]) -> np.ndarray:
+        """Decode several clips (N,T,H,W,3); model-based codecs override it to batch the network."""
+        return np.stack([self.decode(p) for p in payloads])
+
     def spec(self) -> dict[str, Any]:
         return {"family": self.family, **self.params}
 

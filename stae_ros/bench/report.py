@@ -41,8 +41,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
     clip = report["clip"]
     out = [f"Clip {clip['frames']}×{clip['height']}×{clip['width']}×3 (float32 {clip['float32_bytes']:,} B, "
            f"uint8 {clip['uint8_bytes']:,} B); {report['test_clips']} test clips, {report['finetune_clips']} "
-           f"fine-tuning clips; checkpoint stage `{report.get('checkpoint_stage')}`; ms = median per clip, "
-           f"± = half-range over {report['options']['repeats']} runs.", ""]
+           f"fine-tuning clips; checkpoint stage `{report.get('checkpoint_stage')}`; ms = median CPU time per clip "
+           f"(process_time, one thread), ± = half-range over {report['options']['repeats']} runs.", ""]
     out += ["| method | point | bytes/clip mean | p95 | × vs float32 | × vs H.264 @ equal acc | acc zero-shot | acc adapted | PSNR dB "
             "| camera ms (1 thr) | edge ms | camera RSS MB | edge RSS MB |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
