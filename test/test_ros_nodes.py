@@ -195,7 +195,7 @@ def test_parameter_update_and_budget_command_change_later_clips(system):
     harness.pub_cmd.publish(BudgetCommand(mode=BudgetCommand.MODE_SET, k=99, p=0.1, reason="too big"))
     harness.spin_until(lambda: False, 1.0)
     for s in _release(harness, launcher, 2):
-        assert (harness.clips[s].k, round(harness.clips[s].p, 6)) == (1, 0.1)
+        assert (harness.clips[s].k, round(harness.clips[s].p, 6)) == (1, 0.1)  # float32 on the wire
         assert len(harness.clips[s].frame_indices) == 1
     assert launcher.wait_for_line("camera_node", "rejected", 5)
 

@@ -195,7 +195,8 @@ class CameraNode(Node):
         elif cmd.mode == BudgetCommand.MODE_RESUME:
             params = [Parameter("paused", value=False)]
         elif cmd.mode == BudgetCommand.MODE_SET:
-            params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=float(cmd.p)),
+            # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
+            params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
                       Parameter("paused", value=False)]
         else:
             self.get_logger().warning(f"BudgetCommand with unknown mode {cmd.mode} ignored")
