@@ -17,7 +17,7 @@ from stae_ros.roi import (
 )
 from stae_ros.roi.codec import RoiCodec, RoiLimits, RoiSettings
 from stae_ros.roi.h264 import X264Settings, decode_annexb, encode_annexb, pack_nals, split_nals, unpack_nals
-from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch
+from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch, motion_importance
 from stae_ros.roi.report import bytes_at_accuracy
 
 
@@ -93,7 +93,7 @@ def test_malformed_payloads_rejected(encoded: tuple[RoiCodec, np.ndarray, bytes]
         RoiCodec(limits=RoiLimits(max_frames=4)).decode(data)
     with pytest.raises(LimitExceededError):
         RoiCodec(limits=RoiLimits(max_bytes=100)).decode(data)
-    garbage = data[:6] + bytes([10]) + bytes(range(200, 210))
+    garbage = data[:7] + bytes([10]) + bytes(range(200, 210))  # a NAL of junk after a valid header
     with pytest.raises(RoiPayloadError):
         codec.decode(garbage)
     with pytest.raises(BitstreamDecodeError):
@@ -132,3 +132,28 @@ def test_bytes_at_accuracy_interpolates_on_envelope() -> None:
     assert bytes_at_accuracy(pts, 0.6) == pytest.approx((200.0 * 400.0) ** 0.5)  # log-linear between 200 and 400
     assert bytes_at_accuracy(pts, 0.7) == pytest.approx(400.0)
     assert bytes_at_accuracy(pts, 0.8) is None
+
+
+def test_crop_mode_round_trip() -> None:
+    clip = _clip(3)
+    codec = RoiCodec(RoiSettings(threshold=0.5, mode="crop", x264=X264Settings(crf=20)))
+    data = codec.encode(clip, _importance())
+    out = codec.decode(data)
+    x0, y0, cw, ch = codec.crop_window(_importance(), 64, 64)
+    assert cw % 16 == 0 and ch % 16 == 0 and x0 <= 16 and x0 + cw >= 56 and y0 <= 16 and y0 + ch >= 40
+    inside = (slice(None), slice(y0, y0 + ch), slice(x0, x0 + cw))
+    assert _psnr(out[inside], clip[inside]) > 25.0  # the window holds sigma-12 sensor noise too
+    outside = np.ones(out.shape[:3], bool)
+    outside[inside] = False
+    assert (out[outside] == 128).all()
+    whole = RoiCodec(RoiSettings(x264=X264Settings(crf=20))).encode(clip, np.ones((8, 8, 8), np.float32))
+    assert len(data) < len(whole)
+    with pytest.raises(LimitExceededError):  # crop window announced outside the frame
+        RoiCodec().decode(data[:7] + bytes([60]) + data[8:])
+
+
+def test_motion_importance_finds_the_moving_square() -> None:
+    imp = motion_importance(_clip(4), block=8, dilate=0)
+    assert imp.shape == (8, 8, 8)
+    assert imp[0, 2:5, 2:8].max() == pytest.approx(1.0)  # the square's rows/cols
+    assert imp[0, 6:, :].max() < 0.5  # rows below it: noise only

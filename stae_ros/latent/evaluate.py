@@ -11,6 +11,7 @@ the operating points into profiles/payloads.json.
 from __future__ import annotations
 
 import argparse
+import json
 import copy
 import logging
 import time
@@ -23,7 +24,8 @@ import yaml
 from .codec import LatentCodec
 from .io import save_latent_model
 from .model import LatentConfig, LatentModel
-from .train import estimate_bits, train_latent
+from .train import estimate_bits, refit_prior, train_latent
+from stae_ros.roi.report import save_json
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,14 @@ def _model_path(out: Path, tag: str) -> Path:
     return out / f"latent_{tag}.pt"
 
 
-def _train_or_load(cfg: LatentConfig, path: Path, **kw) -> LatentModel:
+def _train_or_load(cfg: LatentConfig, path: Path, refit: bool = False, **kw) -> LatentModel:
     if path.exists():
         model = LatentModel(cfg)
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
     model = train_latent(cfg, **kw)
+    if refit:
+        log.info("%s: prior refit -> %.1f bits/clip on train", path.name, refit_prior(model, kw["clips"]))
     torch.save(model.state_dict(), path)
     return model
 
@@ -78,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crfs", default="43,38,33,28,23", help="libx264 CRFs of the reference curve")
     ap.add_argument("--lambdas", default="", help="comma-separated lambdas overriding the config's sweep")
     ap.add_argument("--only-train", action="store_true", help="train/cache the models and stop")
+    ap.add_argument("--no-reference", action="store_true", help="measure/cache the latent points only (no H.264, no report)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
 
     from stae_ros.roi.baseline import StudyConfig, base_classifier, h264_points
     from stae_ros.roi.dataset import load_payload_data
-    from stae_ros.roi.report import equal_accuracy_table, plot_curves, save_json, write_profile_points
+    from stae_ros.roi.report import equal_accuracy_table, plot_curves, write_profile_points
 
     conf = yaml.safe_load(Path(args.config).read_text())
     cfg = LatentConfig(**conf["model"])
@@ -94,30 +99,37 @@ def main(argv: list[str] | None = None) -> int:
     data = load_payload_data(out, **conf.get("data", {}), frames=cfg.frames, height=cfg.height, width=cfg.width)
     common = dict(clips=data.train_clips, labels=data.train_labels, batch=tr["batch"], lr=tr["lr"], seed=tr["seed"])
     base = _train_or_load(cfg, _model_path(out, f"base_{tr['base_lambda']:g}"), lam=tr["base_lambda"], steps=tr["base_steps"], **common)
+    tag = f"v2_ft{tr['finetune_steps']}"
     rows = []
     lambdas = [float(v) for v in args.lambdas.split(",")] if args.lambdas else conf["lambdas"]
     for lam in lambdas:
         model = _train_or_load(
             cfg,
-            _model_path(out, f"lam{lam:g}"),
+            _model_path(out, f"{tag}_lam{lam:g}"),
             lam=lam,
             steps=tr["finetune_steps"],
+            refit=True,
             init=copy.deepcopy(base),
             **{**common, "lr": tr["lr"] / 2},
         )
         if args.only_train:
             continue
-        row = {"codec": "stae-latent", "label": f"latent lam={lam:g}", "lambda": lam, "model": str(_model_path(out, f"lam{lam:g}"))}
+        cache = out / "latent_points" / f"{tag}_lam{lam:g}.json"
+        if cache.exists():
+            rows.append(json.loads(cache.read_text()))
+            continue
+        row = {"codec": "stae-latent", "label": f"latent lam={lam:g}", "lambda": lam}
         row.update(measure(LatentCodec(model), data.test_clips, data.test_labels))
         row["model"] = str(save_latent_model(out / f"stae_latent_lam{lam:g}.pt", model, {"lambda": lam}))
         row["estimated_bytes"] = estimate_bits(model, data.test_clips) / 8.0
         row["encoder_params"] = model.encoder_params()
         log.info("%s", row)
         rows.append(row)
-    if args.only_train:
+        save_json(cache, row)
+    if args.only_train or args.no_reference:
         return 0
 
-    study = StudyConfig(out_dir=str(out))
+    study = StudyConfig(out_dir=str(out), base_model=str(_model_path(out, f"base_{tr['base_lambda']:g}")), base_steps=tr["base_steps"])
     crfs = [float(c) for c in args.crfs.split(",")]
     ref = h264_points(data, base_classifier(data, study), study, crfs)
     refs = {

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .model import LatentConfig, LatentModel
 
-__all__ = ["train_latent", "estimate_bits"]
+__all__ = ["train_latent", "estimate_bits", "refit_prior"]
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,19 @@ def train_latent(
     seed: int = 0,
     init: LatentModel | None = None,
     progress: bool = True,
+    prior_lr_scale: float = 25.0,
 ) -> LatentModel:
     """Train (or continue `init`) for `steps` mini-batches; `lam` weighs bits per clip against CE."""
     torch.manual_seed(seed)
     model = init if init is not None else LatentModel(cfg)
     rng = np.random.default_rng(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    prior = list(model.prior.parameters())
+    rest = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
+    # The prior has one location and one scale per channel: with Adam at the network's rate it
+    # would need thousands of steps to follow the latent, so it learns prior_lr_scale x faster.
+    opt = torch.optim.AdamW(
+        [{"params": rest, "weight_decay": 1e-4}, {"params": prior, "lr": lr * prior_lr_scale, "weight_decay": 0.0}], lr=lr
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * i / max(steps, 1))))
     y_all = torch.from_numpy(np.asarray(labels, np.int64))
     model.train()
@@ -65,3 +72,28 @@ def estimate_bits(model: LatentModel, clips: np.ndarray, batch: int = 32) -> flo
         _, bits = model(_batch(clips, np.arange(i, min(i + batch, len(clips)))))
         total += float(bits.sum())
     return total / max(len(clips), 1)
+
+
+@torch.no_grad()
+def _rounded_latents(model: LatentModel, clips: np.ndarray, batch: int = 32) -> torch.Tensor:
+    r = float(model.prior.support)
+    out = [torch.round(model.encoder(_batch(clips, np.arange(i, min(i + batch, len(clips)))))).clamp(-r, r) for i in range(0, len(clips), batch)]
+    return torch.cat(out)
+
+
+def refit_prior(model: LatentModel, clips: np.ndarray, steps: int = 300, lr: float = 0.05) -> float:
+    """Maximum-likelihood fit of the prior to the rounded training latents (encoder and head fixed).
+
+    Why: end-to-end training moves the prior and the encoder together; once the encoder is
+    fixed, the coding tables are best fitted to the symbols it actually emits. Only the
+    coding tables change, never the classification. Returns the mean bits per clip after the fit.
+    """
+    y = _rounded_latents(model, clips)
+    opt = torch.optim.Adam(model.prior.parameters(), lr=lr)
+    for _ in range(steps):
+        bits = model.prior.bits(y).mean()
+        opt.zero_grad(set_to_none=True)
+        bits.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(model.prior.bits(y).mean())

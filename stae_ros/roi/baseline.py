@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .classifier import SmallC3D, clone, evaluate_classifier, train_classifier
+from .classifier import PixelClassifier, clone, evaluate_classifier, train_classifier
 from .dataset import PayloadData
 from .h264 import X264Settings, decode_annexb, encode_annexb, pack_nals
 
@@ -31,26 +31,31 @@ log = logging.getLogger(__name__)
 class StudyConfig:
     """Step budgets shared by every payload (so the comparison is fair)."""
 
-    base_steps: int = 800  #: classifier trained on raw clips once
+    base_steps: int = 600  #: classifier trained on raw clips once (the latent codec's warm start)
+    base_model: str = "out/payloads/latent_base_0.0001.pt"  #: where that warm start is cached
     finetune_steps: int = 100  #: per operating point, on that point's decoded train clips
     batch: int = 16
     out_dir: str = "out/payloads"
     seed: int = 0
 
 
-def base_classifier(data: PayloadData, cfg: StudyConfig) -> SmallC3D:
-    """Train (or load the cached) classifier on raw clips."""
-    path = Path(cfg.out_dir) / f"base_c3d_{cfg.base_steps}.pt"
-    model = SmallC3D(data.num_classes)
+def base_classifier(data: PayloadData, cfg: StudyConfig) -> PixelClassifier:
+    """The raw-clip classifier every pixel codec starts from: the latent codec's warm start
+    (encoder + head, no quantiser), trained with lambda=1e-4 if not cached yet."""
+    from stae_ros.latent.model import LatentConfig, LatentModel
+    from stae_ros.latent.train import train_latent
+
+    t, h, w = data.train_clips.shape[1:4]
+    lcfg = LatentConfig(frames=t, height=h, width=w, num_classes=data.num_classes)
+    path = Path(cfg.base_model)
     if path.exists():
+        model = LatentModel(lcfg)
         model.load_state_dict(torch.load(path, weights_only=True))
-        model.eval()
-        return model
-    torch.manual_seed(cfg.seed)
-    train_classifier(model, data.train_clips, data.train_labels, cfg.base_steps, cfg.batch, seed=cfg.seed, desc="base")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return model
+    else:
+        model = train_latent(lcfg, data.train_clips, data.train_labels, lam=1e-4, steps=cfg.base_steps, batch=cfg.batch, seed=cfg.seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+    return PixelClassifier(model).eval()
 
 
 def transcode(
@@ -72,7 +77,7 @@ def transcode(
 def codec_point(
     name: str,
     data: PayloadData,
-    base: SmallC3D,
+    base: PixelClassifier,
     cfg: StudyConfig,
     encode: Callable[[np.ndarray], bytes],
     decode: Callable[[bytes], np.ndarray],
@@ -99,9 +104,9 @@ def codec_point(
     return row
 
 
-def h264_points(data: PayloadData, base: SmallC3D, cfg: StudyConfig, crfs: list[float]) -> list[dict]:
+def h264_points(data: PayloadData, base: PixelClassifier, cfg: StudyConfig, crfs: list[float]) -> list[dict]:
     """Plain libx264 at each CRF: rows for the raw Annex-B size and for our light NAL container."""
-    path = Path(cfg.out_dir) / f"h264_points_{cfg.base_steps}_{cfg.finetune_steps}.json"
+    path = Path(cfg.out_dir) / f"h264_points_pix{cfg.base_steps}_{cfg.finetune_steps}.json"
     cached = json.loads(path.read_text()) if path.exists() else []
     done = {r["crf"] for r in cached}
     t, h, w, _ = data.test_clips.shape[1:]
@@ -120,7 +125,10 @@ def h264_points(data: PayloadData, base: SmallC3D, cfg: StudyConfig, crfs: list[
         lite = np.array(lite_sizes[-len(data.test_clips) :])
         row["bytes_mean_lite"] = float(lite.mean())
         row["bytes_p95_lite"] = float(np.percentile(lite, 95))
-        cached.append(row)
+        # re-read before writing: several processes may sweep different CRFs into the same cache
+        latest = json.loads(path.read_text()) if path.exists() else []
+        cached = [r for r in latest if r["crf"] != crf] + [row]
         path.write_text(json.dumps(cached, indent=1))
+    cached = json.loads(path.read_text()) if path.exists() else cached
     return sorted([r for r in cached if r["crf"] in crfs], key=lambda r: r["bytes_mean"])
 

@@ -1,9 +1,9 @@
-"""A small 3D-CNN action classifier and its train / evaluate loops, shared by the payload studies.
+"""The pixel classifier of the payload studies and its train / evaluate loops.
 
 Why not the STAE ViT: every codec operating point gets its own fine-tuned classifier (same
 step budget for each, so comparisons are fair), and on a shared 2-core CPU only a cheap model
-makes a sweep of a dozen points affordable. The same model serves H.264, ROI and, as the
-differentiable judge, the training of the ROI importance map.
+makes a sweep affordable. The same model serves H.264, ROI and, as the differentiable judge,
+the training of the ROI importance map.
 """
 
 from __future__ import annotations
@@ -19,37 +19,29 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-__all__ = ["SmallC3D", "to_tensor", "train_classifier", "evaluate_classifier", "predict_logits", "clone"]
+__all__ = ["PixelClassifier", "to_tensor", "train_classifier", "evaluate_classifier", "predict_logits", "clone"]
 
 log = logging.getLogger(__name__)
 
 
-class SmallC3D(nn.Module):
-    """Patchify 4x4 in space, then three 3D conv blocks and a linear head (~0.1 M params)."""
+class PixelClassifier(nn.Module):
+    """The latent codec's encoder + head with the quantiser taken out: a classifier on pixels.
 
-    def __init__(self, num_classes: int, width: int = 32) -> None:
+    Why: a plain small 3D CNN (4x4 patchify, three 3D convs, mean pooling) memorised the 1,200
+    training clips here (100% train, chance on test); the latent network (frame differences in, mean+max pooling out) generalises. Using its
+    raw-clip warm start as the classifier of every pixel codec (H.264, ROI) keeps the comparison
+    fair: same architecture, same initial weights, same fine-tuning steps; the latent codec
+    differs only in coding the internal feature instead of the pixels.
+    """
+
+    def __init__(self, latent_model: nn.Module) -> None:
         super().__init__()
-        w = width
-        self.features = nn.Sequential(
-            nn.Conv3d(3, w, kernel_size=(1, 4, 4), stride=(1, 4, 4)),
-            nn.BatchNorm3d(w),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(w, w, kernel_size=3, padding=1, stride=(1, 2, 2)),
-            nn.BatchNorm3d(w),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(w, 2 * w, kernel_size=3, padding=1, stride=2),
-            nn.BatchNorm3d(2 * w),
-            nn.ReLU(inplace=True),
-            nn.Conv3d(2 * w, 2 * w, kernel_size=3, padding=1, stride=2),
-            nn.BatchNorm3d(2 * w),
-            nn.ReLU(inplace=True),
-        )
-        self.head = nn.Linear(2 * w, num_classes)
+        m = copy.deepcopy(latent_model)
+        self.encoder = m.encoder
+        self.head = m.head
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        """clip B,C,T,H,W float in [0,1] -> logits B,num_classes."""
-        x = self.features(clip * 2.0 - 1.0)
-        return self.head(x.mean(dim=(2, 3, 4)))
+        return self.head(self.encoder(clip))
 
 
 def to_tensor(clips: np.ndarray) -> torch.Tensor:

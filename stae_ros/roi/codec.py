@@ -8,8 +8,15 @@ edge needs only the decoded clip):
   ====== ======= =================================================================
   magic  2       ``b"SR"``
   ver    1       container version (1)
+  flags  1       bit 0: crop mode
   T,H,W  varints frames, height, width of the clip
+  crop   varints x0, y0, width, height of the coded window (crop mode only)
   body   ...     H.264 NAL units (SPS, PPS, slices), each as varint length + NAL bytes
+
+Two ways to spend bits where the map is high: ``fill`` codes the whole frame with
+low-importance blocks replaced by a flat static background; ``crop`` codes only the
+16-px-aligned window around the important blocks (the edge pastes it onto flat grey), which
+also removes the background's share of H.264's per-macroblock cost.
   ====== ======= =================================================================
 """
 
@@ -47,6 +54,7 @@ class RoiSettings:
     background: str = "mean"  #: "mean" (static per-clip block means) or "grey"
     bg_block: int = 16  #: side of the background's flat squares, px
     frame_threshold: float = 0.0  #: frames whose best block is below this repeat the previous frame
+    mode: str = "fill"  #: "fill" (whole frame, flat background) or "crop" (window around kept blocks)
     x264: X264Settings = field(default_factory=lambda: X264Settings(crf=30.0))
 
 
@@ -87,19 +95,50 @@ class RoiCodec:
         out = composite_numpy(clip, keep, background_numpy(clip, s.bg_block, s.background))
         return hold_frames(out, imp.reshape(t, -1).max(axis=1), s.frame_threshold)
 
+    def crop_window(self, importance: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+        """x0, y0, width, height: the 16-px-aligned window around every kept block (min 16x16)."""
+        imp = np.asarray(importance, np.float32)
+        keep = (imp >= self.settings.threshold).any(axis=0)
+        bh, bw = h // keep.shape[0], w // keep.shape[1]
+        rows, cols = np.nonzero(keep.any(axis=1))[0], np.nonzero(keep.any(axis=0))[0]
+        if len(rows) == 0:
+            y0, y1, x0, x1 = h // 2 - 8, h // 2 + 8, w // 2 - 8, w // 2 + 8
+        else:
+            y0, y1, x0, x1 = rows[0] * bh, (rows[-1] + 1) * bh, cols[0] * bw, (cols[-1] + 1) * bw
+
+        def align(a: int, b: int, n: int) -> tuple[int, int]:
+            size = min(n - n % 16 if n >= 16 else n, max(16, -(-(b - a) // 16) * 16))
+            start = min(max(0, (a + b) // 2 - size // 2), n - size)
+            return start, size
+
+        y0, ch = align(int(y0), int(y1), h)
+        x0, cw = align(int(x0), int(x1), w)
+        return x0, y0, cw, ch
+
     def encode(self, clip: np.ndarray, importance: np.ndarray | None = None) -> bytes:
         """clip uint8 T,H,W,3 + importance T,hb,wb (or None: computed by the codec's importance net)."""
         if importance is None:
             if self.importance_net is None:
                 raise RoiInputError("no importance map given and this RoiCodec has no importance net")
             importance = self.importance_net.importance(clip)
-        prepared = self.prepare(clip, importance)
         t, h, w, _ = clip.shape
+        head = MAGIC + bytes([CODEC_VERSION])
+        if self.settings.mode == "crop":
+            self.prepare(clip, importance)  # validation
+            x0, y0, cw, ch = self.crop_window(importance, h, w)
+            imp = np.asarray(importance, np.float32)
+            window = hold_frames(clip[:, y0 : y0 + ch, x0 : x0 + cw], imp.reshape(t, -1).max(axis=1), self.settings.frame_threshold)
+            body = pack_nals(encode_annexb(np.ascontiguousarray(window), self.settings.x264))
+            head += bytes([1]) + _varint(t) + _varint(h) + _varint(w) + _varint(x0) + _varint(y0) + _varint(cw) + _varint(ch)
+            return head + body
+        if self.settings.mode != "fill":
+            raise RoiInputError(f"unknown ROI mode {self.settings.mode!r}; use 'fill' or 'crop'")
+        prepared = self.prepare(clip, importance)
         body = pack_nals(encode_annexb(prepared, self.settings.x264))
-        return MAGIC + bytes([CODEC_VERSION]) + _varint(t) + _varint(h) + _varint(w) + body
+        return head + bytes([0]) + _varint(t) + _varint(h) + _varint(w) + body
 
-    def parse_header(self, data: bytes) -> tuple[int, int, int, int]:
-        """Validate the header; returns (T, H, W, body offset)."""
+    def parse_header(self, data: bytes) -> tuple[int, int, int, tuple[int, int, int, int] | None, int]:
+        """Validate the header; returns (T, H, W, crop window or None, body offset)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TruncatedPayloadError(f"payload must be bytes, got {type(data).__name__}")
         if len(data) > self.limits.max_bytes:
@@ -110,17 +149,36 @@ class RoiCodec:
             raise BadMagicError(f"payload starts with {bytes(data[:2])!r}; expected {MAGIC!r} (stae-roi264)")
         if data[2] != CODEC_VERSION:
             raise UnsupportedVersionError(f"stae-roi264 container version {data[2]}; this decoder reads {CODEC_VERSION}")
-        t, pos = read_varint(data, 3)
+        if len(data) < 4 or data[3] > 1:
+            raise UnsupportedVersionError(f"stae-roi264 flags byte is {data[3] if len(data) > 3 else None}; known: 0 or 1")
+        crop_mode = data[3] == 1
+        t, pos = read_varint(data, 4)
         h, pos = read_varint(data, pos)
         w, pos = read_varint(data, pos)
         if not (1 <= t <= self.limits.max_frames):
             raise LimitExceededError(f"header says {t} frames; allowed 1..{self.limits.max_frames}")
         if not (16 <= h <= self.limits.max_side and 16 <= w <= self.limits.max_side):
             raise LimitExceededError(f"header says {h}x{w}; allowed 16..{self.limits.max_side} per side")
+        crop = None
+        if crop_mode:
+            vals = []
+            for _ in range(4):
+                v, pos = read_varint(data, pos)
+                vals.append(v)
+            x0, y0, cw, ch = vals
+            if cw < 16 or ch < 16 or x0 + cw > w or y0 + ch > h:
+                raise LimitExceededError(f"crop window {cw}x{ch} at ({x0},{y0}) does not fit the {w}x{h} frame")
+            crop = (x0, y0, cw, ch)
         if pos >= len(data):
             raise TruncatedPayloadError("payload has a header but no H.264 body")
-        return t, h, w, pos
+        return t, h, w, crop, pos
 
     def decode(self, data: bytes) -> np.ndarray:
-        t, h, w, pos = self.parse_header(data)
-        return decode_annexb(unpack_nals(bytes(data[pos:])), t, h, w)
+        t, h, w, crop, pos = self.parse_header(data)
+        if crop is None:
+            return decode_annexb(unpack_nals(bytes(data[pos:])), t, h, w)
+        x0, y0, cw, ch = crop
+        window = decode_annexb(unpack_nals(bytes(data[pos:])), t, ch, cw)
+        out = np.full((t, h, w, 3), 128, np.uint8)
+        out[:, y0 : y0 + ch, x0 : x0 + cw] = window
+        return out

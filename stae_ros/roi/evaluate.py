@@ -12,6 +12,7 @@ docs/img/payload_roi.png and the operating points into profiles/payloads.json.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .baseline import StudyConfig, base_classifier, codec_point, h264_points
 from .codec import RoiCodec, RoiSettings
 from .dataset import load_payload_data
 from .h264 import X264Settings
-from .importance import ImportanceNet, save_importance_net
+from .importance import ImportanceNet, motion_importance, save_importance_net
 from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
 from .train_map import train_importance
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into")
     ap.add_argument("--plot", default="docs/img/payload_roi.png", help="where to write the curve plot")
     ap.add_argument("--only-map", action="store_true", help="train/cache the importance map and stop")
+    ap.add_argument("--only-points", default="", help="comma-separated indices of config points to run (no report)")
+    ap.add_argument("--no-reference", action="store_true", help="skip the H.264 reference (with --only-points)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
@@ -46,49 +49,73 @@ def main(argv: list[str] | None = None) -> int:
     data = load_payload_data(out, **conf.get("data", {}))
     base = base_classifier(data, study)
     mc = conf["map"]
-    map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}.pt"
-    net = ImportanceNet(block=mc["block"])
-    if map_path.exists():
-        net.load_state_dict(torch.load(map_path, weights_only=True))
-        net.eval()
+    t, h, w = data.test_clips.shape[1:4]
+    if mc.get("kind", "learned") == "motion":
+        map_path = Path(f"motion_b{mc['block']}_d{mc.get('dilate', 1)}")
+        importance_fn = lambda clip: motion_importance(clip, mc["block"], mc.get("dilate", 1))  # noqa: E731
     else:
-        net, stats = train_importance(
-            base, data.train_clips, data.train_labels, mc["steps"], beta=mc["beta"], bg_block=mc["bg_block"], block=mc["block"]
-        )
-        torch.save(net.state_dict(), map_path)
-        log.info("map trained: %s", stats)
-    save_importance_net(out / "stae_roi_importance.pt", net, {"beta": mc["beta"], "steps": mc["steps"]})
+        map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}.pt"
+        net = ImportanceNet(block=mc["block"])
+        if map_path.exists():
+            net.load_state_dict(torch.load(map_path, weights_only=True))
+            net.eval()
+        else:
+            net, stats = train_importance(
+                base,
+                data.train_clips,
+                data.train_labels,
+                mc["steps"],
+                beta=mc["beta"],
+                batch=mc.get("batch", 16),
+                lr=mc.get("lr", 2e-3),
+                bg_block=mc["bg_block"],
+                block=mc["block"],
+            )
+            torch.save(net.state_dict(), map_path)
+            log.info("map trained: %s", stats)
+        save_importance_net(out / "stae_roi_importance.pt", net, {"beta": mc["beta"], "steps": mc["steps"]})
+        importance_fn = net.importance
     if args.only_map:
         return 0
-    t, h, w = data.test_clips.shape[1:4]
-    imp_test = np.stack([net.importance(c) for c in data.test_clips[:64]])
+    imp_test = np.stack([importance_fn(c) for c in data.test_clips[:64]])
     log.info("mean kept fraction at 0.5 on 64 test clips: %.3f", float((imp_test >= 0.5).mean()))
 
     rows = []
-    for p in conf["points"]:
+    point_dir = out / "roi_points"
+    point_dir.mkdir(parents=True, exist_ok=True)
+    chosen = [int(i) for i in args.only_points.split(",")] if args.only_points else range(len(conf["points"]))
+    for i in chosen:
+        p = conf["points"][i]
         s = RoiSettings(
             threshold=p.get("threshold", 0.5),
             background=mc.get("background", "mean"),
             bg_block=mc["bg_block"],
             frame_threshold=p.get("frame_threshold", 0.0),
+            mode=p.get("mode", "fill"),
             x264=X264Settings(crf=p["crf"]),
         )
         codec = RoiCodec(s)
-        label = f"roi crf={p['crf']:g} thr={s.threshold:g}" + (f" fa={s.frame_threshold:g}" if s.frame_threshold else "")
+        label = f"roi {s.mode} crf={p['crf']:g} thr={s.threshold:g}" + (f" fa={s.frame_threshold:g}" if s.frame_threshold else "")
+        cache = point_dir / (label.replace(" ", "_").replace("=", "") + f"_{map_path.stem}_ft{study.finetune_steps}.json")
+        if cache.exists():
+            rows.append(json.loads(cache.read_text()))
+            continue
         row = codec_point(
             label,
             data,
             base,
             study,
-            lambda clip, codec=codec: codec.encode(clip, net.importance(clip)),
+            lambda clip, codec=codec: codec.encode(clip, importance_fn(clip)),
             codec.decode,
-            {"crf": p["crf"], "threshold": s.threshold, "frame_threshold": s.frame_threshold},
+            {"crf": p["crf"], "threshold": s.threshold, "frame_threshold": s.frame_threshold, "mode": s.mode, "map": map_path.name},
         )
         row["label"] = label
         row["codec"] = "stae-roi264"
         row["n_clips"] = len(data.test_labels)
         rows.append(row)
-        save_json(out / "roi.json", {"config": conf, "points": rows})
+        save_json(cache, row)
+    if args.only_points:
+        return 0
 
     ref = h264_points(data, base, study, [float(c) for c in conf["h264_crfs"]])
     refs = {

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from .errors import RoiInputError
 
-__all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames", "save_importance_net", "load_importance_net"]
+__all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames", "save_importance_net", "load_importance_net", "motion_importance"]
 
 NET_FORMAT = "stae-roi-importance/1"
 
@@ -122,3 +122,27 @@ def load_importance_net(path) -> ImportanceNet:
     net = ImportanceNet(width=int(blob["width"]), block=int(blob["block"]))
     net.load_state_dict(blob["state_dict"])
     return net.eval()
+
+
+def motion_importance(clip: np.ndarray, block: int = 8, dilate: int = 1) -> np.ndarray:
+    """Hand-made FA/SA stand-in: per-block motion energy over the clip, as a T,hb,wb map in [0,1].
+
+    Energy = mean |frame difference| per block, max over time (the whole path of the motion),
+    minus its median over blocks (global drift and sensor noise move every block a little),
+    scaled by the maximum, dilated by `dilate` blocks (the actor's edges and what it moves into).
+    The same map is used for every frame, so the kept region is static and cheap for x264.
+    """
+    if clip.ndim != 4 or clip.shape[1] % block or clip.shape[2] % block:
+        raise RoiInputError(f"clip {clip.shape} is not T,H,W,C with H,W multiples of {block}")
+    t, h, w, _ = clip.shape
+    x = clip.astype(np.float32).mean(axis=3)
+    d = np.abs(np.diff(x, axis=0)) if t > 1 else np.zeros((1, h, w), np.float32)
+    e = d.reshape(d.shape[0], h // block, block, w // block, block).mean(axis=(2, 4)).max(axis=0)
+    e = np.maximum(e - np.median(e), 0.0)
+    e = e / max(float(e.max()), 1e-6)
+    if dilate > 0:
+        pad = np.pad(e, dilate, mode="constant")
+        e = np.max(
+            [pad[i : i + e.shape[0], j : j + e.shape[1]] for i in range(2 * dilate + 1) for j in range(2 * dilate + 1)], axis=0
+        ) * 0.5 + e * 0.5
+    return np.broadcast_to(e, (t,) + e.shape).astype(np.float32).copy()

@@ -2,8 +2,9 @@
 
 The composited clip (kept blocks + static background, `composite_torch`) is the
 differentiable stand-in for "what the edge decodes"; the hard keep decision (importance >= 0.5)
-is passed straight through so training sees the same binary map the camera applies, while the
-rate proxy is the soft importance-weighted area. A copy of the classifier adapts alongside
+is passed straight through (second half of training; the first half blends softly, which
+gives every block a gradient) so training sees the same binary map the camera applies, while
+the rate proxy is the soft importance-weighted area. A copy of the classifier adapts alongside
 (lower learning rate) because the edge classifier is fine-tuned on decoded clips anyway.
 """
 
@@ -53,12 +54,14 @@ def train_importance(
     stats: dict = {}
     net.train()
     bar = tqdm(range(steps), desc=f"importance beta={beta:g}", leave=False, disable=not progress, mininterval=5.0)
-    for _ in bar:
+    for step in bar:
         idx = rng.integers(0, len(clips), batch)
         x = to_tensor(clips[idx])
         soft = torch.sigmoid(net(x))
         hard = (soft >= 0.5).float()
-        keep = hard + soft - soft.detach()
+        # first half: soft blending (a gradient at every block); then the camera's hard map,
+        # straight through, so the classifier learns to live with binary keep/drop
+        keep = soft if step < steps // 2 else hard + soft - soft.detach()
         ce = F.cross_entropy(cls(composite_torch(x, keep, bg_block)), y_all[idx])
         area = soft.mean()
         loss = ce + beta * area
