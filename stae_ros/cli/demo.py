@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
     p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
     p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
+    p.add_argument("--link-rate", type=float, default=0.0, metavar="BPS",
+                   help="put link_emulator_node between camera and edge: a constant link of BPS bits/s")
+    p.add_argument("--trace", default="", metavar="FILE",
+                   help="put link_emulator_node between camera and edge, shaped by this mahimahi trace")
     p.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds (default 180)")
     p.add_argument("--show-node-output", action="store_true", help="print every line the nodes log")
     p.set_defaults(func=run)
@@ -94,8 +98,18 @@ class _Demo:
             cam["k"] = int(self.args.k)
         if self.args.p is not None:
             cam["p"] = float(self.args.p)
-        specs = [NodeSpec("camera_node", params=cam),
-                 NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz})]
+        edge_remaps = {}
+        specs = [NodeSpec("camera_node", params=cam)]
+        if self.args.link_rate > 0 or self.args.trace:
+            # camera -> semantic_clip -> emulator -> semantic_clip_link -> edge
+            link: dict[str, Any] = {"trace": self.args.trace}
+            if self.args.link_rate > 0:
+                link["rate_bps"] = float(self.args.link_rate)
+            specs.append(NodeSpec("link_emulator_node", params=link,
+                                  remaps={"semantic_clip_in": "semantic_clip", "semantic_clip_out": "semantic_clip_link"}))
+            edge_remaps = {"semantic_clip": "semantic_clip_link"}
+        specs.append(NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz},
+                              remaps=edge_remaps))
         if self.profile is not None:
             specs.append(NodeSpec("controller_node", params={"profile": str(self.profile)}))
         return specs
