@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import json
+import os
 import time
 from pathlib import Path
 
@@ -29,6 +30,10 @@ from stae_ros.ros import qos  # noqa: E402
 from stae_ros.ros.launcher import Launcher, NodeSpec, pick_domain_id  # noqa: E402
 
 T, H, W = 8, 32, 32
+#: every node of this test session lives under its own namespace, so a test run that happens to
+#: pick the same random ROS_DOMAIN_ID as another one on this host cannot mix their messages
+NS = f"stae_test_{os.getpid()}"
+CAM, EDGE, TOPIC_CAM = f"{NS}/camera_node", f"{NS}/edge_node", f"{NS}/topic_cam/camera_node"
 
 
 def make_tiny_checkpoint(path: Path) -> Path:
@@ -125,21 +130,21 @@ def tiny_model(tmp_path_factory) -> Path:
 def system(tiny_model):
     """camera (synth, paced, max_clips raised by each test) + edge, and a harness on their domain."""
     domain = pick_domain_id()
-    harness = Harness(domain)
+    harness = Harness(domain, namespace=NS)
     specs = [
-        NodeSpec("camera_node", params={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
+        NodeSpec("camera_node", namespace=NS, params={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
                                         "max_clips": 0, "paused": True, "wait_for_subscribers": 2,
                                         "k": 4, "p": 0.5}),
-        NodeSpec("edge_node", params={"model": str(tiny_model), "threads": 1}),
+        NodeSpec("edge_node", namespace=NS, params={"model": str(tiny_model), "threads": 1}),
         # a second camera fed by the image_raw topic (no own source), in its own namespace
-        NodeSpec("camera_node", namespace="topic_cam", params={"model": str(tiny_model), "k": 2, "p": 0.25}),
+        NodeSpec("camera_node", namespace=f"{NS}/topic_cam", params={"model": str(tiny_model), "k": 2, "p": 0.25}),
     ]
     launcher = Launcher(specs, domain_id=domain, output=None)
     try:
         launcher.start()
-        assert launcher.wait_for_line("camera_node", "camera ready", 60), launcher.output_of("camera_node")[-3000:]
-        assert launcher.wait_for_line("edge_node", "edge ready", 60), launcher.output_of("edge_node")[-3000:]
-        assert launcher.wait_for_line("topic_cam/camera_node", "camera ready", 60)
+        assert launcher.wait_for_line(CAM, "camera ready", 60), launcher.output_of(CAM)[-3000:]
+        assert launcher.wait_for_line(EDGE, "edge ready", 60), launcher.output_of(EDGE)[-3000:]
+        assert launcher.wait_for_line(TOPIC_CAM, "camera ready", 60)
         yield harness, launcher
     finally:
         codes = launcher.stop(timeout=20.0)  # generous: a loaded 2-core host exits slowly
@@ -151,7 +156,7 @@ def system(tiny_model):
 def _release(harness: Harness, launcher: Launcher, n: int) -> range:
     """Let the camera publish n more clips; return their sequence numbers."""
     start = len(harness.clips)
-    res = harness.set_params("camera_node", {"max_clips": start + n, "paused": False})
+    res = harness.set_params(CAM, {"max_clips": start + n, "paused": False})
     assert all(r.successful for r in res), [r.reason for r in res]
     want = range(start, start + n)
     ok = harness.spin_until(lambda: all(s in harness.labels for s in want), 60, launcher)
@@ -178,26 +183,26 @@ def test_every_clip_gets_a_label(system):
 
 def test_parameter_update_and_budget_command_change_later_clips(system):
     harness, launcher = system
-    res = harness.set_params("camera_node", {"k": 2, "p": 0.25})
+    res = harness.set_params(CAM, {"k": 2, "p": 0.25})
     assert all(r.successful for r in res), [r.reason for r in res]
     for s in _release(harness, launcher, 2):
         assert (harness.clips[s].k, harness.clips[s].p) == (2, 0.25)
         assert (harness.labels[s].k, harness.labels[s].p) == (2, 0.25)
     # out-of-range values are refused with a reason and change nothing
-    bad = harness.set_params("camera_node", {"k": T + 1})
+    bad = harness.set_params(CAM, {"k": T + 1})
     assert not bad[0].successful and str(T) in bad[0].reason
-    bad = harness.set_params("camera_node", {"p": 1.5})
+    bad = harness.set_params(CAM, {"p": 1.5})
     assert not bad[0].successful
     cmd = BudgetCommand(mode=BudgetCommand.MODE_SET, k=1, p=0.1, reason="test")
     harness.pub_cmd.publish(cmd)
     assert harness.spin_until(
-        lambda: [v.integer_value for v in harness.get_params("camera_node", ["k"])] == [1], 15, launcher)
+        lambda: [v.integer_value for v in harness.get_params(CAM, ["k"])] == [1], 15, launcher)
     harness.pub_cmd.publish(BudgetCommand(mode=BudgetCommand.MODE_SET, k=99, p=0.1, reason="too big"))
     harness.spin_until(lambda: False, 1.0)
     for s in _release(harness, launcher, 2):
         assert (harness.clips[s].k, round(harness.clips[s].p, 6)) == (1, 0.1)  # float32 on the wire
         assert len(harness.clips[s].frame_indices) == 1
-    assert launcher.wait_for_line("camera_node", "rejected", 5)
+    assert launcher.wait_for_line(CAM, "rejected", 5)
 
 
 def test_malformed_clip_is_logged_and_survived(system):
@@ -225,14 +230,14 @@ def test_malformed_clip_is_logged_and_survived(system):
     for m in bad:
         harness.pub_clip.publish(m)
     harness.pub_clip.publish(ok_clip)
-    assert harness.spin_until(lambda: base + 9 in harness.labels, 30, launcher), launcher.output_of("edge_node")[-3000:]
+    assert harness.spin_until(lambda: base + 9 in harness.labels, 30, launcher), launcher.output_of(EDGE)[-3000:]
     harness.spin_until(lambda: len({s.clip_seq for s in harness.stats if not s.ok}) >= len(bad), 5)
     assert not any(base + i in harness.labels for i in range(5))
     failed = {s.clip_seq: s.error for s in harness.stats if not s.ok}
     assert set(failed) == {base + i for i in range(5)}, failed
     assert "no-such-codec" in failed[base + 1]
     assert all(failed.values())
-    assert launcher.wait_for_line("edge_node", "rejected", 5)
+    assert launcher.wait_for_line(EDGE, "rejected", 5)
     assert not launcher.exited()
     # and the camera's own clips still flow afterwards
     _release(harness, launcher, 1)
@@ -247,10 +252,10 @@ def test_camera_cuts_clips_from_the_image_topic(system):
     harness, launcher = system
     node = harness.node
     got: list[SemanticClip] = []
-    node.create_subscription(SemanticClip, "/topic_cam/semantic_clip", got.append, qos.clip_qos())
-    pub = node.create_publisher(Image, "/topic_cam/image_raw", qos.sensor_qos())
+    node.create_subscription(SemanticClip, f"/{NS}/topic_cam/semantic_clip", got.append, qos.clip_qos())
+    pub = node.create_publisher(Image, f"/{NS}/topic_cam/image_raw", qos.sensor_qos())
     assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
-                              node.count_publishers("/topic_cam/semantic_clip") >= 1, 15, launcher)
+                              node.count_publishers(f"/{NS}/topic_cam/semantic_clip") >= 1, 15, launcher)
     rng = np.random.default_rng(0)
     sent = 0
     end = time.monotonic() + 30
@@ -266,12 +271,12 @@ def test_camera_cuts_clips_from_the_image_topic(system):
         pub.publish(msg)
         sent += 1
         harness.spin_until(lambda: False, 0.03)
-    assert len(got) >= 2, f"{len(got)} clips from {sent} frames\n{launcher.output_of('topic_cam/camera_node')[-2000:]}"
+    assert len(got) >= 2, f"{len(got)} clips from {sent} frames\n{launcher.output_of(TOPIC_CAM)[-2000:]}"
     clip = got[0]
     assert (clip.frames, clip.height, clip.width, clip.k) == (T, H, W, 2)
     assert clip.first_stamp.sec >= 1000 and clip.last_stamp.sec > clip.first_stamp.sec
     assert clip.header.stamp == clip.last_stamp
-    assert launcher.wait_for_line("topic_cam/camera_node", "dropped image", 5)
+    assert launcher.wait_for_line(TOPIC_CAM, "dropped image", 5)
 
 
 def _profile(path: Path) -> Path:
@@ -287,12 +292,12 @@ def _profile(path: Path) -> Path:
 
 def test_controller_turns_link_stats_into_budget_commands(tmp_path):
     domain = pick_domain_id()
-    harness = Harness(domain)
-    spec = NodeSpec("controller_node", params={"profile": str(_profile(tmp_path / "profile.json")),
+    harness = Harness(domain, namespace=NS)
+    spec = NodeSpec("controller_node", namespace=NS, params={"profile": str(_profile(tmp_path / "profile.json")),
                                                "deadline_s": 1.0, "min_interval_s": 0.0, "decide_period_s": 0.1})
     try:
         with Launcher([spec], domain_id=domain, output=None) as launcher:
-            assert launcher.wait_for_line("controller_node", "controller ready", 30), launcher.output_of("controller_node")
+            assert launcher.wait_for_line(f"{NS}/controller_node", "controller ready", 30), launcher.output_of(f"{NS}/controller_node")
             assert harness.spin_until(lambda: harness.pub_stats.get_subscription_count() >= 2, 15, launcher)  # ours + controller
             now = time.time_ns()
 
@@ -307,7 +312,7 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path):
             for i in range(3):
                 harness.pub_stats.publish(stats(200_000, 0.01, i))
             assert harness.spin_until(lambda: harness.commands and harness.commands[-1].k == 8, 15, launcher), \
-                launcher.output_of("controller_node")
+                launcher.output_of(f"{NS}/controller_node")
             assert harness.commands[-1].p == pytest.approx(1.0) and harness.commands[-1].reason
             # a slow link: 2 kB per 100 ms = 160 kbit/s -> only the small point fits
             for i in range(3, 30):
@@ -448,25 +453,25 @@ def test_camera_and_edge_in_two_network_namespaces(tiny_model):
 
 def test_link_emulator_delays_in_order_and_drops_when_the_queue_is_full():
     domain = pick_domain_id()
-    harness = Harness(domain)
+    harness = Harness(domain, namespace=NS)
     out: list[SemanticClip] = []
     harness.node.create_subscription(SemanticClip, "semantic_clip_out", out.append, qos.clip_qos())
     pub = harness.node.create_publisher(SemanticClip, "semantic_clip_in", qos.clip_qos())
     # 10 kbit/s: a 2.2 kB message needs ~2 s, so the second and third find the 3 kB queue full
-    spec = NodeSpec("link_emulator_node", params={"rate_bps": 10_000.0, "queue_limit_bytes": 3000,
+    spec = NodeSpec("link_emulator_node", namespace=NS, params={"rate_bps": 10_000.0, "queue_limit_bytes": 3000,
                                                   "overhead_bytes": 200})
     try:
         with Launcher([spec], domain_id=domain, output=None) as launcher:
             assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
                                       harness.node.count_publishers("semantic_clip_out") >= 1, 30, launcher), \
-                launcher.output_of("link_emulator_node")
+                launcher.output_of(f"{NS}/link_emulator_node")
             for seq in range(3):
                 pub.publish(SemanticClip(seq=seq, payload=array.array("B", bytes(2000))))
-            assert harness.spin_until(lambda: len(out) >= 1, 20, launcher), launcher.output_of("link_emulator_node")
+            assert harness.spin_until(lambda: len(out) >= 1, 20, launcher), launcher.output_of(f"{NS}/link_emulator_node")
             harness.spin_until(lambda: False, 1.0)
             assert [m.seq for m in out] == [0]
             assert len(out[0].payload) == 2000
-            assert launcher.wait_for_line("link_emulator_node", "dropped clip", 5)
+            assert launcher.wait_for_line(f"{NS}/link_emulator_node", "dropped clip", 5)
             # once the queue drained, the next message passes again
             pub.publish(SemanticClip(seq=3, payload=array.array("B", bytes(500))))
             assert harness.spin_until(lambda: [m.seq for m in out] == [0, 3], 20, launcher)
