@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run only the controls (no model evaluation); the classifier config comes from --train-config")
     p.add_argument("--train-config", default=None, help="training config whose model section the controls use "
                    "(with --controls-only; default: the --model checkpoint's config)")
-    p.add_argument("--control-epochs", type=int, default=3, help="training epochs of each control classifier")
+    p.add_argument("--control-epochs", type=int, default=3, help="training epochs of each control classifier (0: only test the trained model on control inputs)")
     p.add_argument("--control-train", type=int, default=600, help="training clips per control (0 = all)")
     p.add_argument("--control-test", type=int, default=300, help="test clips per control (0 = all)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for the controls (0 = default)")
@@ -96,7 +96,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"accuracy at K={k} p={args.p:g}: {point.accuracy * 100:.1f}% on {len(labels)} clips "
           f"(chance {100 / len(loaded.class_names):.1f}%), {point.bytes_mean:.0f} B/clip; confusion: {png}")
     if args.controls:
-        result["controls"] = _controls(args, loaded.config)
+        from stae_ros.training.controls import trained_model_on_controls
+
+        test = _subset(load_split_arrays(args.data, "test", c.frames, (c.height, c.width)), args.control_test, 2)
+        on_controls = trained_model_on_controls(loaded.model, test)
+        result["trained_model_on_controls"] = on_controls
+        for name, acc in on_controls.items():
+            print(f"trained model on {name} test clips: {acc * 100:.1f}% (chance {100 / len(loaded.class_names):.1f}%)")
+        if args.control_epochs > 0:
+            result["controls"] = _controls(args, loaded.config)
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
