@@ -20,7 +20,7 @@ __all__ = ["STAGES", "StageConfig", "DataConfig", "AugmentConfig", "TrainConfig"
 #: the paper's step-by-step order
 STAGES: tuple[str, ...] = ("classifier", "fa", "sa", "fr")
 
-_TOP_KEYS = ("name", "seed", "model", "data", "stages", "augment", "device", "threads", "eval", "export", "half")
+_TOP_KEYS = ("name", "seed", "pretrained", "model", "data", "stages", "augment", "device", "threads", "eval", "export", "half")
 
 
 @dataclass
@@ -85,6 +85,7 @@ class TrainConfig:
     eval_batch_size: int = 32
     eval_each_epoch: bool = True  #: False: evaluate only after a stage's last epoch (saves time on slow hosts)
     export: str = ""  #: copy the final model here (e.g. models/stae_default.pt)
+    pretrained: str = ""  #: local file of ViT weights (e.g. a VideoMAE checkpoint) loaded before stage 1; never downloaded
     half: bool | str = "auto"
     source: str = ""  #: the YAML file this came from
 
@@ -151,6 +152,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         eval_batch_size=int(ev.get("batch_size", 32)),
         eval_each_epoch=bool(ev.get("each_epoch", True)),
         export=str(raw.get("export", "") or ""),
+        pretrained=str(raw.get("pretrained", "") or ""),
         half=raw.get("half", "auto"),
         source=str(path),
     )

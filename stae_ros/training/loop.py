@@ -255,6 +255,17 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         blob = load_checkpoint_dict(init)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
         log.info("initialised weights from %s (stage %s)", init, blob["stage"])
+    elif cfg.pretrained:
+        path = Path(cfg.pretrained)
+        if not path.is_file():
+            raise TrainingError(f"pretrained ViT weights not found: {path} (nothing is downloaded; point 'pretrained' at a local file)")
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(blob, dict) and "state_dict" in blob and isinstance(blob["state_dict"], dict):
+            blob = blob["state_dict"]
+        elif isinstance(blob, dict) and "model" in blob and isinstance(blob["model"], dict):
+            blob = blob["model"]
+        report = model.vit.load_pretrained(blob)
+        log.info("loaded pretrained ViT weights from %s: %s", path, report)
     elif run_stages[0] != "classifier":
         log.warning("running %s without --init/--resume: earlier stages start from random weights", run_stages)
 
