@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -59,7 +60,7 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> 
     t, h, w, _ = clip.shape
     ctx = av.CodecContext.create("libx264", "w")
     ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
-    ctx.time_base = av.time_base_q = __import__("fractions").Fraction(1, 16)
+    ctx.time_base = Fraction(1, 16)
     ctx.framerate = 16
     ctx.options = settings.options(gop=max(t, 1))
     out = bytearray()
