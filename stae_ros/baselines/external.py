@@ -75,13 +75,20 @@ class ExternalCodec(ClipCodec):
         return self._codec.classify(self.decode(data))
 
 
-def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None = None) -> list[dict[str, Any]]:
-    """Specs for every issue-6 model file found under ``models/`` (none found: empty list)."""
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "models"
+def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None = None,
+                   files: list[str] | None = None) -> list[dict[str, Any]]:
+    """Specs for the issue-6 model files: ``files`` if given (kind from the name: "roi"/"latent"),
+    else every ``roi*.pt`` / ``latent*.pt`` under ``models/`` (none found: empty list)."""
+    if files:
+        paths = [Path(f) for f in files]
+    else:
+        base = Path(root) if root else Path(__file__).resolve().parents[2] / "models"
+        paths = sorted(base.glob("roi*.pt")) + sorted(base.glob("latent*.pt"))
     specs: list[dict[str, Any]] = []
-    for path in sorted(base.glob("roi*.pt")):
-        crfs = (30,) if tiny else (26, 32, 38)
-        specs += [{"family": "external", "kind": "roi", "path": str(path), "crf": c} for c in crfs]
-    for path in sorted(base.glob("latent*.pt")):
-        specs.append({"family": "external", "kind": "latent", "path": str(path)})
+    for path in paths:
+        if "roi" in path.name:
+            crfs = (30,) if tiny else (26, 32, 38)
+            specs += [{"family": "external", "kind": "roi", "path": str(path), "crf": c} for c in crfs]
+        elif "latent" in path.name:
+            specs.append({"family": "external", "kind": "latent", "path": str(path)})
     return specs

@@ -48,6 +48,7 @@ class CodecBenchOptions:
     footage_clips_per_video: int = 2
     only: list[str] = field(default_factory=list)  # restrict to these families (debugging)
     external: bool = True  # include issue-6 payloads (roi, latent) when their packages are usable
+    external_models: list[str] = field(default_factory=list)  # explicit roi/latent model files
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -83,7 +84,7 @@ def _specs(ckpt: str, opts: CodecBenchOptions) -> list[dict[str, Any]]:
         try:
             from stae_ros.baselines.external import external_sweep
 
-            specs += external_sweep(ckpt, opts.tiny)
+            specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None)
         except Exception as exc:  # the issue-6 packages are optional and may be mid-development
             log.warning("issue-6 payloads (roi/latent) left out: %s", exc)
     if opts.only:

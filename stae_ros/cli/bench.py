@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-threads", type=int, default=1, help="CPU threads of the edge-side child (default: %(default)s)")
     p.add_argument("--only", nargs="*", default=[], help="restrict to these families/modes (e.g. h264 stae)")
     p.add_argument("--no-external", action="store_true", help="leave out the issue-6 payloads (roi, latent)")
+    p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
+                   help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/roi*.pt, models/latent*.pt)")
     p.set_defaults(func=_codecs)
 
     p = sub.add_parser("transport", help="rclpy publish->receive latency/throughput: SemanticClip vs Image vs CompressedImage",
@@ -59,7 +61,8 @@ def _codecs(args: argparse.Namespace) -> int:
     opts = CodecBenchOptions(model=args.model, data=args.data, real_footage=args.real_footage, out=args.out, tiny=args.tiny,
                              repeats=args.repeats, test_per_class=args.test_per_class, ft_per_class=args.ft_per_class,
                              timing_clips=args.timing_clips, ft_steps=args.ft_steps, edge_threads=args.edge_threads,
-                             only=list(args.only), external=not args.no_external)
+                             only=list(args.only), external=not args.no_external,
+                             external_models=list(args.external_models))
     report = run_codec_bench(opts)
     print(f"wrote {args.out}/codecs.json, codecs.md and bench_*.png ({report['wall_s']:.0f} s)")
     for line in headline(report):
