@@ -36,7 +36,7 @@ from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic
 from ..planning import LinkMonitor, Planner, RateEstimator
 from ..profiling.schema import OperatingPoint, Profile, load_profile
 
-__all__ = ["register_args", "run", "simulate", "synthetic_profile", "PolicyResult", "default_trace_dir"]
+__all__ = ["register_args", "run", "simulate", "synthetic_profile", "point_name", "PolicyResult", "default_trace_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +171,16 @@ def simulate(
             comp[i] = d + pt.edge_ms / 1000.0 - t_c
             pending.append((d + feedback_ms / 1000.0, i, nbytes, t_send))
         acc[i], nb[i], ks[i], ps[i] = pt.accuracy, nbytes, pt.k, pt.p
-    name = policy if isinstance(policy, str) else f"fixed K={policy.k} p={policy.p:g}" + (f" {policy.codec}" if policy.codec != "stae-px" else "")
+    name = policy if isinstance(policy, str) else point_name(policy)
     return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log)
+
+
+def point_name(pt: OperatingPoint) -> str:
+    """'fixed K=8 p=0.25', or with the profile's own label for codecs whose knobs are not K/p."""
+    label = pt.extra.get("label") if isinstance(pt.extra, dict) else None
+    if label:
+        return f"fixed {pt.codec} {label}"
+    return f"fixed K={pt.k} p={pt.p:g}" + (f" {pt.codec}" if pt.codec != "stae-px" else "")
 
 
 # ---------------------------------------------------------------------------------- plots
@@ -285,6 +293,8 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
         results: dict[str, PolicyResult] = {}
         for pol in ["controller", "oracle", *profile.points]:
             r = simulate(tr, profile, pol, **sim_kw)
+            if r.name in results:  # two points with the same knobs: keep both
+                r.name = f"{r.name} #{sum(n.startswith(r.name) for n in results) + 1}"
             results[r.name] = r
         summ = {name: r.summary(args.deadline) for name, r in results.items()}
         fixed = {n: s for n, s in summ.items() if n.startswith("fixed")}

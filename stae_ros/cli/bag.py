@@ -19,7 +19,15 @@ __all__ = ["register"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default.pt"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"
+
+
+def _default_model() -> Path:
+    """The checkout's models/stae_default.pt, else the installed share/stae_ros copy."""
+    for cand in (DEFAULT_MODEL, Path(sys.prefix) / "share" / "stae_ros" / "models" / "stae_default.pt"):
+        if cand.is_file():
+            return cand
+    return DEFAULT_MODEL
 DEFAULT_RECORD_TOPICS = ("/semantic_clip", "/action_label", "/link_stats", "/budget_command")
 
 
@@ -115,7 +123,7 @@ def _make(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from stae_ros.bagio import BagError, evaluate_bag
 
-    model_path = args.model or DEFAULT_MODEL
+    model_path = args.model or _default_model()
     if not Path(model_path).exists():
         return _fail(f"model checkpoint not found: {model_path} (train one with `stae train` or pass --model)")
     from stae_ros.pipeline import CameraPipeline, EdgePipeline, PipelineError
