@@ -77,7 +77,7 @@ class CameraNode(Node):
         self.timer = None
         if cfg["source"]:
             self.source = open_source(cfg["source"], T, H, W, dataset_seed=int(cfg["synth_seed"]),
-                                      loop=bool(cfg["loop"]))
+                                      first_index=int(cfg["synth_first_index"]), loop=bool(cfg["loop"]))
             self._make_timer(float(cfg["source_fps"]))
             where = f"source {cfg['source']!r} at {cfg['source_fps']} fps"
         else:

@@ -60,6 +60,8 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("max_clips", 0, "stop publishing after this many clips (0 = never)", min=0, max=10_000_000),
     _p("synth_seed", 0, "seed of the synthetic data set whose test split source 'synth' plays (as `stae data synth`); "
        "clip i is class i mod 12", min=0, max=2**31 - 1, read_only=True),
+    _p("synth_first_index", 150, "per-class index of the first test clip of that data set (its train_per_class; "
+       "150 in config/train_synth.yaml, which trained the default model)", min=0, max=2**31 - 1, read_only=True),
     _p("clip_length", 0, "camera frames one clip spans (0 = the model's clip length T); sampled down to T frames",
        min=0, max=4096, read_only=True),
     _p("clip_stride", 0, "camera frames between the starts of consecutive clips (0 = clip_length: no overlap)",

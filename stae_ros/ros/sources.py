@@ -21,8 +21,8 @@ __all__ = ["Frame", "FrameSource", "SynthSource", "VideoFileSource", "DeviceSour
 
 log = logging.getLogger(__name__)
 
-#: index of the first test clip per class in `stae data synth`'s default split (train_per_class)
-SYNTH_FIRST_TEST_INDEX = 200
+#: index of the first test clip per class (= train_per_class) of config/train_synth.yaml's data set
+SYNTH_FIRST_TEST_INDEX = 150
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class DeviceSource(_CaptureSource):
 
 
 def open_source(spec: str, frames: int, height: int, width: int, *, dataset_seed: int = 0,
-                loop: bool = True) -> FrameSource:
+                first_index: int = SYNTH_FIRST_TEST_INDEX, loop: bool = True) -> FrameSource:
     """The source named by the camera node's `source` parameter.
 
     'synth' | 'synth:N' (N clips, then stop or loop) | /dev/videoN | a directory (data set test split)
@@ -198,7 +198,8 @@ def open_source(spec: str, frames: int, height: int, width: int, *, dataset_seed
                 count = int(spec.split(":", 1)[1])
             except ValueError as exc:
                 raise SourceError(f"source {spec!r}: after 'synth:' give a clip count") from exc
-        return SynthSource(frames, height, width, dataset_seed=dataset_seed, count=count, loop=loop)
+        return SynthSource(frames, height, width, dataset_seed=dataset_seed, first_index=first_index, count=count,
+                           loop=loop)
     if spec.startswith("/dev/video"):
         return DeviceSource(spec)
     path = Path(spec).expanduser()
