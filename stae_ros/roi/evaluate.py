@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="config/roi_default.yaml", help="ROI study config (YAML)")
-    ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into")
+    ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into ('' = none)")
+    ap.add_argument("--json", default="roi.json", help="result file name inside the study's out_dir")
     ap.add_argument("--plot", default="docs/img/payload_roi.png", help="where to write the curve plot")
     ap.add_argument("--only-map", action="store_true", help="train/cache the importance map and stop")
     ap.add_argument("--only-points", default="", help="comma-separated indices of config points to run (no report)")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         map_path = Path(f"motion_b{mc['block']}_d{mc.get('dilate', 1)}")
         importance_fn = lambda clip: motion_importance(clip, mc["block"], mc.get("dilate", 1))  # noqa: E731
     else:
-        map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}.pt"
+        map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}_d{mc.get('distill_steps', 0)}.pt"
         net = ImportanceNet(block=mc["block"])
         if map_path.exists():
             net.load_state_dict(torch.load(map_path, weights_only=True))
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 lr=mc.get("lr", 2e-3),
                 bg_block=mc["bg_block"],
                 block=mc["block"],
+                distill_steps=mc.get("distill_steps", 0),
             )
             torch.save(net.state_dict(), map_path)
             log.info("map trained: %s", stats)
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
     }
     table = equal_accuracy_table(rows, refs)
-    save_json(out / "roi.json", {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
+    save_json(out / args.json, {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
     plot_curves(
         {
             **{
@@ -156,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         "stae-roi264 vs libx264 (synthetic 16x64x64, 12 classes)",
     )
     clip = {"frames": int(t), "height": int(h), "width": int(w), "channels": 3}
-    write_profile_points(args.profile, "stae-roi264", rows, clip, f"synthetic seed 0, {len(data.test_labels)} test clips")
+    if args.profile:
+        write_profile_points(args.profile, "stae-roi264", rows, clip, f"synthetic seed 0, {len(data.test_labels)} test clips")
     for row in table:
         log.info("equal accuracy: %s", row)
     return 0

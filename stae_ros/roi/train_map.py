@@ -40,11 +40,28 @@ def train_importance(
     block: int = 8,
     seed: int = 0,
     progress: bool = True,
+    distill_steps: int = 0,
 ) -> tuple[ImportanceNet, dict]:
-    """Returns the trained map net and the last-step stats (ce, kept area)."""
+    """Returns the trained map net and the last-step stats (ce, kept area).
+
+    `distill_steps` > 0 first regresses the net onto `motion_importance` (BCE, no classifier), so
+    the task-driven phase starts from a sensible map instead of "keep everything", which in
+    this budget collapsed to "keep nothing".
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = ImportanceNet(block=block)
+    if distill_steps > 0:
+        from .importance import motion_importance
+
+        dopt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        for _ in tqdm(range(distill_steps), desc="importance distill", leave=False, disable=not progress, mininterval=5.0):
+            idx = rng.integers(0, len(clips), batch)
+            target = torch.from_numpy(np.stack([motion_importance(clips[i], block) for i in idx]))
+            loss = F.binary_cross_entropy_with_logits(net(to_tensor(clips[idx])), target)
+            dopt.zero_grad(set_to_none=True)
+            loss.backward()
+            dopt.step()
     cls = copy.deepcopy(classifier).train()
     opt = torch.optim.AdamW(
         [{"params": net.parameters(), "lr": lr}, {"params": cls.parameters(), "lr": lr / 4}], weight_decay=1e-4
