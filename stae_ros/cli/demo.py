@@ -115,13 +115,12 @@ class _Demo:
         return specs
 
     def _on_node_line(self, label: str, line: str) -> None:
-        if self.args.show_node_output or any(w in line for w in ("WARN", "ERROR", "FATAL", "ready", "Traceback")):
+        if " ready: " in line:
+            print(f"  [{label}] ready after {time.monotonic() - self.t0:.1f} s", flush=True)
+        if self.args.show_node_output or any(w in line for w in ("WARN", "ERROR", "FATAL", "Traceback")):
             print(f"  [{label}] {line}", flush=True)
 
     def run(self) -> int:
-        import rclpy
-        from rclpy.executors import ExternalShutdownException
-
         from stae_ros.ros.launcher import Launcher, pick_domain_id, ros_env
 
         domain = self.args.domain_id if self.args.domain_id is not None else pick_domain_id()
@@ -131,14 +130,19 @@ class _Demo:
         os.environ.update({k: v for k, v in ros_env(domain, True, {}).items() if k.startswith("ROS_")})
         print(f"stae demo: model {self.model}, source {self.args.source}, ROS_DOMAIN_ID={domain}; "
               f"waiting for {self.args.clips} labels", flush=True)
-        rclpy.init(args=[], domain_id=domain)
-        node = None
         launcher = Launcher(self._specs(), domain_id=domain, output=None, on_line=self._on_node_line)
+        node = None
+        rclpy = None
         try:
+            launcher.start()  # first: the nodes' start-up (torch import, model load) is the long pole
+            import rclpy
+
+            rclpy.init(args=[], domain_id=domain)
             node = self._make_node()
-            launcher.start()
             return self._loop(node, launcher)
-        except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C: rclpy shuts its context down first
+        except BaseException as exc:  # Ctrl-C: KeyboardInterrupt, or rclpy's ExternalShutdownException
+            if not (isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "ExternalShutdownException"):
+                raise
             print("\nstae demo: interrupted", flush=True)
             self._summary()
             return 130
@@ -146,7 +150,8 @@ class _Demo:
             codes = launcher.stop()
             if node is not None:
                 node.destroy_node()
-            rclpy.try_shutdown()
+            if rclpy is not None:
+                rclpy.try_shutdown()
             bad = {k: v for k, v in codes.items() if v not in (0, None, -2, 130)}
             if bad:
                 print(f"stae demo: node exit codes {bad}", file=sys.stderr)

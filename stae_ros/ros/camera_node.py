@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import logging
+import time
 from typing import Any, Mapping
 
 import numpy as np
@@ -58,6 +59,9 @@ class CameraNode(Node):
             k = T
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]))
+        t0 = time.perf_counter()
+        self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
+        warm_ms = (time.perf_counter() - t0) * 1000.0
         length = int(cfg["clip_length"]) or T
         stride = int(cfg["clip_stride"]) or length
         self.cutter = ClipCutter(T, H, W, window=length, stride=stride, mode=cfg["frame_sampling"])
@@ -87,7 +91,7 @@ class CameraNode(Node):
         self.get_logger().info(
             f"camera ready: model {model_path} ({T}x{H}x{W}, {len(self.class_names)} classes), {where}, "
             f"clip window {length} stride {stride} ({cfg['frame_sampling']}), K={self.pipeline.k} p={self.pipeline.p}, "
-            f"publishing {self.resolve_topic_name('semantic_clip')}")
+            f"publishing {self.resolve_topic_name('semantic_clip')} (warm-up {warm_ms:.0f} ms)")
 
     # ---- inputs -------------------------------------------------------------------------------
     def _make_timer(self, fps: float) -> None:

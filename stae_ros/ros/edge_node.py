@@ -10,6 +10,7 @@ reason, counted, reported in LinkStats (ok=false) and skipped; the node carries 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -73,6 +74,7 @@ class EdgeNode(Node):
         self.pipeline = EdgePipeline(loaded, device=cfg["device"], topk=int(cfg["topk"]),
                                      keep_recovered=bool(cfg["publish_recovered"]))
         self.shape = self.pipeline.shape
+        warm_ms = self._warm_up(torch)
         self.queue: deque[_Waiting] = deque()
         self.lock = threading.Lock()
         self.received = 0
@@ -91,7 +93,19 @@ class EdgeNode(Node):
         self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))
         self.get_logger().info(
             f"edge ready: model {model_path} on {self.pipeline.device}, {len(self.pipeline.class_names)} classes, "
-            f"batches up to {cfg['batch_max']}, listening on {self.resolve_topic_name('semantic_clip')}")
+            f"batches up to {cfg['batch_max']}, listening on {self.resolve_topic_name('semantic_clip')} "
+            f"(warm-up {warm_ms:.0f} ms)")
+
+    def _warm_up(self, torch) -> float:
+        """One recover + classify pass on a blank clip: the first pass (allocations, kernels) is slow."""
+        t0 = time.perf_counter()
+        T, H, W, C = self.shape
+        with torch.inference_mode():
+            x = torch.zeros(1, C, T, H, W, device=self.pipeline.device)
+            mask = torch.ones(1, 1, T, H, W, device=self.pipeline.device)
+            mask[:, :, 1::2] = 0
+            self.pipeline.model.classify(self.pipeline.model.recover(x, mask))
+        return (time.perf_counter() - t0) * 1000.0
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
         if "topk" in changes:
