@@ -122,3 +122,14 @@ def test_bad_clip_rejected(codec_and_payload: tuple[LatentCodec, bytes]) -> None
         codec.encode(np.zeros((8, 32, 32, 3), np.float32))
     with pytest.raises(LatentInputError):
         codec.encode(np.zeros((4, 32, 32, 3), np.uint8))
+
+
+def test_prior_refit_does_not_raise_the_rate() -> None:
+    from stae_ros.latent.train import refit_prior
+
+    model = _spread_model(1)
+    clips = _clips(6, seed=5)
+    before = estimate_bits(model, clips)
+    after = refit_prior(model, clips, steps=150, lr=0.05)
+    assert after <= before + 1e-3, (before, after)
+    assert estimate_bits(model, clips) == pytest.approx(after, rel=1e-4)

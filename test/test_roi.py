@@ -157,3 +157,18 @@ def test_motion_importance_finds_the_moving_square() -> None:
     assert imp.shape == (8, 8, 8)
     assert imp[0, 2:5, 2:8].max() == pytest.approx(1.0)  # the square's rows/cols
     assert imp[0, 6:, :].max() < 0.5  # rows below it: noise only
+
+
+def test_profile_points_merge_per_codec(tmp_path) -> None:
+    from stae_ros.profiling.schema import load_profile
+    from stae_ros.roi.report import write_profile_points
+
+    clip = {"frames": 16, "height": 64, "width": 64, "channels": 3}
+    pt = {"accuracy": 0.7, "bytes_mean": 100.0, "bytes_p95": 150.0, "camera_ms": 5.0, "edge_ms": 1.0, "n_clips": 10}
+    path = tmp_path / "p.json"
+    write_profile_points(path, "stae-latent", [dict(pt, **{"lambda": 1e-3})], clip, "test")
+    write_profile_points(path, "stae-roi264", [dict(pt, crf=33), dict(pt, crf=38)], clip, "test")
+    write_profile_points(path, "stae-roi264", [dict(pt, crf=28)], clip, "test")  # replaces the roi points only
+    prof = load_profile(path)
+    assert sorted(p.codec for p in prof.points) == ["stae-latent", "stae-roi264"]
+    assert [p.extra.get("crf") for p in prof.points if p.codec == "stae-roi264"] == [28]
