@@ -16,6 +16,7 @@ import torch
 from stae_ros import codec as px_codec
 
 from .errors import BudgetError, ClipShapeError
+from .payloads import LATENT_CODEC, LatentPayload, check_codec
 
 __all__ = ["CameraPipeline", "EncodedClip"]
 
@@ -41,14 +42,19 @@ class CameraPipeline:
     """Selects frames and pixels with the trained FA and SA modules and entropy-codes them."""
 
     def __init__(self, loaded, k: int | None = None, p: float | None = None, codec: str = px_codec.CODEC_NAME,
-                 threads: int = 1, layout: str = "fast", zstd_level: int = px_codec.DEFAULT_LEVEL) -> None:
+                 threads: int = 1, layout: str = "fast", zstd_level: int = px_codec.DEFAULT_LEVEL,
+                 codec_model: str | None = None) -> None:
+        """`codec_model` names the stae-latent model file (default: the shipped one); stae-px ignores it."""
         self.model = loaded.model.eval()
         self.config = loaded.config
         clip = self.config.clip
         self.shape = (clip.frames, clip.height, clip.width, clip.channels)
-        if codec != px_codec.CODEC_NAME:
-            raise BudgetError(f"camera codec {codec!r} is not available; this pipeline encodes {px_codec.CODEC_NAME!r}")
+        check_codec(codec, (px_codec.CODEC_NAME, LATENT_CODEC))
         self.codec = codec
+        self.latent = LatentPayload(codec_model) if codec == LATENT_CODEC else None
+        if self.latent is not None and self.latent.shape != self.shape:
+            raise ClipShapeError(f"stae-latent model {self.latent.path} takes clips {self.latent.shape}, "
+                                 f"the STAE model {self.shape}")
         self.layout = layout
         self.zstd_level = zstd_level
         if threads > 0:
@@ -83,6 +89,8 @@ class CameraPipeline:
         return indices, mask
 
     def encode(self, clip: np.ndarray) -> EncodedClip:
+        if self.latent is not None:
+            return self._encode_latent(clip)
         t0 = time.perf_counter()
         indices, mask = self.select(clip)
         t1 = time.perf_counter()
@@ -100,3 +108,13 @@ class CameraPipeline:
             select_ms=(t1 - t0) * 1000.0,
             encode_ms=(t2 - t1) * 1000.0,
         )
+
+    def _encode_latent(self, clip: np.ndarray) -> EncodedClip:
+        """The learned latent sees the whole clip (its gates do the attention), so K=T and p=1."""
+        self.check_clip(clip)
+        t0 = time.perf_counter()
+        data = self.latent.encode(clip)
+        ms = (time.perf_counter() - t0) * 1000.0
+        frames = self.shape[0]
+        return EncodedClip(payload=data, codec=self.codec, codec_version=self.latent.version, k=frames, p=1.0,
+                           frame_indices=tuple(range(frames)), camera_ms=ms, select_ms=0.0, encode_ms=ms)

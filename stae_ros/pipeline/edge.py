@@ -17,6 +17,7 @@ import torch
 from stae_ros import codec as px_codec
 
 from .errors import ClipShapeError, PipelineError, UnknownCodecError
+from .payloads import LATENT_CODEC, LatentPayload
 
 __all__ = ["EdgePipeline", "EdgeResult", "pick_device"]
 
@@ -57,7 +58,8 @@ class EdgePipeline:
     """Decodes, recovers and classifies semantic payloads from one or more cameras."""
 
     def __init__(self, loaded, device: str = "auto", limits: px_codec.DecodeLimits | None = None,
-                 topk: int = 5, keep_recovered: bool = False) -> None:
+                 topk: int = 5, keep_recovered: bool = False, codec_models: dict[str, str] | None = None) -> None:
+        """`codec_models` maps a codec name to its model file (stae-latent; default: the shipped one)."""
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
         self.config = loaded.config
@@ -68,10 +70,29 @@ class EdgePipeline:
             max_frames=clip.frames, max_height=clip.height, max_width=clip.width, max_channels=clip.channels)
         self.topk = max(1, min(topk, len(self.class_names)))
         self.keep_recovered = keep_recovered
+        self.codec_models = dict(codec_models or {})
+        self._latent: LatentPayload | None = None
+
+    def latent(self) -> LatentPayload:
+        """Loaded on the first stae-latent payload, so an edge that never sees one never pays for it."""
+        if self._latent is None:
+            self._latent = LatentPayload(self.codec_models.get(LATENT_CODEC))
+        return self._latent
+
+    def _classify_latent(self, data: bytes, result: "EdgeResult") -> None:
+        t0 = time.perf_counter()
+        logits = self.latent().logits(data).to(torch.float32)
+        probs = torch.softmax(logits, dim=1)[0]
+        top_p, top_i = probs.topk(self.topk)
+        result.decode_ms = 0.0
+        result.infer_ms = (time.perf_counter() - t0) * 1000.0
+        result.k, result.p = self.shape[0], 1.0
+        result.topk = [(int(c), self.class_names[int(c)], float(v)) for c, v in zip(top_i, top_p)]
+        result.class_id, result.label, result.score = result.topk[0]
 
     def _decode(self, data: bytes, codec: str) -> tuple[np.ndarray, np.ndarray, px_codec.SemanticPayload]:
         if codec != px_codec.CODEC_NAME:
-            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r}")
+            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r} and {LATENT_CODEC!r}")
         payload = px_codec.decode(bytes(data), limits=self.limits)
         if tuple(payload.clip_shape) != self.shape:
             raise ClipShapeError(f"payload clip shape {tuple(payload.clip_shape)} does not match the model's {self.shape}")
@@ -86,6 +107,13 @@ class EdgePipeline:
         for i, (data, codec) in enumerate(items):
             t0 = time.perf_counter()
             results[i].payload_bytes = len(data)
+            if codec == LATENT_CODEC:
+                try:
+                    self._classify_latent(data, results[i])
+                except PipelineError as exc:
+                    results[i].error = f"{type(exc).__name__}: {exc}"
+                    log.warning("payload %d rejected: %s", i, results[i].error)
+                continue
             try:
                 clip, mask, payload = self._decode(data, codec)
             except (px_codec.CodecError, PipelineError) as exc:
