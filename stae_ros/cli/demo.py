@@ -37,6 +37,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fps", type=float, default=None, help="camera frame rate of the own source (default: camera.yaml)")
     p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
     p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
+    p.add_argument("--codec", default=None, choices=("stae-px", "stae-latent"),
+                   help="camera payload codec (default: camera.yaml); the controller plans over this codec's points")
     p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
     p.add_argument("--link-rate", type=float, default=0.0, metavar="BPS",
                    help="put link_emulator_node between camera and edge: a constant link of BPS bits/s")
@@ -98,6 +100,8 @@ class _Demo:
             cam["k"] = int(self.args.k)
         if self.args.p is not None:
             cam["p"] = float(self.args.p)
+        if self.args.codec:
+            cam["codec"] = self.args.codec
         edge_remaps = {}
         specs = [NodeSpec("camera_node", params=cam)]
         if self.args.link_rate > 0 or self.args.trace:
@@ -111,7 +115,10 @@ class _Demo:
         specs.append(NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz},
                               remaps=edge_remaps))
         if self.profile is not None:
-            specs.append(NodeSpec("controller_node", params={"profile": str(self.profile)}))
+            ctl: dict[str, Any] = {"profile": str(self.profile)}
+            if self.args.codec:
+                ctl["codec"] = self.args.codec
+            specs.append(NodeSpec("controller_node", params=ctl))
         return specs
 
     def _on_node_line(self, label: str, line: str) -> None:

@@ -68,9 +68,10 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        min=0, max=4096, read_only=True),
     _p("frame_sampling", "uniform", "how T frames are taken from a clip window: 'uniform' over it or the 'last' T",
        choices=("uniform", "last"), read_only=True),
-    _p("k", 8, "frame budget K: frames kept per clip (1..T); changed at runtime by BudgetCommand", min=1, max=4096),
-    _p("p", 0.25, "spatial budget p: fraction of pixels kept per kept frame (0, 1]", min=0.001, max=1.0),
-    _p("codec", "stae-px", "payload codec", choices=("stae-px",), read_only=True),
+    _p("k", 16, "frame budget K: frames kept per clip (1..T); changed at runtime by BudgetCommand", min=1, max=4096),
+    _p("p", 0.1, "spatial budget p: fraction of pixels kept per kept frame (0, 1]", min=0.001, max=1.0),
+    _p("codec", "stae-px", "payload codec: stae-px (kept pixels) or stae-latent (issue 6's learned latent; K=T, p=1)",
+       choices=("stae-px", "stae-latent"), read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
     _p("wait_for_subscribers", 0, "own source: read no frames until semantic_clip has this many subscribers "
        "(so the first clips are not sent to nobody)", min=0, max=1000),
