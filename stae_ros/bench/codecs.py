@@ -281,16 +281,19 @@ def completion_curves(rows: list[dict[str, Any]], classify_edge_ms: float, local
         t = [(r["camera_ms"] + r["bytes_mean"] * 8.0 / rate * 1e3 + r["edge_ms"] + classify_edge_ms) for rate in RATES_BPS]
         curves[fam] = {"point": r["name"], "acc": r.get("acc"), "bytes": r["bytes_mean"], "ms": t}
     curves["local"] = {"point": "ViT on the camera (1 thread)", "acc": raw_acc, "bytes": 0.0, "ms": [local_ms] * len(RATES_BPS)}
-    winners = []
+    return {"rates_bps": RATES_BPS, "curves": curves, "winner_bands": _bands(curves, list(curves)),
+            "winner_bands_offload": _bands(curves, [f for f in curves if f != "local"]), "accuracy_within": within}
+
+
+def _bands(curves: dict[str, Any], fams: list[str]) -> list[dict[str, Any]]:
+    """Contiguous rate ranges over which one of ``fams`` has the lowest completion time."""
+    bands: list[dict[str, Any]] = []
     for i, rate in enumerate(RATES_BPS):
-        fam = min(curves, key=lambda f: curves[f]["ms"][i])
-        winners.append(fam)
-    bands = []
-    for i, fam in enumerate(winners):
+        fam = min(fams, key=lambda f: curves[f]["ms"][i])
         if not bands or bands[-1]["family"] != fam:
-            bands.append({"family": fam, "from_bps": RATES_BPS[i], "to_bps": RATES_BPS[i]})
-        bands[-1]["to_bps"] = RATES_BPS[i]
-    return {"rates_bps": RATES_BPS, "curves": curves, "winner_bands": bands, "accuracy_within": within}
+            bands.append({"family": fam, "from_bps": rate, "to_bps": rate})
+        bands[-1]["to_bps"] = rate
+    return bands
 
 
 # ----------------------------------------------------------------------------------------- run

@@ -24,7 +24,7 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     out = Path(out)
     rows = [r for r in report["rows"] if "bytes_mean" in r]
     fams = _families(rows)
-    colors = {f: plt.cm.tab10(i % 10) for i, f in enumerate(fams + ["local"])}
+    colors = {f: plt.cm.tab20(i % 20) for i, f in enumerate(fams + ["local"])}
     paths = []
 
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -73,6 +73,12 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
         mid = (band["from_bps"] * band["to_bps"]) ** 0.5 / 1e6
         ax.annotate(f"{band['family']} wins", (mid, ax.get_ylim()[1]), xytext=(0, -12), textcoords="offset points",
                     ha="center", fontsize=7, rotation=0)
+    # which *offloading* method wins where (ticks along the bottom), when local inference is excluded
+    for band in comp.get("winner_bands_offload", []):
+        lo, hi = band["from_bps"] / 1e6, band["to_bps"] / 1e6
+        ax.plot([lo, hi], [ax.get_ylim()[0]] * 2, color=colors.get(band["family"], "grey"), linewidth=6, solid_capstyle="butt")
+        ax.annotate(f"best offload: {band['family']}", ((lo * hi) ** 0.5, ax.get_ylim()[0]), xytext=(0, 8),
+                    textcoords="offset points", ha="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("uplink rate (Mbit/s, log)")

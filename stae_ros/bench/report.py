@@ -72,6 +72,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
                    + " | ".join(f"{c['ms'][i]:,.1f}" for i in idx) + " |")
     out += [""] + [f"- {b['from_bps'] / 1e6:.2g}–{b['to_bps'] / 1e6:.3g} Mbps: **{b['family']}** is fastest"
                    for b in comp["winner_bands"]]
+    out += [f"- offloading only, {b['from_bps'] / 1e6:.2g}–{b['to_bps'] / 1e6:.3g} Mbps: **{b['family']}** is fastest"
+            for b in comp.get("winner_bands_offload", [])]
     if report.get("footage"):
         out += ["", "Real footage (bytes and single-thread speed only; no labels):", "",
                 "| clips | method point | bytes/clip mean | p95 | camera ms | edge ms |", "|---|---|---:|---:|---:|---:|"]
