@@ -74,11 +74,14 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
         ax.annotate(f"{band['family']} wins", (mid, ax.get_ylim()[1]), xytext=(0, -12), textcoords="offset points",
                     ha="center", fontsize=7, rotation=0)
     # which *offloading* method wins where (ticks along the bottom), when local inference is excluded
+    import matplotlib.transforms as mtransforms
+
+    strip = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)  # x in data, y in axes units
     for band in comp.get("winner_bands_offload", []):
         lo, hi = band["from_bps"] / 1e6, band["to_bps"] / 1e6
-        ax.plot([lo, hi], [ax.get_ylim()[0]] * 2, color=colors.get(band["family"], "grey"), linewidth=6, solid_capstyle="butt")
-        ax.annotate(f"best offload: {band['family']}", ((lo * hi) ** 0.5, ax.get_ylim()[0]), xytext=(0, 8),
-                    textcoords="offset points", ha="center", fontsize=7)
+        ax.plot([lo, hi], [0.015, 0.015], transform=strip, color=colors.get(band["family"], "grey"), linewidth=6,
+                solid_capstyle="butt")
+        ax.text((lo * hi) ** 0.5, 0.04, f"best offload: {band['family']}", transform=strip, ha="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("uplink rate (Mbit/s, log)")
