@@ -6,7 +6,7 @@
   the decoded latent with the bundle's own head (there is no clip to give the ViT), so its
   accuracy is that head's, trained end to end with its encoder - not re-fitted like the others.
 
-Model files are looked up by :func:`external_sweep` under ``models/`` (``roi*.pt``, ``latent*.pt``).
+Model files are looked up by :func:`external_sweep` under ``models/`` (``*roi*.pt``, ``*latent*.pt``).
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ class ExternalCodec(ClipCodec):
 def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None = None,
                    files: list[str] | None = None) -> list[dict[str, Any]]:
     """Specs for the issue-6 model files: ``files`` if given (kind from the name: "roi"/"latent"),
-    else every ``roi*.pt`` / ``latent*.pt`` under ``models/`` (none found: empty list)."""
+    else every ``*roi*.pt`` / ``*latent*.pt`` under ``models/`` (none found: empty list)."""
     if files:
         paths = [Path(f) for f in files]
     else:
         base = Path(root) if root else Path(__file__).resolve().parents[2] / "models"
-        paths = sorted(base.glob("roi*.pt")) + sorted(base.glob("latent*.pt"))
+        paths = sorted(base.glob("*roi*.pt")) + sorted(base.glob("*latent*.pt"))
     specs: list[dict[str, Any]] = []
     for path in paths:
         if "roi" in path.name:

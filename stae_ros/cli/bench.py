@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="*", default=[], help="restrict to these families/modes (e.g. h264 stae)")
     p.add_argument("--no-external", action="store_true", help="leave out the issue-6 payloads (roi, latent)")
     p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
-                   help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/roi*.pt, models/latent*.pt)")
+                   help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
     p.set_defaults(func=_codecs)
 
     p = sub.add_parser("transport", help="rclpy publish->receive latency/throughput: SemanticClip vs Image vs CompressedImage",
