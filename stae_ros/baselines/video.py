@@ -101,16 +101,8 @@ class VideoCodec(ClipCodec):
             raise BaselineDecodeError(f"{self.family} clip: empty or non-bytes input")
         if not (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01")):
             raise BaselineDecodeError(f"{self.family} clip: not an Annex-B stream (no start code at byte 0, got {bytes(data[:4]).hex()})")
-        cc = av.CodecContext.create(self.decoder, "r")
-        cc.thread_count = 1
-        frames = []
         try:
-            packets = cc.parse(bytes(data)) + cc.parse(None)
-            for packet in packets:
-                for frame in cc.decode(packet):
-                    frames.append(frame.to_ndarray(format="rgb24"))
-            for frame in cc.decode(None):
-                frames.append(frame.to_ndarray(format="rgb24"))
+            frames = decode_annexb_frames(bytes(data), self.decoder)
         except (av.error.FFmpegError, ValueError) as exc:
             raise BaselineDecodeError(f"{self.family} clip: decoder rejected the stream: {exc}") from exc
         if not frames:
@@ -119,6 +111,23 @@ class VideoCodec(ClipCodec):
             raise BaselineDecodeError(f"{self.family} clip: pictures of different sizes in one clip")
         return np.ascontiguousarray(np.stack(frames))
 
+
+
+def decode_annexb_frames(data: bytes, decoder: str = "h264") -> list[np.ndarray]:
+    """Every picture of an Annex-B elementary stream as uint8 H,W,3 RGB, on one thread.
+
+    Shared by the bench baselines and the stae-roi264 payload so both decode H.264 the same way;
+    FFmpeg's errors (av.error.FFmpegError, ValueError) propagate for the caller to name.
+    """
+    import av
+
+    ctx = av.CodecContext.create(decoder, "r")
+    ctx.thread_count = 1
+    frames: list[np.ndarray] = []
+    for packet in ctx.parse(data) + ctx.parse(None):
+        frames.extend(f.to_ndarray(format="rgb24") for f in ctx.decode(packet))
+    frames.extend(f.to_ndarray(format="rgb24") for f in ctx.decode(None))
+    return frames
 
 class H264Codec(VideoCodec):
     """libx264; decoded with FFmpeg's h264 decoder."""

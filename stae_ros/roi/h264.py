@@ -76,16 +76,10 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> 
 
 def decode_annexb(data: bytes, frames: int, height: int, width: int) -> np.ndarray:
     """Decode an Annex-B H.264 stream to uint8 T,H,W,3 RGB; exactly `frames` frames expected."""
-    ctx = av.CodecContext.create("h264", "r")
-    ctx.thread_count = 1
-    decoded: list[np.ndarray] = []
+    from stae_ros.baselines.video import decode_annexb_frames
+
     try:
-        packets = ctx.parse(bytes(data)) + ctx.parse(None)
-        for pkt in packets:
-            for fr in ctx.decode(pkt):
-                decoded.append(fr.to_ndarray(format="rgb24"))
-        for fr in ctx.decode(None):
-            decoded.append(fr.to_ndarray(format="rgb24"))
+        decoded = decode_annexb_frames(bytes(data), "h264")
     except (av.error.FFmpegError, ValueError) as exc:  # type: ignore[attr-defined]
         raise BitstreamDecodeError(f"H.264 bitstream could not be decoded: {exc}") from exc
     if len(decoded) != frames:
