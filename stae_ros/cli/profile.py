@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="use at most this many clips (0 = all)")
     p.add_argument("--edge-device", default="cpu", help="device for decode+FR+ViT timing (cpu, cuda, auto)")
     p.add_argument("--edge-batch", type=int, default=1, help="clips per edge call (1 = per-clip latency)")
-    p.add_argument("--zstd-level", type=int, default=10, help="codec zstd level")
+    p.add_argument("--zstd-level", type=int, default=3,
+                   help="codec zstd level (default 3: what camera_node sends, stae_ros.codec.DEFAULT_LEVEL)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.set_defaults(func=run)
 

@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from stae_ros.codec import DEFAULT_LEVEL as CODEC_DEFAULT_LEVEL
+
 from .schema import OperatingPoint, Profile
 
 __all__ = ["measure_profile", "compression_ratio", "summarize", "profile_table", "confusion_matrix"]
@@ -122,7 +124,7 @@ def measure_point(camera: Any, edge: Any, clips: np.ndarray, labels: np.ndarray,
 def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: str,
                     budgets: Sequence[tuple[int, float]] | None = None, model_path: str = "", dataset: str = "",
                     command: str = "", edge_device: str = "cpu", edge_batch: int = 1, camera_threads: int = 1,
-                    zstd_level: int = 10, progress: bool = True) -> Profile:
+                    zstd_level: int = CODEC_DEFAULT_LEVEL, progress: bool = True) -> Profile:
     """Measure every (K, p) of the model's budget sets (or ``budgets``) on ``clips`` (uint8 N,T,H,W,C)."""
     import torch
     from tqdm import tqdm
