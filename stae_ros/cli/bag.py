@@ -23,11 +23,12 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "stae_default.p
 
 
 def _default_model() -> Path:
-    """The checkout's models/stae_default.pt, else the installed share/stae_ros copy."""
-    for cand in (DEFAULT_MODEL, Path(sys.prefix) / "share" / "stae_ros" / "models" / "stae_default.pt"):
-        if cand.is_file():
-            return cand
-    return DEFAULT_MODEL
+    """The installed share/stae_ros copy of models/stae_default.pt, else the checkout's."""
+    from stae_ros.resources import find_data_file
+
+    return find_data_file(None, "models/stae_default.pt")
+
+
 DEFAULT_RECORD_TOPICS = ("/semantic_clip", "/action_label", "/link_stats", "/budget_command")
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stae_ros.resources import find_data_file
+
 from .errors import PipelineError, UnknownCodecError
 
 __all__ = ["LATENT_CODEC", "DEFAULT_LATENT_MODEL", "LatentPayload"]
@@ -24,28 +26,13 @@ LATENT_CODEC = "stae-latent"
 #: shipped model files (relative to the checkout / share/stae_ros): lambda 1e-4 and 1e-3 of docs/payloads.md
 DEFAULT_LATENT_MODEL = "models/stae_latent_default.pt"
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def find_model_file(path: str | Path | None, default_rel: str) -> Path:
-    """The named file, else the checkout's or the installed package's copy of the default."""
-    if path:
-        return Path(path).expanduser()
-    import sys
-
-    for cand in (_REPO_ROOT / default_rel, Path(sys.prefix) / "share" / "stae_ros" / default_rel):
-        if cand.is_file():
-            return cand
-    return _REPO_ROOT / default_rel
-
-
 class LatentPayload:
     """Camera encode and edge classify for the stae-latent codec."""
 
     def __init__(self, model_path: str | Path | None = None) -> None:
         from stae_ros.latent import CODEC_VERSION, LatentError, load_latent_codec
 
-        path = find_model_file(model_path, DEFAULT_LATENT_MODEL)
+        path = find_data_file(model_path, DEFAULT_LATENT_MODEL)
         try:
             self.codec = load_latent_codec(path)
         except LatentError as exc:

@@ -10,32 +10,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from stae_ros.resources import PACKAGE, find_data_file
+
 __all__ = [
     "PACKAGE", "guarded", "resolve_data_file", "wall_ns", "ns_to_stamp", "stamp_to_ns", "ms_between", "run_node",
 ]
 
-PACKAGE = "stae_ros"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve_data_file(value: str, default_rel: str) -> Path:
-    """The file a path parameter names; empty = the packaged default (share/stae_ros/<default_rel>,
-    else the source checkout's <default_rel>). Returns the first existing candidate, or the
-    checkout path so the error names a sensible place."""
-    if value:
-        return Path(value).expanduser()
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory(PACKAGE)) / default_rel)
-    except Exception:  # noqa: BLE001 - no ament index / package not installed as ROS package
-        pass
-    candidates.append(_REPO_ROOT / default_rel)
-    for c in candidates:
-        if c.is_file():
-            return c
-    return candidates[-1]
+    """The file a path parameter names; empty = the packaged default (see stae_ros.resources)."""
+    return find_data_file(value, default_rel)
 
 
 def wall_ns() -> int:
