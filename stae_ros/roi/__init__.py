@@ -14,6 +14,7 @@ from .errors import (
 
 from .h264 import X264Settings
 from .importance import ImportanceNet, load_importance_net, save_importance_net
+from .node_model import RoiModel, RoiModelError, load_roi_model, save_roi_model
 
 __all__ = [
     "CODEC_NAME",
@@ -25,6 +26,10 @@ __all__ = [
     "ImportanceNet",
     "save_importance_net",
     "load_importance_net",
+    "RoiModel",
+    "RoiModelError",
+    "load_roi_model",
+    "save_roi_model",
     "RoiError",
     "RoiInputError",
     "RoiPayloadError",

@@ -1,0 +1,297 @@
+"""The stae-roi264 model file: what a camera and an edge that speak `stae-roi264` both load.
+
+One file holds the codec settings (CRF, importance threshold, crop/fill, background block), the
+importance map the camera uses (the hand-made motion map, or a trained `ImportanceNet` with its
+weights), the clip shape, the class names, and the edge classifier fine-tuned on *decoded* roi
+clips. Why one file: the classifier is only right for the artefacts of the settings it was
+fine-tuned on (grey outside the crop window, CRF blocking), so the two must travel together.
+
+Build the shipped file (fine-tunes the payload study's raw-clip `PixelClassifier` on crop
+CRF 33 + 38 decoded training clips; ~6 min on one busy CPU thread):
+
+    python -m stae_ros.roi.node_model --out models/stae_roi264_default.pt --crf 38 --train-crfs 33,38 --steps 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .codec import RoiCodec, RoiLimits, RoiSettings
+from .errors import RoiError
+from .h264 import X264Settings
+from .importance import ImportanceNet, motion_importance
+
+__all__ = ["MODEL_FORMAT", "RoiModelError", "RoiModel", "save_roi_model", "load_roi_model", "settings_to_dict",
+           "settings_from_dict"]
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "stae-roi264-model/1"
+IMPORTANCE_KINDS = ("motion", "learned")
+
+
+class RoiModelError(RoiError):
+    """A stae-roi264 model file is missing, of another format, or inconsistent."""
+
+
+def settings_to_dict(s: RoiSettings) -> dict[str, Any]:
+    """Plain types only, so the file loads with torch.load(weights_only=True)."""
+    d = asdict(s)
+    d["x264"] = asdict(s.x264)
+    return d
+
+
+def settings_from_dict(d: dict[str, Any]) -> RoiSettings:
+    d = dict(d)
+    x = X264Settings(**d.pop("x264", {}))
+    s = RoiSettings(**d, x264=x)
+    if s.mode not in ("fill", "crop"):
+        raise RoiModelError(f"roi settings mode {s.mode!r}; use 'fill' or 'crop'")
+    if s.background not in ("mean", "grey"):
+        raise RoiModelError(f"roi settings background {s.background!r}; use 'mean' or 'grey'")
+    if not (math.isfinite(s.threshold) and 0.0 <= s.threshold <= 1.0):
+        raise RoiModelError(f"roi settings threshold {s.threshold} is outside [0, 1]")
+    if not (0.0 <= float(x.crf) <= 51.0):
+        raise RoiModelError(f"roi settings CRF {x.crf} is outside libx264's 0..51")
+    return s
+
+
+@dataclass
+class RoiModel:
+    """Loaded model file: codec settings + importance map (camera) and classifier (edge)."""
+
+    settings: RoiSettings
+    importance_spec: dict[str, Any]  #: {"kind": "motion", "block", "dilate"} or {"kind": "learned", "block", "width"}
+    shape: tuple[int, int, int]  #: T, H, W of the clips it codes and classifies
+    class_names: list[str]
+    classifier: torch.nn.Module  #: decoded clip B,3,T,H,W in [0,1] -> logits B,num_classes
+    meta: dict[str, Any] = field(default_factory=dict)
+    importance_net: ImportanceNet | None = None
+    path: Path | None = None
+
+    def importance(self, clip: np.ndarray) -> np.ndarray:
+        """uint8 T,H,W,3 -> block importance T,hb,wb in [0,1] (what RoiCodec.encode takes)."""
+        if self.importance_net is not None:
+            return self.importance_net.importance(clip)
+        return motion_importance(clip, int(self.importance_spec["block"]), int(self.importance_spec.get("dilate", 1)))
+
+    def codec(self, limits: RoiLimits | None = None) -> RoiCodec:
+        """A RoiCodec with this file's settings; decoder limits default to exactly this clip size."""
+        t, h, w = self.shape
+        return RoiCodec(self.settings, limits or RoiLimits(max_frames=t, max_side=max(h, w)))
+
+
+def save_roi_model(path: str | Path, settings: RoiSettings, importance_spec: dict[str, Any],
+                   shape: tuple[int, int, int], class_names: list[str], classifier: torch.nn.Module,
+                   meta: dict[str, Any] | None = None, importance_net: ImportanceNet | None = None) -> Path:
+    """Write one model file. `classifier` is a `PixelClassifier` (latent encoder + head, no quantiser)."""
+    kind = importance_spec.get("kind")
+    if kind not in IMPORTANCE_KINDS:
+        raise RoiModelError(f"importance kind {kind!r}; use one of {IMPORTANCE_KINDS}")
+    if (kind == "learned") != (importance_net is not None):
+        raise RoiModelError("a 'learned' importance map needs its ImportanceNet (and a 'motion' map none)")
+    latent_cfg = getattr(classifier, "latent_config", None)
+    if latent_cfg is None:
+        raise RoiModelError("classifier has no latent_config: build it with stae_ros.roi.node_model.make_classifier")
+    blob: dict[str, Any] = {
+        "format": MODEL_FORMAT,
+        "clip": {"frames": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": 3},
+        "class_names": list(class_names),
+        "settings": settings_to_dict(settings),
+        "importance": dict(importance_spec),
+        "classifier": {"latent_config": dict(latent_cfg), "state_dict": classifier.state_dict()},
+        "meta": dict(meta or {}),
+    }
+    if importance_net is not None:
+        blob["importance"]["width"] = int(importance_net.net[0].out_channels)
+        blob["importance"]["block"] = int(importance_net.block)
+        blob["importance_state_dict"] = importance_net.state_dict()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob, path)
+    return path
+
+
+def make_classifier(latent_config: dict[str, Any]) -> torch.nn.Module:
+    """An untrained PixelClassifier of the payload studies for this latent config (remembered on it)."""
+    from stae_ros.latent.model import LatentConfig, LatentModel
+
+    from .classifier import PixelClassifier
+
+    clf = PixelClassifier(LatentModel(LatentConfig(**latent_config)))
+    clf.latent_config = dict(latent_config)
+    return clf.eval()
+
+
+def load_roi_model(path: str | Path) -> RoiModel:
+    """Read and check a file written by `save_roi_model`; every problem is a RoiModelError naming the file."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise RoiModelError(f"stae-roi264 model file not found: {path}") from exc
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
+        raise RoiModelError(f"{path} is not a readable torch file: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise RoiModelError(f"{path} is not a {MODEL_FORMAT} file (format {found!r})")
+    try:
+        clip = blob["clip"]
+        shape = (int(clip["frames"]), int(clip["height"]), int(clip["width"]))
+        names = [str(n) for n in blob["class_names"]]
+        settings = settings_from_dict(blob["settings"])
+        spec = dict(blob["importance"])
+        cls = blob["classifier"]
+        latent_config = dict(cls["latent_config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RoiModelError(f"{path}: missing or malformed field: {type(exc).__name__}: {exc}") from exc
+    if spec.get("kind") not in IMPORTANCE_KINDS:
+        raise RoiModelError(f"{path}: importance kind {spec.get('kind')!r}; known: {IMPORTANCE_KINDS}")
+    block = int(spec.get("block", 0))
+    if block < 1 or shape[1] % block or shape[2] % block:
+        raise RoiModelError(f"{path}: importance block {block} does not divide the {shape[1]}x{shape[2]} frame")
+    if (int(latent_config.get("frames", -1)), int(latent_config.get("height", -1)),
+            int(latent_config.get("width", -1))) != shape:
+        raise RoiModelError(f"{path}: classifier is for clips {latent_config.get('frames')}x"
+                            f"{latent_config.get('height')}x{latent_config.get('width')}, the codec for {shape}")
+    if int(latent_config.get("num_classes", -1)) != len(names) or not names:
+        raise RoiModelError(f"{path}: classifier has {latent_config.get('num_classes')} classes, "
+                            f"the file names {len(names)}")
+    try:
+        classifier = make_classifier(latent_config)
+        classifier.load_state_dict(cls["state_dict"])
+    except (RuntimeError, TypeError, KeyError) as exc:
+        raise RoiModelError(f"{path}: classifier weights do not fit its config: {exc}") from exc
+    net = None
+    if spec["kind"] == "learned":
+        try:
+            net = ImportanceNet(width=int(spec["width"]), block=block)
+            net.load_state_dict(blob["importance_state_dict"])
+        except (RuntimeError, KeyError, RoiError) as exc:
+            raise RoiModelError(f"{path}: learned importance map does not load: {exc}") from exc
+        net.eval()
+    return RoiModel(settings, spec, shape, names, classifier.eval(), dict(blob.get("meta", {})), net, path)
+
+
+# ---- building the shipped file --------------------------------------------------------------
+
+
+def _transcode(codec: RoiCodec, importance, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out = np.empty_like(clips)
+    sizes = np.zeros(len(clips), np.int64)
+    for i, clip in enumerate(clips):
+        data = codec.encode(clip, importance(clip))
+        sizes[i] = len(data)
+        out[i] = codec.decode(data)
+    return out, sizes
+
+
+def build(out: Path, crf: float, train_crfs: list[float], steps: int, threshold: float = 0.5, mode: str = "crop",
+          block: int = 8, dilate: int = 1, bg_block: int = 16, lr: float = 1e-3, batch: int = 16, seed: int = 0,
+          data_dir: str = "out/payloads", eval_crfs: list[float] | None = None) -> dict[str, Any]:
+    """Fine-tune the payload study's raw-clip classifier on decoded roi clips and write the model file.
+
+    Same recipe as a `stae_ros.roi.evaluate` operating point (warm start = the cached raw-clip
+    classifier, AdamW lr 1e-3, cosine), but on the decoded training clips of several CRFs at once,
+    so one classifier serves every CRF the camera might be set to.
+    """
+    from .baseline import StudyConfig, base_classifier
+    from .classifier import clone, evaluate_classifier, train_classifier
+    from .dataset import load_payload_data
+
+    t_start = time.time()
+    torch.set_num_threads(1)
+    data = load_payload_data(data_dir)
+    study = StudyConfig(out_dir=data_dir, seed=seed)
+    base = base_classifier(data, study)  # cached: out/payloads/latent_base_0.0001.pt
+    t, h, w = data.train_clips.shape[1:4]
+    imp = lambda clip: motion_importance(clip, block, dilate)  # noqa: E731
+
+    def codec_at(c: float) -> RoiCodec:
+        return RoiCodec(RoiSettings(threshold=threshold, background="mean", bg_block=bg_block, mode=mode,
+                                    x264=X264Settings(crf=float(c))))
+
+    xs, ys = [], []
+    for c in train_crfs:
+        t0 = time.time()
+        x, _ = _transcode(codec_at(c), imp, data.train_clips)
+        xs.append(x)
+        ys.append(data.train_labels)
+        log.info("train clips at CRF %g transcoded in %.0f s", c, time.time() - t0)
+    xtr, ytr = np.concatenate(xs), np.concatenate(ys)
+    del xs
+    model = clone(base)
+    torch.manual_seed(seed)
+    t0 = time.time()
+    train_classifier(model, xtr, ytr, steps, batch, lr=lr, seed=seed + 1, desc="roi classifier")
+    train_s = time.time() - t0
+    del xtr
+    results = {}
+    for c in sorted(set(eval_crfs or []) | set(train_crfs) | {crf}):
+        xte, sizes = _transcode(codec_at(c), imp, data.test_clips)
+        results[f"{c:g}"] = {
+            "accuracy": evaluate_classifier(model, xte, data.test_labels),
+            "accuracy_raw_clip_classifier": evaluate_classifier(base, xte, data.test_labels),
+            "bytes_mean": float(sizes.mean()),
+            "bytes_p95": float(np.percentile(sizes, 95)),
+        }
+        log.info("CRF %g: %s", c, results[f"{c:g}"])
+    from stae_ros.latent.model import LatentConfig
+
+    lcfg = LatentConfig(frames=t, height=h, width=w, num_classes=data.num_classes).to_dict()
+    clf = make_classifier(lcfg)
+    clf.load_state_dict(model.state_dict())
+    meta = {
+        "command": "python -m stae_ros.roi.node_model " + " ".join(sys.argv[1:]),
+        "recipe": (f"PixelClassifier warm start {study.base_model} (raw clips, 600 steps), fine-tuned {steps} steps "
+                   f"(AdamW lr {lr:g}, batch {batch}, cosine, seed {seed}) on the decoded {mode} roi training clips at "
+                   f"CRF {', '.join(f'{c:g}' for c in train_crfs)} (motion map block {block}, dilate {dilate}, "
+                   f"threshold {threshold:g})"),
+        "data": f"synthetic seed 0, {len(data.train_labels)} train / {len(data.test_labels)} test clips "
+                f"(stae_ros.roi.dataset.load_payload_data)",
+        "test": results,
+        "train_crfs": list(train_crfs),
+        "finetune_s": round(train_s, 1),
+        "wall_s": round(time.time() - t_start, 1),
+        "load1": os.getloadavg()[0],
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    settings = RoiSettings(threshold=threshold, background="mean", bg_block=bg_block, mode=mode,
+                           x264=X264Settings(crf=float(crf)))
+    save_roi_model(out, settings, {"kind": "motion", "block": block, "dilate": dilate}, (t, h, w),
+                   data.class_names, clf, meta)
+    log.info("wrote %s (%d bytes) in %.0f s", out, out.stat().st_size, time.time() - t_start)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.node_model", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("models/stae_roi264_default.pt"), help="model file to write")
+    ap.add_argument("--crf", type=float, default=38.0, help="CRF the camera codes at (stored in the file)")
+    ap.add_argument("--train-crfs", default="33,38", help="CRFs whose decoded training clips fine-tune the classifier")
+    ap.add_argument("--eval-crfs", default="", help="more CRFs to report test accuracy at")
+    ap.add_argument("--steps", type=int, default=200, help="fine-tuning steps (batch 16)")
+    ap.add_argument("--threshold", type=float, default=0.5, help="importance threshold of kept blocks")
+    ap.add_argument("--mode", choices=("crop", "fill"), default="crop")
+    ap.add_argument("--data-dir", default="out/payloads", help="where the payload study caches clips and the warm start")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    build(args.out, args.crf, [float(c) for c in args.train_crfs.split(",") if c],
+          args.steps, threshold=args.threshold, mode=args.mode, data_dir=args.data_dir,
+          eval_crfs=[float(c) for c in args.eval_crfs.split(",") if c])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
