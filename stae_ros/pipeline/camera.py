@@ -1,5 +1,8 @@
 """The camera (robot) side: clip -> FA -> SA -> semantic payload bytes.
 
+Or, for the issue-6 payloads, clip -> learned latent (stae-latent) or clip -> importance map ->
+crop/fill -> libx264 (stae-roi264); those see the whole clip (K=T, p=1) and ignore the budget.
+
 One object per camera stream. It owns the torch thread setting because a Pi-class host has few
 cores and the camera node must leave some for capture and DDS.
 """
@@ -16,7 +19,7 @@ import torch
 from stae_ros import codec as px_codec
 
 from .errors import BudgetError, ClipShapeError
-from .payloads import LATENT_CODEC, LatentPayload, check_codec
+from .payloads import LATENT_CODEC, ROI_CODEC, LatentPayload, RoiPayload, check_codec
 
 __all__ = ["CameraPipeline", "EncodedClip"]
 
@@ -44,17 +47,21 @@ class CameraPipeline:
     def __init__(self, loaded, k: int | None = None, p: float | None = None, codec: str = px_codec.CODEC_NAME,
                  threads: int = 1, layout: str = "fast", zstd_level: int = px_codec.DEFAULT_LEVEL,
                  codec_model: str | None = None) -> None:
-        """`codec_model` names the stae-latent model file (default: the shipped one); stae-px ignores it."""
+        """`codec_model` names the stae-latent or stae-roi264 model file (default: the codec's shipped one);
+        stae-px ignores it. The issue-6 codecs code the whole clip (K=T, p=1): `k`/`p` are kept and
+        validated (a BudgetCommand must not fail) but do not change their payloads."""
         self.model = loaded.model.eval()
         self.config = loaded.config
         clip = self.config.clip
         self.shape = (clip.frames, clip.height, clip.width, clip.channels)
-        check_codec(codec, (px_codec.CODEC_NAME, LATENT_CODEC))
+        check_codec(codec, (px_codec.CODEC_NAME, LATENT_CODEC, ROI_CODEC))
         self.codec = codec
         self.latent = LatentPayload(codec_model) if codec == LATENT_CODEC else None
-        if self.latent is not None and self.latent.shape != self.shape:
-            raise ClipShapeError(f"stae-latent model {self.latent.path} takes clips {self.latent.shape}, "
-                                 f"the STAE model {self.shape}")
+        self.roi = RoiPayload(codec_model) if codec == ROI_CODEC else None
+        for name, payload in ((LATENT_CODEC, self.latent), (ROI_CODEC, self.roi)):
+            if payload is not None and payload.shape != self.shape:
+                raise ClipShapeError(f"{name} model {payload.path} takes clips {payload.shape}, "
+                                     f"the STAE model {self.shape}")
         self.layout = layout
         self.zstd_level = zstd_level
         if threads > 0:
@@ -91,6 +98,8 @@ class CameraPipeline:
     def encode(self, clip: np.ndarray) -> EncodedClip:
         if self.latent is not None:
             return self._encode_latent(clip)
+        if self.roi is not None:
+            return self._encode_roi(clip)
         t0 = time.perf_counter()
         indices, mask = self.select(clip)
         t1 = time.perf_counter()
@@ -118,3 +127,17 @@ class CameraPipeline:
         frames = self.shape[0]
         return EncodedClip(payload=data, codec=self.codec, codec_version=self.latent.version, k=frames, p=1.0,
                            frame_indices=tuple(range(frames)), camera_ms=ms, select_ms=0.0, encode_ms=ms)
+
+    def _encode_roi(self, clip: np.ndarray) -> EncodedClip:
+        """Region coding also sends every frame (the map decides where bits go), so K=T and p=1;
+        select_ms is the importance map, encode_ms the crop/fill + libx264."""
+        self.check_clip(clip)
+        t0 = time.perf_counter()
+        importance = self.roi.importance(clip)
+        t1 = time.perf_counter()
+        data = self.roi.encode(clip, importance)
+        t2 = time.perf_counter()
+        frames = self.shape[0]
+        return EncodedClip(payload=data, codec=self.codec, codec_version=self.roi.version, k=frames, p=1.0,
+                           frame_indices=tuple(range(frames)), camera_ms=(t2 - t0) * 1000.0,
+                           select_ms=(t1 - t0) * 1000.0, encode_ms=(t2 - t1) * 1000.0)

@@ -2,7 +2,9 @@
 
 Decoding happens per message on the CPU (each payload is self-contained); recovery and
 classification run batched on the model's device, because several clips often wait after a
-link stall and one batched forward pass costs far less than several.
+link stall and one batched forward pass costs far less than several. stae-roi264 clips are
+decoded the same way (libavcodec, per message) and classified in their own batched pass by the
+roi model's classifier; stae-latent payloads are classified one by one (1-3 ms each).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from stae_ros import codec as px_codec
 
 from .errors import ClipShapeError, PipelineError, UnknownCodecError
-from .payloads import LATENT_CODEC, LatentPayload
+from .payloads import LATENT_CODEC, ROI_CODEC, LatentPayload, RoiPayload
 
 __all__ = ["EdgePipeline", "EdgeResult", "pick_device"]
 
@@ -59,7 +61,8 @@ class EdgePipeline:
 
     def __init__(self, loaded, device: str = "auto", limits: px_codec.DecodeLimits | None = None,
                  topk: int = 5, keep_recovered: bool = False, codec_models: dict[str, str] | None = None) -> None:
-        """`codec_models` maps a codec name to its model file (stae-latent; default: the shipped one)."""
+        """`codec_models` maps a codec name to its model file (stae-latent, stae-roi264; missing or
+        empty = that codec's shipped model)."""
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
         self.config = loaded.config
@@ -72,12 +75,22 @@ class EdgePipeline:
         self.keep_recovered = keep_recovered
         self.codec_models = dict(codec_models or {})
         self._latent: LatentPayload | None = None
+        self._roi: RoiPayload | None = None
 
     def latent(self) -> LatentPayload:
         """Loaded on the first stae-latent payload, so an edge that never sees one never pays for it."""
         if self._latent is None:
-            self._latent = LatentPayload(self.codec_models.get(LATENT_CODEC))
+            self._latent = LatentPayload(self.codec_models.get(LATENT_CODEC) or None)
         return self._latent
+
+    def roi(self) -> RoiPayload:
+        """Loaded on the first stae-roi264 payload (its classifier moved to this edge's device)."""
+        if self._roi is None:
+            self._roi = RoiPayload(self.codec_models.get(ROI_CODEC) or None).to(self.device)
+            if self._roi.class_names != self.class_names:
+                log.warning("stae-roi264 model %s names other classes than the STAE model; labels use the roi "
+                            "model's", self._roi.path)
+        return self._roi
 
     def _classify_latent(self, data: bytes, result: "EdgeResult") -> None:
         t0 = time.perf_counter()
@@ -90,9 +103,30 @@ class EdgePipeline:
         result.topk = [(int(c), self.class_names[int(c)], float(v)) for c, v in zip(top_i, top_p)]
         result.class_id, result.label, result.score = result.topk[0]
 
+    def _classify_roi(self, clips: list[np.ndarray], results: list["EdgeResult"]) -> None:
+        """One batched pass of the roi model's classifier over the decoded clips."""
+        roi = self.roi()
+        t0 = time.perf_counter()
+        logits = roi.logits(np.stack(clips)).float()
+        probs = torch.softmax(logits, dim=1)
+        k = max(1, min(self.topk, probs.shape[1]))
+        top_p, top_i = probs.topk(k, dim=1)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        infer_ms = (time.perf_counter() - t0) * 1000.0 / len(clips)
+        top_p, top_i = top_p.cpu().numpy(), top_i.cpu().numpy()
+        names = roi.class_names
+        for row, r in enumerate(results):
+            r.topk = [(int(c), names[int(c)], float(v)) for c, v in zip(top_i[row], top_p[row])]
+            r.class_id, r.label, r.score = r.topk[0]
+            r.infer_ms = infer_ms
+            if self.keep_recovered:
+                r.recovered = clips[row]
+
     def _decode(self, data: bytes, codec: str) -> tuple[np.ndarray, np.ndarray, px_codec.SemanticPayload]:
         if codec != px_codec.CODEC_NAME:
-            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r} and {LATENT_CODEC!r}")
+            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r}, "
+                                    f"{LATENT_CODEC!r} and {ROI_CODEC!r}")
         payload = px_codec.decode(bytes(data), limits=self.limits)
         if tuple(payload.clip_shape) != self.shape:
             raise ClipShapeError(f"payload clip shape {tuple(payload.clip_shape)} does not match the model's {self.shape}")
@@ -104,6 +138,7 @@ class EdgePipeline:
         """Label each (payload, codec) pair; bad payloads get an EdgeResult with `error` set."""
         results = [EdgeResult() for _ in items]
         clips, masks, good = [], [], []
+        roi_clips, roi_good = [], []
         for i, (data, codec) in enumerate(items):
             t0 = time.perf_counter()
             results[i].payload_bytes = len(data)
@@ -113,6 +148,17 @@ class EdgePipeline:
                 except PipelineError as exc:
                     results[i].error = f"{type(exc).__name__}: {exc}"
                     log.warning("payload %d rejected: %s", i, results[i].error)
+                continue
+            if codec == ROI_CODEC:
+                try:
+                    roi_clips.append(self.roi().decode(data))
+                except PipelineError as exc:
+                    results[i].error = f"{type(exc).__name__}: {exc}"
+                    log.warning("payload %d rejected: %s", i, results[i].error)
+                    continue
+                results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
+                results[i].k, results[i].p = self.shape[0], 1.0
+                roi_good.append(i)
                 continue
             try:
                 clip, mask, payload = self._decode(data, codec)
@@ -125,6 +171,8 @@ class EdgePipeline:
             clips.append(clip)
             masks.append(mask)
             good.append(i)
+        if roi_good:
+            self._classify_roi(roi_clips, [results[i] for i in roi_good])
         if not good:
             return results
         t0 = time.perf_counter()
