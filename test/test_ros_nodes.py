@@ -279,6 +279,64 @@ def test_camera_cuts_clips_from_the_image_topic(system):
     assert launcher.wait_for_line(TOPIC_CAM, "dropped image", 5)
 
 
+
+def test_roi264_camera_and_edge_with_the_shipped_models():
+    """camera_node with codec stae-roi264 and edge_node as processes, with the shipped STAE and roi
+    model files (no model parameters: the packaged defaults are found): every clip is labelled,
+    the clips carry the whole clip (K=T, p=1) whatever k/p say, and malformed roi payloads are
+    reported in LinkStats while the edge keeps labelling."""
+    from stae_ros.data import CLASS_NAMES
+
+    domain = pick_domain_id()
+    ns = f"{NS}_roi"
+    cam, edge = f"{ns}/camera_node", f"{ns}/edge_node"
+    harness = Harness(domain, namespace=ns)
+    specs = [
+        NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
+                                                     "wait_for_subscribers": 2, "codec": "stae-roi264",
+                                                     "k": 4, "p": 0.25}),
+        NodeSpec("edge_node", namespace=ns, params={"threads": 1}),
+    ]
+    try:
+        with Launcher(specs, domain_id=domain, output=None) as launcher:
+            assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
+            assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
+            ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
+            assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+            for s in range(3):
+                clip, label = harness.clips[s], harness.labels[s]
+                assert clip.codec == "stae-roi264" and clip.codec_version == 1
+                assert (clip.frames, clip.height, clip.width) == (16, 64, 64)
+                assert (clip.k, clip.p, list(clip.frame_indices)) == (16, 1.0, list(range(16)))
+                assert bytes(clip.payload[:2]) == b"SR" and 100 < len(clip.payload) < 3000
+                assert label.label in CLASS_NAMES and label.topk_labels[0] == label.label
+                assert (label.k, label.p, label.payload_bytes) == (16, 1.0, len(clip.payload))
+                assert label.decode_ms > 0 and label.infer_ms > 0 and label.camera_ms > 0
+            good = harness.clips[0]
+
+            def variant(seq, payload):
+                m = SemanticClip()
+                for name in SemanticClip.get_fields_and_field_types():
+                    setattr(m, name, getattr(good, name))
+                m.seq, m.payload = seq, array.array("B", payload)
+                return m
+
+            raw = bytes(good.payload)
+            base = 200_000
+            for i, payload in enumerate([b"XX" + raw[2:], raw[: len(raw) // 2], b"SR\x01\x01" + bytes(40)]):
+                harness.pub_clip.publish(variant(base + i, payload))
+            harness.pub_clip.publish(variant(base + 9, raw))
+            assert harness.spin_until(lambda: base + 9 in harness.labels, 30, launcher), launcher.output_of(edge)[-3000:]
+            harness.spin_until(lambda: len({s.clip_seq for s in harness.stats if not s.ok}) >= 3, 10)
+            failed = {s.clip_seq: s.error for s in harness.stats if not s.ok}
+            assert set(failed) == {base, base + 1, base + 2}, failed
+            assert "BadMagicError" in failed[base] and all(failed.values())
+            assert harness.labels[base + 9].label == harness.labels[0].label  # same bytes, same label
+            assert launcher.wait_for_line(edge, "rejected", 5)
+            assert not launcher.exited()
+    finally:
+        harness.close()
+
 def _profile(path: Path) -> Path:
     pts = [
         dict(codec="stae-px", k=8, p=1.0, accuracy=0.9, bytes_mean=200_000, bytes_p95=210_000, camera_ms=5, edge_ms=5),

@@ -58,7 +58,8 @@ class CameraNode(Node):
             self.get_logger().warning(f"k={k} exceeds the model's clip length {T}; using k={T}")
             k = T
             self.set_parameters([Parameter("k", value=T)])
-        self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]))
+        self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
+                                       codec_model=cfg["codec_model"] or None)
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
         warm_ms = (time.perf_counter() - t0) * 1000.0
@@ -90,8 +91,15 @@ class CameraNode(Node):
         self.add_on_set_parameters_callback(on_set_callback(CAMERA_PARAMS, self._apply_params))
         self.get_logger().info(
             f"camera ready: model {model_path} ({T}x{H}x{W}, {len(self.class_names)} classes), {where}, "
-            f"clip window {length} stride {stride} ({cfg['frame_sampling']}), K={self.pipeline.k} p={self.pipeline.p}, "
+            f"clip window {length} stride {stride} ({cfg['frame_sampling']}), codec {self._codec_text()}, "
             f"publishing {self.resolve_topic_name('semantic_clip')} (warm-up {warm_ms:.0f} ms)")
+
+    def _codec_text(self) -> str:
+        pl = self.pipeline
+        extra = pl.latent or pl.roi
+        if extra is None:
+            return f"{pl.codec} K={pl.k} p={pl.p}"
+        return f"{pl.codec} ({extra.path}; whole clip, K/p ignored)"
 
     # ---- inputs -------------------------------------------------------------------------------
     def _make_timer(self, fps: float) -> None:

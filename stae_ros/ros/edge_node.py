@@ -72,7 +72,8 @@ class EdgeNode(Node):
             raise FileNotFoundError(f"model checkpoint {model_path} not found; set the 'model' parameter")
         loaded = load_model(model_path)
         self.pipeline = EdgePipeline(loaded, device=cfg["device"], topk=int(cfg["topk"]),
-                                     keep_recovered=bool(cfg["publish_recovered"]))
+                                     keep_recovered=bool(cfg["publish_recovered"]),
+                                     codec_models={"stae-latent": cfg["latent_model"], "stae-roi264": cfg["roi_model"]})
         self.shape = self.pipeline.shape
         warm_ms = self._warm_up(torch)
         self.queue: deque[_Waiting] = deque()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 __all__ = [
-    "ParamSpec", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
+    "ParamSpec", "CODECS", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
     "declare_params", "check_value", "on_set_callback", "param_values",
 ]
 
@@ -45,6 +45,10 @@ class ParamSpec:
         return None
 
 
+#: payload codecs a camera can send and an edge decode (SemanticClip.codec)
+CODECS: tuple[str, ...] = ("stae-px", "stae-latent", "stae-roi264")
+
+
 def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
     return ParamSpec(name, default, description, **kw)
 
@@ -68,10 +72,16 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        min=0, max=4096, read_only=True),
     _p("frame_sampling", "uniform", "how T frames are taken from a clip window: 'uniform' over it or the 'last' T",
        choices=("uniform", "last"), read_only=True),
-    _p("k", 16, "frame budget K: frames kept per clip (1..T); changed at runtime by BudgetCommand", min=1, max=4096),
-    _p("p", 0.1, "spatial budget p: fraction of pixels kept per kept frame (0, 1]", min=0.001, max=1.0),
-    _p("codec", "stae-px", "payload codec: stae-px (kept pixels) or stae-latent (issue 6's learned latent; K=T, p=1)",
-       choices=("stae-px", "stae-latent"), read_only=True),
+    _p("k", 16, "frame budget K: frames kept per clip (1..T); changed at runtime by BudgetCommand "
+       "(stae-px only: stae-latent and stae-roi264 always send K=T)", min=1, max=4096),
+    _p("p", 0.1, "spatial budget p: fraction of pixels kept per kept frame (0, 1] "
+       "(stae-px only: stae-latent and stae-roi264 always send p=1)", min=0.001, max=1.0),
+    _p("codec", "stae-px", "payload codec: stae-px (kept pixels, budget K/p), stae-latent (issue 6's learned latent) "
+       "or stae-roi264 (issue 6's importance-map crop + libx264); the last two code the whole clip (K=T, p=1) "
+       "and ignore k/p", choices=CODECS, read_only=True),
+    _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
+       "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; stae-px ignores it",
+       read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
     _p("wait_for_subscribers", 0, "own source: read no frames until semantic_clip has this many subscribers "
        "(so the first clips are not sent to nobody)", min=0, max=1000),
@@ -84,6 +94,11 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
 EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("model", "", "STAE checkpoint (.pt); empty = the package's models/stae_default.pt", read_only=True),
     _p("device", "auto", "torch device: 'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'", read_only=True),
+    _p("latent_model", "", "stae-latent model file (the camera's codec_model); empty = the shipped "
+       "models/stae_latent_default.pt; loaded on the first stae-latent clip", read_only=True),
+    _p("roi_model", "", "stae-roi264 model file (the camera's codec_model: codec settings + the classifier "
+       "fine-tuned on decoded roi clips); empty = the shipped models/stae_roi264_default.pt; loaded on the first "
+       "stae-roi264 clip", read_only=True),
     _p("threads", 0, "torch CPU threads (0 = torch's default)", min=0, max=256, read_only=True),
     _p("batch_max", 8, "most clips classified in one batched forward pass", min=1, max=256),
     _p("batch_period_ms", 5.0, "how often the waiting clips are collected into a batch", min=0.5, max=1000.0,
@@ -97,8 +112,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
 CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/default.json",
        read_only=True),
-    _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera can encode)",
-       read_only=True),
+    _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera encodes): stae-px, "
+       "stae-latent or stae-roi264; the issue-6 codecs' points are in profiles/payloads.json (set profile), "
+       "all at K=T, p=1", choices=CODECS, read_only=True),
     _p("stream_id", "", "camera the BudgetCommands are for (empty = all cameras)"),
     _p("deadline_s", 1.0, "completion-time deadline per clip in seconds (camera + link + edge)", min=0.001, max=3600.0),
     _p("margin", 0.1, "safety margin on the deadline (fraction kept free)", min=0.0, max=0.95),
