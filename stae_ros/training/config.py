@@ -57,6 +57,8 @@ class DataConfig:
     generate: dict[str, Any] | None = None  #: kwargs of stae_ros.data.synthetic.generate_dataset when root is missing
     cache: bool = True
     render_in_memory: bool = False  #: synthetic only: render the split from ``generate`` in memory (no video files, no PyAV; same pixels as `stae data synth`, FFV1 being lossless)
+    stream: bool = False  #: synthetic only: train on freshly rendered clips every batch (seeds disjoint from the stored splits); the test split is still the stored one
+    stream_workers: int = 1  #: processes rendering streamed batches ahead of the training step
     train_limit: int = 0  #: use at most this many training clips (0 = all); for tests
     test_limit: int = 0
 

@@ -137,6 +137,53 @@ def _limit(arrays: Any, limit: int, seed: int) -> Any:
     return dataclasses.replace(arrays, clips=arrays.clips[idx], labels=arrays.labels[idx], names=names)
 
 
+def _stored_seeds(cfg: TrainConfig) -> frozenset[int]:
+    """Seeds of every stored synthetic clip, so a stream never renders a test clip."""
+    seeds: set[int] = set()
+    ann = Path(cfg.data.root) / "annotations.json"
+    if ann.is_file():
+        seeds |= {int(c["seed"]) & 0xFFFFFFFF for c in json.loads(ann.read_text()).get("clips", {}).values() if "seed" in c}
+    gen = cfg.data.generate
+    if gen is not None:
+        from stae_ros.data.synthetic import CLASS_NAMES, clip_seed
+
+        per_class = int(gen.get("train_per_class", 200)) + int(gen.get("test_per_class", 50))
+        seeds |= {clip_seed(int(gen.get("seed", 0)), cid, idx) & 0xFFFFFFFF
+                  for cid in range(len(CLASS_NAMES)) for idx in range(per_class)}
+    return frozenset(seeds)
+
+
+def _open_stream(cfg: TrainConfig, t: int, size: tuple[int, int], num_classes: int, *arrays: Any) -> Any:
+    """The background renderer of ``data.stream`` runs, or None."""
+    if not cfg.data.stream:
+        return None
+    from stae_ros.data.stream import StreamSpec, SyntheticBatchStream
+    from stae_ros.data.synthetic import CLASS_NAMES
+
+    names = list(arrays[0].class_names)
+    if names != list(CLASS_NAMES)[: len(names)]:
+        raise TrainingError("data.stream renders the synthetic classes, but the data set's classes are "
+                            f"{names[:4]}...: streaming works only with the synthetic set")
+    batch = max(st.batch_size for st in cfg.stages.values())
+    spec = StreamSpec(batch_size=batch, frames=t, height=size[0], width=size[1], num_classes=num_classes,
+                      seed=cfg.seed, excluded_seeds=_stored_seeds(cfg))
+    log.info("data.stream: fresh clips every batch (%d render worker(s), %d stored seeds excluded)",
+             cfg.data.stream_workers, len(spec.excluded_seeds))
+    return SyntheticBatchStream(spec, workers=cfg.data.stream_workers).__enter__()
+
+
+def _epoch_batches(cfg: TrainConfig, stream: Any, batch_size: int, perm: torch.Tensor, train_x: torch.Tensor,
+                   train_y: torch.Tensor, stage_index: int, epoch: int, steps: int):
+    """(uint8 clips, labels) of each step of one epoch: from the stored split or the stream."""
+    if stream is None:
+        for step in range(steps):
+            idx = perm[step * batch_size : (step + 1) * batch_size]
+            yield train_x[idx], train_y[idx]
+        return
+    for clips, labels in stream.batches((stage_index, epoch, step) for step in range(steps)):
+        yield torch.from_numpy(clips[:batch_size]), torch.from_numpy(labels[:batch_size])
+
+
 def build_model_config(cfg: TrainConfig, num_classes: int) -> Any:
     from stae_ros.models import ModelConfig
 
@@ -207,8 +254,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     checkpoint's weights (e.g. to run ``fa`` after a separate ``classifier`` run).
     ``stop_after_steps``: stop (after saving) once this many optimiser steps ran in this call (tests).
     """
-    from tqdm import tqdm
-
     from stae_ros.models import STAE
 
     t_start = time.perf_counter()
@@ -227,8 +272,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     class_names = list(train_arr.class_names)
     model_cfg = build_model_config(cfg, len(class_names))
     model = STAE(model_cfg).to(dev)
-    frames_set = [int(k) for k in model_cfg.budgets.frame]
-    spatial_set = [float(p) for p in model_cfg.budgets.spatial]
 
     train_x = torch.from_numpy(np.ascontiguousarray(train_arr.clips))
     train_y = torch.as_tensor(train_arr.labels, dtype=torch.long)
@@ -269,6 +312,26 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     elif run_stages[0] != "classifier":
         log.warning("running %s without --init/--resume: earlier stages start from random weights", run_stages)
 
+    stream = _open_stream(cfg, t, (h, w), len(class_names), train_arr, test_arr)
+    try:
+        return _run_stages(cfg, model, model_cfg, class_names, out_dir, run_stages, dev, t, stream, train_x, train_y,
+                           test_x, test_y, history, start_stage, start_epoch, global_step, resume_blob, progress,
+                           stop_after_steps, on_epoch, t_start)
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _run_stages(cfg: TrainConfig, model: torch.nn.Module, model_cfg: Any, class_names: list[str], out_dir: Path,
+                run_stages: list[str], dev: torch.device, t: int, stream: Any, train_x: torch.Tensor, train_y: torch.Tensor,
+                test_x: torch.Tensor, test_y: torch.Tensor, history: list[dict[str, Any]], start_stage: int,
+                start_epoch: int, global_step: int, resume_blob: dict[str, Any] | None, progress: bool,
+                stop_after_steps: int, on_epoch: Callable[[dict[str, Any]], None] | None, t_start: float) -> TrainResult:
+    from tqdm import tqdm
+
+    frames_set = [int(k) for k in model_cfg.budgets.frame]
+    spatial_set = [float(p) for p in model_cfg.budgets.spatial]
+    last_path = out_dir / "last.pt"
     steps_this_call = 0
     stopped = False
     for si, stage in enumerate(STAGES):
@@ -290,6 +353,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         steps_per_epoch = math.ceil(n / scfg.batch_size)
         if scfg.max_steps_per_epoch > 0:
             steps_per_epoch = min(steps_per_epoch, scfg.max_steps_per_epoch)
+        if cfg.data.stream:
+            if scfg.max_steps_per_epoch <= 0:
+                raise TrainingError(f"data.stream needs stages.{stage}.max_steps_per_epoch > 0 (a stream has no epoch length)")
+            steps_per_epoch = scfg.max_steps_per_epoch
         total = steps_per_epoch * scfg.epochs
         budgets_eval = _stage_budgets(stage, cfg, t)
         for epoch in range(first_epoch, scfg.epochs):
@@ -298,13 +365,13 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
             _set_train_mode(model)
             t_epoch = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
-            bar = tqdm(range(steps_per_epoch), desc=f"{stage} {epoch + 1}/{scfg.epochs}", disable=not progress, leave=False)
-            for step in bar:
-                idx = perm[step * scfg.batch_size : (step + 1) * scfg.batch_size]
-                if len(idx) == 0:
+            bar = tqdm(_epoch_batches(cfg, stream, scfg.batch_size, perm, train_x, train_y, si, epoch, steps_per_epoch),
+                       total=steps_per_epoch, desc=f"{stage} {epoch + 1}/{scfg.epochs}", disable=not progress, leave=False)
+            for step, (xb, yb) in enumerate(bar):
+                if len(yb) == 0:
                     break
-                x = augment_batch(to_float_clips(train_x[idx]), cfg.augment, gen).to(dev)
-                y = train_y[idx].to(dev)
+                x = augment_batch(to_float_clips(xb), cfg.augment, gen).to(dev)
+                y = yb.to(dev)
                 budget = sample_budget(stage, frames_set, spatial_set, t, scfg, gen)
                 for group in opt.param_groups:
                     group["lr"] = _lr_at(epoch * steps_per_epoch + step, total, scfg.lr, scfg.warmup_steps)
@@ -316,9 +383,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
                 opt.step()
                 global_step += 1
                 steps_this_call += 1
-                loss_sum += loss.item() * len(idx)
+                loss_sum += loss.item() * len(y)
                 correct += int((logits.argmax(1) == y).sum())
-                seen += len(idx)
+                seen += len(y)
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}", k=budget.k, p=budget.p)
                 if stop_after_steps and steps_this_call >= stop_after_steps:
                     stopped = True
