@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fps", type=float, default=None, help="camera frame rate of the own source (default: camera.yaml)")
     p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
     p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
-    p.add_argument("--codec", default=None, choices=("stae-px", "stae-latent"),
+    p.add_argument("--codec", default=None, choices=("stae-px", "stae-latent", "stae-roi264"),
                    help="camera payload codec (default: camera.yaml); the controller plans over this codec's points")
     p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
     p.add_argument("--link-rate", type=float, default=0.0, metavar="BPS",
@@ -202,8 +202,8 @@ class _Demo:
 
         self.shape = (msg.frames, msg.height, msg.width)
         self.stamp_to_seq[stamp_to_ns(msg.header.stamp)] = msg.seq
-        if len(self.viz_clips) >= self.viz_want:
-            return
+        if len(self.viz_clips) >= self.viz_want or msg.codec != codec.CODEC_NAME:
+            return  # the picture shows kept pixels, which only stae-px payloads have
         try:
             clip, mask = codec.decode(bytes(msg.payload)).to_dense()
             self.viz_clips[msg.seq] = (kept_view(clip, mask), int(msg.k), float(msg.p), len(msg.payload))
