@@ -172,3 +172,81 @@ def test_profile_points_merge_per_codec(tmp_path) -> None:
     prof = load_profile(path)
     assert sorted(p.codec for p in prof.points) == ["stae-latent", "stae-roi264"]
     assert [p.extra.get("crf") for p in prof.points if p.codec == "stae-roi264"] == [28]
+
+
+def _stop_go_clip(t: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """A square that moves 4 px per frame, pauses for frames 4-7, then moves again; flat noise-free background."""
+    clip = np.full((t, 64, 64, 3), 100, np.uint8)
+    x, xs = 8, []
+    for i in range(t):
+        if i and not 4 <= i <= 7:
+            x += 4
+        xs.append(x)
+        clip[i, 24:40, x : x + 16] = 230
+    return clip, np.array(xs)
+
+
+def test_motion_fa_holds_exactly_the_frames_below_threshold() -> None:
+    from stae_ros.roi.importance import frame_change_scores, motion_importance_fa
+
+    clip, _ = _stop_go_clip()
+    spatial = motion_importance(clip, block=8, dilate=1)[0]
+    scores, coded = frame_change_scores(clip, spatial >= 0.5, 0.5)
+    assert coded[0] and scores[0] == 1.0
+    assert list(np.nonzero(~coded)[0]) == [4, 5, 6, 7]  # the pause, nothing else
+    imp = motion_importance_fa(clip, 8, 1, frame_threshold=0.5)
+    # the per-frame map says exactly that: the frame max is below the threshold iff the frame is held
+    assert list(np.nonzero(imp.reshape(len(imp), -1).max(axis=1) < 0.5)[0]) == [4, 5, 6, 7]
+    assert np.array_equal(imp[0], spatial)  # coded frames keep the per-clip map
+    codec = RoiCodec(RoiSettings(threshold=0.5, frame_threshold=0.5, background="grey"))
+    prepared = codec.prepare(clip, imp)
+    same_as_prev = [i for i in range(1, len(clip)) if np.array_equal(prepared[i], prepared[i - 1])]
+    assert same_as_prev == [4, 5, 6, 7]
+    plain = RoiCodec(RoiSettings(threshold=0.5, background="grey")).prepare(clip, imp)
+    assert np.array_equal(prepared[8:], plain[8:]) and np.array_equal(prepared[4], plain[3])
+
+
+def test_motion_fa_accumulates_change_since_last_coded_frame() -> None:
+    from stae_ros.roi.importance import frame_change_scores
+
+    clip, _ = _stop_go_clip()
+    keep = np.ones((8, 8), bool)
+    # threshold above one step: a frame is held until two steps of motion have piled up
+    scores, coded = frame_change_scores(clip, keep, 1.5)
+    moving = [i for i in range(1, 12) if not 4 <= i <= 7]
+    assert coded.sum() >= 2 and not coded[1:].all()
+    for i in np.nonzero(coded)[0][1:]:
+        assert scores[i] >= 1.5
+    assert all(scores[i] < 1.5 for i in np.nonzero(~coded)[0])
+    assert any(coded[i] for i in moving[1:])
+
+
+def test_uniform_fa_and_bad_settings() -> None:
+    from stae_ros.roi.importance import motion_importance_fa
+
+    clip, _ = _stop_go_clip()
+    imp = motion_importance_fa(clip, 8, 1, frame_threshold=0.5, select="uniform", stride=3)
+    assert list(np.nonzero(imp.reshape(12, -1).max(axis=1) >= 0.5)[0]) == [0, 3, 6, 9]
+    with pytest.raises(RoiInputError):
+        motion_importance_fa(clip, frame_threshold=1.5)
+    with pytest.raises(RoiInputError):
+        motion_importance_fa(clip, select="random")
+    data_fa = RoiCodec(RoiSettings(mode="crop", frame_threshold=0.5, x264=X264Settings(crf=30))).encode(clip, imp)
+    data = RoiCodec(RoiSettings(mode="crop", x264=X264Settings(crf=30))).encode(clip, imp)
+    assert len(data_fa) < len(data)
+
+
+def test_real_footage_clips_and_resize(tmp_path) -> None:
+    from stae_ros.data.video_io import write_video
+    from stae_ros.roi.real_footage import footage_clips, square_resize
+
+    frames = np.zeros((40, 48, 80, 3), np.uint8)
+    frames[:, :, 16:64] = 200  # the centre square is bright, the side bands dark
+    frames[:, 0, 40] = np.arange(40)[:, None]  # frame index, to check clip order
+    path = write_video(tmp_path / "v.avi", frames)
+    clips = footage_clips(path, 16, 5)
+    assert clips.shape == (2, 16, 48, 80, 3)  # 40 frames -> two whole 16-frame clips
+    assert clips[1, 0, 0, 40, 0] == 16
+    small = square_resize(clips[0], 24)
+    assert small.shape == (16, 24, 24, 3)
+    assert small[:, 4:, :].min() >= 190  # the centre crop dropped the dark bands

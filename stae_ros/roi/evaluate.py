@@ -24,12 +24,21 @@ from .baseline import StudyConfig, base_classifier, codec_point, h264_points
 from .codec import RoiCodec, RoiSettings
 from .dataset import load_payload_data
 from .h264 import X264Settings
-from .importance import ImportanceNet, motion_importance, save_importance_net
+from .cputime import time_camera_cpu
+from .importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
 from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
 from .train_map import train_importance
-from stae_ros.latent.timing import time_camera
 
 log = logging.getLogger(__name__)
+
+
+def _fa_key(row: dict) -> str:
+    sel = row.get("frame_select", "")
+    if sel == "motion":
+        return f"motion {row['frame_threshold']:g}"
+    if sel == "uniform":
+        return f"1 frame in {row.get('frame_stride', 2)}"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +92,29 @@ def main(argv: list[str] | None = None) -> int:
     imp_test = np.stack([importance_fn(c) for c in data.test_clips[:64]])
     log.info("mean kept fraction at 0.5 on 64 test clips: %.3f", float((imp_test >= 0.5).mean()))
 
+    def point_importance(p: dict):
+        """The point's map: the per-clip map, or (frame_select) the same map gated per frame by FA."""
+        if not p.get("frame_select"):
+            return importance_fn
+        if mc.get("kind", "learned") != "motion":
+            raise ValueError("frame_select needs map kind 'motion'")
+        return lambda clip: motion_importance_fa(  # noqa: E731
+            clip,
+            mc["block"],
+            mc.get("dilate", 1),
+            frame_threshold=p["frame_threshold"],
+            keep_threshold=p.get("threshold", 0.5),
+            select=p["frame_select"],
+            stride=p.get("frame_stride", 2),
+        )
+
+    def fa_label(p: dict) -> str:
+        if p.get("frame_select") == "uniform":
+            return f" fa=every{p.get('frame_stride', 2)}"
+        if p.get("frame_select") == "motion":
+            return f" fa=motion{p['frame_threshold']:g}"
+        return f" fa={p['frame_threshold']:g}" if p.get("frame_threshold") else ""
+
     rows = []
     point_dir = out / "roi_points"
     point_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             x264=X264Settings(crf=p["crf"]),
         )
         codec = RoiCodec(s)
-        label = f"roi {s.mode} crf={p['crf']:g} thr={s.threshold:g}" + (f" fa={s.frame_threshold:g}" if s.frame_threshold else "")
+        imp_fn = point_importance(p)
+        label = f"roi {s.mode} crf={p['crf']:g} thr={s.threshold:g}" + fa_label(p)
         cache = point_dir / (label.replace(" ", "_").replace("=", "") + f"_{map_path.stem}_ft{study.finetune_steps}.json")
         if cache.exists():
             rows.append(json.loads(cache.read_text()))
@@ -108,10 +141,21 @@ def main(argv: list[str] | None = None) -> int:
             data,
             base,
             study,
-            lambda clip, codec=codec: codec.encode(clip, importance_fn(clip)),
+            lambda clip, codec=codec, imp_fn=imp_fn: codec.encode(clip, imp_fn(clip)),
             codec.decode,
-            {"crf": p["crf"], "threshold": s.threshold, "frame_threshold": s.frame_threshold, "mode": s.mode, "map": map_path.name},
+            {
+                "crf": p["crf"],
+                "threshold": s.threshold,
+                "frame_threshold": s.frame_threshold,
+                "frame_select": p.get("frame_select", ""),
+                "frame_stride": p.get("frame_stride", 2),
+                "mode": s.mode,
+                "map": map_path.name,
+            },
         )
+        if s.frame_threshold > 0:  # share of frames actually coded (not held) on the test clips
+            maps = [imp_fn(c) for c in data.test_clips]
+            row["frames_coded"] = float(np.mean([(m.reshape(len(m), -1).max(axis=1) >= s.frame_threshold).mean() for m in maps]))
         row["label"] = label
         row["codec"] = "stae-roi264"
         row["n_clips"] = len(data.test_labels)
@@ -132,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                 x264=X264Settings(crf=row["crf"]),
             )
         )
-        timing = time_camera(lambda clip, codec=codec: codec.encode(clip, importance_fn(clip)), timing_clips)
+        imp_fn = point_importance({**row, "frame_select": row.get("frame_select", "")})
+        timing = time_camera_cpu(lambda clip, codec=codec, imp_fn=imp_fn: codec.encode(clip, imp_fn(clip)), timing_clips)
+        row["camera_cpu_ms"] = timing["cpu_ms_median_of_min"]
         row["camera_ms_sweep"] = row.get("camera_ms_sweep", row["camera_ms"])
         row["camera_ms"] = timing["ms_median_of_min"]
         row["camera_ms_mean_single"] = timing["ms_mean_single"]
@@ -148,14 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     plot_curves(
         {
             **{
-                f"stae-roi264 {mode} (CRF sweep)": [(r["bytes_mean"], r["accuracy"]) for r in rows if r.get("mode") == mode]
-                for mode in sorted({r.get("mode", "fill") for r in rows})
+                f"stae-roi264 {mode}" + (f", FA {sel}" if sel else "") + " (CRF sweep)": [
+                    (r["bytes_mean"], r["accuracy"]) for r in rows if (r.get("mode", "fill"), _fa_key(r)) == (mode, sel)
+                ]
+                for mode, sel in sorted({(r.get("mode", "fill"), _fa_key(r)) for r in rows})
             },
             "libx264 (Annex-B as PyAV writes it)": refs["h264"],
             "libx264, SEI dropped + varint NAL container": refs["h264_lite"],
         },
         args.plot,
-        "stae-roi264 vs libx264 (synthetic 16x64x64, 12 classes)",
+        f"stae-roi264 vs libx264 (synthetic {t}x{h}x{w}, 12 classes)",
     )
     clip = {"frames": int(t), "height": int(h), "width": int(w), "channels": 3}
     if args.profile:

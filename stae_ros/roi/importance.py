@@ -146,3 +146,87 @@ def motion_importance(clip: np.ndarray, block: int = 8, dilate: int = 1) -> np.n
             [pad[i : i + e.shape[0], j : j + e.shape[1]] for i in range(2 * dilate + 1) for j in range(2 * dilate + 1)], axis=0
         ) * 0.5 + e * 0.5
     return np.broadcast_to(e, (t,) + e.shape).astype(np.float32).copy()
+
+
+def _block_energy(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
+    """Per-block mean |a - b| of two grey frames H,W, minus its median over blocks (drift, noise)."""
+    h, w = a.shape
+    e = np.abs(a - b).reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+    return np.maximum(e - np.median(e), 0.0)
+
+
+def frame_change_scores(clip: np.ndarray, keep: np.ndarray, frame_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Temporal FA on the kept region: which frames are worth coding, chosen greedily in time.
+
+    Frame t is coded when the kept blocks changed enough since the last *coded* frame:
+    score_t = mean block energy of |x_t - x_last| over the kept blocks (`keep`, hb,wb bool; all
+    blocks if none), divided by the clip's largest one-step energy. Frames with score below
+    `frame_threshold` are held (the previous coded frame repeats, x264 codes P-skips), so slow
+    or paused motion is sent at a lower frame rate and fast motion at the full rate; changes
+    accumulate, so a held frame never hides more motion than `frame_threshold` of the largest step.
+    Frame 0 (the I-frame) is always coded. Returns (scores T, coded T bool).
+    """
+    t, h, w, _ = clip.shape
+    block = h // keep.shape[0]
+    x = clip.astype(np.float32).mean(axis=3)
+    sel = keep if keep.any() else np.ones_like(keep, bool)
+    step = [float(_block_energy(x[i], x[i - 1], block)[sel].mean()) for i in range(1, t)]
+    ref = max(step, default=0.0)
+    scores = np.ones(t, np.float64)
+    coded = np.ones(t, bool)
+    last = 0
+    for i in range(1, t):
+        s = float(_block_energy(x[i], x[last], block)[sel].mean()) / ref if ref > 1e-6 else 0.0
+        scores[i] = s
+        if s >= frame_threshold:
+            last = i
+        else:
+            coded[i] = False
+    return scores, coded
+
+
+def gate_frames(spatial: np.ndarray, coded: np.ndarray, scores: np.ndarray, frame_threshold: float) -> np.ndarray:
+    """Per-frame map from a per-clip map: coded frames keep it, held frames are scaled below
+    `frame_threshold`, so `RoiCodec` (frame importance = max over blocks) holds exactly them."""
+    spatial = np.asarray(spatial, np.float32)
+    if spatial.ndim == 3:
+        spatial = spatial.max(axis=0)
+    below = np.nextafter(np.float32(frame_threshold), np.float32(0))
+    peak = max(float(spatial.max()), 1e-6)
+    g = np.where(coded, 1.0, np.minimum(np.clip(scores, 0.0, None), below) / peak).astype(np.float32)
+    # (a spatial map whose peak is below the threshold - no motion anywhere - holds every frame)
+    return spatial[None] * g[:, None, None]
+
+
+def motion_importance_fa(
+    clip: np.ndarray,
+    block: int = 8,
+    dilate: int = 1,
+    frame_threshold: float = 0.5,
+    keep_threshold: float = 0.5,
+    select: str = "motion",
+    stride: int = 2,
+) -> np.ndarray:
+    """`motion_importance` (where) + a per-frame FA decision (when): T,hb,wb map for `RoiCodec`
+    with `RoiSettings(frame_threshold=frame_threshold)`.
+
+    select="motion": frames chosen by `frame_change_scores` on the kept blocks;
+    select="uniform": every `stride`-th frame coded (fixed frame-rate reduction, the control).
+    """
+    if not 0.0 < frame_threshold <= 1.0:
+        raise RoiInputError(f"frame threshold must be in (0, 1] (the per-clip map peaks at 1), got {frame_threshold}")
+    spatial = motion_importance(clip, block, dilate)[0]
+    t = clip.shape[0]
+    if select == "motion":
+        scores, coded = frame_change_scores(clip, spatial >= keep_threshold, frame_threshold)
+    elif select == "uniform":
+        if stride < 1:
+            raise RoiInputError(f"frame stride must be >= 1, got {stride}")
+        coded = np.arange(t) % stride == 0
+        scores = np.where(coded, 1.0, 0.0)
+    else:
+        raise RoiInputError(f"unknown frame selection {select!r}; use 'motion' or 'uniform'")
+    return gate_frames(spatial, coded, scores, frame_threshold)
+
+
+__all__ += ["frame_change_scores", "gate_frames", "motion_importance_fa"]
