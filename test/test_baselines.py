@@ -194,3 +194,15 @@ def test_selection_codec_rejects_garbage_and_bad_budgets(tiny_ckpt: str) -> None
         make_codec({"family": "semantic", "mode": "stae", "k": 99, "p": 0.25, "checkpoint": tiny_ckpt})
     with pytest.raises(ClipFormatError, match="frames"):
         codec.encode(_clip(t=3, h=32, w=32))
+
+
+def test_semantic_sweep_has_the_high_compression_points() -> None:
+    from stae_ros.baselines import semantic_sweep
+
+    specs = semantic_sweep("m.pt", frames=16)
+    pts = {(s["mode"], s["k"], s["p"], s.get("layout", "auto")) for s in specs}
+    for k, p in ((16, 0.05), (8, 0.05), (16, 0.1), (4, 0.05)):
+        assert ("stae", k, p, "auto") in pts and ("fa_sa", k, p, "auto") in pts and ("fa_random", k, p, "auto") in pts
+    assert ("stae", 4, 0.05, "fast") in pts and ("stae", 16, 0.05, "fast") in pts
+    assert {s["k"] for s in specs if s["mode"] == "fa"} == {8, 4}  # K = T with every pixel is the raw clip
+    assert all(s["k"] <= 8 for s in semantic_sweep("m.pt", frames=8))
