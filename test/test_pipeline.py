@@ -45,6 +45,23 @@ def test_stae_px_round_trip_keeps_exact_budget(loaded, clips, k, p):
         np.testing.assert_array_equal(r.recovered[idx][mask], kept)
 
 
+def test_quantised_values_are_smaller_and_within_their_error_bound(loaded, clips):
+    """value_bits=6 (the camera node's default) costs fewer bytes; the edge gets each value within 2 levels."""
+    exact = CameraPipeline(loaded, k=16, p=0.05, value_bits=8)
+    coarse = CameraPipeline(loaded, k=16, p=0.05, value_bits=6)
+    edge = EdgePipeline(loaded, device="cpu", keep_recovered=True)
+    for c in clips:
+        e8, e6 = exact.encode(c.frames), coarse.encode(c.frames)
+        assert len(e6.payload) < 0.9 * len(e8.payload)
+        r = edge.decode_classify([(e6.payload, e6.codec)])[0]
+        assert r.ok, r.error
+        idx, mask = coarse.select(c.frames)
+        err = np.abs(r.recovered[idx][mask].astype(int) - c.frames[idx][mask].astype(int))
+        assert err.max() <= 2 and err.max() > 0
+    with pytest.raises(BudgetError, match="value_bits"):
+        CameraPipeline(loaded, value_bits=9)
+
+
 def test_latent_codec_round_trip_and_bad_payloads(loaded, clips):
     cam = CameraPipeline(loaded, codec="stae-latent")
     edge = EdgePipeline(loaded, device="cpu")

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-batch", type=int, default=1, help="clips per edge call (1 = per-clip latency)")
     p.add_argument("--zstd-level", type=int, default=3,
                    help="codec zstd level (default 3: what camera_node sends, stae_ros.codec.DEFAULT_LEVEL)")
+    p.add_argument("--value-bits", type=int, default=6, choices=range(1, 9), metavar="{1..8}",
+                   help="bits per kept pixel value (default 6: what camera_node sends, config/camera.yaml value_bits)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.set_defaults(func=run)
 
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     profile = measure_profile(loaded, clips, labels, name=args.name, model_path=str(args.model),
                               dataset=f"{args.data} ({args.split}, {len(labels)} clips)", command=command,
                               edge_device=args.edge_device, edge_batch=args.edge_batch,
-                              zstd_level=args.zstd_level, progress=not args.no_progress)
+                              zstd_level=args.zstd_level, value_bits=args.value_bits,
+                              progress=not args.no_progress)
     path = save_profile(profile, Path(args.out_dir) / f"{args.name}.json")
     print(f"profile: {path}")
     if args.plots_dir:

@@ -124,7 +124,7 @@ def measure_point(camera: Any, edge: Any, clips: np.ndarray, labels: np.ndarray,
 def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: str,
                     budgets: Sequence[tuple[int, float]] | None = None, model_path: str = "", dataset: str = "",
                     command: str = "", edge_device: str = "cpu", edge_batch: int = 1, camera_threads: int = 1,
-                    zstd_level: int = CODEC_DEFAULT_LEVEL, progress: bool = True) -> Profile:
+                    zstd_level: int = CODEC_DEFAULT_LEVEL, value_bits: int = 8, progress: bool = True) -> Profile:
     """Measure every (K, p) of the model's budget sets (or ``budgets``) on ``clips`` (uint8 N,T,H,W,C)."""
     import torch
     from tqdm import tqdm
@@ -136,7 +136,8 @@ def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: st
     if budgets is None:
         budgets = [(int(k), float(p)) for k in cfg.budgets.frame for p in cfg.budgets.spatial]
     labels = np.asarray(labels, dtype=np.int64)
-    camera = CameraPipeline(loaded, codec=px_codec.CODEC_NAME, threads=camera_threads, zstd_level=zstd_level)
+    camera = CameraPipeline(loaded, codec=px_codec.CODEC_NAME, threads=camera_threads, zstd_level=zstd_level,
+                            value_bits=value_bits)
     edge = EdgePipeline(loaded, device=edge_device)
     points = []
     t0 = time.perf_counter()
@@ -152,6 +153,7 @@ def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: st
         host={"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
               "python": sys.version.split()[0], "torch": torch.__version__, "camera_threads": camera_threads,
               "edge_device": str(edge.device), "edge_threads": torch.get_num_threads(), "edge_batch": edge_batch,
+              "zstd_level": zstd_level, "value_bits": value_bits,
               "measure_s": round(time.perf_counter() - t0, 1)},
     )
     for pt in profile.points:

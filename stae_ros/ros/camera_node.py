@@ -59,7 +59,7 @@ class CameraNode(Node):
             k = T
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
-                                       codec_model=cfg["codec_model"] or None)
+                                       codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]))
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
         warm_ms = (time.perf_counter() - t0) * 1000.0

@@ -82,6 +82,8 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
        "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; stae-px ignores it",
        read_only=True),
+    _p("value_bits", 6, "stae-px: bits per kept pixel value (8 = lossless; 6 = error <= 2 grey levels, under camera "
+       "noise, ~25% fewer bytes; must match the profile the controller plans with)", min=1, max=8, read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
     _p("wait_for_subscribers", 0, "own source: read no frames until semantic_clip has this many subscribers "
        "(so the first clips are not sent to nobody)", min=0, max=1000),
