@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from stae_ros.bench import completion_curves, equal_accuracy_h264
-from stae_ros.bench.child import read_payloads, write_payloads
+from stae_ros.bench.child import _time_each, read_payloads, write_payloads
+from stae_ros.bench.codecs import camera_vs_x264, compression_target, timing_stability
 
 FAMILIES = {"raw", "jpeg", "h264", "h265", "fa", "fa_random", "fa_sa", "stae", "stae_fast", "stae_webp"}
 
@@ -27,7 +28,9 @@ def tiny_report(tmp_path_factory):
 
 def test_tiny_bench_writes_a_table_with_every_method(tiny_report) -> None:
     report = json.loads((tiny_report / "codecs.json").read_text())
-    assert report["format"] == "stae-bench-codecs/1"
+    assert report["format"] == "stae-bench-codecs/2"
+    assert report["finetune"]["mode"] == "full" and "every ViT weight" in report["finetune"]["recipe"]
+    assert report["timing"]["runs"] == 1 and report["timing_stability"]["total"] == 2 * len(report["rows"])
     rows = report["rows"]
     assert {r["family"] for r in rows} >= FAMILIES
     for r in rows:
@@ -35,6 +38,7 @@ def test_tiny_bench_writes_a_table_with_every_method(tiny_report) -> None:
         assert r["bytes_mean"] > 0 and r["bytes_p95"] >= r["bytes_min"]
         assert 0.0 <= r["acc"] <= 1.0 and 0.0 <= r["acc_zero_shot"] <= 1.0
         assert r["camera_ms"] > 0 and r["edge_ms"] > 0 and r["camera_peak_rss_mb"] > 0
+        assert len(r["camera_ms_runs"]) == 1 and r["camera_ms_spread"] == 0.0 and len(r["camera_ms_per_clip_runs"][0]) == 1
         assert math.isclose(r["ratio_vs_float32"] * r["bytes_mean"], report["clip"]["float32_bytes"])
     raw = next(r for r in rows if r["family"] == "raw")
     assert raw["bytes_mean"] == report["clip"]["uint8_bytes"] + 8
@@ -42,6 +46,8 @@ def test_tiny_bench_writes_a_table_with_every_method(tiny_report) -> None:
     assert set(report["completion"]["curves"]) >= {"local", "h264", "stae"}
     md = (tiny_report / "codecs.md").read_text()
     assert "| h264 |" in md and "stae-k4" in md
+    assert "**full** mode" in md and "within ±10%" in md and "libx264 `ultrafast`" in md
+    assert {c["stae_point"] for c in report["camera_vs_x264"]} >= {"stae-k4-p0.25-fast"}
     for name in ("bench_accuracy_vs_kbit.png", "bench_camera_ms_vs_bytes.png", "bench_completion_vs_rate.png"):
         assert (tiny_report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -109,3 +115,81 @@ def test_external_sweep_is_empty_without_model_files(tmp_path) -> None:
     assert external_sweep("unused.pt", root=tmp_path) == []
     with pytest.raises(UnknownCodecError, match="mpeg"):
         ExternalCodec("mpeg", str(tmp_path / "x.pt"))
+
+
+def _timed(name, family, cam_runs, edge_runs, per_clip=None, preset=None):
+    r = {"name": name, "family": family, "spec": {"family": family, "preset": preset}}
+    for side, runs in (("camera", cam_runs), ("edge", edge_runs)):
+        med = float(np.median(runs))
+        r[f"{side}_ms"], r[f"{side}_ms_runs"] = med, runs
+        r[f"{side}_ms_spread"] = (max(runs) - min(runs)) / 2 / med
+        r[f"{side}_ms_per_clip_runs"] = per_clip or [[med] * 3 for _ in runs]
+    return r
+
+
+def test_timing_stability_counts_spreads() -> None:
+    rows = [_timed("a", "h264", [10, 10.5, 11], [5, 5, 5]), _timed("b", "stae", [10, 14, 12], [1, 1.1, 1.05])]
+    st = timing_stability(rows)
+    assert st["total"] == 4 and st["within"] == 3 and st["within_2x"] == 4
+    assert st["worst"][0]["point"] == "b" and st["worst"][0]["side"] == "camera"
+
+
+def test_camera_comparison_pairs_clips_and_needs_disjoint_ranges() -> None:
+    h = _timed("h264-ultrafast-crf28", "h264", [10, 10, 10], [5] * 3, [[9, 10, 11]] * 3, preset="ultrafast")
+    med = _timed("h264-medium-crf28", "h264", [20, 20, 20], [5] * 3, preset="medium")
+    fast = _timed("stae-k4-p0.05-fast", "stae_fast", [7, 7.5, 8], [50] * 3, [[8, 7, 12]] * 3)
+    close = _timed("stae-k4-p0.05", "stae", [9, 10, 11], [50] * 3)
+    out = {c["stae_point"]: c for c in camera_vs_x264([h, med, fast, close])}
+    assert set(out) == {"stae-k4-p0.05-fast", "stae-k4-p0.05"}  # only ultrafast x264 points are compared
+    assert out["stae-k4-p0.05-fast"]["winner"] == "stae" and out["stae-k4-p0.05-fast"]["stae_faster_clips"] == 2
+    assert out["stae-k4-p0.05"]["winner"] == "tie"
+
+
+def test_compression_target_uses_raw_accuracy_as_full_budget() -> None:
+    rows = [dict(_row("raw-uint8", "raw", 196_616, 0.80), ratio_vs_float32=4.0),
+            dict(_row("stae-k16-p0.05", "stae", 7_000, 0.77), ratio_vs_float32=112.0),
+            dict(_row("stae-k4-p0.05", "stae", 2_000, 0.40), ratio_vs_float32=393.0),
+            dict(_row("stae-k8-p0.25", "stae", 18_000, 0.79), ratio_vs_float32=44.0)]
+    t = compression_target(rows)
+    assert t["met"] and t["points_meeting"] == ["stae-k16-p0.05"] and t["full_budget_acc"] == 0.80
+    rows[1]["acc"] = 0.70
+    t = compression_target(rows)
+    assert not t["met"] and t["best"]["point"] == "stae-k16-p0.05"
+
+
+def test_time_each_keeps_per_clip_minimum_and_batches_fast_calls() -> None:
+    calls = []
+    t, outs = _time_each(lambda x: calls.append(x) or x * 2, [1, 2, 3], reps=3, warmup=1, min_sample_ms=0.5)
+    assert outs == [2, 4, 6] and len(t["cpu"]) == len(t["wall"]) == 3
+    assert all(n > 1 for n in t["inner"])  # a no-op is far below 0.5 ms: several calls per sample
+    assert len(calls) == 1 + sum(1 + 3 * n for n in t["inner"])
+    assert all(c >= 0 for c in t["cpu"])
+
+
+def test_full_adaptation_is_seeded_and_leaves_the_checkpoint_alone(tmp_path, one_thread) -> None:
+    import torch
+
+    from stae_ros.bench.codecs import make_tiny_checkpoint
+    from stae_ros.bench.finetune import FinetuneConfig, _batches, adapt_and_score, finetune_vit
+    from stae_ros.training import load_model
+
+    vit = load_model(make_tiny_checkpoint(tmp_path / "t.pt")).model.vit
+    before = {k: v.clone() for k, v in vit.state_dict().items()}
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 255, (6, 8, 32, 32, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 3, 0, 1])
+    cfg = FinetuneConfig(mode="full", steps=3, batch=4)
+    a, info = finetune_vit(vit, clips, labels, cfg)
+    b, _ = finetune_vit(vit, clips, labels, cfg)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.state_dict()["head.weight"], before["head.weight"])
+    assert all(torch.equal(v, before[k]) for k, v in vit.state_dict().items())
+    assert info["loss_first"] is not None
+    # every codec gets the same batches: 3 steps of 4 from 6 clips, epoch by epoch
+    idx = _batches(6, 4, 3, 0)
+    assert [len(i) for i in idx] == [4, 4, 4] and len(set(idx[0].tolist())) == 4
+    assert all(np.array_equal(x, y) for x, y in zip(idx, _batches(6, 4, 3, 0)))
+    head = adapt_and_score(vit, clips, labels, clips, labels, FinetuneConfig(mode="head", steps=2))
+    assert set(head) >= {"acc", "acc_zero_shot", "adapt_cpu_s"}
+    with pytest.raises(ValueError, match="full"):
+        FinetuneConfig(mode="partial")

@@ -4,14 +4,19 @@ Why a child: peak RSS (``ru_maxrss``) is per process and never goes down, so eac
 in its own process to be attributed correctly; and a fresh process pins threads before torch,
 OpenCV or libav start theirs. The parent passes a job JSON; the child writes a result JSON.
 
+One child is one *run* of one side: the parent starts several runs per point (``--repeats``),
+interleaved with the other points' runs, and reports their spread. Within a run every clip is
+timed ``reps`` times and its minimum CPU time kept; the run's number is the median over clips.
+
 Job keys: ``side`` ("camera" | "edge" | "sweep" | "classify"), ``spec`` or ``specs``, ``clips``
-(.npy path), ``payloads`` (path written by camera / read by edge), ``repeats``, ``threads``,
-``warmup``.
+(.npy path), ``payloads`` (path written by camera / read by edge), ``threads``, ``reps``,
+``warmup``, ``min_sample_ms``, ``min_run_s``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import struct
@@ -77,34 +82,71 @@ def _pin_threads(threads: int, needs_torch: bool) -> None:
             pass
 
 
-def _time_each(fn, items: list, repeats: int, warmup: int) -> tuple[list[float], list[Any], list[float]]:
-    """Per-pass median CPU ms and wall ms over ``items`` (``repeats`` passes after ``warmup`` calls).
+def _threads_now() -> int:
+    """Threads of this process right now (Linux; 0 when unknown)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
-    CPU time (``process_time``: all threads of this process) is the headline: on a loaded, shared
-    host wall time mostly measures the scheduler queue, while a single-threaded process's CPU time
-    is what the same work costs on an idle core. Wall medians are kept alongside.
-    Returns (cpu medians, outputs of the last pass, wall medians).
+
+def _time_each(fn, items: list, reps: int = 5, warmup: int = 2, min_sample_ms: float = 2.0,
+               min_run_s: float = 0.0, max_rounds: int = 50, max_inner: int = 500) -> tuple[dict[str, list[float]], list[Any]]:
+    """Per-item CPU and wall ms: the minimum over ``reps`` samples of each item.
+
+    CPU time (``process_time``, all threads of this process; the children run one thread) is
+    the headline: on a shared host wall time mostly measures the scheduler queue. Other processes
+    can only make a sample *slower* (cache and memory-bandwidth contention, interrupts), never
+    faster, so the minimum over repeated samples of the same clip is the stable estimate of what
+    the work costs. The samples go round-robin over the items (every item once, then every item
+    again, ...), so each item's samples are spread over the whole run rather than bunched into
+    one moment of it; rounds go on past ``reps`` until the run has lasted ``min_run_s`` seconds
+    (at most ``max_rounds``), so that even a fast codec's minimum is taken over a stretch of time
+    longer than a typical slow phase of a shared host. An item that takes less than
+    ``min_sample_ms`` is run ``inner`` times back to back per sample (sub-millisecond codecs), and
+    the sample is the mean of those calls.
+
+    Returns ({"cpu", "wall", "inner"} lists per item, outputs of the last call per item).
     """
     for i in range(warmup):
         fn(items[i % len(items)])
-    cpu_medians, wall_medians, outs = [], [], []
-    for _ in range(repeats):
-        cpu, wall, outs = [], [], []
-        for it in items:
+    inner, outs = [], []
+    for it in items:  # one call per item: its own warm-up, and how many calls make a sample
+        c0 = time.process_time()
+        outs.append(fn(it))
+        one = (time.process_time() - c0) * 1e3
+        inner.append(1 if one >= min_sample_ms else int(min(max_inner, math.ceil(min_sample_ms / max(one, 1e-3)))))
+    cpu = [math.inf] * len(items)
+    wall = [math.inf] * len(items)
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max(1, reps) or (time.perf_counter() - start < min_run_s and rounds < max_rounds):
+        rounds += 1
+        for j, it in enumerate(items):
+            n = inner[j]
             c0, t0 = time.process_time(), time.perf_counter()
-            outs.append(fn(it))
-            wall.append((time.perf_counter() - t0) * 1e3)
-            cpu.append((time.process_time() - c0) * 1e3)
-        cpu_medians.append(float(np.median(cpu)))
-        wall_medians.append(float(np.median(wall)))
-    return cpu_medians, outs, wall_medians
+            for _ in range(n):
+                out = fn(it)
+            wall[j] = min(wall[j], (time.perf_counter() - t0) * 1e3 / n)
+            cpu[j] = min(cpu[j], (time.process_time() - c0) * 1e3 / n)
+            outs[j] = out
+    return {"cpu": cpu, "wall": wall, "inner": inner}, outs
+
+
+def _summary(t: dict[str, list[float]]) -> dict[str, Any]:
+    """One run's numbers: median over clips of the per-clip minima (CPU and wall)."""
+    return {"ms": float(np.median(t["cpu"])), "ms_per_clip": t["cpu"], "wall_ms": float(np.median(t["wall"])),
+            "inner": int(max(t["inner"]))}
 
 
 def _main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     threads = int(job.get("threads", 1))
-    repeats = int(job.get("repeats", 3))
-    warmup = int(job.get("warmup", 2))
+    timing = {"reps": int(job.get("reps", 5)), "warmup": int(job.get("warmup", 2)),
+              "min_sample_ms": float(job.get("min_sample_ms", 2.0)), "min_run_s": float(job.get("min_run_s", 0.0))}
     side = job["side"]
     rss_start = _peak_rss_mb()
     from stae_ros.baselines import make_codec
@@ -121,12 +163,11 @@ def _main(job_path: str) -> int:
         for spec, path in zip(specs, paths):
             codec = make_codec(spec)
             if side == "camera":
-                medians, payloads, wall = _time_each(codec.encode, clips, repeats, warmup)
+                t, payloads = _time_each(codec.encode, clips, **timing)
                 write_payloads(path, payloads)
             else:
-                medians, _, wall = _time_each(codec.decode, read_payloads(path), repeats, warmup)
-            per_spec.append({"ms_passes": medians, "ms": float(np.median(medians)), "wall_ms": float(np.median(wall)),
-                             "peak_rss_mb": _peak_rss_mb()})
+                t, _ = _time_each(codec.decode, read_payloads(path), **timing)
+            per_spec.append(_summary(t) | {"peak_rss_mb": _peak_rss_mb(), "threads_seen": _threads_now()})
         result.update(per_spec[0] if "spec" in job else {"per_spec": per_spec})
     elif side == "classify":
         import torch
@@ -141,8 +182,8 @@ def _main(job_path: str) -> int:
             with torch.inference_mode():
                 return loaded.model.classify(x)
 
-        medians, _, wall = _time_each(classify, clips, repeats, warmup)
-        result.update(ms_passes=medians, ms=float(np.median(medians)), wall_ms=float(np.median(wall)))
+        t, _ = _time_each(classify, clips, **timing)
+        result.update(_summary(t) | {"threads_seen": _threads_now()})
     elif side == "sweep":  # bytes + encode/decode ms of many specs on one clip set (real footage)
         clips = list(np.load(job["clips"]))
         needs_torch = any(s.get("family") in ("semantic", "external") for s in job["specs"])
@@ -151,18 +192,19 @@ def _main(job_path: str) -> int:
         for spec in job["specs"]:
             try:
                 codec = make_codec(spec)
-                enc, payloads, _ = _time_each(codec.encode, clips, repeats, warmup)
-                dec, _, _ = _time_each(codec.decode, payloads, repeats, warmup)
+                enc, payloads = _time_each(codec.encode, clips, **timing)
+                dec, _ = _time_each(codec.decode, payloads, **timing)
                 sizes = [len(p) for p in payloads]
                 rows.append({"spec": spec, "name": codec.name, "bytes_mean": float(np.mean(sizes)),
-                             "bytes_p95": float(np.percentile(sizes, 95)), "camera_ms": float(np.median(enc)),
-                             "camera_ms_passes": enc, "edge_ms": float(np.median(dec)), "edge_ms_passes": dec})
+                             "bytes_p95": float(np.percentile(sizes, 95)), "camera_ms": float(np.median(enc["cpu"])),
+                             "edge_ms": float(np.median(dec["cpu"]))})
             except Exception as exc:  # one codec that cannot take this size must not sink the sweep
                 rows.append({"spec": spec, "error": f"{type(exc).__name__}: {exc}"})
         result["rows"] = rows
     else:
         raise SystemExit(f"unknown side {side!r}")
-    result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime)
     Path(job["result"]).write_text(json.dumps(result))
     return 0
 

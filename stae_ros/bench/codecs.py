@@ -1,11 +1,16 @@
 """`stae bench codecs`: every method side by side - bytes, accuracy, camera/edge ms, peak RSS.
 
 One run: (1) per operating point, encode + decode the labelled test clips and the fine-tuning
-clips in this process, adapt the classifier head to that codec's reconstructions (see
-``finetune``) and score it; (2) per point, time the camera side and the edge side, each in its
-own child process on one thread, ``repeats`` passes, with peak RSS; (3) bytes and speed on real
-footage, resized to the model's size and as native crops; (4) derived numbers (ratios, H.264 at
-equal accuracy, completion time vs uplink rate), then JSON + Markdown + PNG plots.
+clips (train split) in this process, adapt the classifier to that codec's reconstructions (by
+default every ViT weight, the same steps on the same clips for every point; see ``finetune``)
+and score it; (2) then, with nothing else of ours running, time the camera side and the edge
+side of every point: ``repeats`` runs, each run of each side its own one-thread child process,
+runs interleaved over the points; each clip is timed several times and its minimum CPU time
+kept, the run's number is the median over clips, the headline the median over runs and the ±
+the runs' half-range (see ``child``); (3) bytes and speed on real footage, resized to the
+model's size and as native crops; (4) derived numbers (ratios, H.264 at equal accuracy, timing
+stability, STAE vs x264 on the camera, the ≥104× target, completion time vs uplink rate), then
+JSON + Markdown + PNG plots.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import numpy as np
 from .child import run_child
 from .errors import BenchDataError
 
-__all__ = ["CodecBenchOptions", "run_codec_bench", "make_tiny_checkpoint", "equal_accuracy_h264", "completion_curves"]
+__all__ = ["CodecBenchOptions", "run_codec_bench", "make_tiny_checkpoint", "equal_accuracy_h264", "completion_curves",
+           "timing_stability", "camera_vs_x264", "compression_target"]
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +45,16 @@ class CodecBenchOptions:
     real_footage: str | None = None
     out: str = "out/bench"
     tiny: bool = False
-    repeats: int = 3
-    test_per_class: int = 10
-    ft_per_class: int = 8
-    timing_clips: int = 8
-    ft_steps: int = 300
+    repeats: int = 3  #: timing runs per side and point (separate child processes, interleaved)
+    reps_per_clip: int = 5  #: samples per clip within a run (at least); the minimum is kept
+    min_run_s: float = 1.5  #: sampling rounds go on until a run has lasted this long (wall s)
+    min_sample_ms: float = 2.0  #: faster calls are repeated back to back within one sample
+    test_per_class: int = 25  #: 0: the whole test split
+    ft_per_class: int = 20
+    timing_clips: int = 12
+    adapt: str = "full"  #: "full" (every ViT weight) or "head" (frozen backbone)
+    adapt_steps: int | None = None  #: None: 150 (full) / 300 (head)
+    adapt_batch: int = 16
     edge_threads: int = 1
     footage_clips_per_video: int = 2
     only: list[str] = field(default_factory=list)  # restrict to these families (debugging)
@@ -76,21 +87,29 @@ def make_tiny_checkpoint(path: str | Path, frames: int = 8, size: int = 32, seed
     return save_checkpoint(path, model, cfg, list(CLASS_NAMES[:classes]), stage="random", metrics={})
 
 
-def _specs(ckpt: str, opts: CodecBenchOptions) -> list[dict[str, Any]]:
-    from stae_ros.baselines import classic_sweep, semantic_sweep
+def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded: Any = None) -> list[dict[str, Any]]:
+    from stae_ros.baselines import classic_sweep, make_codec, semantic_sweep
 
-    specs = classic_sweep(opts.tiny) + semantic_sweep(ckpt, opts.tiny)
+    specs = classic_sweep(opts.tiny) + semantic_sweep(ckpt, opts.tiny, frames=frames)
     if opts.external:
         try:
             from stae_ros.baselines.external import external_sweep
 
-            specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None)
+            if opts.external_models or not opts.tiny:  # the shipped files are for 16x64x64 clips, not tiny ones
+                specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None)
         except Exception as exc:  # the issue-6 packages are optional and may be mid-development
             log.warning("issue-6 payloads (roi/latent) left out: %s", exc)
-    if opts.only:
-        from stae_ros.baselines import make_codec  # noqa: F401  (family names come from specs)
+    if opts.only:  # families ("h264"), modes ("stae"), kinds ("latent") or point names ("stae-k4-p0.05-fast")
+        def wanted(s: dict[str, Any]) -> bool:
+            if s["family"] in opts.only or s.get("mode") in opts.only or s.get("kind") in opts.only:
+                return True
+            try:
+                codec = make_codec(s, loaded=loaded) if s["family"] == "semantic" else make_codec(s)
+            except Exception:
+                return False
+            return codec.name in opts.only or codec.family in opts.only
 
-        specs = [s for s in specs if s["family"] in opts.only or s.get("mode") in opts.only or s.get("kind") in opts.only]
+        specs = [s for s in specs if wanted(s)]
     return specs
 
 
@@ -108,12 +127,13 @@ _SCORE_CACHE: dict[tuple, dict[str, Any]] = {}
 def _accuracy_row(spec: dict[str, Any], loaded: Any, test: Any, ft: Any, ft_cfg: Any) -> dict[str, Any]:
     from stae_ros.baselines import make_codec
 
-    from .finetune import accuracy, clip_features, fit_head
+    from .finetune import adapt_and_score
 
+    c0 = time.process_time()
     codec = make_codec(spec, loaded=loaded)
     payloads = [codec.encode(c) for c in test.clips]
     if getattr(codec, "own_classifier", False):  # learned latent: classified by its own head
-        return _own_classifier_row(codec, spec, payloads, test)
+        return _own_classifier_row(codec, spec, payloads, test) | {"accuracy_cpu_s": time.process_time() - c0}
     sizes = np.asarray([len(p) for p in payloads], dtype=np.float64)
     row = {"name": codec.name, "family": codec.family, "spec": spec,
            "bytes_mean": float(sizes.mean()), "bytes_p95": float(np.percentile(sizes, 95)),
@@ -123,18 +143,15 @@ def _accuracy_row(spec: dict[str, Any], loaded: Any, test: Any, ft: Any, ft_cfg:
     if getattr(codec, "lossless", False):
         key = (codec.mode, codec.k, codec.p, codec.params.get("seed"))
         if key in _SCORE_CACHE:
-            return row | _SCORE_CACHE[key] | {"accuracy_shared_with_lossless_layout": True}
+            return row | _SCORE_CACHE[key] | {"accuracy_shared_with_lossless_layout": True,
+                                              "accuracy_cpu_s": time.process_time() - c0}
     dec_test = codec.decode_many(payloads)
     dec_ft = codec.decode_many([codec.encode(c) for c in ft.clips])
-    vit = loaded.model.vit
-    f_test = clip_features(vit, dec_test, ft_cfg.batch)
-    f_ft = clip_features(vit, dec_ft, ft_cfg.batch)
-    head = fit_head(vit, f_ft, ft.labels, ft_cfg)
-    scores = {"acc_zero_shot": accuracy(vit.head, f_test, test.labels), "acc": accuracy(head, f_test, test.labels),
-              "psnr_db": float(np.mean([_psnr(a, b) for a, b in zip(test.clips, dec_test)]))}
+    scores = adapt_and_score(loaded.model.vit, dec_ft, ft.labels, dec_test, test.labels, ft_cfg)
+    scores["psnr_db"] = float(np.mean([_psnr(a, b) for a, b in zip(test.clips, dec_test)]))
     if key is not None:
         _SCORE_CACHE[key] = scores
-    return row | scores
+    return row | scores | {"accuracy_cpu_s": time.process_time() - c0}
 
 
 def _own_classifier_row(codec: Any, spec: dict[str, Any], payloads: list[bytes], test: Any) -> dict[str, Any]:
@@ -149,55 +166,94 @@ def _own_classifier_row(codec: Any, spec: dict[str, Any], payloads: list[bytes],
             "acc_zero_shot": acc, "acc": acc, "psnr_db": None, "note": "own head on the decoded latent (not re-fitted)"}
 
 
-def _timing(spec: dict[str, Any], clips_path: str, opts: CodecBenchOptions, tmp: Path) -> dict[str, Any]:
-    payloads = str(tmp / "payloads.bin")
-    cam = run_child({"side": "camera", "spec": spec, "clips": clips_path, "payloads": payloads,
-                     "repeats": opts.repeats, "threads": 1})
-    edge = run_child({"side": "edge", "spec": spec, "payloads": payloads, "repeats": opts.repeats,
-                      "threads": opts.edge_threads})
-    return {
-        "camera_ms": cam["ms"], "camera_ms_passes": cam["ms_passes"], "camera_ms_spread": _spread(cam["ms_passes"]),
-        "camera_peak_rss_mb": cam["peak_rss_mb"], "camera_wall_ms": cam["wall_ms"], "edge_wall_ms": edge["wall_ms"],
-        "edge_ms": edge["ms"], "edge_ms_passes": edge["ms_passes"], "edge_ms_spread": _spread(edge["ms_passes"]),
-        "edge_peak_rss_mb": edge["peak_rss_mb"],
-    }
+def _aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one side of one point -> the headline (median over runs) and its spread."""
+    ms = [r["ms"] for r in runs]
+    return {"ms": float(np.median(ms)), "ms_runs": ms, "ms_spread": _spread(ms),
+            "ms_per_clip_runs": [r["ms_per_clip"] for r in runs], "wall_ms": float(np.median([r["wall_ms"] for r in runs])),
+            "inner": max(r.get("inner", 1) for r in runs), "threads_seen": max(r.get("threads_seen", 0) for r in runs),
+            "peak_rss_mb": max(r.get("peak_rss_mb", 0.0) for r in runs)}
+
+
+def _side_fields(side: str, agg: dict[str, Any]) -> dict[str, Any]:
+    return {f"{side}_ms": agg["ms"], f"{side}_ms_runs": agg["ms_runs"], f"{side}_ms_spread": agg["ms_spread"],
+            f"{side}_ms_per_clip_runs": agg["ms_per_clip_runs"], f"{side}_wall_ms": agg["wall_ms"],
+            f"{side}_inner_calls": agg["inner"], f"{side}_threads_seen": agg["threads_seen"],
+            f"{side}_peak_rss_mb": agg["peak_rss_mb"]}
+
+
+def _timing_job(opts: CodecBenchOptions) -> dict[str, Any]:
+    return {"reps": opts.reps_per_clip, "min_sample_ms": opts.min_sample_ms, "min_run_s": opts.min_run_s, "warmup": 2}
+
+
+def _timing_runs(specs: list[dict[str, Any]], ckpt: str, clips_path: str, opts: CodecBenchOptions,
+                 tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """``opts.repeats`` runs of every point's camera side and edge side, each run its own pair of
+    child processes (one thread, fresh interpreter). The runs are interleaved - run 1 over all
+    points, then run 2 in reverse order, run 3 forward again - so a slow phase of the host hits
+    different points in different runs instead of all runs of one point. Returns per-spec timing
+    fields, and the ViT classification timing on the camera (1 thread) and on the edge."""
+    from tqdm import tqdm
+
+    job = _timing_job(opts)
+    runs: list[dict[str, Any]] = [{"camera": [], "edge": []} for _ in specs]
+    cls_runs: list[dict[str, Any]] = []
+    edge_cls_runs: list[dict[str, Any]] = []
+    bar = tqdm(total=opts.repeats * len(specs), desc="camera/edge timing runs", unit="point")
+    for run in range(opts.repeats):
+        order = list(range(len(specs)))
+        if run % 2:
+            order.reverse()
+        cls_runs.append(run_child(job | {"side": "classify", "checkpoint": ckpt, "clips": clips_path, "threads": 1}))
+        if opts.edge_threads != 1:
+            edge_cls_runs.append(run_child(job | {"side": "classify", "checkpoint": ckpt, "clips": clips_path,
+                                                  "threads": opts.edge_threads}))
+        for i in order:
+            bar.update()
+            if "error" in runs[i]:
+                continue
+            payloads = str(tmp / f"payloads_{i}_{run}.bin")
+            try:
+                cam = run_child(job | {"side": "camera", "spec": specs[i], "clips": clips_path, "payloads": payloads,
+                                       "threads": 1})
+                edge = run_child(job | {"side": "edge", "spec": specs[i], "payloads": payloads,
+                                        "threads": opts.edge_threads})
+            except Exception as exc:
+                log.warning("timing of %s failed: %s", specs[i], exc)
+                runs[i]["error"] = str(exc)[-500:]
+                continue
+            runs[i]["camera"].append(cam)
+            runs[i]["edge"].append(edge)
+    bar.close()
+    timings = []
+    for r in runs:
+        if "error" in r:
+            timings.append({"timing_error": r["error"]})
+        else:
+            timings.append(_side_fields("camera", _aggregate(r["camera"])) | _side_fields("edge", _aggregate(r["edge"])))
+    local = _aggregate(cls_runs)
+    return timings, local, (_aggregate(edge_cls_runs) if edge_cls_runs else local)
 
 
 def _timing_shared(rows: list[dict[str, Any]], clips_path: str, opts: CodecBenchOptions, tmp: Path) -> None:
-    """Tiny runs: every spec's camera side in one child and edge side in another (RSS is shared)."""
+    """Tiny runs: per run, every spec's camera side in one child and edge side in another (RSS is shared)."""
     specs = [r["spec"] for r in rows]
-    paths = [str(tmp / f"payloads_{i}.bin") for i in range(len(rows))]
-    cam = run_child({"side": "camera", "specs": specs, "clips": clips_path, "payloads": paths,
-                     "repeats": opts.repeats, "threads": 1})["per_spec"]
-    edge = run_child({"side": "edge", "specs": specs, "payloads": paths, "repeats": opts.repeats,
-                      "threads": opts.edge_threads})["per_spec"]
-    for r, c, e in zip(rows, cam, edge):
-        r.update(camera_ms=c["ms"], camera_ms_passes=c["ms_passes"], camera_ms_spread=_spread(c["ms_passes"]),
-                 camera_peak_rss_mb=c["peak_rss_mb"], camera_wall_ms=c["wall_ms"], edge_wall_ms=e["wall_ms"], edge_ms=e["ms"], edge_ms_passes=e["ms_passes"],
-                 edge_ms_spread=_spread(e["ms_passes"]), edge_peak_rss_mb=e["peak_rss_mb"], rss_shared=True)
-
-
-def _timing_and_footage(specs: list[dict[str, Any]], ckpt: str, clips_path: str, opts: CodecBenchOptions, tmp: Path,
-                        shape: tuple[int, int, int]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Per spec camera + edge children, the classifier child(ren), then real footage."""
-    from tqdm import tqdm
-
-    timings: list[dict[str, Any]] = []
-    for spec in tqdm(specs, desc="camera/edge timing", unit="point", position=1):
-        try:
-            timings.append(_timing(spec, clips_path, opts, tmp))
-        except Exception as exc:
-            log.warning("timing of %s failed: %s", spec, exc)
-            timings.append({"timing_error": str(exc)[-500:]})
-    local = run_child({"side": "classify", "checkpoint": ckpt, "clips": clips_path, "repeats": opts.repeats, "threads": 1})
-    edge_cls = local if opts.edge_threads == 1 else run_child(
-        {"side": "classify", "checkpoint": ckpt, "clips": clips_path, "repeats": opts.repeats, "threads": opts.edge_threads})
-    footage = _footage(specs, opts, tmp, shape) if opts.real_footage else {}
-    return timings, local, edge_cls, footage
+    job = _timing_job(opts)
+    cams: list[list[dict[str, Any]]] = [[] for _ in rows]
+    edges: list[list[dict[str, Any]]] = [[] for _ in rows]
+    for run in range(opts.repeats):
+        paths = [str(tmp / f"payloads_{i}_{run}.bin") for i in range(len(rows))]
+        cam = run_child(job | {"side": "camera", "specs": specs, "clips": clips_path, "payloads": paths, "threads": 1})
+        edge = run_child(job | {"side": "edge", "specs": specs, "payloads": paths, "threads": opts.edge_threads})
+        for i, (c, e) in enumerate(zip(cam["per_spec"], edge["per_spec"])):
+            cams[i].append(c)
+            edges[i].append(e)
+    for r, c, e in zip(rows, cams, edges):
+        r.update(_side_fields("camera", _aggregate(c)) | _side_fields("edge", _aggregate(e)) | {"rss_shared": True})
 
 
 def _footage(specs: list[dict[str, Any]], opts: CodecBenchOptions, tmp: Path, shape: tuple[int, int, int]) -> dict[str, Any]:
-    """Bytes and 1-thread CPU ms on real footage: resized to the model's size, and native crops."""
+    """Bytes and 1-thread CPU ms on real footage (one run): resized to the model's size, and native crops."""
     from .dataset import footage_clips
 
     frames, h, w = shape
@@ -215,15 +271,15 @@ def _footage(specs: list[dict[str, Any]], opts: CodecBenchOptions, tmp: Path, sh
         fspecs = [s for s in specs if s["family"] in classic]
         if key.startswith("resize"):  # the STAE model only takes its own clip size
             fspecs += [s for s in specs if s["family"] not in classic]
-        res = run_child({"side": "sweep", "specs": fspecs, "clips": path, "repeats": opts.repeats, "threads": 1}, timeout_s=3600)
+        res = run_child(_timing_job(opts) | {"side": "sweep", "specs": fspecs, "clips": path, "threads": 1}, timeout_s=3600)
         footage[key] = {"clips": int(arr.shape[0]), "shape": list(arr.shape[1:]), "rows": res["rows"]}
     return footage
 
 
-def _classify_in_process(loaded: Any, clips: np.ndarray, repeats: int) -> dict[str, Any]:
+def _classify_in_process(loaded: Any, clips: np.ndarray, opts: CodecBenchOptions) -> dict[str, Any]:
     import torch
 
-    from .child import _peak_rss_mb, _time_each
+    from .child import _peak_rss_mb, _summary, _time_each
 
     xs = [torch.from_numpy(c).permute(3, 0, 1, 2).unsqueeze(0).float().div(255.0) for c in clips]
 
@@ -231,8 +287,9 @@ def _classify_in_process(loaded: Any, clips: np.ndarray, repeats: int) -> dict[s
         with torch.inference_mode():
             return loaded.model.classify(x)
 
-    medians, _, wall = _time_each(classify, xs, repeats, 1)
-    return {"ms": float(np.median(medians)), "ms_passes": medians, "wall_ms": float(np.median(wall)), "peak_rss_mb": _peak_rss_mb()}
+    t, _ = _time_each(classify, xs, reps=opts.reps_per_clip, warmup=1, min_sample_ms=opts.min_sample_ms,
+                      min_run_s=opts.min_run_s)
+    return _aggregate([_summary(t) | {"peak_rss_mb": _peak_rss_mb()}])
 
 
 def _spread(values: list[float]) -> float:
@@ -296,9 +353,76 @@ def _bands(curves: dict[str, Any], fams: list[str]) -> list[dict[str, Any]]:
     return bands
 
 
+def timing_stability(rows: list[dict[str, Any]], tolerance: float = 0.10) -> dict[str, Any]:
+    """How many camera/edge timings have a run-to-run spread (± half-range / median) within ``tolerance``."""
+    items = [(r["name"], side, float(r[f"{side}_ms"]), float(r[f"{side}_ms_spread"]))
+             for r in rows for side in ("camera", "edge") if r.get(f"{side}_ms_spread") is not None]
+    spreads = [it[3] for it in items]
+    worst = sorted(items, key=lambda it: -it[3])[:8]
+    return {"tolerance": tolerance, "total": len(items),
+            "within": sum(sp <= tolerance + 1e-12 for sp in spreads),
+            "within_2x": sum(sp <= 2 * tolerance + 1e-12 for sp in spreads),
+            "median_spread": float(np.median(spreads)) if spreads else None,
+            "max_spread": float(max(spreads)) if spreads else None,
+            "worst": [{"point": n, "side": sd, "ms": ms, "spread": sp} for n, sd, ms, sp in worst]}
+
+
+def _verdict(a_ms: float, a_sp: float, b_ms: float, b_sp: float) -> str:
+    """'a' / 'b' when one is faster in every run's range, else 'tie'."""
+    if a_ms * (1 + a_sp) < b_ms * (1 - b_sp):
+        return "a"
+    if b_ms * (1 + b_sp) < a_ms * (1 - a_sp):
+        return "b"
+    return "tie"
+
+
+def camera_vs_x264(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Camera-side CPU ms of every STAE camera point against every libx264 ``ultrafast`` point.
+
+    Both were timed on the same clips (the same ``.npy`` file), in one-thread child processes, in
+    the same runs; the per-clip comparison pairs clip i of one with clip i of the other (median
+    over runs per clip). ``winner`` is a method only when the run-to-run ranges do not overlap.
+    """
+    stae = [r for r in rows if r.get("family") in ("stae", "stae_fast", "stae_webp") and "camera_ms" in r]
+    x264 = [r for r in rows if r.get("family") == "h264" and (r.get("spec") or {}).get("preset") == "ultrafast"
+            and "camera_ms" in r]
+    out = []
+    for s in stae:
+        for h in x264:
+            s_clip = np.median(np.asarray(s["camera_ms_per_clip_runs"]), axis=0)
+            h_clip = np.median(np.asarray(h["camera_ms_per_clip_runs"]), axis=0)
+            n = min(len(s_clip), len(h_clip))
+            v = _verdict(s["camera_ms"], s["camera_ms_spread"], h["camera_ms"], h["camera_ms_spread"])
+            out.append({"stae_point": s["name"], "x264_point": h["name"], "stae_ms": s["camera_ms"],
+                        "stae_spread": s["camera_ms_spread"], "x264_ms": h["camera_ms"], "x264_spread": h["camera_ms_spread"],
+                        "ratio": s["camera_ms"] / h["camera_ms"] if h["camera_ms"] > 0 else None,
+                        "clips": int(n), "stae_faster_clips": int(np.sum(s_clip[:n] < h_clip[:n])),
+                        "threads": 1, "winner": {"a": "stae", "b": "x264", "tie": "tie"}[v]})
+    return out
+
+
+def compression_target(rows: list[dict[str, Any]], ratio: float = 104.0, within: float = 0.05) -> dict[str, Any]:
+    """The core issue's target: a STAE point at >= ``ratio`` x fewer bytes than the float32 clip whose
+    (adapted) accuracy is within ``within`` of the full budget (K = T, p = 1: the raw clip's accuracy)."""
+    raw = next((r for r in rows if r.get("family") == "raw" and "acc" in r), None)
+    if raw is None:
+        return {}
+    ref = raw["acc"]
+    pts = [r for r in rows if r.get("family") in ("stae", "stae_fast", "stae_webp") and "acc" in r]
+    high = [r for r in pts if r.get("ratio_vs_float32", 0) >= ratio]
+    ok = [r for r in high if r["acc"] >= ref - within - 1e-9]
+    best = max(ok, key=lambda r: r["ratio_vs_float32"]) if ok else (max(high, key=lambda r: r["acc"]) if high else None)
+    return {"ratio": ratio, "within": within, "full_budget_point": raw["name"], "full_budget_acc": ref, "met": bool(ok),
+            "points_meeting": [r["name"] for r in ok],
+            "best": None if best is None else {"point": best["name"], "acc": best["acc"], "bytes": best["bytes_mean"],
+                                               "ratio_vs_float32": best["ratio_vs_float32"]}}
+
+
 # ----------------------------------------------------------------------------------------- run
 def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     """Run the whole codec benchmark; write JSON/Markdown/PNGs under ``opts.out``; return the report."""
+    import resource
+
     import torch
     from tqdm import tqdm
 
@@ -325,33 +449,37 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     loaded.model.eval()
     c = loaded.config.clip
     frames, h, w = c.frames, c.height, c.width
+    if opts.repeats < 1:
+        raise BenchDataError(f"--repeats must be >= 1, got {opts.repeats}")
     if opts.tiny:
-        opts.test_per_class, opts.ft_per_class = min(opts.test_per_class, 1), min(opts.ft_per_class, 1)
-        opts.timing_clips, opts.ft_steps = min(opts.timing_clips, 1), min(opts.ft_steps, 20)
-        opts.repeats = min(opts.repeats, 2)
+        opts.test_per_class, opts.ft_per_class = min(opts.test_per_class or 1, 1), min(opts.ft_per_class, 1)
+        opts.timing_clips, opts.repeats = min(opts.timing_clips, 1), min(opts.repeats, 2)
+        opts.adapt_steps = min(opts.adapt_steps or 2, 2)
+        opts.adapt_batch = min(opts.adapt_batch, 4)
+        opts.reps_per_clip, opts.min_sample_ms = min(opts.reps_per_clip, 2), min(opts.min_sample_ms, 0.5)
+        opts.min_run_s = 0.0
     if opts.data:
-        test = load_data_root(opts.data, "test", loaded.class_names, frames, h, w).take(opts.test_per_class, 0)
+        test = load_data_root(opts.data, "test", loaded.class_names, frames, h, w)
+        if opts.test_per_class > 0:
+            test = test.take(opts.test_per_class, 0)
         ft = load_data_root(opts.data, "train", loaded.class_names, frames, h, w).take(opts.ft_per_class, 1)
     else:
-        test = synthetic_clips(loaded.class_names, opts.test_per_class, frames, h, w, seed=0)
+        test = synthetic_clips(loaded.class_names, opts.test_per_class or 25, frames, h, w, seed=0)
         ft = synthetic_clips(loaded.class_names, opts.ft_per_class, frames, h, w, seed=1)
-    ft_cfg = FinetuneConfig(steps=opts.ft_steps)
+    ft_cfg = FinetuneConfig(mode=opts.adapt, steps=opts.adapt_steps, batch=opts.adapt_batch)
     _SCORE_CACHE.clear()
-    specs = _specs(ckpt, opts)
-    log.info("codec bench: %d operating points, %d test clips, %d fine-tuning clips, model %s",
-             len(specs), len(test.clips), len(ft.clips), ckpt)
-
-    import concurrent.futures as cf
+    specs = _specs(ckpt, opts, frames, loaded)
+    log.info("codec bench: %d operating points, %d test clips, %d fine-tuning clips, model %s; adaptation: %s",
+             len(specs), len(test.clips), len(ft.clips), ckpt, ft_cfg.describe())
+    phases: dict[str, float] = {}
 
     with tempfile.TemporaryDirectory(prefix="stae-bench-") as tmpd:
         tmp = Path(tmpd)
         clips_path = str(tmp / "timing_clips.npy")
         np.save(clips_path, test.clips[: opts.timing_clips])
-        # timing (child processes, CPU time) runs in a background thread while this thread scores
-        # accuracy: CPU-time medians of a single-threaded child are not changed by the overlap
-        pool = cf.ThreadPoolExecutor(max_workers=1)
-        timing_future = None if opts.tiny else pool.submit(
-            _timing_and_footage, specs, ckpt, clips_path, opts, tmp, (frames, h, w))
+        # accuracy first, timing afterwards: timing runs alone, so our own training steps on the
+        # other core cannot inflate the children's CPU time through shared caches and memory
+        t0, c0 = time.time(), time.process_time()
         rows: list[dict[str, Any]] = []
         for spec in tqdm(specs, desc="accuracy per codec", unit="point"):
             try:
@@ -359,19 +487,25 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
             except Exception as exc:
                 log.exception("operating point %s failed", spec)
                 rows.append({"name": str(spec), "family": spec.get("family"), "spec": spec, "error": f"{type(exc).__name__}: {exc}"})
+        phases.update(accuracy_wall_s=time.time() - t0, accuracy_cpu_s=time.process_time() - c0)
         log.info("accuracy pass done at %.0f s", time.time() - t_start)
+        t0 = time.time()
+        ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if opts.tiny:
             _timing_shared([r for r in rows if "error" not in r], clips_path, opts, tmp)
-            local = _classify_in_process(loaded, test.clips[: opts.timing_clips], opts.repeats)
-            edge_cls, footage = local, {}
-            if opts.real_footage:
-                footage = _footage(specs, opts, tmp, (frames, h, w))
+            local = _classify_in_process(loaded, test.clips[: opts.timing_clips], opts)
+            edge_cls = local
         else:
-            timings, local, edge_cls, footage = timing_future.result()
-            for r, t in zip(rows, timings):
-                if "error" not in r:
-                    r.update(t)
-        pool.shutdown()
+            ok = [i for i, r in enumerate(rows) if "error" not in r]
+            timings, local, edge_cls = _timing_runs([rows[i]["spec"] for i in ok], ckpt, clips_path, opts, tmp)
+            for i, t in zip(ok, timings):
+                rows[i].update(t)
+        ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        phases.update(timing_wall_s=time.time() - t0,
+                      timing_children_cpu_s=(ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime))
+        t0 = time.time()
+        footage = _footage(specs, opts, tmp, (frames, h, w)) if opts.real_footage else {}
+        phases["footage_wall_s"] = time.time() - t0
     log.info("timing pass done at %.0f s", time.time() - t_start)
 
     float_bytes = frames * h * w * 3 * 4
@@ -386,22 +520,35 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     raw_acc = raw_row["acc"] if raw_row else max((r.get("acc", 0.0) for r in rows), default=0.0)
     curves = completion_curves(rows, edge_cls["ms"], local["ms"], raw_acc)
     report = {
-        "format": "stae-bench-codecs/1",
+        "format": "stae-bench-codecs/2",
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_s": None,
         "host": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
-                 "cpu_count": __import__("os").cpu_count()},
+                 "cpu_count": __import__("os").cpu_count(), "loadavg_end": list(__import__("os").getloadavg())},
         "options": asdict(opts),
         "checkpoint": ckpt, "checkpoint_stage": loaded.meta.get("stage"),
         "class_names": loaded.class_names,
         "clip": {"frames": frames, "height": h, "width": w, "float32_bytes": float_bytes, "uint8_bytes": raw_bytes},
         "test_clips": int(len(test.clips)), "finetune_clips": int(len(ft.clips)),
-        "finetune": asdict(ft_cfg) | {"recipe": "frozen ViT backbone; head re-fit on the codec's decoded clips (full-batch AdamW)"},
-        "classify_ms": {"local_camera_1thread": local["ms"], "edge": edge_cls["ms"], "passes": local["ms_passes"],
-                        "camera_peak_rss_mb": local["peak_rss_mb"]},
+        "finetune": ft_cfg.as_dict(),
+        "timing": {"runs": opts.repeats, "clips": int(min(opts.timing_clips, len(test.clips))), "reps_per_clip": opts.reps_per_clip,
+                   "min_sample_ms": opts.min_sample_ms, "min_run_s": opts.min_run_s, "threads": 1, "edge_threads": opts.edge_threads,
+                   "method": (f"per run and side a fresh one-thread child process; each clip timed at least {opts.reps_per_clip} "
+                              "times, round-robin over the clips"
+                              + (f", for at least {opts.min_run_s:g} s per run" if opts.min_run_s > 0 else "")
+                              + f" (calls under "
+                              f"{opts.min_sample_ms:g} ms repeated back to back per sample), minimum CPU time "
+                              "(process_time) per clip, median over clips; headline = median over runs, ± = half-range "
+                              "over runs / median; runs interleaved over the points (forward, reverse, forward...)")},
+        "classify_ms": {"local_camera_1thread": local["ms"], "edge": edge_cls["ms"], "runs": local["ms_runs"],
+                        "spread": local["ms_spread"], "camera_peak_rss_mb": local["peak_rss_mb"]},
         "rows": rows,
+        "timing_stability": timing_stability(rows),
+        "camera_vs_x264": camera_vs_x264(rows),
+        "compression_target": compression_target(rows),
         "completion": curves,
         "footage": footage,
+        "phases": phases,
     }
     report["wall_s"] = time.time() - t_start
     (out / "codecs.json").write_text(json.dumps(report, indent=1))

@@ -34,7 +34,7 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
                 color=colors[fam], label=fam, linestyle="-" if fam in ("h264", "h265", "jpeg", "stae") else "--")
     ax.set_xscale("log")
     ax.set_xlabel("kbit per clip (log)")
-    ax.set_ylabel("accuracy, head adapted per codec (%)")
+    ax.set_ylabel(f"accuracy, classifier adapted per codec ({report.get('finetune', {}).get('mode', 'head')}) (%)")
     ax.set_title(f"Accuracy vs rate ({report['clip']['frames']}×{report['clip']['height']}×{report['clip']['width']} clips)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)

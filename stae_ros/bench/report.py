@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_tables", "write_markdown", "headline"]
+__all__ = ["markdown_tables", "write_markdown", "headline", "stability_line", "camera_lines", "target_line"]
 
 
 def _f(v: Any, fmt: str = "{:.1f}", none: str = "–") -> str:
@@ -20,7 +20,9 @@ def _f(v: Any, fmt: str = "{:.1f}", none: str = "–") -> str:
 def _pm(value: Any, spread: Any) -> str:
     if value is None:
         return "–"
-    return f"{value:.2f} ±{100 * spread:.0f}%" if spread is not None else f"{value:.2f}"
+    if spread is None:
+        return f"{value:.2f}"
+    return f"{value:.2f} ±{100 * spread:.1f}%" if spread < 0.1 else f"{value:.2f} ±{100 * spread:.0f}%"
 
 
 def headline(report: dict[str, Any]) -> list[str]:
@@ -37,12 +39,82 @@ def headline(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _adaptation_line(report: dict[str, Any]) -> str:
+    ft = report.get("finetune", {})
+    return (f"Accuracy: \"acc adapted\" = the checkpoint's ViT adapted per operating point, **{ft.get('mode', 'head')}** mode: "
+            f"{ft.get('recipe', '')}; {report['finetune_clips']} fine-tuning clips (train split, through that codec), "
+            f"{report['test_clips']} test clips.")
+
+
+def _timing_line(report: dict[str, Any]) -> str:
+    t = report.get("timing", {})
+    return (f"Timing: ms = CPU time per clip on one thread, {t.get('clips', '?')} test clips, "
+            f"{t.get('runs', report['options'].get('repeats'))} runs: {t.get('method', '')}.")
+
+
+def stability_line(report: dict[str, Any]) -> str:
+    st = report.get("timing_stability") or {}
+    if not st.get("total"):
+        return "Timing stability: no timings."
+    worst = ", ".join(f"{w['point']} {w['side']} ±{100 * w['spread']:.0f}%" for w in st["worst"][:4] if w["spread"] > st["tolerance"])
+    return (f"**Timing stability over {report['timing']['runs']} runs: {st['within']} of {st['total']} camera/edge timings "
+            f"within ±{100 * st['tolerance']:.0f}%** ({st['within_2x']} within ±{200 * st['tolerance']:.0f}%; median spread "
+            f"±{100 * st['median_spread']:.1f}%, largest ±{100 * st['max_spread']:.0f}%)" + (f"; worst: {worst}." if worst else "."))
+
+
+def camera_lines(report: dict[str, Any]) -> list[str]:
+    """STAE camera side vs libx264 ultrafast: same clips, one thread, same runs; who wins."""
+    cmp_ = report.get("camera_vs_x264") or []
+    if not cmp_:
+        return []
+    t = report.get("timing", {})
+    out = [f"Camera side, STAE vs libx264 `ultrafast` (both on the same {t.get('clips', '?')} test clips, one thread, "
+           f"CPU ms, same {t.get('runs', '?')} runs; a winner only where the run ranges do not overlap):", "",
+           "| STAE point | camera ms | x264 point | camera ms | STAE / x264 | STAE faster on clips | winner |",
+           "|---|---:|---|---:|---:|---:|---|"]
+    for c in cmp_:
+        win = {"stae": "**STAE**", "x264": "**x264**", "tie": "tie (within run spread)"}[c["winner"]]
+        out.append(f"| {c['stae_point']} | {_pm(c['stae_ms'], c['stae_spread'])} | {c['x264_point']} | "
+                   f"{_pm(c['x264_ms'], c['x264_spread'])} | {_f(c['ratio'], '{:.2f}')} | {c['stae_faster_clips']}/{c['clips']} | {win} |")
+    out.append("")
+    for point in dict.fromkeys(c["stae_point"] for c in cmp_):
+        mine = [c for c in cmp_ if c["stae_point"] == point]
+        wins = {c["winner"] for c in mine}
+        xs = ", ".join(c["x264_point"] for c in mine)
+        if wins == {"stae"}:
+            verdict = f"**STAE wins**: cheaper on the camera than every libx264 ultrafast point ({xs})"
+        elif wins == {"x264"}:
+            verdict = f"**libx264 ultrafast wins**: every point ({xs}) is cheaper on the camera"
+        elif wins == {"tie"}:
+            verdict = f"**no winner**: within the run-to-run spread of every libx264 ultrafast point ({xs})"
+        else:
+            verdict = "**mixed**: " + "; ".join(f"{c['x264_point']}: {c['winner']}" for c in mine)
+        out.append(f"- `{point}` ({_pm(mine[0]['stae_ms'], mine[0]['stae_spread'])} ms): {verdict}.")
+    return out + [""]
+
+
+def target_line(report: dict[str, Any]) -> str:
+    tg = report.get("compression_target") or {}
+    if not tg:
+        return ""
+    head = (f"Core target (a STAE point at ≥ {tg['ratio']:.0f}× fewer bytes than the float32 clip, adapted accuracy within "
+            f"{100 * tg['within']:.0f} points of full budget = {tg['full_budget_point']} at {100 * tg['full_budget_acc']:.1f}%): ")
+    b = tg.get("best")
+    if tg["met"]:
+        return head + (f"**met** by {', '.join(tg['points_meeting'])}; highest ratio {b['point']} at {b['ratio_vs_float32']:,.0f}×, "
+                       f"{100 * b['acc']:.1f}%.")
+    if b is None:
+        return head + "**not met**: no STAE point reaches that ratio."
+    return head + (f"**not met**: the most accurate STAE point at ≥ {tg['ratio']:.0f}× is {b['point']} "
+                   f"({b['ratio_vs_float32']:,.0f}×) at {100 * b['acc']:.1f}%, "
+                   f"{100 * (tg['full_budget_acc'] - b['acc']):.1f} points below full budget.")
+
+
 def markdown_tables(report: dict[str, Any]) -> str:
     clip = report["clip"]
     out = [f"Clip {clip['frames']}×{clip['height']}×{clip['width']}×3 (float32 {clip['float32_bytes']:,} B, "
-           f"uint8 {clip['uint8_bytes']:,} B); {report['test_clips']} test clips, {report['finetune_clips']} "
-           f"fine-tuning clips; checkpoint stage `{report.get('checkpoint_stage')}`; ms = median CPU time per clip "
-           f"(process_time, one thread), ± = half-range over {report['options']['repeats']} runs.", ""]
+           f"uint8 {clip['uint8_bytes']:,} B); checkpoint stage `{report.get('checkpoint_stage')}`.", "",
+           _adaptation_line(report), "", _timing_line(report), "", stability_line(report), ""]
     out += ["| method | point | bytes/clip mean | p95 | × vs float32 | × vs H.264 @ equal acc | acc zero-shot | acc adapted | PSNR dB "
             "| camera ms (1 thr) | edge ms | camera RSS MB | edge RSS MB |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -58,9 +130,12 @@ def markdown_tables(report: dict[str, Any]) -> str:
             _f(r.get("camera_peak_rss_mb"), "{:.0f}"), _f(r.get("edge_peak_rss_mb"), "{:.0f}"),
         ]) + " |")
     cls = report["classify_ms"]
-    out += ["", f"Classifier (ViT) per clip: {cls['local_camera_1thread']:.1f} ms on one camera thread "
+    out += ["", f"Classifier (ViT) per clip: {_pm(cls['local_camera_1thread'], cls.get('spread'))} ms on one camera thread "
             f"(peak RSS {cls['camera_peak_rss_mb']:.0f} MB), {cls['edge']:.1f} ms on the edge.", ""]
     out += ["Equal accuracy vs H.264 (tolerance 1 point):", ""] + headline(report) + [""]
+    line = target_line(report)
+    out += [line, ""] if line else []
+    out += camera_lines(report)
     comp = report["completion"]
     out += ["Completion time vs uplink rate: the point used per method (fewest bytes within "
             f"{100 * comp['accuracy_within']:.0f} pts of the raw clip's accuracy), and which wins where:", ""]

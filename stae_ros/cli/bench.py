@@ -14,19 +14,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("codecs", help="bytes, accuracy, camera/edge ms and RSS of every method (JSON, Markdown, PNGs)",
                        description="Raw, JPEG, H.264, H.265 and the STAE selections on the synthetic test clips "
-                                   "(accuracy, classifier head adapted per codec) and on real footage (bytes, speed).")
+                                   "(accuracy, classifier adapted per codec on that codec's decoded train clips) and on "
+                                   "real footage (bytes, speed). Timing runs after the accuracy pass, in one-thread "
+                                   "child processes, --repeats interleaved runs per point.")
     p.add_argument("--model", default="models/stae_default.pt", help="STAE checkpoint (default: %(default)s)")
     p.add_argument("--data", default=None, help="data set root in HMDB51 layout (default: render synthetic clips in memory)")
     p.add_argument("--real-footage", default=None, metavar="DIR", help="folder of videos for bytes/speed (e.g. ../shared/data)")
     p.add_argument("--out", default="out/bench", help="output folder (default: %(default)s)")
     p.add_argument("--tiny", action="store_true", help="tiny run for tests: tiny random model if --model is missing, 1-2 points per method")
-    p.add_argument("--repeats", type=int, default=3, help="timing passes per side, reported as ± spread (default: %(default)s)")
-    p.add_argument("--test-per-class", type=int, default=10, help="test clips per class (default: %(default)s)")
-    p.add_argument("--ft-per-class", type=int, default=8, help="fine-tuning clips per class (default: %(default)s)")
-    p.add_argument("--ft-steps", type=int, default=300, help="head fine-tuning steps per codec (default: %(default)s)")
-    p.add_argument("--timing-clips", type=int, default=8, help="clips per timing pass (default: %(default)s)")
+    p.add_argument("--repeats", "--repeat", type=int, default=3, dest="repeats",
+                   help="timing runs per point and side, each its own child process, interleaved; reported as "
+                        "median ± half-range (default: %(default)s)")
+    p.add_argument("--reps-per-clip", type=int, default=5,
+                   help="samples per clip within one run (at least); the minimum CPU time is kept (default: %(default)s)")
+    p.add_argument("--min-run-s", type=float, default=1.5,
+                   help="sampling rounds over the clips go on until one run has lasted this long (default: %(default)s)")
+    p.add_argument("--min-sample-ms", type=float, default=2.0,
+                   help="calls faster than this are repeated back to back within one sample (default: %(default)s)")
+    p.add_argument("--test-per-class", type=int, default=25,
+                   help="test clips per class; 0 = the whole test split (default: %(default)s = the whole synthetic split)")
+    p.add_argument("--ft-per-class", type=int, default=20, help="fine-tuning clips per class, from the train split (default: %(default)s)")
+    p.add_argument("--adapt", choices=("full", "head"), default="full",
+                   help="classifier adaptation per codec: full = every ViT weight, head = frozen backbone (default: %(default)s)")
+    p.add_argument("--adapt-steps", "--ft-steps", type=int, default=None, dest="adapt_steps",
+                   help="adaptation steps per operating point (default: 150 for full, 300 for head)")
+    p.add_argument("--adapt-batch", type=int, default=16, help="mini-batch of the full adaptation (default: %(default)s)")
+    p.add_argument("--timing-clips", type=int, default=12, help="test clips each timing run measures (default: %(default)s)")
     p.add_argument("--edge-threads", type=int, default=1, help="CPU threads of the edge-side child (default: %(default)s)")
-    p.add_argument("--only", nargs="*", default=[], help="restrict to these families/modes (e.g. h264 stae)")
+    p.add_argument("--only", nargs="*", default=[], help="restrict to these families, modes or point names (e.g. h264 stae_fast latent stae-k4-p0.05)")
     p.add_argument("--no-external", action="store_true", help="leave out the issue-6 payloads (roi, latent)")
     p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
                    help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
@@ -56,17 +71,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _codecs(args: argparse.Namespace) -> int:
     from stae_ros.bench.codecs import CodecBenchOptions, run_codec_bench
-    from stae_ros.bench.report import headline
+    from stae_ros.bench.report import headline, stability_line, target_line
 
     opts = CodecBenchOptions(model=args.model, data=args.data, real_footage=args.real_footage, out=args.out, tiny=args.tiny,
-                             repeats=args.repeats, test_per_class=args.test_per_class, ft_per_class=args.ft_per_class,
-                             timing_clips=args.timing_clips, ft_steps=args.ft_steps, edge_threads=args.edge_threads,
+                             repeats=args.repeats, reps_per_clip=args.reps_per_clip, min_sample_ms=args.min_sample_ms,
+                             min_run_s=args.min_run_s,
+                             test_per_class=args.test_per_class, ft_per_class=args.ft_per_class, adapt=args.adapt,
+                             adapt_steps=args.adapt_steps, adapt_batch=args.adapt_batch,
+                             timing_clips=args.timing_clips, edge_threads=args.edge_threads,
                              only=list(args.only), external=not args.no_external,
                              external_models=list(args.external_models))
     report = run_codec_bench(opts)
     print(f"wrote {args.out}/codecs.json, codecs.md and bench_*.png ({report['wall_s']:.0f} s)")
+    print(f"classifier adaptation: {report['finetune']['recipe']}")
+    print(stability_line(report).replace("**", ""))
     for line in headline(report):
         print(line)
+    if target_line(report):
+        print(target_line(report).replace("**", ""))
+    for c in report.get("camera_vs_x264", []):
+        print(f"camera {c['stae_point']} {c['stae_ms']:.2f} ms vs {c['x264_point']} {c['x264_ms']:.2f} ms "
+              f"({c['clips']} clips, 1 thread): {c['winner']}")
     return 0
 
 
