@@ -206,3 +206,22 @@ def test_semantic_sweep_has_the_high_compression_points() -> None:
     assert ("stae", 4, 0.05, "fast") in pts and ("stae", 16, 0.05, "fast") in pts
     assert {s["k"] for s in specs if s["mode"] == "fa"} == {8, 4}  # K = T with every pixel is the raw clip
     assert all(s["k"] <= 8 for s in semantic_sweep("m.pt", frames=8))
+
+
+def test_shipped_roi264_model_file_is_a_pixel_codec() -> None:
+    from pathlib import Path
+
+    from stae_ros.baselines.external import ExternalCodec, external_sweep
+
+    path = Path(__file__).resolve().parents[1] / "models" / "stae_roi264_default.pt"
+    if not path.is_file():
+        pytest.skip("models/stae_roi264_default.pt is not in this checkout")
+    (spec,) = [s for s in external_sweep("unused.pt", files=[str(path)])]
+    assert spec["kind"] == "roi" and spec["crf"] is None  # the file's own CRF
+    codec = make_codec(spec)
+    assert codec.family == "roi264" and codec.name.startswith("roi264-stae_roi264_default-crf")
+    clip = _clip(16, 64, 64)
+    out = codec.decode(codec.encode(clip))
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    assert make_codec(codec.spec()).name == codec.name
+    assert isinstance(ExternalCodec("roi", str(path), crf=33).encode(clip), bytes)

@@ -1,7 +1,12 @@
 """Adapters for the issue-6 payloads, through their public APIs, so the bench compares them too.
 
 - ``roi`` (``stae_ros.roi.RoiCodec``, payload ``stae-roi264``): block importance from a trained
-  importance net steers libx264; decodes to a clip, so it is scored like every pixel codec.
+  importance net (a ``stae-roi-importance/1`` file) steers libx264 at the sweep's CRFs; decodes to
+  a clip, so it is scored like every pixel codec.
+- ``roi264`` (a ``stae-roi264-model/1`` file, e.g. the shipped ``models/stae_roi264_default.pt``:
+  what the nodes load): the file's own codec settings (mode, CRF, importance map) on one x264
+  thread; also decodes to a clip and is scored by the bench's adapted ViT like every pixel codec
+  (the file's own classifier is not used, so the comparison keeps one classifier).
 - ``latent`` (``stae_ros.latent.LatentCodec``, payload ``stae-latent``): the edge classifies from
   the decoded latent with the bundle's own head (there is no clip to give the ViT), so its
   accuracy is that head's, trained end to end with its encoder - not re-fitted like the others.
@@ -23,20 +28,37 @@ __all__ = ["ExternalCodec", "external_sweep"]
 
 
 class ExternalCodec(ClipCodec):
-    """``kind`` "roi" (params: net, crf, threshold) or "latent" (params: bundle)."""
+    """``kind`` "roi" (params: path, crf, threshold; a roi264 model file is recognised by its format)
+    or "latent" (params: path)."""
 
     needs_model = True
 
-    def __init__(self, kind: str, path: str, crf: float = 30.0, threshold: float = 0.5, loaded: Any = None) -> None:
+    def __init__(self, kind: str, path: str, crf: float | None = 30.0, threshold: float = 0.5, loaded: Any = None) -> None:
         super().__init__(kind=kind, path=str(path), crf=crf, threshold=threshold)
         self.kind = kind
-        if kind == "roi":
+        if kind == "roi" and _roi_file_format(path) == "stae-roi264-model/1":
+            import dataclasses
+
+            from stae_ros.roi import RoiError
+            from stae_ros.roi.node_model import load_roi_model
+
+            self.kind = kind = "roi264"
+            self.family = "roi264"
+            self._model = load_roi_model(path)
+            x264 = self._model.settings.x264
+            x264 = dataclasses.replace(x264, threads=1, crf=float(x264.crf if crf is None else crf))
+            self._model.settings = dataclasses.replace(self._model.settings, x264=x264)
+            self.params["crf"] = x264.crf
+            self._codec = self._model.codec()
+            self._errors = (RoiError,)
+        elif kind == "roi":
             from stae_ros.roi import RoiCodec, RoiSettings, X264Settings, load_importance_net
 
             self.family = "roi"
+            self._model = None
             self._codec = RoiCodec(RoiSettings(threshold=threshold, x264=X264Settings(crf=float(crf), threads=1)),
                                    importance_net=load_importance_net(path))
-            self._errors: tuple[type[BaseException], ...] = (__import__("stae_ros.roi", fromlist=["RoiError"]).RoiError,)
+            self._errors = (__import__("stae_ros.roi", fromlist=["RoiError"]).RoiError,)
         elif kind == "latent":
             from stae_ros.latent import LatentError
             from stae_ros.latent.io import load_latent_codec
@@ -51,7 +73,9 @@ class ExternalCodec(ClipCodec):
     @property
     def name(self) -> str:
         stem = Path(self.params["path"]).stem
-        return f"roi-{stem}-crf{self.params['crf']:g}" if self.kind == "roi" else f"latent-{stem}"
+        if self.kind in ("roi", "roi264"):
+            return f"{self.kind}-{stem}-crf{self.params['crf']:g}"
+        return f"latent-{stem}"
 
     def spec(self) -> dict[str, Any]:
         return {"family": "external", **self.params}
@@ -59,6 +83,8 @@ class ExternalCodec(ClipCodec):
     def encode(self, clip: np.ndarray) -> bytes:
         clip = check_clip(clip)
         try:
+            if getattr(self, "_model", None) is not None:  # roi264 model file: its own importance map
+                return self._codec.encode(clip, self._model.importance(clip))
             return self._codec.encode(clip)
         except self._errors as exc:
             raise ClipFormatError(f"{self.name}: {exc}") from exc
@@ -86,9 +112,22 @@ def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None 
         paths = sorted(base.glob("*roi*.pt")) + sorted(base.glob("*latent*.pt"))
     specs: list[dict[str, Any]] = []
     for path in paths:
-        if "roi" in path.name:
+        if "roi" in path.name and _roi_file_format(path) == "stae-roi264-model/1":
+            specs.append({"family": "external", "kind": "roi", "path": str(path), "crf": None})  # the file's CRF
+        elif "roi" in path.name:
             crfs = (30,) if tiny else (26, 32, 38)
             specs += [{"family": "external", "kind": "roi", "path": str(path), "crf": c} for c in crfs]
         elif "latent" in path.name:
             specs.append({"family": "external", "kind": "latent", "path": str(path)})
     return specs
+
+
+def _roi_file_format(path: str | Path) -> str | None:
+    """The ``format`` field of a roi model file (None when unreadable: the loader then names the problem)."""
+    try:
+        import torch
+
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - missing, not a torch file, ...
+        return None
+    return blob.get("format") if isinstance(blob, dict) else None
