@@ -204,6 +204,7 @@ def test_semantic_sweep_has_the_high_compression_points() -> None:
     for k, p in ((16, 0.05), (8, 0.05), (16, 0.1), (4, 0.05)):
         assert ("stae", k, p, "auto") in pts and ("fa_sa", k, p, "auto") in pts and ("fa_random", k, p, "auto") in pts
     assert ("stae", 4, 0.05, "fast") in pts and ("stae", 16, 0.05, "fast") in pts
+    assert {(s["k"], s["p"]) for s in specs if s.get("bits") == 6 and s.get("layout") == "fast"} >= {(4, 0.05)}
     assert {s["k"] for s in specs if s["mode"] == "fa"} == {8, 4}  # K = T with every pixel is the raw clip
     assert all(s["k"] <= 8 for s in semantic_sweep("m.pt", frames=8))
 

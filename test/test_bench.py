@@ -12,7 +12,7 @@ from stae_ros.bench import completion_curves, equal_accuracy_h264
 from stae_ros.bench.child import _time_each, read_payloads, write_payloads
 from stae_ros.bench.codecs import camera_vs_x264, compression_target, timing_stability
 
-FAMILIES = {"raw", "jpeg", "h264", "h265", "fa", "fa_random", "fa_sa", "stae", "stae_fast", "stae_webp"}
+FAMILIES = {"raw", "jpeg", "h264", "h265", "fa", "fa_random", "fa_sa", "stae", "stae_fast", "stae_fast_b6", "stae_webp"}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,9 @@ def test_tiny_bench_writes_a_table_with_every_method(tiny_report) -> None:
     md = (tiny_report / "codecs.md").read_text()
     assert "| h264 |" in md and "stae-k4" in md
     assert "**full** mode" in md and "within ±10%" in md and "libx264 `ultrafast`" in md
-    assert {c["stae_point"] for c in report["camera_vs_x264"]} >= {"stae-k4-p0.25-fast"}
+    assert {c["stae_point"] for c in report["camera_vs_x264"]} >= {"stae-k4-p0.25-fast", "stae-k4-p0.25-fast-b6"}
+    by = {r["name"]: r for r in rows}
+    assert by["stae-k4-p0.25-fast-b6"]["bytes_mean"] < by["stae-k4-p0.25-fast"]["bytes_mean"]  # 6-bit values
     for name in ("bench_accuracy_vs_kbit.png", "bench_camera_ms_vs_bytes.png", "bench_completion_vs_rate.png"):
         assert (tiny_report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

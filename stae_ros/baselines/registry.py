@@ -84,6 +84,9 @@ def semantic_sweep(checkpoint: str, tiny: bool = False,
     # the camera node's default layout (fixed, no search: cheapest to encode) and the codec
     # work's best lossy layout (kept values as a WebP image), on the full method
     specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint, "layout": "fast"} for k, p in few]
+    # what the camera node sends by default: the fast layout with 6-bit values (config/camera.yaml value_bits)
+    specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint, "layout": "fast", "bits": 6}
+              for k, p in few]
     specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint,
                "layout": "auto+webp", "quality": 50} for k, p in few]
     return specs

@@ -10,7 +10,8 @@ was selected:
 - ``stae``: FA + SA, and the edge runs FR on the zero-filled clip (the full method).
 
 ``layout`` picks the stae-px layout (default ``auto``: smallest lossless layout); a lossy value
-layout (``auto+jpeg``/``auto+webp`` with ``quality``) is the codec work's best lossy option.
+layout (``auto+jpeg``/``auto+webp`` with ``quality``) is the codec work's best lossy option, and
+``bits`` < 8 quantises the kept values (the camera node sends ``fast`` with ``value_bits`` 6).
 
 torch and the model are imported lazily so the classic codecs stay torch-free.
 """
@@ -53,7 +54,7 @@ class SelectionCodec(ClipCodec):
     needs_model = True
 
     def __init__(self, mode: str, k: int, p: float, checkpoint: str | None = None, *, loaded: Any = None,
-                 seed: int = 0, layout: str = "auto", quality: int | None = None) -> None:
+                 seed: int = 0, layout: str = "auto", quality: int | None = None, bits: int = 8) -> None:
         if mode not in SEMANTIC_MODES:
             raise ClipFormatError(f"unknown selection mode {mode!r}; use one of {', '.join(SEMANTIC_MODES)}")
         if mode == "fa":
@@ -62,10 +63,16 @@ class SelectionCodec(ClipCodec):
             if checkpoint is None:
                 raise ClipFormatError("a selection codec needs a checkpoint path or a loaded model")
             loaded = load_checkpoint_cached(checkpoint)
+        if not 1 <= int(bits) <= 8:
+            raise ClipFormatError(f"bits per kept value must be in 1..8, got {bits}")
+        params: dict[str, Any] = {"bits": int(bits)} if int(bits) != 8 else {}
         super().__init__(mode=mode, k=int(k), p=float(p), checkpoint=None if checkpoint is None else str(checkpoint),
-                         seed=seed, layout=layout, quality=quality)
+                         seed=seed, layout=layout, quality=quality, **params)
         self.family = mode if layout == "auto" else f"{mode}_{layout.split('+')[-1]}"
+        if int(bits) != 8:
+            self.family += f"_b{int(bits)}"
         self.mode, self.k, self.p, self.layout, self.quality = mode, int(k), float(p), layout, quality
+        self.bits = int(bits)
         self.loaded = loaded
         self.model = loaded.model
         clip_cfg = loaded.config.clip
@@ -77,6 +84,7 @@ class SelectionCodec(ClipCodec):
     def name(self) -> str:
         suffix = "" if self.layout == "auto" else f"-{self.layout.split('+')[-1]}"
         suffix += "" if self.quality is None else f"-q{self.quality}"
+        suffix += "" if self.bits == 8 else f"-b{self.bits}"
         if self.mode == "fa":
             return f"fa-k{self.k}{suffix}"
         return f"{self.mode.replace('_', '-')}-k{self.k}-p{self.p:g}{suffix}"
@@ -117,8 +125,8 @@ class SelectionCodec(ClipCodec):
         idx, mask = self._select(clip)
         payload = codec.SemanticPayload.from_dense(clip[idx], mask, idx.astype(np.uint16), clip.shape, self.p)
         if self.quality is None:
-            return codec.encode(payload, layout=self.layout)
-        return codec.encode(payload, layout=self.layout, quality=self.quality)
+            return codec.encode(payload, layout=self.layout, bits=self.bits)
+        return codec.encode(payload, layout=self.layout, quality=self.quality, bits=self.bits)
 
     # edge side ---------------------------------------------------------------------------------
     def decode(self, data: bytes) -> np.ndarray:
@@ -170,4 +178,4 @@ class SelectionCodec(ClipCodec):
     @property
     def lossless(self) -> bool:
         """True when the layout keeps values exactly (then every lossless layout decodes alike)."""
-        return self.layout.split("+")[-1] not in ("jpeg", "webp")
+        return self.bits == 8 and self.layout.split("+")[-1] not in ("jpeg", "webp")

@@ -383,7 +383,7 @@ def camera_vs_x264(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the same runs; the per-clip comparison pairs clip i of one with clip i of the other (median
     over runs per clip). ``winner`` is a method only when the run-to-run ranges do not overlap.
     """
-    stae = [r for r in rows if r.get("family") in ("stae", "stae_fast", "stae_webp") and "camera_ms" in r]
+    stae = [r for r in rows if str(r.get("family", "")).startswith("stae") and "camera_ms" in r]
     x264 = [r for r in rows if r.get("family") == "h264" and (r.get("spec") or {}).get("preset") == "ultrafast"
             and "camera_ms" in r]
     out = []
@@ -408,7 +408,7 @@ def compression_target(rows: list[dict[str, Any]], ratio: float = 104.0, within:
     if raw is None:
         return {}
     ref = raw["acc"]
-    pts = [r for r in rows if r.get("family") in ("stae", "stae_fast", "stae_webp") and "acc" in r]
+    pts = [r for r in rows if str(r.get("family", "")).startswith("stae") and "acc" in r]
     high = [r for r in pts if r.get("ratio_vs_float32", 0) >= ratio]
     ok = [r for r in high if r["acc"] >= ref - within - 1e-9]
     best = max(ok, key=lambda r: r["ratio_vs_float32"]) if ok else (max(high, key=lambda r: r["acc"]) if high else None)
