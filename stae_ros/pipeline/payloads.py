@@ -33,18 +33,22 @@ ROI_CODEC = "stae-roi264"
 #: crop, CRF 38, motion map; classifier fine-tuned on decoded CRF 33 + 38 clips (docs/payloads.md "In the nodes")
 DEFAULT_ROI_MODEL = "models/stae_roi264_default.pt"
 
+def _load_model_file(codec: str, model_path: str | Path | None, default: str, loader, error: type[Exception]):
+    """(path, loaded) of a codec's model file; a missing or unreadable file is a PipelineError naming it."""
+    path = find_data_file(model_path, default)
+    try:
+        return path, loader(path)
+    except error as exc:
+        raise PipelineError(f"cannot load the {codec} model {path}: {exc}") from exc
+
+
 class LatentPayload:
     """Camera encode and edge classify for the stae-latent codec."""
 
     def __init__(self, model_path: str | Path | None = None) -> None:
         from stae_ros.latent import CODEC_VERSION, LatentError, load_latent_codec
 
-        path = find_data_file(model_path, DEFAULT_LATENT_MODEL)
-        try:
-            self.codec = load_latent_codec(path)
-        except LatentError as exc:
-            raise PipelineError(f"cannot load the stae-latent model {path}: {exc}") from exc
-        self.path = path
+        self.path, self.codec = _load_model_file(LATENT_CODEC, model_path, DEFAULT_LATENT_MODEL, load_latent_codec, LatentError)
         self.version = CODEC_VERSION
         cfg = self.codec.cfg
         self.shape = (cfg.frames, cfg.height, cfg.width, 3)
@@ -81,12 +85,7 @@ class RoiPayload:
         from stae_ros.roi import CODEC_VERSION, RoiError
         from stae_ros.roi.node_model import load_roi_model
 
-        path = find_data_file(model_path, DEFAULT_ROI_MODEL)
-        try:
-            self.model = load_roi_model(path)
-        except RoiError as exc:
-            raise PipelineError(f"cannot load the stae-roi264 model {path}: {exc}") from exc
-        self.path = path
+        self.path, self.model = _load_model_file(ROI_CODEC, model_path, DEFAULT_ROI_MODEL, load_roi_model, RoiError)
         self.version = CODEC_VERSION
         self.shape = self.model.shape + (3,)
         self.class_names = list(self.model.class_names)
