@@ -250,3 +250,25 @@ def test_real_footage_clips_and_resize(tmp_path) -> None:
     small = square_resize(clips[0], 24)
     assert small.shape == (16, 24, 24, 3)
     assert small[:, 4:, :].min() >= 190  # the centre crop dropped the dark bands
+
+
+def test_residual_map_starts_at_the_motion_map_and_crop_composite() -> None:
+    from stae_ros.roi.residual_map import ResidualImportance, crop_composite_torch
+
+    clip = _clip(5)
+    net = ResidualImportance(block=8, dilate=1)
+    m = motion_importance(clip, 8, 1)
+    imp = net.importance(clip)
+    assert imp.shape == m.shape
+    assert np.array_equal(imp >= 0.5, m >= 0.5)  # zero residual: the camera keeps the same blocks
+    x = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].float() / 255.0
+    soft = torch.from_numpy(imp)[None].requires_grad_(True)
+    comp, area = crop_composite_torch(x, soft, hard_straight_through=True)
+    x0, y0, cw, ch = RoiCodec(RoiSettings(mode="crop")).crop_window(imp, 64, 64)
+    inside = comp[0, :, :, y0 : y0 + ch, x0 : x0 + cw]
+    assert torch.allclose(inside, x[0, :, :, y0 : y0 + ch, x0 : x0 + cw])  # the camera's window, unchanged
+    outside = comp[0].clone()
+    outside[:, :, y0 : y0 + ch, x0 : x0 + cw] = 128.0 / 255.0
+    assert torch.allclose(outside, torch.full_like(outside, 128.0 / 255.0))  # grey elsewhere, as the edge pastes it
+    (comp.sum() + area.sum()).backward()
+    assert soft.grad is not None and soft.grad.abs().sum() > 0  # straight through: the map gets a gradient

@@ -64,6 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     if mc.get("kind", "learned") == "motion":
         map_path = Path(f"motion_b{mc['block']}_d{mc.get('dilate', 1)}")
         importance_fn = lambda clip: motion_importance(clip, mc["block"], mc.get("dilate", 1))  # noqa: E731
+    elif mc["kind"] == "residual":  # motion map + learned residual, trained for crop mode (residual_map.py)
+        from .residual_map import load_residual_map, save_residual_map, train_residual_map
+
+        map_path = out / f"roi_resmap_beta{mc['beta']:g}_{mc['steps']}_b{mc.get('batch', 8)}.pt"
+        if map_path.exists():
+            rnet = load_residual_map(map_path)
+        else:
+            rnet, stats = train_residual_map(
+                base,
+                data.train_clips,
+                data.train_labels,
+                mc["steps"],
+                beta=mc["beta"],
+                batch=mc.get("batch", 8),
+                lr=mc.get("lr", 1e-3),
+                block=mc["block"],
+                dilate=mc.get("dilate", 1),
+            )
+            save_residual_map(map_path, rnet, {"beta": mc["beta"], "steps": mc["steps"], "stats": stats})
+            log.info("residual map trained: %s", stats)
+        importance_fn = rnet.importance
     else:
         map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}_d{mc.get('distill_steps', 0)}.pt"
         net = ImportanceNet(block=mc["block"])
