@@ -92,36 +92,39 @@ class EdgePipeline:
                             "model's", self._roi.path)
         return self._roi
 
+    def _set_labels(self, results: list["EdgeResult"], logits: torch.Tensor, names: list[str], t0: float) -> None:
+        """Top-k labels of one batch of logits into ``results``; ``infer_ms`` = time since ``t0`` per clip."""
+        probs = torch.softmax(logits.float(), dim=1)
+        top_p, top_i = probs.topk(max(1, min(self.topk, probs.shape[1])), dim=1)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        infer_ms = (time.perf_counter() - t0) * 1000.0 / len(results)
+        top_p, top_i = top_p.cpu().numpy(), top_i.cpu().numpy()
+        for row, r in enumerate(results):
+            r.topk = [(int(c), names[int(c)], float(v)) for c, v in zip(top_i[row], top_p[row])]
+            r.class_id, r.label, r.score = r.topk[0]
+            r.infer_ms = infer_ms
+
+    @staticmethod
+    def _reject(result: "EdgeResult", index: int, exc: Exception) -> None:
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.warning("payload %d rejected: %s", index, result.error)
+
     def _classify_latent(self, data: bytes, result: "EdgeResult") -> None:
         t0 = time.perf_counter()
-        logits = self.latent().logits(data).to(torch.float32)
-        probs = torch.softmax(logits, dim=1)[0]
-        top_p, top_i = probs.topk(self.topk)
+        logits = self.latent().logits(data)
         result.decode_ms = 0.0
-        result.infer_ms = (time.perf_counter() - t0) * 1000.0
         result.k, result.p = self.shape[0], 1.0
-        result.topk = [(int(c), self.class_names[int(c)], float(v)) for c, v in zip(top_i, top_p)]
-        result.class_id, result.label, result.score = result.topk[0]
+        self._set_labels([result], logits, self.class_names, t0)
 
     def _classify_roi(self, clips: list[np.ndarray], results: list["EdgeResult"]) -> None:
         """One batched pass of the roi model's classifier over the decoded clips."""
         roi = self.roi()
         t0 = time.perf_counter()
-        logits = roi.logits(np.stack(clips)).float()
-        probs = torch.softmax(logits, dim=1)
-        k = max(1, min(self.topk, probs.shape[1]))
-        top_p, top_i = probs.topk(k, dim=1)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        infer_ms = (time.perf_counter() - t0) * 1000.0 / len(clips)
-        top_p, top_i = top_p.cpu().numpy(), top_i.cpu().numpy()
-        names = roi.class_names
-        for row, r in enumerate(results):
-            r.topk = [(int(c), names[int(c)], float(v)) for c, v in zip(top_i[row], top_p[row])]
-            r.class_id, r.label, r.score = r.topk[0]
-            r.infer_ms = infer_ms
-            if self.keep_recovered:
-                r.recovered = clips[row]
+        self._set_labels(results, roi.logits(np.stack(clips)), roi.class_names, t0)
+        if self.keep_recovered:
+            for r, clip in zip(results, clips):
+                r.recovered = clip
 
     def _decode(self, data: bytes, codec: str) -> tuple[np.ndarray, np.ndarray, px_codec.SemanticPayload]:
         if codec != px_codec.CODEC_NAME:
@@ -146,15 +149,13 @@ class EdgePipeline:
                 try:
                     self._classify_latent(data, results[i])
                 except PipelineError as exc:
-                    results[i].error = f"{type(exc).__name__}: {exc}"
-                    log.warning("payload %d rejected: %s", i, results[i].error)
+                    self._reject(results[i], i, exc)
                 continue
             if codec == ROI_CODEC:
                 try:
                     roi_clips.append(self.roi().decode(data))
                 except PipelineError as exc:
-                    results[i].error = f"{type(exc).__name__}: {exc}"
-                    log.warning("payload %d rejected: %s", i, results[i].error)
+                    self._reject(results[i], i, exc)
                     continue
                 results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
                 results[i].k, results[i].p = self.shape[0], 1.0
@@ -163,8 +164,7 @@ class EdgePipeline:
             try:
                 clip, mask, payload = self._decode(data, codec)
             except (px_codec.CodecError, PipelineError) as exc:
-                results[i].error = f"{type(exc).__name__}: {exc}"
-                log.warning("payload %d rejected: %s", i, results[i].error)
+                self._reject(results[i], i, exc)
                 continue
             results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
             results[i].k, results[i].p = int(payload.k), float(payload.p)
@@ -179,23 +179,9 @@ class EdgePipeline:
         x = torch.from_numpy(np.stack(clips)).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
         m = torch.from_numpy(np.stack(masks)).to(self.device).unsqueeze(1).float()
         recovered = self.model.recover(x, m) if bool((m < 1).any()) else x
-        logits = self.model.classify(recovered)
-        probs = torch.softmax(logits.float(), dim=1)
-        top_p, top_i = probs.topk(self.topk, dim=1)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        infer_ms = (time.perf_counter() - t0) * 1000.0 / len(good)
-        top_p, top_i = top_p.cpu().numpy(), top_i.cpu().numpy()
-        rec_np = None
+        self._set_labels([results[i] for i in good], self.model.classify(recovered), self.class_names, t0)
         if self.keep_recovered:
             rec_np = (recovered.clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 4, 1).cpu().numpy()
-        for row, i in enumerate(good):
-            r = results[i]
-            r.class_id = int(top_i[row, 0])
-            r.label = self.class_names[r.class_id]
-            r.score = float(top_p[row, 0])
-            r.topk = [(int(c), self.class_names[int(c)], float(s)) for c, s in zip(top_i[row], top_p[row])]
-            r.infer_ms = infer_ms
-            if rec_np is not None:
-                r.recovered = rec_np[row]
+            for row, i in enumerate(good):
+                results[i].recovered = rec_np[row]
         return results
