@@ -8,6 +8,7 @@ batches as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -138,38 +139,38 @@ def _limit(arrays: Any, limit: int, seed: int) -> Any:
 
 
 def _stored_seeds(cfg: TrainConfig) -> frozenset[int]:
-    """Seeds of every stored synthetic clip, so a stream never renders a test clip."""
-    seeds: set[int] = set()
+    """Seeds of every stored synthetic clip, so a stream never renders a test clip.
+
+    From the data set's annotations when it is on disk, else from the ``data.generate`` recipe
+    that renders it (``render_in_memory``)."""
     ann = Path(cfg.data.root) / "annotations.json"
     if ann.is_file():
-        seeds |= {int(c["seed"]) & 0xFFFFFFFF for c in json.loads(ann.read_text()).get("clips", {}).values() if "seed" in c}
-    gen = cfg.data.generate
-    if gen is not None:
-        from stae_ros.data.synthetic import CLASS_NAMES, clip_seed
+        clips = json.loads(ann.read_text()).get("clips", {}).values()
+        return frozenset(int(c["seed"]) & 0xFFFFFFFF for c in clips if "seed" in c)
+    gen = cfg.data.generate or {}
+    from stae_ros.data.synthetic import CLASS_NAMES, clip_seed
 
-        per_class = int(gen.get("train_per_class", 200)) + int(gen.get("test_per_class", 50))
-        seeds |= {clip_seed(int(gen.get("seed", 0)), cid, idx) & 0xFFFFFFFF
-                  for cid in range(len(CLASS_NAMES)) for idx in range(per_class)}
-    return frozenset(seeds)
+    per_class = int(gen.get("train_per_class", 200)) + int(gen.get("test_per_class", 50))
+    return frozenset(clip_seed(int(gen.get("seed", 0)), cid, idx) & 0xFFFFFFFF
+                     for cid in range(len(CLASS_NAMES)) for idx in range(per_class))
 
 
-def _open_stream(cfg: TrainConfig, t: int, size: tuple[int, int], num_classes: int, *arrays: Any) -> Any:
-    """The background renderer of ``data.stream`` runs, or None."""
+def _open_stream(cfg: TrainConfig, t: int, size: tuple[int, int], class_names: list[str]) -> Any:
+    """A context manager giving the ``data.stream`` batch renderer, or None when not streaming."""
     if not cfg.data.stream:
-        return None
+        return contextlib.nullcontext(None)
     from stae_ros.data.stream import StreamSpec, SyntheticBatchStream
     from stae_ros.data.synthetic import CLASS_NAMES
 
-    names = list(arrays[0].class_names)
-    if names != list(CLASS_NAMES)[: len(names)]:
+    if class_names != list(CLASS_NAMES)[: len(class_names)]:
         raise TrainingError("data.stream renders the synthetic classes, but the data set's classes are "
-                            f"{names[:4]}...: streaming works only with the synthetic set")
+                            f"{class_names[:4]}...: streaming works only with the synthetic set")
     batch = max(st.batch_size for st in cfg.stages.values())
-    spec = StreamSpec(batch_size=batch, frames=t, height=size[0], width=size[1], num_classes=num_classes,
+    spec = StreamSpec(batch_size=batch, frames=t, height=size[0], width=size[1], num_classes=len(class_names),
                       seed=cfg.seed, excluded_seeds=_stored_seeds(cfg))
     log.info("data.stream: fresh clips every batch (%d render worker(s), %d stored seeds excluded)",
              cfg.data.stream_workers, len(spec.excluded_seeds))
-    return SyntheticBatchStream(spec, workers=cfg.data.stream_workers).__enter__()
+    return SyntheticBatchStream(spec, workers=cfg.data.stream_workers)
 
 
 def _epoch_batches(cfg: TrainConfig, stream: Any, batch_size: int, perm: torch.Tensor, train_x: torch.Tensor,
@@ -254,6 +255,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     checkpoint's weights (e.g. to run ``fa`` after a separate ``classifier`` run).
     ``stop_after_steps``: stop (after saving) once this many optimiser steps ran in this call (tests).
     """
+    from tqdm import tqdm
+
     from stae_ros.models import STAE
 
     t_start = time.perf_counter()
@@ -272,6 +275,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     class_names = list(train_arr.class_names)
     model_cfg = build_model_config(cfg, len(class_names))
     model = STAE(model_cfg).to(dev)
+    frames_set = [int(k) for k in model_cfg.budgets.frame]
+    spatial_set = [float(p) for p in model_cfg.budgets.spatial]
 
     train_x = torch.from_numpy(np.ascontiguousarray(train_arr.clips))
     train_y = torch.as_tensor(train_arr.labels, dtype=torch.long)
@@ -312,114 +317,95 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     elif run_stages[0] != "classifier":
         log.warning("running %s without --init/--resume: earlier stages start from random weights", run_stages)
 
-    stream = _open_stream(cfg, t, (h, w), len(class_names), train_arr, test_arr)
-    try:
-        return _run_stages(cfg, model, model_cfg, class_names, out_dir, run_stages, dev, t, stream, train_x, train_y,
-                           test_x, test_y, history, start_stage, start_epoch, global_step, resume_blob, progress,
-                           stop_after_steps, on_epoch, t_start)
-    finally:
-        if stream is not None:
-            stream.close()
-
-
-def _run_stages(cfg: TrainConfig, model: torch.nn.Module, model_cfg: Any, class_names: list[str], out_dir: Path,
-                run_stages: list[str], dev: torch.device, t: int, stream: Any, train_x: torch.Tensor, train_y: torch.Tensor,
-                test_x: torch.Tensor, test_y: torch.Tensor, history: list[dict[str, Any]], start_stage: int,
-                start_epoch: int, global_step: int, resume_blob: dict[str, Any] | None, progress: bool,
-                stop_after_steps: int, on_epoch: Callable[[dict[str, Any]], None] | None, t_start: float) -> TrainResult:
-    from tqdm import tqdm
-
-    frames_set = [int(k) for k in model_cfg.budgets.frame]
-    spatial_set = [float(p) for p in model_cfg.budgets.spatial]
-    last_path = out_dir / "last.pt"
-    steps_this_call = 0
-    stopped = False
-    for si, stage in enumerate(STAGES):
-        if stage not in run_stages or si < start_stage:
-            continue
-        scfg = cfg.stages[stage]
-        first_epoch = start_epoch if si == start_stage else 0
-        model.freeze(stage)
-        for pname, param in model.named_parameters():
-            if any(pname.startswith(prefix) for prefix in scfg.also_freeze):
-                param.requires_grad_(False)
-        params = [p for p in model.parameters() if p.requires_grad]
-        if not params:
-            raise TrainingError(f"stage {stage}: model.freeze left no trainable parameters")
-        opt = torch.optim.AdamW(params, lr=scfg.lr, weight_decay=scfg.weight_decay)
-        if resume_blob is not None and si == start_stage and first_epoch > 0 and "optimizer" in resume_blob:
-            opt.load_state_dict(resume_blob["optimizer"])
-        n = len(train_y)
-        steps_per_epoch = math.ceil(n / scfg.batch_size)
-        if scfg.max_steps_per_epoch > 0:
-            steps_per_epoch = min(steps_per_epoch, scfg.max_steps_per_epoch)
-        if cfg.data.stream:
-            if scfg.max_steps_per_epoch <= 0:
-                raise TrainingError(f"data.stream needs stages.{stage}.max_steps_per_epoch > 0 (a stream has no epoch length)")
-            steps_per_epoch = scfg.max_steps_per_epoch
-        total = steps_per_epoch * scfg.epochs
-        budgets_eval = _stage_budgets(stage, cfg, t)
-        for epoch in range(first_epoch, scfg.epochs):
-            gen = _epoch_generator(cfg.seed, si, epoch)
-            perm = torch.randperm(n, generator=gen)
-            _set_train_mode(model)
-            t_epoch = time.perf_counter()
-            loss_sum, correct, seen = 0.0, 0, 0
-            bar = tqdm(_epoch_batches(cfg, stream, scfg.batch_size, perm, train_x, train_y, si, epoch, steps_per_epoch),
-                       total=steps_per_epoch, desc=f"{stage} {epoch + 1}/{scfg.epochs}", disable=not progress, leave=False)
-            for step, (xb, yb) in enumerate(bar):
-                if len(yb) == 0:
+    with _open_stream(cfg, t, (h, w), class_names) as stream:
+        steps_this_call = 0
+        stopped = False
+        for si, stage in enumerate(STAGES):
+            if stage not in run_stages or si < start_stage:
+                continue
+            scfg = cfg.stages[stage]
+            first_epoch = start_epoch if si == start_stage else 0
+            model.freeze(stage)
+            for pname, param in model.named_parameters():
+                if any(pname.startswith(prefix) for prefix in scfg.also_freeze):
+                    param.requires_grad_(False)
+            params = [p for p in model.parameters() if p.requires_grad]
+            if not params:
+                raise TrainingError(f"stage {stage}: model.freeze left no trainable parameters")
+            opt = torch.optim.AdamW(params, lr=scfg.lr, weight_decay=scfg.weight_decay)
+            if resume_blob is not None and si == start_stage and first_epoch > 0 and "optimizer" in resume_blob:
+                opt.load_state_dict(resume_blob["optimizer"])
+            n = len(train_y)
+            steps_per_epoch = math.ceil(n / scfg.batch_size)
+            if scfg.max_steps_per_epoch > 0:
+                steps_per_epoch = min(steps_per_epoch, scfg.max_steps_per_epoch)
+            if cfg.data.stream:
+                if scfg.max_steps_per_epoch <= 0:
+                    raise TrainingError(f"data.stream needs stages.{stage}.max_steps_per_epoch > 0 (a stream has no epoch length)")
+                steps_per_epoch = scfg.max_steps_per_epoch
+            total = steps_per_epoch * scfg.epochs
+            budgets_eval = _stage_budgets(stage, cfg, t)
+            for epoch in range(first_epoch, scfg.epochs):
+                gen = _epoch_generator(cfg.seed, si, epoch)
+                perm = torch.randperm(n, generator=gen)
+                _set_train_mode(model)
+                t_epoch = time.perf_counter()
+                loss_sum, correct, seen = 0.0, 0, 0
+                bar = tqdm(_epoch_batches(cfg, stream, scfg.batch_size, perm, train_x, train_y, si, epoch, steps_per_epoch),
+                           total=steps_per_epoch, desc=f"{stage} {epoch + 1}/{scfg.epochs}", disable=not progress, leave=False)
+                for step, (xb, yb) in enumerate(bar):
+                    if len(yb) == 0:
+                        break
+                    x = augment_batch(to_float_clips(xb), cfg.augment, gen).to(dev)
+                    y = yb.to(dev)
+                    budget = sample_budget(stage, frames_set, spatial_set, t, scfg, gen)
+                    for group in opt.param_groups:
+                        group["lr"] = _lr_at(epoch * steps_per_epoch + step, total, scfg.lr, scfg.warmup_steps)
+                    loss, logits = stage_loss(model, stage, x, y, budget, scfg)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if scfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(params, scfg.grad_clip)
+                    opt.step()
+                    global_step += 1
+                    steps_this_call += 1
+                    loss_sum += loss.item() * len(y)
+                    correct += int((logits.argmax(1) == y).sum())
+                    seen += len(y)
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}", k=budget.k, p=budget.p)
+                    if stop_after_steps and steps_this_call >= stop_after_steps:
+                        stopped = True
+                        break
+                bar.close()
+                row: dict[str, Any] = {
+                    "stage": stage, "epoch": epoch, "step": global_step,
+                    "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+                    "lr": opt.param_groups[0]["lr"], "epoch_s": round(time.perf_counter() - t_epoch, 2),
+                }
+                if not stopped and (cfg.eval_each_epoch or epoch == scfg.epochs - 1):
+                    row.update(evaluate_accuracy(model, stage, test_x, test_y, budgets_eval, cfg.eval_batch_size, dev))
+                history.append(row)
+                log.info("%s", " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+                train_state = {"stage": stage, "epoch": epoch, "step": global_step, "history": history, "partial": stopped}
+                save_checkpoint(last_path, model, model_cfg, class_names, stage, row, optimizer=opt, train_state=train_state, half=False)
+                _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names})
+                if on_epoch is not None:
+                    on_epoch(row)
+                if stopped:
                     break
-                x = augment_batch(to_float_clips(xb), cfg.augment, gen).to(dev)
-                y = yb.to(dev)
-                budget = sample_budget(stage, frames_set, spatial_set, t, scfg, gen)
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(epoch * steps_per_epoch + step, total, scfg.lr, scfg.warmup_steps)
-                loss, logits = stage_loss(model, stage, x, y, budget, scfg)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if scfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, scfg.grad_clip)
-                opt.step()
-                global_step += 1
-                steps_this_call += 1
-                loss_sum += loss.item() * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}", k=budget.k, p=budget.p)
-                if stop_after_steps and steps_this_call >= stop_after_steps:
-                    stopped = True
-                    break
-            bar.close()
-            row: dict[str, Any] = {
-                "stage": stage, "epoch": epoch, "step": global_step,
-                "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-                "lr": opt.param_groups[0]["lr"], "epoch_s": round(time.perf_counter() - t_epoch, 2),
-            }
-            if not stopped and (cfg.eval_each_epoch or epoch == scfg.epochs - 1):
-                row.update(evaluate_accuracy(model, stage, test_x, test_y, budgets_eval, cfg.eval_batch_size, dev))
-            history.append(row)
-            log.info("%s", " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            train_state = {"stage": stage, "epoch": epoch, "step": global_step, "history": history, "partial": stopped}
-            save_checkpoint(last_path, model, model_cfg, class_names, stage, row, optimizer=opt, train_state=train_state, half=False)
-            _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names})
-            if on_epoch is not None:
-                on_epoch(row)
             if stopped:
                 break
-        if stopped:
-            break
-        save_checkpoint(out_dir / f"stage_{stage}.pt", model, model_cfg, class_names, stage, history[-1] if history else {}, half=cfg.half)
+            save_checkpoint(out_dir / f"stage_{stage}.pt", model, model_cfg, class_names, stage, history[-1] if history else {}, half=cfg.half)
 
-    final = history[-1] if history else {}
-    last_stage = final.get("stage", run_stages[-1])
-    model_path = out_dir / "model.pt"
-    save_checkpoint(model_path, model, model_cfg, class_names, last_stage, final, half=cfg.half)
-    wall = time.perf_counter() - t_start
-    if cfg.export and not stopped:
-        Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_path, cfg.export)
-        log.info("exported %s -> %s", model_path, cfg.export)
-    _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names, "wall_s": round(wall, 1),
-                                      "device": str(dev), "threads": torch.get_num_threads()})
-    return TrainResult(out_dir=out_dir, model_path=model_path, history=history, final=final, wall_s=wall)
+        final = history[-1] if history else {}
+        last_stage = final.get("stage", run_stages[-1])
+        model_path = out_dir / "model.pt"
+        save_checkpoint(model_path, model, model_cfg, class_names, last_stage, final, half=cfg.half)
+        wall = time.perf_counter() - t_start
+        if cfg.export and not stopped:
+            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model_path, cfg.export)
+            log.info("exported %s -> %s", model_path, cfg.export)
+        _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names, "wall_s": round(wall, 1),
+                                          "device": str(dev), "threads": torch.get_num_threads()})
+        return TrainResult(out_dir=out_dir, model_path=model_path, history=history, final=final, wall_s=wall)
