@@ -99,26 +99,15 @@ def composite_torch(clip: torch.Tensor, keep: torch.Tensor, bg_block: int) -> to
 
 def save_importance_net(path, net: ImportanceNet, meta: dict | None = None):
     """One file: format id, block size, width and weights."""
-    from pathlib import Path
+    from .netfile import save_net_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    width = net.net[0].out_channels
-    torch.save({"format": NET_FORMAT, "block": net.block, "width": width, "state_dict": net.state_dict(), "meta": meta or {}}, path)
-    return path
+    return save_net_file(path, NET_FORMAT, net, {"block": net.block, "width": net.net[0].out_channels}, meta)
 
 
 def load_importance_net(path) -> ImportanceNet:
-    from pathlib import Path
+    from .netfile import load_net_file
 
-    from .errors import RoiError
-
-    try:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise RoiError(f"importance net file not found: {path}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != NET_FORMAT:
-        raise RoiError(f"{path} is not a {NET_FORMAT} file")
+    blob = load_net_file(path, NET_FORMAT, "importance net")
     net = ImportanceNet(width=int(blob["width"]), block=int(blob["block"]))
     net.load_state_dict(blob["state_dict"])
     return net.eval()

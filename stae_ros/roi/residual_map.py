@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .classifier import to_tensor
-from .errors import RoiError
+from .netfile import load_net_file, save_net_file
 from .importance import ImportanceNet, motion_importance
 
 __all__ = ["ResidualImportance", "crop_composite_torch", "train_residual_map", "save_residual_map", "load_residual_map"]
@@ -138,19 +138,11 @@ def train_residual_map(
 
 
 def save_residual_map(path, net: ResidualImportance, meta: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT, "block": net.block, "dilate": net.dilate, "state_dict": net.state_dict(), "meta": meta or {}}, path)
-    return path
+    return save_net_file(path, FORMAT, net, {"block": net.block, "dilate": net.dilate}, meta)
 
 
 def load_residual_map(path) -> ResidualImportance:
-    try:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise RoiError(f"residual map file not found: {path}") from exc
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise RoiError(f"{path} is not a {FORMAT} file")
+    blob = load_net_file(path, FORMAT, "residual map")
     net = ResidualImportance(block=int(blob["block"]), dilate=int(blob["dilate"]))
     net.load_state_dict(blob["state_dict"])
     return net.eval()
