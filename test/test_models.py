@@ -110,7 +110,8 @@ def test_module_shapes(model: STAE, clip: torch.Tensor) -> None:
     assert model.classify(clip).shape == (2, 3)
 
 
-@pytest.mark.parametrize("pool,pos_embed,stem", [("mean", "learned", "none"), ("max", "sincos", "diff"), ("cls", "learned", "conv")])
+@pytest.mark.parametrize("pool,pos_embed,stem", [("mean", "learned", "none"), ("max", "sincos", "diff"), ("cls", "learned", "conv"),
+                                                  ("max", "learned", "diffconv")])
 def test_vit_variants(pool: str, pos_embed: str, stem: str) -> None:
     vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=4, pool=pool,
                              pos_embed=pos_embed, stem=stem, stem_channels=4), ClipConfig(8, 32, 32, 3))
@@ -329,3 +330,67 @@ def test_load_pretrained_maps_videomae_qv_bias_and_rejects_wrong_width() -> None
 
 def test_stages_constant() -> None:
     assert STAGES == ("classifier", "fa", "sa", "fr")
+
+
+def test_diffconv_branch_starts_at_zero_and_loads_a_diff_checkpoint() -> None:
+    """A ``diff`` model's weights in a ``diffconv`` model give the same logits until the branch trains."""
+    from stae_ros.training.checkpoints import load_init_weights
+
+    torch.manual_seed(0)
+    src = STAE(tiny_cfg(stem="diff")).eval()
+    dst = STAE(tiny_cfg(stem="diffconv", stem_channels=4)).eval()
+    missing = load_init_weights(dst, src.state_dict())
+    assert missing and all(k.startswith("vit.conv_tokens.") for k in missing)
+    x = torch.rand(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(src.classify(x), dst.classify(x))
+    # one optimiser step on the branch alone changes the logits: the branch is wired in
+    opt = torch.optim.SGD(dst.vit.conv_tokens.parameters(), lr=1.0)
+    dst.train()
+    torch.nn.functional.cross_entropy(dst.classify(x), torch.tensor([0, 1])).backward()
+    opt.step()
+    dst.eval()
+    with torch.no_grad():
+        assert not torch.allclose(src.classify(x), dst.classify(x))
+
+
+def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:
+    from stae_ros.training.checkpoints import load_init_weights
+    from stae_ros.training.errors import CheckpointError
+
+    dst = STAE(tiny_cfg(stem="diff"))
+    src = STAE(tiny_cfg(stem="diffconv", stem_channels=4)).state_dict()
+    with pytest.raises(CheckpointError, match="lacks"):
+        load_init_weights(dst, src)
+    other = STAE(tiny_cfg(stem="diff", dim=16)).state_dict()
+    with pytest.raises(CheckpointError, match="another shape"):
+        load_init_weights(dst, other)
+
+
+def test_diffconv_needs_tubelet_divisible_by_4() -> None:
+    with pytest.raises(ConfigError, match="divisible by 4"):
+        tiny_cfg(stem="diffconv", tubelet=[2, 6, 6])
+
+
+def test_sa_inference_conv_matches_the_training_conv(model: STAE, clip: torch.Tensor) -> None:
+    """The camera's depthwise form of SA's conv computes the trained conv (up to float order)."""
+    frames = clip[:, :, :5]
+    with torch.no_grad():
+        fast = model.sa.logits(frames)
+    with torch.enable_grad():
+        ref = model.sa.logits(frames).detach()
+    assert fast.shape == ref.shape == (2, 5, 32, 32)
+    assert torch.allclose(fast, ref, atol=1e-4), float((fast - ref).abs().max())
+
+
+@pytest.mark.parametrize("p", [0.5, 0.05])
+def test_select_every_frame_shortcut_equals_the_general_path(model: STAE, clip: torch.Tensor, p: float) -> None:
+    """K = T skips FA and the frame gather; it must keep what the general path keeps."""
+    from stae_ros.models.selection import gather_frames, top_pixels_mask
+
+    sel = model.select(clip, 8, p)
+    assert torch.equal(sel.frame_indices, torch.arange(8).repeat(2, 1))
+    with torch.no_grad():
+        idx = torch.arange(8).repeat(2, 1)
+        logits = model.sa.logits(gather_frames(clip, idx), model._motion(clip, idx))
+    assert torch.equal(sel.mask, top_pixels_mask(logits, budget_pixels(p, 32, 32)))

@@ -18,7 +18,8 @@ import torch
 
 from .errors import CheckpointError
 
-__all__ = ["CHECKPOINT_FORMAT", "LoadedModel", "save_checkpoint", "load_model", "load_checkpoint_dict", "state_dict_bytes"]
+__all__ = ["CHECKPOINT_FORMAT", "LoadedModel", "save_checkpoint", "load_model", "load_checkpoint_dict", "state_dict_bytes",
+           "load_init_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +131,25 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     if "train_state" in blob:
         meta["train_state"] = blob["train_state"]
     return LoadedModel(model=model, config=cfg, class_names=list(blob["class_names"]), meta=meta)
+
+
+def load_init_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> list[str]:
+    """Start ``model`` from another run's weights; returns the parameters the source lacked.
+
+    Parameters the source does not have keep their fresh initialisation (a module added to the
+    architecture, e.g. the ViT's zero-initialised ``diffconv`` branch, so the loaded model computes
+    what the source did). Anything else that disagrees is an error: weights of a module this model
+    does not have, or of another shape, mean the config does not describe the source's model.
+    """
+    own = model.state_dict()
+    unexpected = sorted(set(state_dict) - set(own))
+    if unexpected:
+        raise CheckpointError(f"{source} has weights this model lacks: {unexpected[:5]} (check the model config)")
+    wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state_dict.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise CheckpointError(f"{source} has weights of another shape: {wrong[:5]} (check the model config)")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}, strict=False)
+    missing = sorted(set(own) - set(state_dict))
+    if missing:
+        log.info("%s lacks %d parameters (kept at their initial values): %s", source, len(missing), missing[:8])
+    return missing

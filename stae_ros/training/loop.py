@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .augment import augment_batch
-from .checkpoints import load_checkpoint_dict, save_checkpoint
+from .checkpoints import load_checkpoint_dict, load_init_weights, save_checkpoint
 from .config import STAGES, TrainConfig
 from .errors import TrainingError
 from .stages import predict, sample_budget, stage_loss
@@ -301,7 +301,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         log.info("resuming after stage %s epoch %d (step %d)", state["stage"], start_epoch, global_step)
     elif init:
         blob = load_checkpoint_dict(init)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+        load_init_weights(model, blob["state_dict"], source=str(init))
         log.info("initialised weights from %s (stage %s)", init, blob["stage"])
     elif cfg.pretrained:
         path = Path(cfg.pretrained)
