@@ -10,6 +10,7 @@ ReLU, 3x3 conv) for data where a single linear filter is too weak.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import SAConfig
@@ -17,6 +18,21 @@ from .errors import ShapeError
 from .motion import frame_difference
 
 __all__ = ["SpatialAttention"]
+
+
+def _per_map_conv(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """``conv(x)`` for a one-output conv, as a depthwise conv over every (frame, map) plus a sum.
+
+    The same sum of products, ordered differently (float error ~1e-5), and 6x faster on the
+    camera CPU: oneDNN's direct kernel for one output channel and a 7x7 window took 6-10 ms for 16
+    frames of 64x64 on one x86 thread, the depthwise form 1 ms (im2col/NNPACK 2.5-4.5 ms). It is the
+    largest part of the camera's FA+SA time, so inference uses it; training keeps ``conv`` itself.
+    """
+    n, c, h, w = x.shape
+    weight = conv.weight.reshape(c, 1, *conv.weight.shape[2:]).repeat(n, 1, 1, 1)
+    y = F.conv2d(x.reshape(1, n * c, h, w), weight, None, padding=conv.padding, groups=n * c)
+    y = y.view(n, c, h, w).sum(dim=1, keepdim=True)
+    return y + conv.bias.view(1, 1, 1, 1) if conv.bias is not None else y
 
 
 class SpatialAttention(nn.Module):
@@ -54,7 +70,10 @@ class SpatialAttention(nn.Module):
                 raise ShapeError(f"motion must have the frames' shape {tuple(frames.shape)}, got {tuple(motion.shape)}")
             m = motion.transpose(1, 2).reshape(b * k, c, h, w)
             desc += [m.amax(dim=1, keepdim=True), m.mean(dim=1, keepdim=True)]
-        return self.net(torch.cat(desc, dim=1)).view(b, k, h, w)
+        x = torch.cat(desc, dim=1)
+        if isinstance(self.net, nn.Conv2d) and not torch.is_grad_enabled():
+            return _per_map_conv(x, self.net).view(b, k, h, w)
+        return self.net(x).view(b, k, h, w)
 
     def forward(self, frames: Tensor, motion: Tensor | None = None) -> Tensor:
         return torch.sigmoid(self.logits(frames, motion))

@@ -90,10 +90,17 @@ class STAE(nn.Module):
         """Hard selection: top-K frames (temporal order), top ``budget_pixels`` pixels per kept frame."""
         self._check_clip(clip)
         n = self._check_budget(k, p)
-        indices = top_k_frames(self.fa.logits(clip), k)
-        b, _, _, h, w = clip.shape
+        b, _, t, h, w = clip.shape
+        every_frame = k == t  # FA cannot change the result and no frame needs gathering
+        if every_frame:
+            indices = torch.arange(t, device=clip.device).unsqueeze(0).repeat(b, 1)
+        else:
+            indices = top_k_frames(self.fa.logits(clip), k)
         if n >= h * w:
             mask = torch.ones(b, k, h, w, dtype=torch.bool, device=clip.device)
+        elif every_frame:
+            motion = frame_difference(clip) if self.cfg.sa.motion else None
+            mask = top_pixels_mask(self.sa.logits(clip, motion), n)
         else:
             frames = gather_frames(clip, indices)
             mask = top_pixels_mask(self.sa.logits(frames, self._motion(clip, indices)), n)
