@@ -111,7 +111,7 @@ def test_module_shapes(model: STAE, clip: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("pool,pos_embed,stem", [("mean", "learned", "none"), ("max", "sincos", "diff"), ("cls", "learned", "conv"),
-                                                  ("max", "learned", "diffconv")])
+                                                  ("max", "learned", "flow")])
 def test_vit_variants(pool: str, pos_embed: str, stem: str) -> None:
     vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=4, pool=pool,
                              pos_embed=pos_embed, stem=stem, stem_channels=4), ClipConfig(8, 32, 32, 3))
@@ -332,26 +332,41 @@ def test_stages_constant() -> None:
     assert STAGES == ("classifier", "fa", "sa", "fr")
 
 
-def test_diffconv_branch_starts_at_zero_and_loads_a_diff_checkpoint() -> None:
-    """A ``diff`` model's weights in a ``diffconv`` model give the same logits until the branch trains."""
+def test_flow_stem_loads_a_diff_checkpoint_unchanged() -> None:
+    """A ``diff`` model's weights in a ``flow`` model give the same logits until the new inputs train."""
     from stae_ros.training.checkpoints import load_init_weights
 
     torch.manual_seed(0)
     src = STAE(tiny_cfg(stem="diff")).eval()
-    dst = STAE(tiny_cfg(stem="diffconv", stem_channels=4)).eval()
-    missing = load_init_weights(dst, src.state_dict())
-    assert missing and all(k.startswith("vit.conv_tokens.") for k in missing)
+    dst = STAE(tiny_cfg(stem="flow")).eval()
+    adapted = load_init_weights(dst, src.state_dict())
+    assert adapted == ["vit.patch_embed.proj.weight"]
     x = torch.rand(2, 3, 8, 32, 32)
     with torch.no_grad():
         assert torch.equal(src.classify(x), dst.classify(x))
-    # one optimiser step on the branch alone changes the logits: the branch is wired in
-    opt = torch.optim.SGD(dst.vit.conv_tokens.parameters(), lr=1.0)
+    # a step on the flow inputs alone changes the logits: they are wired in
     dst.train()
     torch.nn.functional.cross_entropy(dst.classify(x), torch.tensor([0, 1])).backward()
-    opt.step()
+    with torch.no_grad():
+        dst.vit.patch_embed.proj.weight[:, 6:] -= dst.vit.patch_embed.proj.weight.grad[:, 6:]
     dst.eval()
     with torch.no_grad():
         assert not torch.allclose(src.classify(x), dst.classify(x))
+
+
+def test_normal_flow_moments_point_along_the_motion() -> None:
+    """A bright edge moving right: dI/dt * dI/dx is positive where it moved; mirrored, negative."""
+    from stae_ros.models.motion import normal_flow_moments
+
+    clip = torch.zeros(1, 3, 2, 8, 8)
+    clip[:, :, 0, :, :4] = 1.0  # bright left half, edge at x=4
+    clip[:, :, 1, :, :5] = 1.0  # edge moved to x=5
+    m = normal_flow_moments(clip)
+    assert m.shape == (1, 2, 2, 8, 8)
+    assert float(m[0, 0, 1].sum()) < 0  # dt > 0 where dx < 0 (bright to dark going right): product < 0
+    mirrored = normal_flow_moments(clip.flip(-1))
+    assert torch.allclose(mirrored[0, 0, 1].sum(), -m[0, 0, 1].sum())
+    assert torch.count_nonzero(m[0, 1]) == 0  # vertical edges: no y moment
 
 
 def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:
@@ -359,17 +374,15 @@ def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:
     from stae_ros.training.errors import CheckpointError
 
     dst = STAE(tiny_cfg(stem="diff"))
-    src = STAE(tiny_cfg(stem="diffconv", stem_channels=4)).state_dict()
+    src = STAE(tiny_cfg(stem="conv", stem_channels=4)).state_dict()
     with pytest.raises(CheckpointError, match="lacks"):
         load_init_weights(dst, src)
     other = STAE(tiny_cfg(stem="diff", dim=16)).state_dict()
     with pytest.raises(CheckpointError, match="another shape"):
         load_init_weights(dst, other)
-
-
-def test_diffconv_needs_tubelet_divisible_by_4() -> None:
-    with pytest.raises(ConfigError, match="divisible by 4"):
-        tiny_cfg(stem="diffconv", tubelet=[2, 6, 6])
+    wider = STAE(tiny_cfg(stem="flow")).state_dict()  # more input channels than this model: not a growth
+    with pytest.raises(CheckpointError, match="another shape"):
+        load_init_weights(dst, wider)
 
 
 def test_sa_inference_conv_matches_the_training_conv(model: STAE, clip: torch.Tensor) -> None:

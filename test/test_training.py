@@ -158,3 +158,21 @@ def test_config_errors(tmp_path):
         load_train_config(typo)
     with pytest.raises(Exception, match="unknown stage"):
         parse_stages("classifier,fx")
+
+
+def test_init_skip_keeps_the_other_modules_and_refreshes_the_skipped(tiny_cfg, tmp_path):
+    """--init-skip vit: FA/SA/FR come from the source checkpoint, the ViT starts fresh (here: another stem)."""
+    from stae_ros.training import TrainingError
+
+    src = train(tiny_cfg, tmp_path / "src", progress=False, stages=["classifier"], stop_after_steps=2)
+    assert src.history
+    src_state = load_model(tmp_path / "src" / "last.pt").model.state_dict()
+    flow_cfg = dataclasses.replace(tiny_cfg, model={**tiny_cfg.model, "vit": {**tiny_cfg.model.get("vit", {}), "stem": "flow"}})
+    out = train(flow_cfg, tmp_path / "flow", progress=False, stages=["fa"], stop_after_steps=1,
+                init=tmp_path / "src" / "last.pt", init_skip=["vit"])
+    got = load_model(tmp_path / "flow" / "last.pt").model.state_dict()
+    assert out.history and all(torch.equal(got[k], src_state[k]) for k in src_state if k.startswith(("sa.", "fr.")))
+    assert got["vit.patch_embed.proj.weight"].shape[1] == 8 != src_state["vit.patch_embed.proj.weight"].shape[1]  # 3 + 3 diff + 2 flow
+    assert not torch.equal(got["vit.head.weight"], src_state["vit.head.weight"])
+    with pytest.raises(TrainingError, match="unknown modules"):
+        train(tiny_cfg, tmp_path / "bad", progress=False, init=tmp_path / "src" / "last.pt", init_skip=["head"])

@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--stages", default=None, help="comma-separated subset of classifier,fa,sa,fr (default: all)")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (for a later-stage-only run)")
+    p.add_argument("--init-skip", default="", metavar="PARTS",
+                   help="comma-separated modules (fa, sa, fr, vit) NOT taken from --init: they start fresh, e.g. "
+                        "--init-skip vit to train a classifier of another input stem from scratch beside trained FA/SA/FR")
     p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"), help="override the config's device")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (override the config)")
     p.add_argument("--export", default=None, help="copy the final model here (override the config's export)")
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
             cfg.export = args.export
         out = args.out or f"runs/{cfg.name}"
         result = train(cfg, out, resume=args.resume, stages=parse_stages(args.stages), device=args.device,
-                       init=args.init, progress=not args.no_progress)
+                       init=args.init, init_skip=[m for m in args.init_skip.split(',') if m],
+                       progress=not args.no_progress)
     except (ConfigError, TrainingError, TrainConfigError, CheckpointError) as exc:
         log.error("%s", exc)
         return 2

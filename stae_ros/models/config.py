@@ -168,8 +168,8 @@ class ViTConfig:
     num_classes: int = 12
     pos_embed: str = "learned"  #: "learned" or "sincos" (fixed)
     pool: str = "mean"  #: "mean" (mean of tokens, VideoMAE fine-tuning), "max" (token-wise max) or "cls"
-    stem: str = "none"  #: "none", "diff" (append frame differences), "conv" (3x3x3 conv stem) or "diffconv"
-    stem_channels: int = 16  #: output channels of the "conv" stem and of the "diffconv" conv branch
+    stem: str = "none"  #: "none", "diff" (append frame differences), "flow" (diff + normal-flow moments) or "conv"
+    stem_channels: int = 16  #: output channels of the "conv" stem
 
     def __post_init__(self) -> None:
         self.tubelet = [int(v) for v in self.tubelet]
@@ -185,10 +185,8 @@ class ViTConfig:
             raise ConfigError(f"vit.pos_embed must be 'learned' or 'sincos', got {self.pos_embed!r}")
         if self.pool not in ("mean", "max", "cls"):
             raise ConfigError(f"vit.pool must be 'mean', 'max' or 'cls', got {self.pool!r}")
-        if self.stem not in ("none", "diff", "conv", "diffconv"):
-            raise ConfigError(f"vit.stem must be 'none', 'diff', 'conv' or 'diffconv', got {self.stem!r}")
-        if self.stem == "diffconv" and (self.tubelet[1] % 4 or self.tubelet[2] % 4):
-            raise ConfigError(f"vit.stem 'diffconv' needs tubelet h and w divisible by 4, got {self.tubelet}")
+        if self.stem not in ("none", "diff", "flow", "conv"):
+            raise ConfigError(f"vit.stem must be 'none', 'diff', 'flow' or 'conv', got {self.stem!r}")
 
 
 @dataclass

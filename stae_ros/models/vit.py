@@ -9,11 +9,11 @@ dilutes it). Parameter names follow VideoMAE (``patch_embed.proj``, ``blocks.i.a
 ``stem`` (config) helps a small ViT trained from scratch on ~2000 CPU clips pick up small-region
 motion: ``"diff"`` appends the signed temporal difference ``x_t - x_{t-1}`` as extra input
 channels (free, and the sign carries direction), ``"conv"`` runs one 3x3x3 conv before the
-tubelet embedding, ``"diffconv"`` keeps the ``diff`` embedding and adds a second token embedding
-from two strided 3x3x3 convs over the same input. The linear tubelet embedding cannot tell a bar
-turning clockwise from one turning counter-clockwise at every position and angle inside a 16x16
-patch (a chiral, non-linear feature); the conv branch can. Its embedding starts at zero, so a
-``diff`` checkpoint loads into a ``diffconv`` model unchanged and fine-tuning only adds to it.
+tubelet embedding, ``"flow"`` appends to the ``diff`` channels the two normal-flow moments
+``dI/dt * grad I`` (``motion.normal_flow_moments``): with them a linear tubelet embedding can sum
+angular momentum over a patch, which tells rotate_cw from rotate_ccw (the ``diff`` model stays at
+chance on that pair). ``stae train --init`` of a ``diff`` checkpoint into a ``flow`` model copies
+the shared input channels of the patch embedding and starts the two new ones at zero.
 ``"none"`` is plain VideoMAE.
 """
 
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from .config import ClipConfig, ViTConfig
 from .errors import PretrainedLoadError, ShapeError
-from .motion import frame_difference
+from .motion import frame_difference, normal_flow_moments
 
 __all__ = ["VideoViT", "LoadReport", "sincos_table"]
 
@@ -86,29 +86,6 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class ConvTokenBranch(nn.Module):
-    """Two strided 3x3x3 convs (H and W halved twice), then a tubelet embedding on that grid.
-
-    The output has the token layout of ``PatchEmbed`` with the same tubelet, so the two add.
-    """
-
-    def __init__(self, in_ch: int, channels: int, dim: int, tubelet: tuple[int, int, int]) -> None:
-        super().__init__()
-        if tubelet[1] % 4 or tubelet[2] % 4:
-            raise ShapeError(f"stem 'diffconv' needs tubelet h and w divisible by 4, got {tubelet}")
-        self.convs = nn.Sequential(
-            nn.Conv3d(in_ch, channels, 3, stride=(1, 2, 2), padding=1), nn.GELU(),
-            nn.Conv3d(channels, channels, 3, stride=(1, 2, 2), padding=1), nn.GELU(),
-        )
-        small = (tubelet[0], tubelet[1] // 4, tubelet[2] // 4)
-        self.proj = nn.Conv3d(channels, dim, kernel_size=small, stride=small)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.proj(self.convs(x)).flatten(2).transpose(1, 2)  # B,N,D
-
-
 class PatchEmbed(nn.Module):
     def __init__(self, in_ch: int, dim: int, tubelet: tuple[int, int, int]) -> None:
         super().__init__()
@@ -139,10 +116,10 @@ class VideoViT(nn.Module):
         self.grid = (clip.frames // tub[0], clip.height // tub[1], clip.width // tub[2])
         self.num_patches = self.grid[0] * self.grid[1] * self.grid[2]
         in_ch = clip.channels
-        if cfg.stem in ("diff", "diffconv"):
+        if cfg.stem == "diff":
             in_ch = 2 * clip.channels
-        if cfg.stem == "diffconv":
-            self.conv_tokens = ConvTokenBranch(in_ch, cfg.stem_channels, cfg.dim, tub)  # type: ignore[arg-type]
+        elif cfg.stem == "flow":
+            in_ch = 2 * clip.channels + 2
         elif cfg.stem == "conv":
             self.stem = nn.Sequential(nn.Conv3d(clip.channels, cfg.stem_channels, 3, padding=1), nn.GELU())
             in_ch = cfg.stem_channels
@@ -183,13 +160,13 @@ class VideoViT(nn.Module):
         if clip.dim() != 5 or tuple(clip.shape[1:]) != want:
             raise ShapeError(f"VideoViT expects B,{want[0]},{want[1]},{want[2]},{want[3]} clips, got {tuple(clip.shape)}")
         x = clip
-        if self.cfg.stem in ("diff", "diffconv"):
+        if self.cfg.stem == "diff":
             x = torch.cat([x, frame_difference(x, absolute=False)], dim=1)
+        elif self.cfg.stem == "flow":
+            x = torch.cat([x, frame_difference(x, absolute=False), normal_flow_moments(x)], dim=1)
         elif self.cfg.stem == "conv":
             x = self.stem(x)
         tokens = self.patch_embed(x)
-        if self.cfg.stem == "diffconv":
-            tokens = tokens + self.conv_tokens(x)
         if self.cfg.pool == "cls":
             tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         tokens = self.pos_drop(tokens + self.pos_embed)

@@ -134,22 +134,37 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
 
 
 def load_init_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> list[str]:
-    """Start ``model`` from another run's weights; returns the parameters the source lacked.
+    """Start ``model`` from another run's weights; returns the parameters it had to adapt or lacked.
 
-    Parameters the source does not have keep their fresh initialisation (a module added to the
-    architecture, e.g. the ViT's zero-initialised ``diffconv`` branch, so the loaded model computes
-    what the source did). Anything else that disagrees is an error: weights of a module this model
-    does not have, or of another shape, mean the config does not describe the source's model.
+    Two changes of architecture are allowed, both so that the loaded model computes what the
+    source did: a parameter the source does not have keeps its fresh initialisation, and a ViT
+    patch embedding with more input channels (e.g. ``stem: flow`` after ``stem: diff``) gets the
+    source's channels copied and the new ones zeroed. Anything else that disagrees is an error:
+    weights of a module this model does not have, or of another shape, mean the config does not
+    describe the source's model.
     """
     own = model.state_dict()
     unexpected = sorted(set(state_dict) - set(own))
     if unexpected:
         raise CheckpointError(f"{source} has weights this model lacks: {unexpected[:5]} (check the model config)")
-    wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state_dict.items() if tuple(v.shape) != tuple(own[k].shape)]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}
+    adapted = []
+    for key, value in list(state.items()):
+        target = own[key]
+        if tuple(value.shape) == tuple(target.shape):
+            continue
+        if key.endswith("patch_embed.proj.weight") and value.dim() == 5 and value.shape[0] == target.shape[0] \
+                and value.shape[2:] == target.shape[2:] and value.shape[1] < target.shape[1]:
+            grown = torch.zeros_like(target)
+            grown[:, : value.shape[1]] = value
+            state[key] = grown
+            adapted.append(key)
+    wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
     if wrong:
         raise CheckpointError(f"{source} has weights of another shape: {wrong[:5]} (check the model config)")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}, strict=False)
-    missing = sorted(set(own) - set(state_dict))
-    if missing:
-        log.info("%s lacks %d parameters (kept at their initial values): %s", source, len(missing), missing[:8])
-    return missing
+    model.load_state_dict(state, strict=False)
+    missing = sorted(set(own) - set(state))
+    if missing or adapted:
+        log.info("%s: %d parameters kept at their initial values %s, %d grown with zeroed inputs %s",
+                 source, len(missing), missing[:8], len(adapted), adapted)
+    return adapted + missing

@@ -247,12 +247,14 @@ def _write_metrics(out_dir: Path, history: list[dict[str, Any]], extra: dict[str
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: list[str] | None = None,
-          device: str | None = None, init: str | Path | None = None, progress: bool = True,
+          device: str | None = None, init: str | Path | None = None, init_skip: list[str] | None = None,
+          progress: bool = True,
           stop_after_steps: int = 0, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Run the configured stages into ``out_dir``; returns where the final model went.
 
     ``stages``: subset of STAGES to run (schedule order kept). ``init``: start from this
-    checkpoint's weights (e.g. to run ``fa`` after a separate ``classifier`` run).
+    checkpoint's weights (e.g. to run ``fa`` after a separate ``classifier`` run), except the
+    modules named in ``init_skip`` (``fa``, ``sa``, ``fr``, ``vit``), which start fresh.
     ``stop_after_steps``: stop (after saving) once this many optimiser steps ran in this call (tests).
     """
     from tqdm import tqdm
@@ -301,7 +303,12 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         log.info("resuming after stage %s epoch %d (step %d)", state["stage"], start_epoch, global_step)
     elif init:
         blob = load_checkpoint_dict(init)
-        load_init_weights(model, blob["state_dict"], source=str(init))
+        skip = list(init_skip or [])
+        bad = [m for m in skip if m not in ("fa", "sa", "fr", "vit")]
+        if bad:
+            raise TrainingError(f"init_skip names unknown modules {bad}; expected fa, sa, fr or vit")
+        state = {k: v for k, v in blob["state_dict"].items() if k.split(".", 1)[0] not in skip}
+        load_init_weights(model, state, source=str(init))
         log.info("initialised weights from %s (stage %s)", init, blob["stage"])
     elif cfg.pretrained:
         path = Path(cfg.pretrained)
