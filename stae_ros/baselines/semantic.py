@@ -98,10 +98,10 @@ class SelectionCodec(ClipCodec):
         import torch
 
         from stae_ros.models import budget_pixels
-        from stae_ros.models.selection import top_k_frames
+        from stae_ros.models.selection import clip_tensor, top_k_frames
 
         t, h, w, _ = clip.shape
-        x = torch.from_numpy(clip).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        x = clip_tensor(clip)
         with torch.inference_mode():
             if self.mode == "fa_sa" or self.mode == "stae":
                 sel = self.model.select(x, self.k, self.p)

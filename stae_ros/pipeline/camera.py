@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
+from stae_ros.models.selection import clip_tensor
 
 from .errors import BudgetError, ClipShapeError
 from .payloads import LATENT_CODEC, ROI_CODEC, LatentPayload, RoiPayload, check_codec
@@ -94,10 +95,7 @@ class CameraPipeline:
     def select(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame indices (K,) and pixel mask (K,H,W) the attention modules keep for this clip."""
         self.check_clip(clip)
-        # contiguous C,T,H,W first: every conv and reduction after it runs ~30% faster than on the
-        # channels-last view of the T,H,W,C frame buffer
-        x = torch.from_numpy(clip).permute(3, 0, 1, 2).unsqueeze(0).contiguous().float().div_(255.0)
-        selection = self.model.select(x, self.k, self.p)
+        selection = self.model.select(clip_tensor(clip), self.k, self.p)
         indices = selection.frame_indices[0].cpu().numpy().astype(np.int64)
         mask = selection.mask[0].cpu().numpy().astype(bool)
         return indices, mask
