@@ -272,3 +272,26 @@ def test_residual_map_starts_at_the_motion_map_and_crop_composite() -> None:
     assert torch.allclose(outside, torch.full_like(outside, 128.0 / 255.0))  # grey elsewhere, as the edge pastes it
     (comp.sum() + area.sum()).backward()
     assert soft.grad is not None and soft.grad.abs().sum() > 0  # straight through: the map gets a gradient
+
+
+def test_profile_points_keep_fa_knobs_cpu_time_and_unshipped_models(tmp_path):
+    """Study rows become planner points: FA knobs kept, one-thread CPU ms preferred, out/ models named as unshipped."""
+    from stae_ros.profiling.schema import load_profile
+    from stae_ros.roi.report import write_profile_points
+
+    rows = [
+        {"label": "roi fa", "accuracy": 0.7, "bytes_mean": 380.0, "bytes_p95": 500.0, "camera_ms": 40.0, "camera_cpu_ms": 15.0,
+         "crf": 38, "threshold": 0.5, "frame_select": "uniform", "frame_stride": 2, "frame_threshold": 0.5, "n_clips": 10},
+        {"label": "roi plain", "accuracy": 0.72, "bytes_mean": 400.0, "bytes_p95": 520.0, "camera_ms": 16.0,
+         "crf": 38, "threshold": 0.5, "frame_select": "", "frame_stride": 2, "frame_threshold": 0.0, "n_clips": 10},
+    ]
+    path = write_profile_points(tmp_path / "p.json", "stae-roi264", rows, {"frames": 16, "height": 64, "width": 64, "channels": 3}, "t")
+    write_profile_points(path, "stae-latent", [{"label": "lat", "accuracy": 0.6, "bytes_mean": 50.0, "bytes_p95": 80.0,
+                                               "camera_ms": 3.0, "model": "out/x.pt", "lambda": 1e-3}],
+                         {"frames": 16, "height": 64, "width": 64, "channels": 3}, "t")
+    points = {p.extra["label"]: p for p in load_profile(path).points}
+    assert set(points) == {"roi fa", "roi plain", "lat"}  # the second call kept the first codec's points
+    assert points["roi fa"].camera_ms == 15.0 and points["roi plain"].camera_ms == 16.0
+    assert points["roi fa"].extra["frame_select"] == "uniform" and points["roi fa"].extra["frame_stride"] == 2
+    assert "frame_stride" not in points["roi plain"].extra and "frame_threshold" not in points["roi plain"].extra
+    assert points["lat"].extra["model"] == "" and points["lat"].extra["model_not_shipped"] == "out/x.pt"

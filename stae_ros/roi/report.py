@@ -86,6 +86,19 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]], path: str | Path, 
     return path
 
 
+def _point_extra(point: dict) -> dict:
+    """The codec knobs a node needs to realise a point; a model file outside ``models/`` is not
+    shipped with the package, so it is named as such instead of as a file the node could load."""
+    keys = ["crf", "threshold", "lambda", "model", "label"]
+    if point.get("frame_select"):
+        keys += ["frame_select", "frame_stride", "frame_threshold"]
+    extra = {k: point[k] for k in keys if point.get(k) not in (None, "")}
+    model = str(extra.get("model", ""))
+    if model and not model.startswith("models/"):
+        extra["model"], extra["model_not_shipped"] = "", model
+    return extra
+
+
 def write_profile_points(path: str | Path, codec: str, points: list[dict], clip: dict, dataset: str) -> Path:
     """Merge this codec's operating points into a stae-profile/1 file (other codecs' points kept)."""
     from stae_ros.profiling.schema import OperatingPoint, Profile, load_profile, save_profile
@@ -105,10 +118,11 @@ def write_profile_points(path: str | Path, codec: str, points: list[dict], clip:
             accuracy=float(p["accuracy"]),
             bytes_mean=float(p["bytes_mean"]),
             bytes_p95=float(p["bytes_p95"]),
-            camera_ms=float(p["camera_ms"]),
+            # one-thread CPU time where the study measured it: its wall time ran beside other jobs
+            camera_ms=float(p.get("camera_cpu_ms", p["camera_ms"])),
             edge_ms=float(p.get("edge_ms", 0.0)),
             n_clips=int(p.get("n_clips", 0)),
-            extra={k: v for k, v in p.items() if k in ("crf", "threshold", "lambda", "model", "label")},
+            extra=_point_extra(p),
         )
         for p in points
     ]

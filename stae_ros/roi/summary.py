@@ -1,7 +1,11 @@
 """One plot and markdown tables from a study's result files (latent + roi JSON, shared H.264 reference).
 
     python -m stae_ros.roi.summary out/payloads112/latent.json out/payloads112/roi.json \
-        --plot docs/img/payload_112.png --title "16x112x112"
+        --plot docs/img/payload_112.png --title "16x112x112" \
+        --profile profiles/payloads_112.json --clip 16,112,112
+
+``--profile`` merges the study's operating points into a stae-profile/1 file for the planner
+(a point measured by two files - the same label - is written once, from the last file).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .report import equal_accuracy_table, plot_curves
+from .report import equal_accuracy_table, plot_curves, write_profile_points
 
 __all__ = ["main"]
 
@@ -26,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", nargs="+", help="latent.json / roi.json files of one study")
     ap.add_argument("--plot", default="", help="combined plot path ('' = none)")
     ap.add_argument("--title", default="", help="plot title suffix")
+    ap.add_argument("--profile", default="", help="merge the points into this profile JSON ('' = none)")
+    ap.add_argument("--clip", default="", help="T,H,W of the study's clips (needed with --profile)")
     args = ap.parse_args(argv)
+    if args.profile and len(args.clip.split(",")) != 3:
+        ap.error("--profile needs --clip T,H,W")
     curves: dict[str, list[tuple[float, float]]] = {}
     rows: list[dict] = []
     ref: list[dict] = []
@@ -42,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     curves["libx264, SEI dropped + varint NAL container"] = refs["h264_lite"]
     if args.plot:
         plot_curves(curves, args.plot, f"issue-6 payloads vs libx264 ({args.title})")
+    if args.profile:
+        t, h, w = (int(v) for v in args.clip.split(","))
+        clip = {"frames": t, "height": h, "width": w, "channels": 3}
+        by_label = {r.get("label", str(i)): r for i, r in enumerate(rows)}
+        n_clips = max((int(r.get("n_clips", 0)) for r in rows), default=0)
+        for codec in sorted({r["codec"] for r in by_label.values()}):
+            points = [r for r in by_label.values() if r["codec"] == codec]
+            write_profile_points(args.profile, codec, points, clip, f"synthetic seed 0, {n_clips} test clips ({t}x{h}x{w})")
     print("| CRF | PyAV bytes/clip | lite bytes/clip | accuracy | before fine-tune |\n|---|---|---|---|---|")
     for r in sorted(ref, key=lambda r: -r["crf"]):
         print(f"| {r['crf']:g} | {_fmt(r['bytes_mean'])} | {_fmt(r['bytes_mean_lite'])} | {_fmt(r['accuracy'], True)} | {_fmt(r['accuracy_before_finetune'], True)} |")
