@@ -552,3 +552,26 @@ def test_stae_demo_runs_end_to_end(tiny_model, tmp_path):
     assert len(rows) == 3 and all(" truth " in r and "total" in r for r in rows), out[-3000:]
     assert "accuracy" in proc.stdout and "first label" in proc.stdout and "p95" in proc.stdout
     assert png.is_file() and png.stat().st_size > 5000
+
+
+def test_a_burst_of_sigints_stops_a_node_cleanly():
+    """The terminal's and `ros2 launch`'s Ctrl-C both arrive, sometimes mid clean-up: exit 0, no traceback."""
+    import signal
+
+    domain = pick_domain_id()
+    for attempt in range(3):
+        spec = NodeSpec("link_emulator_node", namespace=NS, params={"rate_bps": 1e6})
+        launcher = Launcher([spec], domain_id=domain, output=None).start()
+        label = f"{NS}/link_emulator_node"
+        try:
+            assert launcher.wait_for_line(label, "link emulator:", 30), launcher.output_of(label)
+            proc = launcher.procs[0][1]
+            for _ in range(6):
+                Launcher._signal(proc, signal.SIGINT)
+                time.sleep(0.003 * attempt)
+            rc = proc.wait(timeout=20)
+        finally:
+            launcher.stop(timeout=5.0)
+        out = launcher.output_of(label)
+        assert rc == 0, f"exit {rc}\n{out[-2000:]}"
+        assert "Traceback" not in out, out[-2000:]

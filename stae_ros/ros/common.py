@@ -76,11 +76,20 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     after the ROS clean-up (os._exit after flushing output): the interpreter's own teardown of
     torch takes seconds on a small host, longer than launchers wait after SIGINT.
     """
+    import threading
+
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    rclpy.init(args=args)
+    # SIGINT/SIGTERM only set a flag that the spin loop checks: no KeyboardInterrupt can then land
+    # between two lines of the clean-up below (it did, rarely, and printed a traceback at the end
+    # of `stae demo`). A second Ctrl-C (the terminal's and `ros2 launch`'s both arrive) is a no-op.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     rc = 0
     try:
@@ -88,7 +97,8 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
         try:
-            executor.spin()
+            while not stop.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=0.1)
         finally:
             executor.shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -102,11 +112,6 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         logging.getLogger(PACKAGE).debug("startup failure", exc_info=True)
         rc = 1
     finally:
-        # a second Ctrl-C (the terminal's and `ros2 launch`'s both arrive) must not break the clean-up
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            pass
         try:
             if node is not None:
                 node.destroy_node()
