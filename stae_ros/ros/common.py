@@ -80,16 +80,23 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
 
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # SIGINT/SIGTERM only set a flag that the spin loop checks: no KeyboardInterrupt can then land
-    # between two lines of the clean-up below (it did, rarely, and printed a traceback at the end
-    # of `stae demo`). A second Ctrl-C (the terminal's and `ros2 launch`'s both arrive) is a no-op.
-    stop = threading.Event()
+    # The first SIGINT/SIGTERM stops the spin (KeyboardInterrupt, as Python's default handler
+    # would); any later one is ignored. The terminal's and `ros2 launch`'s Ctrl-C both arrive, and a
+    # second KeyboardInterrupt landing inside the clean-up below printed a traceback (rarely, at the
+    # end of `stae demo`). Installed before rclpy.init, so rclpy's own handler (which wakes the
+    # executor's wait) runs first and then chains to this one.
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            raise KeyboardInterrupt
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop.set())
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        signal.signal(sig, on_signal)
+    rclpy.init(args=args)
     node = None
     rc = 0
     try:
@@ -97,8 +104,7 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
         try:
-            while not stop.is_set() and rclpy.ok():
-                executor.spin_once(timeout_sec=0.1)
+            executor.spin()
         finally:
             executor.shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
