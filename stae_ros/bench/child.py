@@ -172,11 +172,12 @@ def _main(job_path: str) -> int:
     elif side == "classify":
         import torch
 
+        from stae_ros.models.selection import clip_tensor
         from stae_ros.training import load_model
 
         _pin_threads(threads, True)
         loaded = load_model(job["checkpoint"])
-        clips = [torch.from_numpy(c).permute(3, 0, 1, 2).unsqueeze(0).float().div(255.0) for c in np.load(job["clips"])]
+        clips = [clip_tensor(c) for c in np.load(job["clips"])]
 
         def classify(x: Any) -> Any:
             with torch.inference_mode():

@@ -281,7 +281,9 @@ def _classify_in_process(loaded: Any, clips: np.ndarray, opts: CodecBenchOptions
 
     from .child import _peak_rss_mb, _summary, _time_each
 
-    xs = [torch.from_numpy(c).permute(3, 0, 1, 2).unsqueeze(0).float().div(255.0) for c in clips]
+    from stae_ros.models.selection import clip_tensor
+
+    xs = [clip_tensor(c) for c in clips]
 
     def classify(x: Any) -> Any:
         with torch.inference_mode():

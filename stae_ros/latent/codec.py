@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stae_ros.models.selection import clip_tensor
+
 from .bitstream import decode_symbols, encode_symbols
 from .errors import LatentInputError
 from .model import LatentModel
@@ -52,7 +54,7 @@ class LatentCodec:
     def symbols(self, clip: np.ndarray) -> np.ndarray:
         """The quantised latent C,t,h,w int32 the camera sends."""
         self._check(clip)
-        x = torch.from_numpy(np.ascontiguousarray(clip)).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        x = clip_tensor(clip)
         y = self.model.encoder(x)
         return torch.round(y).clamp_(-self.support, self.support)[0].to(torch.int32).numpy()
 

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from stae_ros.models.selection import clip_tensor
+
 from .errors import RoiInputError
 
 __all__ = ["ImportanceNet", "background_numpy", "composite_numpy", "composite_torch", "hold_frames", "save_importance_net", "load_importance_net", "motion_importance"]
@@ -52,7 +54,7 @@ class ImportanceNet(nn.Module):
     @torch.no_grad()
     def importance(self, clip: np.ndarray) -> np.ndarray:
         """uint8 T,H,W,3 -> float T,hb,wb in (0,1) (what `RoiCodec.encode` takes)."""
-        x = torch.from_numpy(np.ascontiguousarray(clip)).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        x = clip_tensor(clip)
         return torch.sigmoid(self(x))[0].numpy()
 
 

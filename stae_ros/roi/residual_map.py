@@ -28,6 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from stae_ros.models.selection import clip_tensor
+
 from .classifier import to_tensor
 from .netfile import load_net_file, save_net_file
 from .importance import ImportanceNet, motion_importance
@@ -63,7 +65,7 @@ class ResidualImportance(nn.Module):
     def importance(self, clip: np.ndarray) -> np.ndarray:
         """uint8 T,H,W,3 -> T,hb,wb in (0,1): what `RoiCodec.encode` takes."""
         m = torch.from_numpy(motion_importance(clip, self.block, self.dilate))[None]
-        x = torch.from_numpy(np.ascontiguousarray(clip)).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0)
+        x = clip_tensor(clip)
         return torch.sigmoid(self(x, m))[0].numpy()
 
 
