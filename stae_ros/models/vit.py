@@ -32,7 +32,7 @@ from .config import ClipConfig, ViTConfig
 from .errors import PretrainedLoadError, ShapeError
 from .motion import frame_difference, normal_flow_moments
 
-__all__ = ["VideoViT", "LoadReport", "sincos_table"]
+__all__ = ["VideoViT", "LoadReport", "fit_input_channels", "sincos_table"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,21 @@ def sincos_table(n: int, dim: int) -> Tensor:
     angle = pos / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode="floor") / dim)
     table = torch.where(i.long() % 2 == 0, torch.sin(angle), torch.cos(angle))
     return table.float()[None]
+
+
+def fit_input_channels(value: Tensor, target: Tensor) -> Tensor | None:
+    """A conv weight ``value`` refitted to ``target``'s number of input channels (dim 1).
+
+    The shared input channels are copied and any extra ones start at zero, so the layer computes
+    what it did on the inputs both models have (how a ``diff`` or ``flow`` stem's patch embedding
+    starts from a plain or ``diff`` one). ``None`` when any other dimension differs.
+    """
+    if value.dim() != target.dim() or value.shape[0] != target.shape[0] or value.shape[2:] != target.shape[2:]:
+        return None
+    fitted = torch.zeros_like(target)
+    n = min(value.shape[1], target.shape[1])
+    fitted[:, :n] = value[:, :n]
+    return fitted
 
 
 class Attention(nn.Module):
@@ -214,11 +229,8 @@ class VideoViT(nn.Module):
             elif key == "pos_embed":
                 out[key] = self._interpolate_pos(value, source_grid)
                 report.adapted.append(key)
-            elif key == "patch_embed.proj.weight" and value.shape[0] == target.shape[0] and value.shape[2:] == target.shape[2:]:
-                w = torch.zeros_like(target)
-                n = min(value.shape[1], target.shape[1])
-                w[:, :n] = value[:, :n]
-                out[key] = w
+            elif key == "patch_embed.proj.weight" and (fitted := fit_input_channels(value, target)) is not None:
+                out[key] = fitted
                 report.adapted.append(key)
             else:
                 raise PretrainedLoadError(

@@ -143,6 +143,8 @@ def load_init_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor
     weights of a module this model does not have, or of another shape, mean the config does not
     describe the source's model.
     """
+    from stae_ros.models.vit import fit_input_channels
+
     own = model.state_dict()
     unexpected = sorted(set(state_dict) - set(own))
     if unexpected:
@@ -153,10 +155,8 @@ def load_init_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor
         target = own[key]
         if tuple(value.shape) == tuple(target.shape):
             continue
-        if key.endswith("patch_embed.proj.weight") and value.dim() == 5 and value.shape[0] == target.shape[0] \
-                and value.shape[2:] == target.shape[2:] and value.shape[1] < target.shape[1]:
-            grown = torch.zeros_like(target)
-            grown[:, : value.shape[1]] = value
+        grown = fit_input_channels(value, target) if key.endswith("patch_embed.proj.weight") else None
+        if grown is not None and value.shape[1] < target.shape[1]:  # growth only: fewer inputs would drop weights
             state[key] = grown
             adapted.append(key)
     wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
