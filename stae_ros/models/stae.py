@@ -77,10 +77,16 @@ class STAE(nn.Module):
         return budget_pixels(p, self.cfg.clip.height, self.cfg.clip.width)
 
     # ------------------------------------------------------------------ camera side
-    def _motion(self, clip: Tensor, indices: Tensor) -> Tensor | None:
-        """``|x_t - x_{t-1}|`` of the full clip at the kept indices (SA's motion input)."""
+    def _motion(self, clip: Tensor, indices: Tensor, every_frame: bool = False) -> Tensor | None:
+        """``|x_t - x_{t-1}|`` of the full clip at the kept indices (SA's motion input).
+
+        ``every_frame``: the indices are all of 0..T-1, so it is the clip's own frame difference
+        (the same values, without gathering the clip twice).
+        """
         if not self.cfg.sa.motion:
             return None
+        if every_frame:
+            return frame_difference(clip)
         if clip.shape[2] < 2:
             return torch.zeros_like(gather_frames(clip, indices))
         return (gather_frames(clip, indices) - gather_frames(clip, previous_frame_indices(indices))).abs()
@@ -98,12 +104,9 @@ class STAE(nn.Module):
             indices = top_k_frames(self.fa.logits(clip), k)
         if n >= h * w:
             mask = torch.ones(b, k, h, w, dtype=torch.bool, device=clip.device)
-        elif every_frame:
-            motion = frame_difference(clip) if self.cfg.sa.motion else None
-            mask = top_pixels_mask(self.sa.logits(clip, motion), n)
         else:
-            frames = gather_frames(clip, indices)
-            mask = top_pixels_mask(self.sa.logits(frames, self._motion(clip, indices)), n)
+            frames = clip if every_frame else gather_frames(clip, indices)
+            mask = top_pixels_mask(self.sa.logits(frames, self._motion(clip, indices, every_frame)), n)
         return Selection(indices, mask)
 
     def assemble(self, clip: Tensor, selection: Selection) -> tuple[Tensor, Tensor]:

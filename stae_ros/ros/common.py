@@ -76,8 +76,6 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     after the ROS clean-up (os._exit after flushing output): the interpreter's own teardown of
     torch takes seconds on a small host, longer than launchers wait after SIGINT.
     """
-    import threading
-
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
@@ -87,11 +85,12 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     # second KeyboardInterrupt landing inside the clean-up below printed a traceback (rarely, at the
     # end of `stae demo`). Installed before rclpy.init, so rclpy's own handler (which wakes the
     # executor's wait) runs first and then chains to this one.
-    stopping = threading.Event()
+    stopping = False
 
     def on_signal(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
+        nonlocal stopping
+        if not stopping:
+            stopping = True
             raise KeyboardInterrupt
 
     for sig in (signal.SIGINT, signal.SIGTERM):

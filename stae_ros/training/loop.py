@@ -304,9 +304,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     elif init:
         blob = load_checkpoint_dict(init)
         skip = list(init_skip or [])
-        bad = [m for m in skip if m not in ("fa", "sa", "fr", "vit")]
+        parts = [name for name, _ in model.named_children()]
+        bad = [m for m in skip if m not in parts]
         if bad:
-            raise TrainingError(f"init_skip names unknown modules {bad}; expected fa, sa, fr or vit")
+            raise TrainingError(f"init_skip names unknown modules {bad}; expected some of {', '.join(parts)}")
         state = {k: v for k, v in blob["state_dict"].items() if k.split(".", 1)[0] not in skip}
         load_init_weights(model, state, source=str(init))
         log.info("initialised weights from %s (stage %s)", init, blob["stage"])
