@@ -72,12 +72,12 @@ class Harness:
         n = self.node
         n.create_subscription(SemanticClip, "semantic_clip", lambda m: self.clips.setdefault(m.seq, m), qos.clip_qos())
         n.create_subscription(ActionLabel, "action_label", lambda m: self.labels.setdefault(m.clip_seq, m),
-                              qos.label_qos())
-        n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos())
+                              qos.label_qos(durable=True))
+        n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos(durable=True))
         n.create_subscription(BudgetCommand, "budget_command", self.commands.append, qos.command_qos())
         self.pub_clip = n.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos())
         self.pub_cmd = n.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
-        self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos())
+        self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos(durable=True))
 
     def spin_until(self, cond, timeout: float, launcher: Launcher | None = None) -> bool:
         end = time.monotonic() + timeout
@@ -179,6 +179,24 @@ def test_every_clip_gets_a_label(system):
         assert label.label and 0.0 <= label.score <= 1.0 and label.topk_labels[0] == label.label
         assert label.payload_bytes == len(clip.payload) and label.total_ms > 0
     assert {st.clip_seq for st in harness.stats if st.ok} >= set(seqs)
+
+
+def test_a_late_durable_subscriber_gets_the_labels_already_published(system):
+    """Labels sent before a subscriber existed reach it when it asks for transient local (the
+    first labels of a run are otherwise lost whenever discovery matches the edge late)."""
+    harness, launcher = system
+    assert harness.labels, "the earlier test published no labels"
+    late: dict[int, ActionLabel] = {}
+    volatile: dict[int, ActionLabel] = {}
+    node = harness.node
+    node.create_subscription(ActionLabel, "action_label", lambda m: late.setdefault(m.clip_seq, m),
+                             qos.label_qos(durable=True))
+    node.create_subscription(ActionLabel, "action_label", lambda m: volatile.setdefault(m.clip_seq, m),
+                             qos.label_qos())
+    assert harness.spin_until(lambda: set(late) >= set(harness.labels), 15, launcher), (sorted(late), sorted(harness.labels))
+    harness.spin_until(lambda: False, 0.5)
+    assert not volatile, f"a volatile subscriber got history: {sorted(volatile)}"
+    assert all(late[s].label == harness.labels[s].label for s in harness.labels)
 
 
 def test_parameter_update_and_budget_command_change_later_clips(system):
@@ -394,7 +412,7 @@ rclpy.init()
 node = rclpy.create_node("robot_label_listener")
 seen = set()
 node.create_subscription(ActionLabel, "action_label", lambda m: (seen.add(m.clip_seq),
-                         print("LABEL", m.clip_seq, m.payload_bytes, m.label, flush=True)), qos.label_qos())
+                         print("LABEL", m.clip_seq, m.payload_bytes, m.label, flush=True)), qos.label_qos(durable=True))
 end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end and len(seen) < int(sys.argv[2]):
     rclpy.spin_once(node, timeout_sec=0.1)

@@ -171,8 +171,8 @@ class _Demo:
         from stae_ros.ros import qos
 
         node = Node("stae_demo")
-        node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos())
-        node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos())
+        node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos(durable=True))
+        node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos(durable=True))
         node.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
         if self.viz_want:
             node.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos())

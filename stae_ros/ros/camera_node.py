@@ -69,7 +69,7 @@ class CameraNode(Node):
 
         depth = int(cfg["queue_depth"])
         self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos(depth))
-        self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.label_qos())
+        self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.label_qos(durable=True))
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
         self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
 

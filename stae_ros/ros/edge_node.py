@@ -85,8 +85,8 @@ class EdgeNode(Node):
 
         rx_group = MutuallyExclusiveCallbackGroup()
         work_group = MutuallyExclusiveCallbackGroup()
-        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.label_qos())
-        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.label_qos())
+        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.label_qos(durable=True))
+        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.label_qos(durable=True))
         self.pub_recovered = self.create_publisher(Image, "recovered", qos.image_out_qos())
         self.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos(int(cfg["queue_depth"])),
                                  callback_group=rx_group)

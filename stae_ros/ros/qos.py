@@ -4,6 +4,10 @@
   worthless, and best effort subscribers also match reliable camera drivers;
 - semantic clips, labels and link stats: reliable, keep last `depth`: every clip costs the robot
   compute and is small, so the link should not silently lose it;
+- labels and link stats are *published* transient local (like /tf_static): a volatile subscriber
+  (`ros2 topic echo`, the controller) matches and sees only new messages, while a subscriber that
+  asks for transient local (the demo, the tests, a dashboard started late) also gets the last
+  `depth` ones, including those sent before discovery matched it to the edge;
 - budget commands: reliable + transient local, depth 1: a camera that starts (or restarts) after
   the controller still receives the budget in force.
 """
@@ -27,10 +31,16 @@ def clip_qos(depth: int = 20) -> QoSProfile:
                       reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 
 
-def label_qos(depth: int = 50) -> QoSProfile:
-    """ActionLabel, LinkStats and ground truth: reliable, volatile."""
+def label_qos(depth: int = 50, durable: bool = False) -> QoSProfile:
+    """ActionLabel, LinkStats and ground truth: reliable; transient local when `durable`.
+
+    Publishers pass durable=True so their last `depth` messages wait for late subscribers; a
+    subscriber passes it only when it wants that history (a durable subscriber does not match a
+    volatile publisher, so third-party publishers need it too).
+    """
+    durability = DurabilityPolicy.TRANSIENT_LOCAL if durable else DurabilityPolicy.VOLATILE
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+                      reliability=ReliabilityPolicy.RELIABLE, durability=durability)
 
 
 def command_qos() -> QoSProfile:
