@@ -48,7 +48,7 @@ def pair_clips(n: int, cache: Path | None) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stem", default="flow", choices=["none", "diff", "flow", "conv"])
+    ap.add_argument("--stem", default="flow", choices=["none", "diff", "flow", "curl", "conv"])
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--clips", type=int, default=3200, help="rendered clips; the last 400 are the test set")
     ap.add_argument("--batch", type=int, default=32)

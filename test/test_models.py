@@ -111,7 +111,7 @@ def test_module_shapes(model: STAE, clip: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("pool,pos_embed,stem", [("mean", "learned", "none"), ("max", "sincos", "diff"), ("cls", "learned", "conv"),
-                                                  ("max", "learned", "flow")])
+                                                  ("max", "learned", "flow"), ("mean", "sincos", "curl")])
 def test_vit_variants(pool: str, pos_embed: str, stem: str) -> None:
     vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=32, depth=1, heads=2, num_classes=4, pool=pool,
                              pos_embed=pos_embed, stem=stem, stem_channels=4), ClipConfig(8, 32, 32, 3))
@@ -367,6 +367,42 @@ def test_normal_flow_moments_point_along_the_motion() -> None:
     mirrored = normal_flow_moments(clip.flip(-1))
     assert torch.allclose(mirrored[0, 0, 1].sum(), -m[0, 0, 1].sum())
     assert torch.count_nonzero(m[0, 1]) == 0  # vertical edges: no y moment
+
+
+def _bar_clip(turn_deg: float, frames: int = 6, size: int = 32) -> torch.Tensor:
+    """A bright bar on a noisy grey background turning about its left end by turn_deg per frame
+    (image y points down, so positive is clockwise on screen)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out = []
+    for t in range(frames):
+        a = np.deg2rad(20 + turn_deg * t)
+        px, py = 8.0, 16.0
+        dx, dy = np.cos(a), np.sin(a)
+        along = (xx - px) * dx + (yy - py) * dy
+        across = np.abs(-(xx - px) * dy + (yy - py) * dx)
+        bar = ((along > 0) & (along < 14) & (across < 1.5)).astype(np.float32)
+        out.append(0.3 + 0.6 * bar + rng.normal(0, 0.02, bar.shape).astype(np.float32))
+    return torch.from_numpy(np.stack(out))[None, None].repeat(1, 3, 1, 1, 1)
+
+
+def test_moment_curl_has_the_sign_of_the_turn_and_divergence_of_growth() -> None:
+    from stae_ros.models.motion import moment_curl_divergence, normal_flow_moments
+
+    cw = moment_curl_divergence(normal_flow_moments(_bar_clip(+8.0)))
+    ccw = moment_curl_divergence(normal_flow_moments(_bar_clip(-8.0)))
+    assert cw.shape == (1, 2, 6, 32, 32)
+    assert float(ccw[0, 0, 1:].sum()) > 0 > float(cw[0, 0, 1:].sum())  # measured sign: see the docstring
+    assert float(moment_curl_divergence(normal_flow_moments(_bar_clip(0.0)))[0, 0].abs().sum()) < 0.2 * float(cw[0, 0].abs().sum())
+    # a bright disk growing: the moments point outwards, so their divergence is positive
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    r = ((yy - 16) ** 2 + (xx - 16) ** 2).sqrt()
+    grow = torch.stack([torch.sigmoid(2.0 * (6 + 1.5 * t - r)) for t in range(4)])[None, None].repeat(1, 3, 1, 1, 1)
+    div = moment_curl_divergence(normal_flow_moments(grow))[0, 1, 1:].sum()
+    shrink = moment_curl_divergence(normal_flow_moments(grow.flip(2)))[0, 1, 1:].sum()
+    assert float(div) > 0 > float(shrink)
 
 
 def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:

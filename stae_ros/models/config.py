@@ -168,7 +168,7 @@ class ViTConfig:
     num_classes: int = 12
     pos_embed: str = "learned"  #: "learned" or "sincos" (fixed)
     pool: str = "mean"  #: "mean" (mean of tokens, VideoMAE fine-tuning), "max" (token-wise max) or "cls"
-    stem: str = "none"  #: "none", "diff" (append frame differences), "flow" (diff + normal-flow moments) or "conv"
+    stem: str = "none"  #: "none", "diff" (append frame differences), "flow" (diff + normal-flow moments), "curl" (flow + their curl and divergence) or "conv"
     stem_channels: int = 16  #: output channels of the "conv" stem
 
     def __post_init__(self) -> None:
@@ -185,8 +185,8 @@ class ViTConfig:
             raise ConfigError(f"vit.pos_embed must be 'learned' or 'sincos', got {self.pos_embed!r}")
         if self.pool not in ("mean", "max", "cls"):
             raise ConfigError(f"vit.pool must be 'mean', 'max' or 'cls', got {self.pool!r}")
-        if self.stem not in ("none", "diff", "flow", "conv"):
-            raise ConfigError(f"vit.stem must be 'none', 'diff', 'flow' or 'conv', got {self.stem!r}")
+        if self.stem not in ("none", "diff", "flow", "curl", "conv"):
+            raise ConfigError(f"vit.stem must be 'none', 'diff', 'flow', 'curl' or 'conv', got {self.stem!r}")
 
 
 @dataclass

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from .config import ClipConfig, ViTConfig
 from .errors import PretrainedLoadError, ShapeError
-from .motion import frame_difference, normal_flow_moments
+from .motion import frame_difference, moment_curl_divergence, normal_flow_moments
 
 __all__ = ["VideoViT", "LoadReport", "fit_input_channels", "sincos_table"]
 
@@ -135,6 +135,8 @@ class VideoViT(nn.Module):
             in_ch = 2 * clip.channels
         elif cfg.stem == "flow":
             in_ch = 2 * clip.channels + 2
+        elif cfg.stem == "curl":
+            in_ch = 2 * clip.channels + 4
         elif cfg.stem == "conv":
             self.stem = nn.Sequential(nn.Conv3d(clip.channels, cfg.stem_channels, 3, padding=1), nn.GELU())
             in_ch = cfg.stem_channels
@@ -177,8 +179,12 @@ class VideoViT(nn.Module):
         x = clip
         if self.cfg.stem == "diff":
             x = torch.cat([x, frame_difference(x, absolute=False)], dim=1)
-        elif self.cfg.stem == "flow":
-            x = torch.cat([x, frame_difference(x, absolute=False), normal_flow_moments(x)], dim=1)
+        elif self.cfg.stem in ("flow", "curl"):
+            moments = normal_flow_moments(x)
+            parts = [x, frame_difference(x, absolute=False), moments]
+            if self.cfg.stem == "curl":
+                parts.append(moment_curl_divergence(moments))
+            x = torch.cat(parts, dim=1)
         elif self.cfg.stem == "conv":
             x = self.stem(x)
         tokens = self.patch_embed(x)
