@@ -295,3 +295,26 @@ def test_profile_points_keep_fa_knobs_cpu_time_and_unshipped_models(tmp_path):
     assert points["roi fa"].extra["frame_select"] == "uniform" and points["roi fa"].extra["frame_stride"] == 2
     assert "frame_stride" not in points["roi plain"].extra and "frame_threshold" not in points["roi plain"].extra
     assert points["lat"].extra["model"] == "" and points["lat"].extra["model_not_shipped"] == "out/x.pt"
+
+
+@pytest.mark.parametrize("kind", ["learned", "residual"])
+def test_map_training_rate_term_shrinks_what_is_kept(kind: str) -> None:
+    """The rate proxy works: with a large beta the trained map keeps less than with beta = 0."""
+    from stae_ros.roi.map_training import MapTraining
+    from stae_ros.roi.residual_map import train_residual_map
+    from stae_ros.roi.train_map import train_importance
+
+    clips = np.stack([_clip(seed) for seed in range(6)])
+    labels = np.arange(6) % 2
+    torch.manual_seed(0)
+    classifier = torch.nn.Sequential(torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+    kept = {}
+    for beta in (0.0, 30.0):
+        cfg = MapTraining(steps=30, beta=beta, batch=4, lr=2e-2, block=8, progress=False)
+        if kind == "learned":
+            net, stats = train_importance(classifier, clips, labels, cfg, bg_block=16)
+        else:
+            net, stats = train_residual_map(classifier, clips, labels, cfg)
+        assert np.isfinite(stats["ce"])
+        kept[beta] = float(np.mean([net.importance(c).mean() for c in clips[:2]]))
+    assert kept[30.0] < kept[0.0], kept

@@ -32,6 +32,7 @@ __all__ = [
     "save_roi_model",
     "RoiError",
     "RoiInputError",
+    "RoiConfigError",
     "RoiPayloadError",
     "BadMagicError",
     "UnsupportedVersionError",

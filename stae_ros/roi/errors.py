@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "RoiError",
     "RoiInputError",
+    "RoiConfigError",
     "RoiPayloadError",
     "BadMagicError",
     "UnsupportedVersionError",
@@ -20,6 +21,10 @@ class RoiError(Exception):
 
 class RoiInputError(RoiError, ValueError):
     """A clip or importance map given to the encoder has the wrong shape, dtype or range."""
+
+
+class RoiConfigError(RoiError, ValueError):
+    """A ROI study or map-training configuration lacks a setting or has a bad value."""
 
 
 class RoiPayloadError(RoiError, ValueError):

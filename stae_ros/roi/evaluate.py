@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -27,9 +29,11 @@ from .h264 import X264Settings
 from .cputime import time_camera_cpu
 from .importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
 from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
+from .map_training import MapTraining
 from .train_map import train_importance
 
 log = logging.getLogger(__name__)
+_Net = TypeVar("_Net")
 
 
 def _fa_key(row: dict) -> str:
@@ -39,6 +43,22 @@ def _fa_key(row: dict) -> str:
     if sel == "uniform":
         return f"1 frame in {row.get('frame_stride', 2)}"
     return ""
+
+
+def _load_state(net: torch.nn.Module, path: Path) -> torch.nn.Module:
+    net.load_state_dict(torch.load(path, weights_only=True))
+    return net.eval()
+
+
+def _load_or_train(path: Path, load: Callable[[Path], _Net], train: Callable[[], tuple[_Net, dict]],
+                   save: Callable[[Path, _Net, dict], object]) -> _Net:
+    """The map cached at `path`, or a freshly trained one saved there (training takes minutes)."""
+    if path.exists():
+        return load(path)
+    net, stats = train()
+    save(path, net, stats)
+    log.info("map trained (%s): %s", path.name, stats)
+    return net
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,46 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     elif mc["kind"] == "residual":  # motion map + learned residual, trained for crop mode (residual_map.py)
         from .residual_map import load_residual_map, save_residual_map, train_residual_map
 
-        map_path = out / f"roi_resmap_beta{mc['beta']:g}_{mc['steps']}_b{mc.get('batch', 8)}.pt"
-        if map_path.exists():
-            rnet = load_residual_map(map_path)
-        else:
-            rnet, stats = train_residual_map(
-                base,
-                data.train_clips,
-                data.train_labels,
-                mc["steps"],
-                beta=mc["beta"],
-                batch=mc.get("batch", 8),
-                lr=mc.get("lr", 1e-3),
-                block=mc["block"],
-                dilate=mc.get("dilate", 1),
-            )
-            save_residual_map(map_path, rnet, {"beta": mc["beta"], "steps": mc["steps"], "stats": stats})
-            log.info("residual map trained: %s", stats)
+        train = MapTraining.from_section(mc, batch=8, lr=1e-3)
+        map_path = out / f"roi_resmap_beta{train.beta:g}_{train.steps}_b{train.batch}.pt"
+        rnet = _load_or_train(
+            map_path, load_residual_map,
+            lambda: train_residual_map(base, data.train_clips, data.train_labels, train, dilate=mc.get("dilate", 1)),
+            lambda path, net, stats: save_residual_map(path, net, {"beta": train.beta, "steps": train.steps, "stats": stats}))
         importance_fn = rnet.importance
     else:
-        map_path = out / f"roi_map_beta{mc['beta']:g}_{mc['steps']}_d{mc.get('distill_steps', 0)}.pt"
-        net = ImportanceNet(block=mc["block"])
-        if map_path.exists():
-            net.load_state_dict(torch.load(map_path, weights_only=True))
-            net.eval()
-        else:
-            net, stats = train_importance(
-                base,
-                data.train_clips,
-                data.train_labels,
-                mc["steps"],
-                beta=mc["beta"],
-                batch=mc.get("batch", 16),
-                lr=mc.get("lr", 2e-3),
-                bg_block=mc["bg_block"],
-                block=mc["block"],
-                distill_steps=mc.get("distill_steps", 0),
-            )
-            torch.save(net.state_dict(), map_path)
-            log.info("map trained: %s", stats)
-        save_importance_net(out / "stae_roi_importance.pt", net, {"beta": mc["beta"], "steps": mc["steps"]})
+        train = MapTraining.from_section(mc, batch=16, lr=2e-3)
+        distill = mc.get("distill_steps", 0)
+        map_path = out / f"roi_map_beta{train.beta:g}_{train.steps}_d{distill}.pt"
+        net = _load_or_train(
+            map_path, lambda path: _load_state(ImportanceNet(block=train.block), path),
+            lambda: train_importance(base, data.train_clips, data.train_labels, train, bg_block=mc["bg_block"],
+                                     distill_steps=distill),
+            lambda path, net, stats: torch.save(net.state_dict(), path))
+        save_importance_net(out / "stae_roi_importance.pt", net, {"beta": train.beta, "steps": train.steps})
         importance_fn = net.importance
     if args.only_map:
         return 0

@@ -17,9 +17,7 @@ sees the whole window (not just the kept blocks) on grey. So here:
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ from stae_ros.models.selection import clip_tensor
 from .classifier import to_tensor
 from .netfile import load_net_file, save_net_file
 from .importance import ImportanceNet, motion_importance
+from .map_training import MapTraining, map_and_classifier_optimizer
 
 __all__ = ["ResidualImportance", "crop_composite_torch", "train_residual_map", "save_residual_map", "load_residual_map"]
 
@@ -100,27 +99,20 @@ def train_residual_map(
     classifier: nn.Module,
     clips: np.ndarray,
     labels: np.ndarray,
-    steps: int,
-    beta: float = 1.0,
-    batch: int = 8,
-    lr: float = 1e-3,
-    block: int = 8,
+    cfg: MapTraining,
     dilate: int = 1,
-    seed: int = 0,
-    progress: bool = True,
 ) -> tuple[ResidualImportance, dict]:
     """Returns the trained map and last-step stats (ce, window area, kept area)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = ResidualImportance(block=block, dilate=dilate)
-    motion = np.stack([motion_importance(c, block, dilate) for c in clips])
-    cls = copy.deepcopy(classifier).train()
-    opt = torch.optim.AdamW([{"params": net.parameters(), "lr": lr}, {"params": cls.parameters(), "lr": lr / 4}], weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / max(steps, 1))))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    steps, batch, beta = cfg.steps, cfg.batch, cfg.beta
+    net = ResidualImportance(block=cfg.block, dilate=dilate)
+    motion = np.stack([motion_importance(c, cfg.block, dilate) for c in clips])
+    cls, opt, sched = map_and_classifier_optimizer(net, classifier, cfg)
     y_all = torch.from_numpy(np.asarray(labels, np.int64))
     stats: dict = {}
     net.train()
-    bar = tqdm(range(steps), desc=f"residual map beta={beta:g}", leave=False, disable=not progress, mininterval=5.0)
+    bar = tqdm(range(steps), desc=f"residual map beta={beta:g}", leave=False, disable=not cfg.progress, mininterval=5.0)
     for step in bar:
         idx = rng.integers(0, len(clips), batch)
         x = to_tensor(clips[idx])

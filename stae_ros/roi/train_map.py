@@ -10,9 +10,7 @@ the rate proxy is the soft importance-weighted area. A copy of the classifier ad
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ from tqdm import tqdm
 
 from .classifier import to_tensor
 from .importance import ImportanceNet, composite_torch
+from .map_training import MapTraining, map_and_classifier_optimizer
 
 __all__ = ["train_importance"]
 
@@ -32,14 +31,8 @@ def train_importance(
     classifier: nn.Module,
     clips: np.ndarray,
     labels: np.ndarray,
-    steps: int,
-    beta: float = 2.0,
-    batch: int = 16,
-    lr: float = 2e-3,
+    cfg: MapTraining,
     bg_block: int = 16,
-    block: int = 8,
-    seed: int = 0,
-    progress: bool = True,
     distill_steps: int = 0,
 ) -> tuple[ImportanceNet, dict]:
     """Returns the trained map net and the last-step stats (ce, kept area).
@@ -48,8 +41,9 @@ def train_importance(
     the task-driven phase starts from a sensible map instead of "keep everything", which in
     this budget collapsed to "keep nothing".
     """
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    block, batch, steps, progress = cfg.block, cfg.batch, cfg.steps, cfg.progress
     net = ImportanceNet(block=block)
     if distill_steps > 0:
         from .importance import motion_importance
@@ -62,15 +56,11 @@ def train_importance(
             dopt.zero_grad(set_to_none=True)
             loss.backward()
             dopt.step()
-    cls = copy.deepcopy(classifier).train()
-    opt = torch.optim.AdamW(
-        [{"params": net.parameters(), "lr": lr}, {"params": cls.parameters(), "lr": lr / 4}], weight_decay=1e-4
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / max(steps, 1))))
+    cls, opt, sched = map_and_classifier_optimizer(net, classifier, cfg)
     y_all = torch.from_numpy(np.asarray(labels, np.int64))
     stats: dict = {}
     net.train()
-    bar = tqdm(range(steps), desc=f"importance beta={beta:g}", leave=False, disable=not progress, mininterval=5.0)
+    bar = tqdm(range(steps), desc=f"importance beta={cfg.beta:g}", leave=False, disable=not progress, mininterval=5.0)
     for step in bar:
         idx = rng.integers(0, len(clips), batch)
         x = to_tensor(clips[idx])
@@ -81,7 +71,7 @@ def train_importance(
         keep = soft if step < steps // 2 else hard + soft - soft.detach()
         ce = F.cross_entropy(cls(composite_torch(x, keep, bg_block)), y_all[idx])
         area = soft.mean()
-        loss = ce + beta * area
+        loss = ce + cfg.beta * area
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
