@@ -10,7 +10,6 @@ the operating points into profiles/payloads.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import copy
 import logging
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from .codec import LatentCodec
 from .io import save_latent_model
@@ -77,24 +75,21 @@ def measure(codec: LatentCodec, clips: np.ndarray, labels: np.ndarray, timing_cl
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stae_ros.latent.evaluate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="config/latent_default.yaml", help="latent study config (YAML)")
-    ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into ('' = none)")
-    ap.add_argument("--json", default="latent.json", help="result file name inside out_dir")
-    ap.add_argument("--plot", default="docs/img/payload_latent.png", help="where to write the curve plot")
+    from stae_ros.roi.study_cli import start_study, study_parser
+
+    ap = study_parser("python -m stae_ros.latent.evaluate", __doc__, "config/latent_default.yaml", "latent.json",
+                      "docs/img/payload_latent.png")
     ap.add_argument("--crfs", default="51,48,43,38,33,28,23", help="libx264 CRFs of the reference curve")
     ap.add_argument("--lambdas", default="", help="comma-separated lambdas overriding the config's sweep")
     ap.add_argument("--only-train", action="store_true", help="train/cache the models and stop")
     ap.add_argument("--no-reference", action="store_true", help="measure/cache the latent points only (no H.264, no report)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    torch.set_num_threads(1)
+    conf = start_study(args)
 
     from stae_ros.roi.baseline import StudyConfig, base_classifier, h264_points
     from stae_ros.roi.dataset import load_payload_data
     from stae_ros.roi.report import equal_accuracy_table, plot_curves, write_profile_points
 
-    conf = yaml.safe_load(Path(args.config).read_text())
     cfg = LatentConfig(**conf["model"])
     tr = conf["train"]
     out = Path(conf.get("out_dir", "out/payloads"))

@@ -11,7 +11,6 @@ docs/img/payload_roi.png and the operating points into profiles/payloads.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-import yaml
 
 from .baseline import StudyConfig, base_classifier, codec_point, h264_points
 from .codec import RoiCodec, RoiSettings
@@ -30,6 +28,7 @@ from .cputime import time_camera_cpu
 from .importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
 from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
 from .map_training import MapTraining
+from .study_cli import start_study, study_parser
 from .train_map import train_importance
 
 log = logging.getLogger(__name__)
@@ -62,19 +61,13 @@ def _load_or_train(path: Path, load: Callable[[Path], _Net], train: Callable[[],
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.evaluate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="config/roi_default.yaml", help="ROI study config (YAML)")
-    ap.add_argument("--profile", default="profiles/payloads.json", help="profile JSON to merge the points into ('' = none)")
-    ap.add_argument("--json", default="roi.json", help="result file name inside the study's out_dir")
-    ap.add_argument("--plot", default="docs/img/payload_roi.png", help="where to write the curve plot")
+    ap = study_parser("python -m stae_ros.roi.evaluate", __doc__, "config/roi_default.yaml", "roi.json",
+                      "docs/img/payload_roi.png")
     ap.add_argument("--only-map", action="store_true", help="train/cache the importance map and stop")
     ap.add_argument("--only-points", default="", help="comma-separated indices of config points to run (no report)")
     ap.add_argument("--no-reference", action="store_true", help="skip the H.264 reference (with --only-points)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    torch.set_num_threads(1)
-
-    conf = yaml.safe_load(Path(args.config).read_text())
+    conf = start_study(args)
     study = StudyConfig(**conf.get("study", {}))
     out = Path(study.out_dir)
     data = load_payload_data(out, **conf.get("data", {}))
