@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGE", "find_data_file"]
+__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "codec_model_file"]
 
 PACKAGE = "stae_ros"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+#: the shipped model file of each issue-6 codec (relative to the checkout / share/stae_ros)
+DEFAULT_CODEC_MODELS = {"stae-latent": "models/stae_latent_default.pt", "stae-roi264": "models/stae_roi264_default.pt"}
 
 
 def _share_dirs() -> list[Path]:
@@ -38,3 +40,20 @@ def find_data_file(value: str | Path | None, default_rel: str) -> Path:
         if cand.is_file():
             return cand
     return candidates[-1]
+
+
+def codec_model_file(value: str | Path | None, codec: str) -> Path:
+    """The model file a codec_model parameter or a profile point's ``model`` names, resolved.
+
+    Empty = the codec's shipped file. A relative ``models/...`` that is not under the current
+    directory is the packaged file of that name (profiles record shipped models that way), so a
+    node started anywhere compares the same files.
+    """
+    default = DEFAULT_CODEC_MODELS.get(codec, "")
+    text = str(value or "")
+    if not text:
+        return find_data_file("", default).resolve()
+    path = Path(text).expanduser()
+    if not path.is_absolute() and text.startswith("models/") and not path.is_file():
+        return find_data_file("", text).resolve()
+    return path.resolve()

@@ -285,3 +285,45 @@ def test_roi_model_file_round_trip_and_shipped_metadata(tmp_path):
     payload = RoiPayload(path)
     decoded = payload.decode(payload.encode(clip))
     assert tuple(payload.logits(decoded[None]).shape) == (1, 3)
+
+
+def test_roi_codec_settings_realise_profile_points(loaded, clips):
+    """A profile point's knobs change what the camera codes; {} is the model file's settings again;
+    bad knobs are refused with their name and leave the settings in force."""
+    cam = CameraPipeline(loaded, codec="stae-roi264")
+    edge = RoiPayload()  # the file's settings: the edge is told nothing of the knobs
+    frames = [c.frames for c in clips[:4]]
+
+    def total(knobs: dict) -> int:
+        cam.set_codec_settings(knobs)
+        out = [cam.encode(f) for f in frames]
+        for enc in out:  # still decodable by an edge that knows nothing of the knobs
+            assert edge.decode(enc.payload).shape == frames[0].shape
+        return sum(len(e.payload) for e in out)
+
+    file_bytes = total({})
+    assert total({"crf": 51}) < file_bytes < total({"crf": 20})
+    every4 = total({"frame_select": "uniform", "frame_stride": 4, "frame_threshold": 0.5})
+    assert every4 < file_bytes
+    held = cam.roi.importance(frames[0]).reshape(16, -1).max(axis=1)
+    assert (held >= 0.5).sum() == 4  # 1 frame in 4 coded, the rest held
+    assert total({"mode": "fill", "crf": 38}) != file_bytes
+    assert total({}) == file_bytes
+    for bad, named in [({"crf": 60}, "crf"), ({"qp": 3}, "qp"), ({"mode": "zoom"}, "mode"),
+                       ({"frame_select": "uniform"}, "frame_threshold"), ({"frame_stride": 1.5}, "frame_stride")]:
+        with pytest.raises(PipelineError, match=named):
+            cam.set_codec_settings(bad)
+    assert total({}) == file_bytes  # the refused knobs changed nothing
+
+
+def test_codecs_without_run_time_settings_refuse_them(loaded):
+    px = CameraPipeline(loaded, codec="stae-px")
+    px.set_codec_settings({})
+    with pytest.raises(BudgetError, match="K and p"):
+        px.set_codec_settings({"crf": 30})
+    latent = CameraPipeline(loaded, codec="stae-latent")
+    latent.set_codec_settings({"model": "models/stae_latent_default.pt"})  # the file in use: nothing to do
+    with pytest.raises(BudgetError, match="codec_model"):
+        latent.set_codec_settings({"model": "models/stae_latent_small.pt"})
+    with pytest.raises(BudgetError, match="crf"):
+        latent.set_codec_settings({"crf": 30})

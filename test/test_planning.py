@@ -191,3 +191,31 @@ def test_bench_controller_cli(tmp_path) -> None:
         assert 0.0 <= t["controller"]["hit_rate"] <= 1.0
         assert (tmp_path / "out" / Path(t["plot"]).name).stat().st_size > 1000
     assert "controller" in (tmp_path / "out" / "controller.md").read_text()
+
+
+def test_only_points_a_camera_can_realise_are_planned_over():
+    from stae_ros.planning import realisable_points, settings_text
+
+    def pt(codec, **extra):
+        return OperatingPoint(codec, 16, 1.0, 0.7, 500.0, 600.0, 5.0, 5.0, 10, extra=extra)
+
+    points = [
+        pt("stae-px"),
+        pt("stae-roi264", crf=38, threshold=0.5, mode="crop", label="roi crop crf=38"),
+        pt("stae-roi264", crf=38, threshold=0.5, mode="crop", frame_select="uniform", frame_stride=4,
+           frame_threshold=0.5, label="fa"),
+        pt("stae-latent", **{"lambda": 1e-4, "model": "models/stae_latent_default.pt", "label": "lam"}),
+        pt("stae-latent", **{"lambda": 1e-3, "model": "models/stae_latent_small.pt"}),
+        pt("stae-latent", **{"lambda": 3e-3, "model": "", "model_not_shipped": "out/x.pt"}),
+    ]
+    roi, skipped = realisable_points(points, "stae-roi264")
+    assert len(roi) == 2 and skipped == {"codec stae-px": 1, "codec stae-latent": 3}
+    assert settings_text(roi[0]) == '{"crf":38,"mode":"crop","threshold":0.5}'  # no label: it only describes
+    assert '"frame_select":"uniform"' in settings_text(roi[1])
+    latent, skipped = realisable_points(points, "stae-latent")
+    assert [p.extra["lambda"] for p in latent] == [1e-4]
+    assert skipped["model file not shipped"] == 1 and skipped["another stae-latent model file"] == 1
+    small, _ = realisable_points(points, "stae-latent", "models/stae_latent_small.pt")
+    assert [p.extra["lambda"] for p in small] == [1e-3]
+    px, _ = realisable_points(points, "stae-px")
+    assert settings_text(px[0]) == ""

@@ -352,6 +352,34 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
             assert harness.labels[base + 9].label == harness.labels[0].label  # same bytes, same label
             assert launcher.wait_for_line(edge, "rejected", 5)
             assert not launcher.exited()
+
+            # an operating point's knobs arrive in BudgetCommand.codec_settings (what controller_node
+            # sends for roi points): a bad one is refused by name, a good one shrinks the next clips
+            def command(settings: str) -> BudgetCommand:
+                return BudgetCommand(mode=BudgetCommand.MODE_SET, k=16, p=1.0, reason="test", codec_settings=settings)
+
+            harness.pub_cmd.publish(command('{"crf": 99}'))
+            assert launcher.wait_for_line(cam, "rejected", 15), launcher.output_of(cam)[-2000:]
+            assert "crf" in launcher.output_of(cam).split("rejected")[-1].splitlines()[0]
+            harness.pub_cmd.publish(command('{"crf":51,"frame_select":"uniform","frame_stride":4,"frame_threshold":0.5}'))
+            assert launcher.wait_for_line(cam, '"crf":51', 15), launcher.output_of(cam)[-2000:]
+            res = harness.set_params(cam, {"max_clips": 6})
+            assert all(r.successful for r in res), [r.reason for r in res]
+            assert harness.spin_until(lambda: all(s in harness.labels for s in range(3, 6)), 60, launcher), \
+                launcher.output_of(edge)[-2000:]
+            import numpy as np
+
+            from stae_ros.pipeline.payloads import RoiPayload
+
+            decoder = RoiPayload()  # an edge with the file's settings: the knobs travel in the bitstream
+
+            def still(seq: int) -> float:  # share of frames that repeat their predecessor exactly
+                frames = decoder.decode(bytes(harness.clips[seq].payload)).astype(np.int16)
+                return float(np.mean([np.array_equal(frames[i], frames[i - 1]) for i in range(1, len(frames))]))
+
+            assert all(still(s) < 0.5 for s in range(3)), [still(s) for s in range(3)]
+            assert all(still(s) >= 0.7 for s in range(3, 6)), [still(s) for s in range(3, 6)]  # 1 frame in 4 coded
+            assert all(harness.labels[s].label in CLASS_NAMES for s in range(3, 6))
     finally:
         harness.close()
 
@@ -360,17 +388,36 @@ def _profile(path: Path) -> Path:
         dict(codec="stae-px", k=8, p=1.0, accuracy=0.9, bytes_mean=200_000, bytes_p95=210_000, camera_ms=5, edge_ms=5),
         dict(codec="stae-px", k=2, p=0.1, accuracy=0.6, bytes_mean=2_000, bytes_p95=2_500, camera_ms=5, edge_ms=5),
         dict(codec="other", k=1, p=0.05, accuracy=0.99, bytes_mean=10, bytes_p95=10, camera_ms=1, edge_ms=1),
+        # region-coded points differ only in their codec knobs; the unshipped one must never be chosen
+        dict(codec="stae-roi264", k=8, p=1.0, accuracy=0.9, bytes_mean=200_000, bytes_p95=210_000, camera_ms=5,
+             edge_ms=5, extra={"crf": 23, "mode": "crop", "label": "big"}),
+        dict(codec="stae-roi264", k=8, p=1.0, accuracy=0.6, bytes_mean=2_000, bytes_p95=2_500, camera_ms=5,
+             edge_ms=5, extra={"crf": 38, "mode": "crop", "frame_select": "uniform", "frame_stride": 4,
+                               "frame_threshold": 0.5}),
+        dict(codec="stae-roi264", k=8, p=1.0, accuracy=0.99, bytes_mean=10, bytes_p95=10, camera_ms=1, edge_ms=1,
+             extra={"model": "", "model_not_shipped": "out/elsewhere.pt"}),
     ]
     path.write_text(json.dumps({"schema": "stae-profile/1", "name": "test", "clip": {"frames": 8, "height": 32,
                                 "width": 32, "channels": 3}, "points": pts}))
     return path
 
 
-def test_controller_turns_link_stats_into_budget_commands(tmp_path):
+#: per codec: the command expected on a fast link and on a slow one, as (k, p, codec_settings)
+_CHOICES = {
+    "stae-px": ((8, 1.0, ""), (2, 0.1, "")),
+    "stae-roi264": ((8, 1.0, '{"crf":23,"mode":"crop"}'),
+                    (8, 1.0, '{"crf":38,"frame_select":"uniform","frame_stride":4,"frame_threshold":0.5,"mode":"crop"}')),
+}
+
+
+@pytest.mark.parametrize("codec", sorted(_CHOICES))
+def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
     domain = pick_domain_id()
     harness = Harness(domain, namespace=NS)
+    fast, slow = _CHOICES[codec]
     spec = NodeSpec("controller_node", namespace=NS, params={"profile": str(_profile(tmp_path / "profile.json")),
-                                               "deadline_s": 1.0, "min_interval_s": 0.0, "decide_period_s": 0.1})
+                                               "codec": codec, "deadline_s": 1.0, "min_interval_s": 0.0,
+                                               "decide_period_s": 0.1})
     try:
         with Launcher([spec], domain_id=domain, output=None) as launcher:
             assert launcher.wait_for_line(f"{NS}/controller_node", "controller ready", 30), launcher.output_of(f"{NS}/controller_node")
@@ -387,17 +434,22 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path):
             # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s
             for i in range(3):
                 harness.pub_stats.publish(stats(200_000, 0.01, i))
-            assert harness.spin_until(lambda: harness.commands and harness.commands[-1].k == 8, 15, launcher), \
+            def last() -> tuple[int, float, str]:
+                c = harness.commands[-1]
+                return c.k, round(c.p, 6), c.codec_settings
+
+            assert harness.spin_until(lambda: harness.commands and last() == fast, 15, launcher), \
                 launcher.output_of(f"{NS}/controller_node")
-            assert harness.commands[-1].p == pytest.approx(1.0) and harness.commands[-1].reason
+            assert harness.commands[-1].reason
             # a slow link: 2 kB per 100 ms = 160 kbit/s -> only the small point fits
             for i in range(3, 30):
                 harness.pub_stats.publish(stats(2_000, 0.1, i))
                 harness.spin_until(lambda: False, 0.02)
-            assert harness.spin_until(lambda: harness.commands[-1].k == 2, 15, launcher), \
-                [(c.k, c.p, c.reason) for c in harness.commands]
-            assert harness.commands[-1].p == pytest.approx(0.1)
+            assert harness.spin_until(lambda: last() == slow, 15, launcher), \
+                [(c.k, c.p, c.codec_settings, c.reason) for c in harness.commands]
             assert all(c.k != 1 for c in harness.commands)  # the other codec's point is never chosen
+            if codec == "stae-roi264":  # the unshipped point (no knobs, best accuracy) is never chosen
+                assert all(c.codec_settings for c in harness.commands), [c.codec_settings for c in harness.commands]
     finally:
         harness.close()
 

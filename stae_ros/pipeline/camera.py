@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
 from stae_ros.models.selection import clip_tensor
+from stae_ros.resources import codec_model_file
 
 from .errors import BudgetError, ClipShapeError
 from .payloads import LATENT_CODEC, ROI_CODEC, LatentPayload, RoiPayload, check_codec
@@ -84,6 +87,27 @@ class CameraPipeline:
         if not (0.0 < float(p) <= 1.0):
             raise BudgetError(f"spatial budget p={p} must be in (0, 1]")
         self.k, self.p = int(k), float(p)
+
+    def set_codec_settings(self, knobs: Mapping[str, Any]) -> None:
+        """The codec knobs of an operating point besides K and p (BudgetCommand.codec_settings).
+
+        stae-roi264 takes crf, threshold, mode, frame_select, frame_stride, frame_threshold, applied
+        over its model file's settings ({} = the file's). stae-px has none (K and p are its knobs);
+        stae-latent's only knob is its model file, which camera and edge must change together, so it
+        is the codec_model parameter of both nodes and not a run-time setting.
+        """
+        if not isinstance(knobs, Mapping):
+            raise BudgetError(f"codec settings must be a mapping of knob names to values; got {type(knobs).__name__}")
+        if self.roi is not None:
+            self.roi.set_knobs(knobs)
+        elif self.latent is not None and set(knobs) <= {"model"}:
+            if "model" in knobs and codec_model_file(knobs["model"], LATENT_CODEC) != self.latent.path.resolve():
+                raise BudgetError(f"the point's stae-latent model {knobs['model']} is not the one in use "
+                                  f"({self.latent.path}); camera and edge change it together (codec_model)")
+        elif knobs:
+            raise BudgetError(f"{self.codec} has no run-time codec settings (got {sorted(knobs)}); "
+                              + ("its model file is the codec_model parameter of camera and edge"
+                                 if self.codec == LATENT_CODEC else "its budget is K and p"))
 
     def check_clip(self, clip: np.ndarray) -> None:
         if not isinstance(clip, np.ndarray) or clip.dtype != np.uint8:

@@ -12,12 +12,14 @@ importance map for the camera, and a classifier fine-tuned on decoded roi clips 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from stae_ros.resources import find_data_file
+from stae_ros.resources import DEFAULT_CODEC_MODELS, find_data_file
 
 from .errors import ClipShapeError, PipelineError, UnknownCodecError
 
@@ -28,10 +30,10 @@ log = logging.getLogger(__name__)
 
 LATENT_CODEC = "stae-latent"
 #: shipped model files (relative to the checkout / share/stae_ros): lambda 1e-4 and 1e-3 of docs/payloads.md
-DEFAULT_LATENT_MODEL = "models/stae_latent_default.pt"
+DEFAULT_LATENT_MODEL = DEFAULT_CODEC_MODELS["stae-latent"]
 ROI_CODEC = "stae-roi264"
 #: crop, CRF 38, motion map; classifier fine-tuned on decoded CRF 33 + 38 clips (docs/payloads.md "In the nodes")
-DEFAULT_ROI_MODEL = "models/stae_roi264_default.pt"
+DEFAULT_ROI_MODEL = DEFAULT_CODEC_MODELS["stae-roi264"]
 
 def _load_model_file(codec: str, model_path: str | Path | None, default: str, loader, error: type[Exception]):
     """(path, loaded) of a codec's model file; a missing or unreadable file is a PipelineError naming it."""
@@ -86,12 +88,24 @@ class RoiPayload:
         from stae_ros.roi.node_model import load_roi_model
 
         self.path, self.model = _load_model_file(ROI_CODEC, model_path, DEFAULT_ROI_MODEL, load_roi_model, RoiError)
+        self.file_model = self.model  #: the settings as the file has them; knobs apply on top of these
         self.version = CODEC_VERSION
         self.shape = self.model.shape + (3,)
         self.class_names = list(self.model.class_names)
         self.codec = self.model.codec()  # decoder limits = exactly this clip size: nothing larger is decoded
         self.errors = (RoiError,)
         self.device = torch.device("cpu")
+
+    def set_knobs(self, knobs: Mapping[str, Any]) -> None:
+        """Realise an operating point: its knobs (crf, threshold, mode, frame_*) over the file's settings;
+        {} restores the file's. Bad knobs raise PipelineError and change nothing."""
+        from stae_ros.roi import RoiError
+
+        try:
+            model = self.file_model.with_knobs(knobs)
+        except RoiError as exc:
+            raise PipelineError(str(exc)) from exc
+        self.model, self.codec = model, model.codec()
 
     def to(self, device: torch.device) -> "RoiPayload":
         self.model.classifier.to(device)

@@ -15,7 +15,10 @@ from typing import Any
 
 SCHEMA_ID = "stae-profile/1"
 
-__all__ = ["SCHEMA_ID", "OperatingPoint", "Profile", "ProfileError", "load_profile", "save_profile"]
+#: keys of OperatingPoint.extra that describe a point (how it was made) rather than set it
+DESCRIPTIVE_KEYS = frozenset({"label", "lambda", "map", "model_not_shipped"})
+
+__all__ = ["SCHEMA_ID", "DESCRIPTIVE_KEYS", "OperatingPoint", "Profile", "ProfileError", "load_profile", "save_profile"]
 
 
 class ProfileError(ValueError):
@@ -42,6 +45,16 @@ class OperatingPoint:
         if rate_bps <= 0:
             return math.inf
         return (self.camera_ms * camera_scale + self.edge_ms * edge_scale) / 1000.0 + self.bytes_mean * 8.0 / rate_bps
+
+    @property
+    def shipped(self) -> bool:
+        """False when the point needs a model file that is not in the package (``model_not_shipped``)."""
+        return "model_not_shipped" not in self.extra
+
+    def codec_settings(self) -> dict[str, Any]:
+        """The knobs a camera sets to realise this point besides K and p (BudgetCommand.codec_settings):
+        ``extra`` without its descriptive keys and empty values; {} for stae-px."""
+        return {k: v for k, v in self.extra.items() if k not in DESCRIPTIVE_KEYS and v not in ("", None)}
 
     def validate(self) -> None:
         if self.k < 1:

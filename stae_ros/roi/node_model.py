@@ -20,7 +20,8 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,19 @@ import torch
 from .codec import RoiCodec, RoiLimits, RoiSettings
 from .errors import RoiError
 from .h264 import X264Settings
-from .importance import ImportanceNet, motion_importance
+from .importance import ImportanceNet, motion_importance, motion_importance_fa
 
-__all__ = ["MODEL_FORMAT", "RoiModelError", "RoiModel", "save_roi_model", "load_roi_model", "settings_to_dict",
+__all__ = ["MODEL_FORMAT", "ROI_KNOBS", "RoiModelError", "RoiModel", "save_roi_model", "load_roi_model", "settings_to_dict",
            "settings_from_dict"]
 
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "stae-roi264-model/1"
 IMPORTANCE_KINDS = ("motion", "learned")
+#: the operating-point knobs a camera can change at run time (profile points' ``extra``,
+#: BudgetCommand.codec_settings); the rest of the settings stay the model file's
+ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold")
+FRAME_SELECTS = ("", "motion", "uniform")
 
 
 class RoiModelError(RoiError):
@@ -84,7 +89,62 @@ class RoiModel:
         """uint8 T,H,W,3 -> block importance T,hb,wb in [0,1] (what RoiCodec.encode takes)."""
         if self.importance_net is not None:
             return self.importance_net.importance(clip)
-        return motion_importance(clip, int(self.importance_spec["block"]), int(self.importance_spec.get("dilate", 1)))
+        spec = self.importance_spec
+        block, dilate = int(spec["block"]), int(spec.get("dilate", 1))
+        if spec.get("frame_select"):  # FA: the same map, gated per frame (frames below it are held)
+            return motion_importance_fa(clip, block, dilate, frame_threshold=self.settings.frame_threshold,
+                                        keep_threshold=self.settings.threshold, select=spec["frame_select"],
+                                        stride=int(spec.get("frame_stride", 2)))
+        return motion_importance(clip, block, dilate)
+
+    def with_knobs(self, knobs: Mapping[str, Any]) -> RoiModel:
+        """This model with an operating point's knobs (`ROI_KNOBS`) applied to the file's own
+        settings; knobs not given keep the file's values. The classifier is shared, not copied.
+
+        Why: the planner's roi points differ only in these knobs, so a camera realises any of them
+        from one model file; every problem is a RoiModelError naming the knob.
+        """
+        unknown = sorted(set(knobs) - set(ROI_KNOBS))
+        if unknown:
+            raise RoiModelError(f"unknown stae-roi264 setting(s) {unknown}; known: {list(ROI_KNOBS)}")
+
+        def number(name: str, lo: float, hi: float) -> float | None:
+            if name not in knobs:
+                return None
+            v = knobs[name]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
+                raise RoiModelError(f"stae-roi264 setting {name}={v!r} must be a number in [{lo:g}, {hi:g}]")
+            return float(v)
+
+        crf, threshold = number("crf", 0.0, 51.0), number("threshold", 0.0, 1.0)
+        frame_threshold, stride = number("frame_threshold", 0.0, 1.0), number("frame_stride", 1, 64)
+        if stride is not None and stride != int(stride):
+            raise RoiModelError(f"stae-roi264 setting frame_stride={knobs['frame_stride']!r} must be a whole number")
+        select = knobs.get("frame_select", self.importance_spec.get("frame_select", ""))
+        if select not in FRAME_SELECTS:
+            raise RoiModelError(f"stae-roi264 setting frame_select={select!r} is not one of {list(FRAME_SELECTS)}")
+        mode = knobs.get("mode", self.settings.mode)
+        if mode not in ("fill", "crop"):
+            raise RoiModelError(f"stae-roi264 setting mode={mode!r} is not one of ['fill', 'crop']")
+        settings = replace(
+            self.settings,
+            threshold=self.settings.threshold if threshold is None else threshold,
+            frame_threshold=self.settings.frame_threshold if frame_threshold is None else frame_threshold,
+            mode=mode,
+            x264=self.settings.x264 if crf is None else replace(self.settings.x264, crf=crf),
+        )
+        spec = dict(self.importance_spec)
+        if select:
+            if self.importance_net is not None:
+                raise RoiModelError("frame_select needs the motion importance map; this model's map is learned")
+            if not 0.0 < settings.frame_threshold <= 1.0:
+                raise RoiModelError(f"frame_select {select!r} needs frame_threshold in (0, 1]; got {settings.frame_threshold:g}")
+            spec["frame_select"] = select
+            spec["frame_stride"] = int(stride if stride is not None else spec.get("frame_stride", 2))
+        else:
+            spec.pop("frame_select", None)
+            spec.pop("frame_stride", None)
+        return replace(self, settings=settings, importance_spec=spec)
 
     def codec(self, limits: RoiLimits | None = None) -> RoiCodec:
         """A RoiCodec with this file's settings; decoder limits default to exactly this clip size."""

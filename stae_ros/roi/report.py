@@ -89,7 +89,7 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]], path: str | Path, 
 def _point_extra(point: dict) -> dict:
     """The codec knobs a node needs to realise a point; a model file outside ``models/`` is not
     shipped with the package, so it is named as such instead of as a file the node could load."""
-    keys = ["crf", "threshold", "lambda", "model", "label"]
+    keys = ["crf", "threshold", "mode", "lambda", "model", "label"]
     if point.get("frame_select"):
         keys += ["frame_select", "frame_stride", "frame_threshold"]
     extra = {k: point[k] for k in keys if point.get(k) not in (None, "")}

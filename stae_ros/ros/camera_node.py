@@ -11,6 +11,7 @@ All algorithm lives in stae_ros.pipeline; this node moves data and keeps counter
 from __future__ import annotations
 
 import array
+import json
 import logging
 import time
 from typing import Any, Mapping
@@ -60,6 +61,9 @@ class CameraNode(Node):
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
                                        codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]))
+        reason = self._set_codec_settings(cfg["codec_settings"])
+        if reason is not None:
+            raise ValueError(f"parameter codec_settings: {reason}")
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
         warm_ms = (time.perf_counter() - t0) * 1000.0
@@ -99,7 +103,24 @@ class CameraNode(Node):
         extra = pl.latent or pl.roi
         if extra is None:
             return f"{pl.codec} K={pl.k} p={pl.p}"
-        return f"{pl.codec} ({extra.path}; whole clip, K/p ignored)"
+        knobs = f", settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
+        return f"{pl.codec} ({extra.path}{knobs}; whole clip, K/p ignored)"
+
+    def _set_codec_settings(self, text: str) -> str | None:
+        """Apply a codec_settings JSON text to the pipeline; the reason it was refused, or None."""
+        from stae_ros.pipeline import PipelineError
+
+        try:
+            knobs = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            return f"codec_settings is not JSON ({exc}): {text!r}"
+        if not isinstance(knobs, dict):
+            return f"codec_settings must be a JSON object of knob names to values; got {text!r}"
+        try:
+            self.pipeline.set_codec_settings(knobs)
+        except (PipelineError, ValueError) as exc:
+            return str(exc)
+        return None
 
     # ---- inputs -------------------------------------------------------------------------------
     def _make_timer(self, fps: float) -> None:
@@ -210,15 +231,20 @@ class CameraNode(Node):
             # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
             params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
                       Parameter("paused", value=False)]
+            if cmd.codec_settings:
+                params.append(Parameter("codec_settings", value=str(cmd.codec_settings)))
         else:
             self.get_logger().warning(f"BudgetCommand with unknown mode {cmd.mode} ignored")
             return
         results = self.set_parameters(params)  # goes through the same validation as `ros2 param set`
         bad = [r.reason for r in results if not r.successful]
         if bad:
-            self.get_logger().warning(f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}) rejected: {'; '.join(bad)}")
+            self.get_logger().warning(f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}"
+                                      f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''}) "
+                                      f"rejected: {'; '.join(bad)}")
         else:
-            self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g} "
+            knobs = f" settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
+            self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g}{knobs} "
                                    f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
@@ -226,10 +252,18 @@ class CameraNode(Node):
         p = float(changes.get("p", self.pipeline.p))
         if k > self.T:
             return f"k={k} exceeds the model's clip length {self.T}"
+        if not (0.0 < p <= 1.0):  # set_budget checks it too; here so a refused budget changes no settings
+            return f"spatial budget p={p} must be in (0, 1]"
+        if "codec_settings" in changes:
+            reason = self._set_codec_settings(str(changes["codec_settings"]))
+            if reason is not None:
+                return reason
         if "k" in changes or "p" in changes:
             try:
                 self.pipeline.set_budget(k, p)
             except ValueError as exc:
+                if "codec_settings" in changes:  # all or nothing: back to the settings in force
+                    self._set_codec_settings(self.cfg["codec_settings"])
                 return str(exc)
         if "source_fps" in changes and self.timer is not None:
             self._make_timer(float(changes["source_fps"]))

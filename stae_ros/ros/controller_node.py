@@ -29,22 +29,26 @@ class ControllerNode(Node):
         super().__init__("controller_node", **kwargs)
         cfg = declare_params(self, CONTROLLER_PARAMS)
         self.cfg = dict(cfg)
-        from stae_ros.planning import Planner, RateEstimator
+        from stae_ros.planning import Planner, RateEstimator, realisable_points, settings_text
         from stae_ros.profiling.schema import ProfileError, load_profile
 
         self._Planner = Planner
         self.rate = RateEstimator(prior_bps=float(cfg["initial_rate_bps"]) or None)
         self.planner = None
-        self.current: tuple[int, float] | None = None
+        self._settings_text = settings_text
+        self.current: tuple[int, float, str] | None = None
         self.last_change = -1e18
         self.stats_seen = 0
         self.commands_sent = 0
         path = resolve_data_file(cfg["profile"], "profiles/default.json")
         try:
             profile = load_profile(path)
-            points = [pt for pt in profile.points if pt.codec == cfg["codec"]]
+            points, skipped = realisable_points(profile.points, cfg["codec"], cfg["codec_model"])
             if not points:
-                raise ProfileError(f"profile {path} has no operating points for codec {cfg['codec']!r}")
+                raise ProfileError(f"profile {path} has no operating points a {cfg['codec']!r} camera can realise "
+                                   f"(skipped: {skipped or 'none'})")
+            if skipped:
+                self.get_logger().info(f"profile points not planned over: {skipped}")
             self.profile = replace(profile, points=points)
             self.planner = Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]))
         except ProfileError as exc:
@@ -89,7 +93,7 @@ class ControllerNode(Node):
         if rate is None:
             return  # nothing measured and no initial rate: leave the camera's budget alone
         decision = self.planner.choose(rate)
-        point = (int(decision.point.k), float(decision.point.p))
+        point = (int(decision.point.k), float(decision.point.p), self._settings_text(decision.point))
         if point == self.current:
             return
         now = time.monotonic()
@@ -99,14 +103,15 @@ class ControllerNode(Node):
         cmd.header.stamp = ns_to_stamp(wall_ns())
         cmd.stream_id = self.cfg["stream_id"]
         cmd.mode = BudgetCommand.MODE_SET
-        cmd.k, cmd.p = point
+        cmd.k, cmd.p, cmd.codec_settings = point
         cmd.rate_bps = float(rate)
         cmd.predicted_s = float(decision.predicted_s) if decision.predicted_s != float("inf") else 0.0
         cmd.reason = str(decision.reason)
         self.pub_cmd.publish(cmd)
         self.commands_sent += 1
         self.current, self.last_change = point, now
-        self.get_logger().info(f"budget -> K={point[0]} p={point[1]:g}: {decision.reason}")
+        knobs = f" settings {point[2]}" if point[2] else ""
+        self.get_logger().info(f"budget -> K={point[0]} p={point[1]:g}{knobs}: {decision.reason}")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -82,6 +82,9 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
        "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; stae-px ignores it",
        read_only=True),
+    _p("codec_settings", "", "stae-roi264: JSON object of operating-point knobs over the model file's settings "
+       "(crf, threshold, mode, frame_select, frame_stride, frame_threshold), e.g. '{\"crf\": 33}'; empty = the "
+       "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
     _p("value_bits", 6, "stae-px: bits per kept pixel value (8 = lossless; 6 = error <= 2 grey levels, under camera "
        "noise, ~25% fewer bytes; must match the profile the controller plans with)", min=1, max=8, read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
@@ -117,6 +120,9 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera encodes): stae-px, "
        "stae-latent or stae-roi264; the issue-6 codecs' points are in profiles/payloads.json (set profile), "
        "all at K=T, p=1", choices=CODECS, read_only=True),
+    _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
+       "only points measured with it are chosen; empty = the shipped models/stae_latent_default.pt",
+       read_only=True),
     _p("stream_id", "", "camera the BudgetCommands are for (empty = all cameras)"),
     _p("deadline_s", 1.0, "completion-time deadline per clip in seconds (camera + link + edge)", min=0.001, max=3600.0),
     _p("margin", 0.1, "safety margin on the deadline (fraction kept free)", min=0.0, max=0.95),
