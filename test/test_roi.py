@@ -318,3 +318,38 @@ def test_map_training_rate_term_shrinks_what_is_kept(kind: str) -> None:
         assert np.isfinite(stats["ce"])
         kept[beta] = float(np.mean([net.importance(c).mean() for c in clips[:2]]))
     assert kept[30.0] < kept[0.0], kept
+
+
+def test_qp_zones_cover_exactly_the_flagged_frames() -> None:
+    from stae_ros.roi.h264 import qp_zones
+
+    assert qp_zones(np.array([False, True, True, False, True]), 51) == "1,2,q=51/4,4,q=51"
+    assert qp_zones(np.zeros(4, bool), 40) == ""
+    assert X264Settings(crf=30, zones="1,2,q=51").options(16)["x264-params"].endswith(":zones=1,2,q=51")
+
+
+def test_fa_zones_code_unimportant_frames_coarsely_where_hold_repeats_them() -> None:
+    """frame_action "zones": frames below the frame threshold still move (coded at frame_qp),
+    at lower quality than the important ones; "hold" repeats the previous frame instead."""
+    clip = _clip(t=8)
+    imp = _importance()
+    imp[1::2] *= 0.2  # odd frames unimportant
+    out = {}
+    for action in ("hold", "zones"):
+        codec = RoiCodec(RoiSettings(threshold=0.5, frame_threshold=0.5, frame_action=action, frame_qp=36,
+                                     x264=X264Settings(crf=20)))
+        out[action] = codec.decode(codec.encode(clip, imp))
+    plain = RoiCodec(RoiSettings(threshold=0.5, x264=X264Settings(crf=20)))
+    full = plain.decode(plain.encode(clip, _importance()))  # every frame important
+    roi = (slice(16, 40), slice(16, 56))
+
+    def change(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a[roi].astype(np.int16) - b[roi].astype(np.int16)).mean())
+
+    moved = change(clip[1], clip[0])
+    assert change(out["hold"][1], out["hold"][0]) < 0.2 * moved  # held: (almost) no motion
+    assert change(out["zones"][1], out["zones"][0]) > 0.5 * moved  # zones: the square moved
+    assert _psnr(clip[1][roi], out["zones"][1][roi]) < _psnr(clip[1][roi], full[1][roi]) - 3  # coarse
+    assert _psnr(clip[2][roi], out["zones"][2][roi]) > _psnr(clip[2][roi], out["zones"][1][roi])
+    with pytest.raises(RoiInputError, match="frame action"):
+        RoiCodec(RoiSettings(frame_threshold=0.5, frame_action="drop")).encode(clip, imp)

@@ -23,7 +23,7 @@ also removes the background's share of H.264's per-macroblock cost.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from .errors import (
     TruncatedPayloadError,
     UnsupportedVersionError,
 )
-from .h264 import X264Settings, _varint, decode_annexb, encode_annexb, pack_nals, read_varint, unpack_nals
+from .h264 import X264Settings, _varint, decode_annexb, encode_annexb, pack_nals, qp_zones, read_varint, unpack_nals
 from .importance import ImportanceNet, background_numpy, composite_numpy, hold_frames
 
 __all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec"]
@@ -53,7 +53,11 @@ class RoiSettings:
     threshold: float = 0.5  #: blocks with importance >= threshold are coded as they are
     background: str = "mean"  #: "mean" (static per-clip block means) or "grey"
     bg_block: int = 16  #: side of the background's flat squares, px
-    frame_threshold: float = 0.0  #: frames whose best block is below this repeat the previous frame
+    frame_threshold: float = 0.0  #: frames whose best block is below this are FA's unimportant frames
+    #: what happens to them: "hold" repeats the previous frame (frame rate), "zones" codes them at
+    #: QP `frame_qp` through x264 zones (quality) so their motion still arrives, coarsely
+    frame_action: str = "hold"
+    frame_qp: int = 51
     mode: str = "fill"  #: "fill" (whole frame, flat background) or "crop" (window around kept blocks)
     x264: X264Settings = field(default_factory=lambda: X264Settings(crf=30.0))
 
@@ -92,8 +96,34 @@ class RoiCodec:
             raise RoiInputError("importance map holds NaN or inf")
         s = self.settings
         keep = imp >= s.threshold
+        if s.frame_action == "zones" and s.frame_threshold > 0:
+            # an unimportant frame is coded coarsely, not blanked: it keeps the blocks of the frame
+            # before it (its own map was gated down by FA, which would fill them with background)
+            low = imp.reshape(t, -1).max(axis=1) < s.frame_threshold
+            for i in range(1, t):
+                if low[i]:
+                    keep[i] = keep[i - 1]
         out = composite_numpy(clip, keep, background_numpy(clip, s.bg_block, s.background))
-        return hold_frames(out, imp.reshape(t, -1).max(axis=1), s.frame_threshold)
+        return self._fa_frames(out, imp)
+
+    def _fa_frames(self, clip: np.ndarray, importance: np.ndarray) -> np.ndarray:
+        """FA's frame-rate knob: hold the unimportant frames (with frame_action "hold")."""
+        s = self.settings
+        if s.frame_action != "hold":
+            return clip
+        return hold_frames(clip, np.asarray(importance, np.float32).reshape(len(clip), -1).max(axis=1), s.frame_threshold)
+
+    def _x264(self, importance: np.ndarray) -> X264Settings:
+        """FA's quality knob: x264 zones at frame_qp on the unimportant frames (frame_action "zones")."""
+        s = self.settings
+        if s.frame_action == "hold" or s.frame_threshold <= 0:
+            return s.x264
+        if s.frame_action != "zones":
+            raise RoiInputError(f"unknown frame action {s.frame_action!r}; use 'hold' or 'zones'")
+        imp = np.asarray(importance, np.float32)
+        low = imp.reshape(len(imp), -1).max(axis=1) < s.frame_threshold
+        low[0] = False  # the I frame carries the clip; FA never spends it
+        return replace(s.x264, zones=qp_zones(low, s.frame_qp))
 
     def crop_window(self, importance: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
         """x0, y0, width, height: the 16-px-aligned window around every kept block (min 16x16)."""
@@ -126,15 +156,14 @@ class RoiCodec:
         if self.settings.mode == "crop":
             self.prepare(clip, importance)  # validation
             x0, y0, cw, ch = self.crop_window(importance, h, w)
-            imp = np.asarray(importance, np.float32)
-            window = hold_frames(clip[:, y0 : y0 + ch, x0 : x0 + cw], imp.reshape(t, -1).max(axis=1), self.settings.frame_threshold)
-            body = pack_nals(encode_annexb(np.ascontiguousarray(window), self.settings.x264))
+            window = self._fa_frames(clip[:, y0 : y0 + ch, x0 : x0 + cw], importance)
+            body = pack_nals(encode_annexb(np.ascontiguousarray(window), self._x264(importance)))
             head += bytes([1]) + _varint(t) + _varint(h) + _varint(w) + _varint(x0) + _varint(y0) + _varint(cw) + _varint(ch)
             return head + body
         if self.settings.mode != "fill":
             raise RoiInputError(f"unknown ROI mode {self.settings.mode!r}; use 'fill' or 'crop'")
         prepared = self.prepare(clip, importance)
-        body = pack_nals(encode_annexb(prepared, self.settings.x264))
+        body = pack_nals(encode_annexb(prepared, self._x264(importance)))
         return head + bytes([0]) + _varint(t) + _varint(h) + _varint(w) + body
 
     def parse_header(self, data: bytes) -> tuple[int, int, int, tuple[int, int, int, int] | None, int]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import BitstreamDecodeError, RoiInputError, TruncatedPayloadError
 
-__all__ = ["X264Settings", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
+__all__ = ["X264Settings", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,31 @@ class X264Settings:
     preset: str = "veryfast"
     threads: int = 1
     bframes: int = 0
+    #: x264 zones, e.g. "1,3,q=51/5,5,q=51": frame ranges coded at a forced QP (FA's quality knob)
+    zones: str = ""
 
     def options(self, gop: int) -> dict[str, str]:
+        params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={self.bframes}"
+        if self.zones:
+            params += f":zones={self.zones}"
         return {
             "crf": f"{self.crf:g}",
             "preset": self.preset,
             "threads": str(self.threads),
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={self.bframes}",
+            "x264-params": params,
         }
+
+
+def qp_zones(frames: "np.ndarray", qp: int) -> str:
+    """x264 zones forcing QP `qp` on the frames where `frames` (bool, T) is True, as maximal runs."""
+    runs, start = [], None
+    for i, flag in enumerate([bool(f) for f in frames] + [False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append(f"{start},{i - 1},q={int(qp)}")
+            start = None
+    return "/".join(runs)
 
 
 def _check_clip(clip: np.ndarray) -> None:

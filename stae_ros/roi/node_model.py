@@ -42,7 +42,8 @@ MODEL_FORMAT = "stae-roi264-model/1"
 IMPORTANCE_KINDS = ("motion", "learned")
 #: the operating-point knobs a camera can change at run time (profile points' ``extra``,
 #: BudgetCommand.codec_settings); the rest of the settings stay the model file's
-ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold")
+ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold", "frame_action", "frame_qp")
+FRAME_ACTIONS = ("hold", "zones")
 FRAME_SELECTS = ("", "motion", "uniform")
 
 
@@ -69,6 +70,10 @@ def settings_from_dict(d: dict[str, Any]) -> RoiSettings:
         raise RoiModelError(f"roi settings threshold {s.threshold} is outside [0, 1]")
     if not (0.0 <= float(x.crf) <= 51.0):
         raise RoiModelError(f"roi settings CRF {x.crf} is outside libx264's 0..51")
+    if s.frame_action not in FRAME_ACTIONS:
+        raise RoiModelError(f"roi settings frame_action {s.frame_action!r}; use one of {list(FRAME_ACTIONS)}")
+    if not (0 <= int(s.frame_qp) <= 51):
+        raise RoiModelError(f"roi settings frame_qp {s.frame_qp} is outside libx264's 0..51")
     return s
 
 
@@ -118,8 +123,13 @@ class RoiModel:
 
         crf, threshold = number("crf", 0.0, 51.0), number("threshold", 0.0, 1.0)
         frame_threshold, stride = number("frame_threshold", 0.0, 1.0), number("frame_stride", 1, 64)
-        if stride is not None and stride != int(stride):
-            raise RoiModelError(f"stae-roi264 setting frame_stride={knobs['frame_stride']!r} must be a whole number")
+        frame_qp = number("frame_qp", 0, 51)
+        for name, value in (("frame_stride", stride), ("frame_qp", frame_qp)):
+            if value is not None and value != int(value):
+                raise RoiModelError(f"stae-roi264 setting {name}={knobs[name]!r} must be a whole number")
+        action = knobs.get("frame_action", self.settings.frame_action)
+        if action not in FRAME_ACTIONS:
+            raise RoiModelError(f"stae-roi264 setting frame_action={action!r} is not one of {list(FRAME_ACTIONS)}")
         select = knobs.get("frame_select", self.importance_spec.get("frame_select", ""))
         if select not in FRAME_SELECTS:
             raise RoiModelError(f"stae-roi264 setting frame_select={select!r} is not one of {list(FRAME_SELECTS)}")
@@ -131,6 +141,8 @@ class RoiModel:
             threshold=self.settings.threshold if threshold is None else threshold,
             frame_threshold=self.settings.frame_threshold if frame_threshold is None else frame_threshold,
             mode=mode,
+            frame_action=action,
+            frame_qp=self.settings.frame_qp if frame_qp is None else int(frame_qp),
             x264=self.settings.x264 if crf is None else replace(self.settings.x264, crf=crf),
         )
         spec = dict(self.importance_spec)
