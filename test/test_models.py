@@ -405,6 +405,18 @@ def test_moment_curl_has_the_sign_of_the_turn_and_divergence_of_growth() -> None
     assert float(div) > 0 > float(shrink)
 
 
+def test_gradients_through_the_curl_stem_are_finite_on_zero_filled_frames() -> None:
+    """FA and SA train through the classifier's stem; frames FA dropped are zeros (no motion
+    energy at all), which once made every FA step NaN."""
+    vit = VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=16, depth=1, heads=2, num_classes=3, stem="curl"),
+                   ClipConfig(4, 16, 16, 3))
+    clip = torch.rand(2, 3, 4, 16, 16)
+    clip[:, :, 1:3] = 0.0
+    clip.requires_grad_(True)
+    vit(clip).sum().backward()
+    assert clip.grad is not None and bool(torch.isfinite(clip.grad).all())
+
+
 def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:
     from stae_ros.training.checkpoints import load_init_weights
     from stae_ros.training.errors import CheckpointError

@@ -93,5 +93,7 @@ def moment_curl_divergence(moments: Tensor, sigma: float = 1.5, energy_sigma: fl
     def ddy(a: Tensor) -> Tensor:
         return torch.nn.functional.pad(a[..., 2:, :] - a[..., :-2, :], (0, 0, 1, 1)) * 0.5
 
-    weight = _blur2d(moments.pow(2).sum(dim=1, keepdim=True), energy_sigma).clamp_min(0).sqrt()
+    # clamped above zero: sqrt's gradient at 0 is infinite, and FA/SA train through this stem
+    # (zero-filled frames have zero energy), where inf * 0 made the whole step NaN
+    weight = _blur2d(moments.pow(2).sum(dim=1, keepdim=True), energy_sigma).clamp_min(1e-8).sqrt()
     return torch.cat([ddx(my) - ddy(mx), ddx(mx) + ddy(my)], dim=1) * weight * scale
