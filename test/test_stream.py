@@ -52,6 +52,25 @@ def test_bad_stream_settings_are_named():
         SyntheticBatchStream(SPEC, workers=-1)
 
 
+def test_class_weights_oversample_and_the_loss_is_logit_adjusted():
+    import torch.nn.functional as F
+
+    from stae_ros.training.stages import _ce
+
+    uniform = [c for k in range(50) for c, _ in _batch_plan(dataclasses.replace(SPEC, batch_size=16), (k,))]
+    heavy = dataclasses.replace(SPEC, batch_size=16, class_weights=(9.0,) + (1.0,) * (SPEC.num_classes - 1))
+    weighted = [c for k in range(50) for c, _ in _batch_plan(heavy, (k,))]
+    share = lambda labels: np.mean(np.array(labels) == 0)  # noqa: E731
+    expected = 9.0 / (9.0 + SPEC.num_classes - 1)
+    assert abs(share(weighted) - expected) < 0.06 and share(uniform) < 0.2
+    with pytest.raises(DataError, match="class_weights"):
+        dataclasses.replace(SPEC, class_weights=(1.0, -1.0))
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    bias = torch.log(torch.tensor([3.0, 1.0, 1.0]))
+    assert torch.isclose(_ce(logits, labels, bias), F.cross_entropy(logits + bias, labels))
+    assert torch.isclose(_ce(logits, labels, None), F.cross_entropy(logits, labels))
+
+
 def test_training_on_a_stream_uses_fresh_clips(tmp_path):
     """A tiny run with data.stream trains on rendered batches and still evaluates on the stored test split."""
     from pathlib import Path
@@ -70,6 +89,10 @@ def test_training_on_a_stream_uses_fresh_clips(tmp_path):
         train(cfg, tmp_path / "no_len", stages=["classifier"], progress=False)
     for st in cfg.stages.values():
         st.max_steps_per_epoch = 5  # the 24 stored clips make 3 batches of 8: a stream is not bound by them
+    cfg.data.stream_class_weights = {"no_such_class": 2.0}
+    with pytest.raises(TrainingError, match="no_such_class"):
+        train(cfg, tmp_path / "bad_weights", stages=["classifier"], progress=False)
+    cfg.data.stream_class_weights = {"rotate_cw": 3.0}  # weighted stream, logit-adjusted loss: still trains
     torch.manual_seed(0)
     result = train(cfg, tmp_path / "run", stages=["classifier"], progress=False)
     rows = [r for r in result.history if r["stage"] == "classifier"]

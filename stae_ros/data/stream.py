@@ -41,19 +41,29 @@ class StreamSpec:
     num_classes: int = len(CLASS_NAMES)
     seed: int = 0
     excluded_seeds: frozenset[int] = frozenset()
+    #: relative sampling weight per class id (empty = uniform): more examples of the classes a
+    #: model is slow to learn, e.g. the rotation pair, whose direction needs ~10k examples
+    class_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise DataError(f"stream batch_size must be >= 1, got {self.batch_size}")
         if not 1 <= self.num_classes <= len(CLASS_NAMES):
             raise DataError(f"stream num_classes must be in [1, {len(CLASS_NAMES)}], got {self.num_classes}")
+        if self.class_weights and (len(self.class_weights) != self.num_classes
+                                   or not all(w > 0 and np.isfinite(w) for w in self.class_weights)):
+            raise DataError(f"stream class_weights must be {self.num_classes} positive numbers, got {self.class_weights}")
 
 
 def _batch_plan(spec: StreamSpec, key: tuple[int, ...]) -> list[tuple[int, int]]:
     """(class id, clip seed) of every clip of the batch named by ``key``."""
     ss = np.random.SeedSequence([int(spec.seed) & 0xFFFFFFFF, _STREAM_SALT, *(int(k) & 0xFFFFFFFF for k in key)])
     rng = np.random.default_rng(ss)
-    labels = rng.integers(0, spec.num_classes, size=spec.batch_size)
+    if spec.class_weights:
+        w = np.asarray(spec.class_weights, dtype=np.float64)
+        labels = rng.choice(spec.num_classes, size=spec.batch_size, p=w / w.sum())
+    else:
+        labels = rng.integers(0, spec.num_classes, size=spec.batch_size)
     plan = []
     for cid in labels.tolist():
         seed = int(rng.integers(0, 2**32))

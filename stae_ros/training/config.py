@@ -59,6 +59,9 @@ class DataConfig:
     render_in_memory: bool = False  #: synthetic only: render the split from ``generate`` in memory (no video files, no PyAV; same pixels as `stae data synth`, FFV1 being lossless)
     stream: bool = False  #: synthetic only: train on freshly rendered clips every batch (seeds disjoint from the stored splits); the test split is still the stored one
     stream_workers: int = 1  #: processes rendering streamed batches ahead of the training step
+    #: class name -> sampling weight of the stream (others 1); the loss is logit-adjusted by
+    #: log(weight), so the trained model stays calibrated for balanced classes
+    stream_class_weights: dict[str, float] | None = None
     train_limit: int = 0  #: use at most this many training clips (0 = all); for tests
     test_limit: int = 0
 

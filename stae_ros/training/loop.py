@@ -155,6 +155,19 @@ def _stored_seeds(cfg: TrainConfig) -> frozenset[int]:
                      for cid in range(len(CLASS_NAMES)) for idx in range(per_class))
 
 
+def stream_class_weights(cfg: TrainConfig, class_names: list[str]) -> tuple[float, ...]:
+    """Per-class-id stream weights from ``data.stream_class_weights`` (empty when not set)."""
+    named = cfg.data.stream_class_weights or {}
+    if not named:
+        return ()
+    unknown = sorted(set(named) - set(class_names))
+    if unknown:
+        raise TrainingError(f"data.stream_class_weights names unknown classes {unknown}; classes: {class_names}")
+    if not cfg.data.stream:
+        raise TrainingError("data.stream_class_weights needs data.stream: true (it weights the rendered classes)")
+    return tuple(float(named.get(name, 1.0)) for name in class_names)
+
+
 def _open_stream(cfg: TrainConfig, t: int, size: tuple[int, int], class_names: list[str]) -> Any:
     """A context manager giving the ``data.stream`` batch renderer, or None when not streaming."""
     if not cfg.data.stream:
@@ -167,7 +180,7 @@ def _open_stream(cfg: TrainConfig, t: int, size: tuple[int, int], class_names: l
                             f"{class_names[:4]}...: streaming works only with the synthetic set")
     batch = max(st.batch_size for st in cfg.stages.values())
     spec = StreamSpec(batch_size=batch, frames=t, height=size[0], width=size[1], num_classes=len(class_names),
-                      seed=cfg.seed, excluded_seeds=_stored_seeds(cfg))
+                      seed=cfg.seed, excluded_seeds=_stored_seeds(cfg), class_weights=stream_class_weights(cfg, class_names))
     log.info("data.stream: fresh clips every batch (%d render worker(s), %d stored seeds excluded)",
              cfg.data.stream_workers, len(spec.excluded_seeds))
     return SyntheticBatchStream(spec, workers=cfg.data.stream_workers)
@@ -325,6 +338,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
     elif run_stages[0] != "classifier":
         log.warning("running %s without --init/--resume: earlier stages start from random weights", run_stages)
 
+    weights = stream_class_weights(cfg, class_names)
+    logit_bias = torch.log(torch.tensor(weights, dtype=torch.float32)).to(dev) if weights else None
     with _open_stream(cfg, t, (h, w), class_names) as stream:
         steps_this_call = 0
         stopped = False
@@ -369,7 +384,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
                     budget = sample_budget(stage, frames_set, spatial_set, t, scfg, gen)
                     for group in opt.param_groups:
                         group["lr"] = _lr_at(epoch * steps_per_epoch + step, total, scfg.lr, scfg.warmup_steps)
-                    loss, logits = stage_loss(model, stage, x, y, budget, scfg)
+                    loss, logits = stage_loss(model, stage, x, y, budget, scfg, logit_bias)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     if scfg.grad_clip > 0:

@@ -56,26 +56,33 @@ def sample_budget(stage: str, frames: list[int], spatial: list[float], t: int, c
     return Budget(k, p)
 
 
-def stage_loss(model: torch.nn.Module, stage: str, clips: torch.Tensor, labels: torch.Tensor, budget: Budget, cfg: StageConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def _ce(logits: torch.Tensor, labels: torch.Tensor, logit_bias: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy, logit-adjusted (Menon et al. 2021) when the batches over-sample classes:
+    training on ``logits + log(weight)`` leaves the raw logits balanced for the test split."""
+    return F.cross_entropy(logits if logit_bias is None else logits + logit_bias, labels)
+
+
+def stage_loss(model: torch.nn.Module, stage: str, clips: torch.Tensor, labels: torch.Tensor, budget: Budget, cfg: StageConfig,
+               logit_bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and logits of one batch in ``stage`` (the model must already be frozen for it)."""
     if stage == "fr":
         t = clips.shape[2]
         if budget.k >= t and budget.p >= 1.0:
             # full budget: the edge (EdgePipeline) skips FR when every pixel arrived
             logits = model.classify(clips)
-            return F.cross_entropy(logits, labels), logits
+            return _ce(logits, labels, logit_bias), logits
         # The hard selection is what the camera sends, so FR + ViT learn on exactly that input.
         with torch.no_grad():
             sel = model.select(clips, budget.k, budget.p)
             zero_filled, mask = model.assemble(clips, sel)
         recovered = model.recover(zero_filled, mask)
         logits = model.classify(recovered)
-        loss = F.cross_entropy(logits, labels)
+        loss = _ce(logits, labels, logit_bias)
         if cfg.recon_weight > 0:
             loss = loss + cfg.recon_weight * F.mse_loss(recovered, clips)
         return loss, logits
     logits = model(clips, budget.k, budget.p, stage)
-    return F.cross_entropy(logits, labels), logits
+    return _ce(logits, labels, logit_bias), logits
 
 
 @torch.no_grad()
