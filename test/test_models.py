@@ -417,6 +417,27 @@ def test_gradients_through_the_curl_stem_are_finite_on_zero_filled_frames() -> N
     assert clip.grad is not None and bool(torch.isfinite(clip.grad).all())
 
 
+def test_motion_stats_tell_the_turn_and_a_grown_model_starts_identical() -> None:
+    from stae_ros.training.checkpoints import load_init_weights
+
+    def vit(stats: bool) -> VideoViT:
+        torch.manual_seed(0)
+        return VideoViT(ViTConfig(tubelet=[2, 8, 8], dim=16, depth=1, heads=2, num_classes=3, stem="curl",
+                                  motion_stats=stats), ClipConfig(6, 32, 32, 3)).eval()
+
+    with_stats = vit(True)
+    cw, ccw = with_stats.motion_statistics(_bar_clip(+8.0)), with_stats.motion_statistics(_bar_clip(-8.0))
+    assert cw.shape == (1, 6)  # curl and divergence of 3 token time steps
+    assert float(cw[0, :3].sum()) < 0 < float(ccw[0, :3].sum())  # curl: the sign of the turn
+    assert with_stats.features(_bar_clip(8.0)).shape == (1, 16 + 6)
+    plain = vit(False)
+    grown = vit(True)
+    adapted = load_init_weights(grown, plain.state_dict(), "plain")
+    assert "head.weight" in adapted
+    clip = _bar_clip(8.0)
+    assert torch.allclose(grown(clip), plain(clip), atol=1e-6)
+
+
 def test_load_init_weights_rejects_foreign_or_misshapen_weights() -> None:
     from stae_ros.training.checkpoints import load_init_weights
     from stae_ros.training.errors import CheckpointError

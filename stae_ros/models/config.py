@@ -170,6 +170,11 @@ class ViTConfig:
     pool: str = "mean"  #: "mean" (mean of tokens, VideoMAE fine-tuning), "max" (token-wise max) or "cls"
     stem: str = "none"  #: "none", "diff" (append frame differences), "flow" (diff + normal-flow moments), "curl" (flow + their curl and divergence) or "conv"
     stem_channels: int = 16  #: output channels of the "conv" stem
+    #: a linear path from clip-wide motion statistics (per token time step: mean motion-weighted
+    #: curl and divergence) straight to the logits, beside the tokens: which way a small shape
+    #: turns is one signed number per clip there, while the token path, trained from a model that
+    #: had no such input, took >12k rotation examples without separating the pair
+    motion_stats: bool = False
 
     def __post_init__(self) -> None:
         self.tubelet = [int(v) for v in self.tubelet]

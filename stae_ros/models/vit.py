@@ -157,8 +157,12 @@ class VideoViT(nn.Module):
         else:
             self.fc_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head_drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.dim, cfg.num_classes)
+        n_stats = 2 * self.grid[0] if cfg.motion_stats else 0
+        self.head = nn.Linear(cfg.dim + n_stats, cfg.num_classes)
         self.apply(self._init)
+        if n_stats:  # zero weights on the statistics: a model grown from one without them starts identical
+            with torch.no_grad():
+                self.head.weight[:, cfg.dim:] = 0.0
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -171,7 +175,8 @@ class VideoViT(nn.Module):
             nn.init.zeros_(m.bias)
 
     def features(self, clip: Tensor) -> Tensor:
-        """Pooled, normalised clip embedding ``B,dim`` (before the head)."""
+        """Pooled, normalised clip embedding ``B,dim`` (before the head); with ``motion_stats``
+        the clip's motion statistics follow it (``B, dim + 2*T/t``)."""
         c = self.clip_cfg
         want = (c.channels, c.frames, c.height, c.width)
         if clip.dim() != 5 or tuple(clip.shape[1:]) != want:
@@ -194,10 +199,24 @@ class VideoViT(nn.Module):
         for blk in self.blocks:
             tokens = blk(tokens)
         if self.cfg.pool == "cls":
-            return self.norm(tokens[:, 0])
-        if self.cfg.pool == "max":
-            return self.fc_norm(tokens.amax(dim=1))
-        return self.fc_norm(tokens.mean(dim=1))
+            pooled = self.norm(tokens[:, 0])
+        elif self.cfg.pool == "max":
+            pooled = self.fc_norm(tokens.amax(dim=1))
+        else:
+            pooled = self.fc_norm(tokens.mean(dim=1))
+        if self.cfg.motion_stats:  # beside the tokens, straight to the head (ViTConfig.motion_stats)
+            pooled = torch.cat([pooled, self.motion_statistics(clip)], dim=1)
+        return pooled
+
+    def motion_statistics(self, clip: Tensor) -> Tensor:
+        """``B, 2 * T/t`` clip-wide motion numbers: the mean motion-weighted curl and divergence
+        of each token time step (`moment_curl_divergence`), compressed with asinh. The scale puts a
+        synthetic rotation's per-step curl near 1."""
+        cd = moment_curl_divergence(normal_flow_moments(clip)).mean(dim=(3, 4))  # B,2,T
+        b, _, t = cd.shape
+        steps = self.grid[0]
+        cd = cd[:, :, : steps * (t // steps)].reshape(b, 2, steps, -1).sum(dim=3)
+        return torch.asinh(cd.reshape(b, -1) * 5000.0)
 
     def forward(self, clip: Tensor) -> Tensor:
         return self.head(self.head_drop(self.features(clip)))

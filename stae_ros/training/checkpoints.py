@@ -155,7 +155,8 @@ def load_init_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor
         target = own[key]
         if tuple(value.shape) == tuple(target.shape):
             continue
-        grown = fit_input_channels(value, target) if key.endswith("patch_embed.proj.weight") else None
+        growable = key.endswith("patch_embed.proj.weight") or key in ("head.weight", "vit.head.weight")  # stem inputs, motion_stats
+        grown = fit_input_channels(value, target) if growable else None
         if grown is not None and value.shape[1] < target.shape[1]:  # growth only: fewer inputs would drop weights
             state[key] = grown
             adapted.append(key)
