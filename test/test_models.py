@@ -293,7 +293,7 @@ def test_classifier_loss_falls_on_a_toy_problem() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < first * 0.8, f"loss did not fall: {first:.3f} -> {last:.3f}"
 
