@@ -23,6 +23,7 @@ from stae_ros.models import (
     ViTConfig,
     budget_pixels,
 )
+from stae_ros.models.temporal import interpolate_missing_frames, kept_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,9 +38,10 @@ TINY = {
 }
 
 
-def tiny_cfg(**vit: object) -> ModelConfig:
+def tiny_cfg(frame_fill: str = "none", **vit: object) -> ModelConfig:
     d = copy.deepcopy(TINY)
     d["vit"].update(vit)
+    d["fr"]["frame_fill"] = frame_fill
     return ModelConfig.from_dict(d)
 
 
@@ -228,25 +230,66 @@ def test_bad_inputs_raise(model: STAE, clip: torch.Tensor) -> None:
         model.freeze("everything")
 
 
-# ---------------------------------------------------------------- training paths
-def test_training_path_forward_equals_inference(clip: torch.Tensor) -> None:
-    torch.manual_seed(3)
-    m = STAE(tiny_cfg()).eval()
+# ---------------------------------------------------------------- frame fill
+def test_interpolate_missing_frames_blends_the_kept_neighbours_and_holds_the_ends() -> None:
+    t = 8
+    clip = torch.arange(t, dtype=torch.float32).view(1, 1, t, 1, 1).repeat(2, 3, 1, 4, 4) * 10.0
+    clip[1] += torch.rand(3, t, 4, 4)
+    kept = torch.zeros(2, t, dtype=torch.bool)
+    kept[:, [2, 6]] = True
+    out = interpolate_missing_frames(clip, kept)
+    assert torch.equal(out[:, :, [2, 6]], clip[:, :, [2, 6]])
+    # between the kept frames 2 and 6: a straight line; before 2 and after 6: held
+    want0 = torch.tensor([20, 20, 20, 30, 40, 50, 60, 60], dtype=torch.float32)
+    assert torch.allclose(out[0, 0, :, 0, 0], want0)
+    assert torch.allclose(out[1, :, 4], (clip[1, :, 2] + clip[1, :, 6]) / 2)
+    assert torch.equal(interpolate_missing_frames(clip, torch.zeros(2, t, dtype=torch.bool)), clip)
+    assert torch.equal(interpolate_missing_frames(clip, torch.ones(2, t, dtype=torch.bool)), clip)
+    with pytest.raises(ShapeError):
+        interpolate_missing_frames(clip, kept[:, :4])
+
+
+def test_fr_linear_frame_fill_blends_the_recovered_kept_frames(clip: torch.Tensor) -> None:
+    torch.manual_seed(5)
+    m = STAE(tiny_cfg(frame_fill="linear")).eval()
+    plain = STAE(tiny_cfg()).eval()
+    plain.load_state_dict(m.state_dict())
+    sel = m.select(clip, 3, 0.25)
+    zf, mask = m.assemble(clip, sel)
     with torch.no_grad():
-        zf, _ = m.assemble(clip, m.select(clip, 3, 1.0))
-        assert torch.allclose(m(clip, 3, 1.0, "fa"), m.classify(zf), atol=1e-6)
+        out, cnn = m.recover(zf, mask), plain.recover(zf, mask)
+    kept = kept_frames(mask)
+    assert int(kept.sum()) == 2 * 3
+    assert torch.equal(out[:, :, kept[0]][0], cnn[:, :, kept[0]][0])  # kept frames: FR's CNN, arrived pixels exact
+    assert torch.allclose(out, interpolate_missing_frames(cnn, kept))
+    assert not torch.allclose(out, cnn), "dropped frames must be blended, not the CNN's guess"
+    with pytest.raises(ConfigError, match="frame_fill"):
+        tiny_cfg(frame_fill="cubic")
+
+
+# ---------------------------------------------------------------- training paths
+@pytest.mark.parametrize("frame_fill", ["none", "linear"])
+def test_training_path_forward_equals_inference(clip: torch.Tensor, frame_fill: str) -> None:
+    torch.manual_seed(3)
+    m = STAE(tiny_cfg(frame_fill)).eval()
+    with torch.no_grad():
+        zf, mask = m.assemble(clip, m.select(clip, 3, 1.0))
+        assert torch.allclose(m(clip, 3, 1.0, "fa"), m.classify(m.fill_dropped_frames(zf, kept_frames(mask))), atol=1e-6)
         zf, mask = m.assemble(clip, m.select(clip, 3, 0.1))
-        assert torch.allclose(m(clip, 3, 0.1, "sa"), m.classify(zf), atol=1e-6)
+        assert torch.allclose(m(clip, 3, 0.1, "sa"), m.classify(m.fill_dropped_frames(zf, kept_frames(mask))), atol=1e-6)
         assert torch.allclose(m(clip, 3, 0.1, "fr"), m.classify(m.recover(zf, mask)), atol=1e-6)
+    if frame_fill == "none":
+        assert torch.equal(m.fill_dropped_frames(zf, kept_frames(mask)), zf)
 
 
+@pytest.mark.parametrize("frame_fill", ["none", "linear"])
 @pytest.mark.parametrize(
     "stage,trained",
     [("classifier", {"vit"}), ("fa", {"fa"}), ("sa", {"sa"}), ("fr", {"fr", "vit"})],
 )
-def test_gradients_reach_only_the_trained_modules(clip: torch.Tensor, stage: str, trained: set[str]) -> None:
+def test_gradients_reach_only_the_trained_modules(clip: torch.Tensor, stage: str, trained: set[str], frame_fill: str) -> None:
     torch.manual_seed(4)
-    m = STAE(tiny_cfg())
+    m = STAE(tiny_cfg(frame_fill))
     assert set(m.freeze(stage)) == trained
     m.train()
     loss = torch.nn.functional.cross_entropy(m(clip, 2, 0.1, stage), torch.tensor([0, 2]))

@@ -19,6 +19,7 @@ from .fr import FrameRecovery
 from .sa import SpatialAttention
 from .selection import Selection
 from .stae import STAE, STAGES
+from .temporal import interpolate_missing_frames, kept_frames
 from .vit import LoadReport, VideoViT
 
 __all__ = [
@@ -44,4 +45,6 @@ __all__ = [
     "Selection",
     "STAE",
     "STAGES",
+    "interpolate_missing_frames",
+    "kept_frames",
 ]

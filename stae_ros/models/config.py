@@ -144,8 +144,13 @@ class FRConfig:
     downsample: int = 2  #: the 3D U-Net branch runs at H/downsample x W/downsample
     frame_channels: int = 16  #: width of the per-frame 2D CNN (right branch)
     frame_layers: int = 3  #: 2D conv layers of the right branch after its first (3D) layer
+    #: what fills a frame FA dropped: ``none`` (the CNN's output, as in the paper) or ``linear``
+    #: (blend of the nearest kept frames, after the CNN filled their missing pixels)
+    frame_fill: str = "none"
 
     def __post_init__(self) -> None:
+        if self.frame_fill not in ("none", "linear"):
+            raise ConfigError(f"fr.frame_fill must be 'none' or 'linear', got {self.frame_fill!r}")
         _positive(
             "fr",
             base_channels=self.base_channels,

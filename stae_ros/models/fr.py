@@ -7,6 +7,9 @@ mask completes frame by frame; two conv layers extract two feature maps from the
 which are upsampled and *added* to the first and last layers of the right branch as temporal
 guidance, because per-frame 2D convs alone ignore temporal coherence.
 
+With ``frame_fill: linear`` a frame FA dropped is then the linear blend of the nearest kept
+frames, which the CNN has just completed (``temporal.py`` says why).
+
 Arrived pixels are passed through untouched (``where(mask, x, pred)``), so FR never degrades
 what was transmitted. The downsampled left input is mask-normalised (mean of arrived pixels
 per cell, not mean with zeros) so sparse budgets do not look like dark frames.
@@ -20,6 +23,7 @@ from torch import Tensor, nn
 
 from .config import ClipConfig, FRConfig
 from .errors import ShapeError
+from .temporal import interpolate_missing_frames, kept_frames
 
 __all__ = ["FrameRecovery"]
 
@@ -90,4 +94,7 @@ class FrameRecovery(nn.Module):
                 y2 = y2 + g_last2
             y2 = F.relu(y2)
         pred = torch.sigmoid(self.out(y2)).view(b, t, c, h, w).transpose(1, 2)
-        return torch.where(m > 0.5, zero_filled, pred)
+        filled = torch.where(m > 0.5, zero_filled, pred)
+        if self.cfg.frame_fill == "linear":
+            filled = interpolate_missing_frames(filled, kept_frames(m))
+        return filled

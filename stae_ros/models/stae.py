@@ -33,6 +33,7 @@ from .fa import FrameAttention
 from .fr import FrameRecovery
 from .motion import frame_difference, previous_frame_indices
 from .sa import SpatialAttention
+from .temporal import interpolate_missing_frames
 from .selection import Selection, gather_frames, place_frames, top_k_frames, top_pixels_mask
 from .vit import VideoViT
 
@@ -134,6 +135,17 @@ class STAE(nn.Module):
         """FR: fill the missing pixels/frames; arrived pixels are returned unchanged."""
         return self.fr(zero_filled, mask)
 
+    def fill_dropped_frames(self, clip: Tensor, kept: Tensor) -> Tensor:
+        """The frames FA dropped (``kept`` ``B,T`` False), filled as FR will fill them at the edge.
+
+        FA and SA train before FR, against a classifier that sees this: with ``fr.frame_fill:
+        linear`` the blend of the kept neighbours, otherwise zeros (the paper), so the frames
+        they learn to keep are the ones that work with the fill the edge will use.
+        """
+        if self.cfg.fr.frame_fill == "linear":
+            return interpolate_missing_frames(clip, kept)
+        return clip
+
     def classify(self, clip: Tensor) -> Tensor:
         """ViT logits ``B,num_classes``."""
         return self.vit(clip)
@@ -153,7 +165,7 @@ class STAE(nn.Module):
             s = self.fa(clip)  # B,T
             hard = torch.zeros_like(s).scatter(1, top_k_frames(s.detach(), k), 1.0)
             weight = hard + (s - s.detach())
-            return self.classify(clip * weight[:, None, :, None, None])
+            return self.classify(self.fill_dropped_frames(clip * weight[:, None, :, None, None], hard > 0.5))
         if stage == "sa":
             with torch.no_grad():
                 indices = top_k_frames(self.fa.logits(clip), k)
@@ -161,7 +173,8 @@ class STAE(nn.Module):
             s = self.sa(frames, self._motion(clip, indices))  # B,K,H,W
             hard = top_pixels_mask(s.detach(), n).to(s.dtype)
             weight = hard + (s - s.detach())
-            return self.classify(place_frames(frames * weight[:, None], indices, t))
+            kept = torch.zeros(clip.shape[0], t, dtype=torch.bool, device=clip.device).scatter(1, indices, True)
+            return self.classify(self.fill_dropped_frames(place_frames(frames * weight[:, None], indices, t), kept))
         with torch.no_grad():
             zero_filled, mask = self.assemble(clip, self.select(clip, k, p))
         return self.classify(self.recover(zero_filled, mask))

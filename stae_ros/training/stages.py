@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..models.temporal import kept_frames
 from .config import STAGES, StageConfig
 from .errors import TrainingError
 
@@ -94,4 +95,4 @@ def predict(model: torch.nn.Module, stage: str, clips: torch.Tensor, k: int, p: 
     zero_filled, mask = model.assemble(clips, sel)
     if stage == "fr":
         return model.classify(model.recover(zero_filled, mask))
-    return model.classify(zero_filled)
+    return model.classify(model.fill_dropped_frames(zero_filled, kept_frames(mask)))
