@@ -23,7 +23,7 @@ from stae_ros.models import (
     ViTConfig,
     budget_pixels,
 )
-from stae_ros.models.temporal import interpolate_missing_frames, kept_frames
+from stae_ros.models.temporal import interpolate_missing_frames, kept_frames, neighbour_blend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -247,6 +247,47 @@ def test_interpolate_missing_frames_blends_the_kept_neighbours_and_holds_the_end
     assert torch.equal(interpolate_missing_frames(clip, torch.ones(2, t, dtype=torch.bool)), clip)
     with pytest.raises(ShapeError):
         interpolate_missing_frames(clip, kept[:, :4])
+
+
+def test_neighbour_blend_is_the_fill_for_dropped_frames_and_leave_one_out_for_kept_ones() -> None:
+    t = 8
+    clip = torch.arange(t, dtype=torch.float32).view(1, 1, t, 1, 1).repeat(2, 3, 1, 4, 4) * 10.0
+    clip[1] += torch.rand(3, t, 4, 4)
+    kept = torch.zeros(2, t, dtype=torch.bool)
+    kept[:, [1, 4, 6]] = True
+    ref = neighbour_blend(clip, kept)
+    dropped = ~kept[0]
+    assert torch.allclose(ref[:, :, dropped], interpolate_missing_frames(clip, kept)[:, :, dropped])
+    # kept frame 4 without itself: the line from 1 to 6; kept 1 (no kept frame before it): held at 4
+    assert torch.allclose(ref[1, :, 4], clip[1, :, 1] + (clip[1, :, 6] - clip[1, :, 1]) * 3 / 5)
+    assert torch.allclose(ref[1, :, 1], clip[1, :, 4])
+    assert torch.allclose(ref[1, :, 6], clip[1, :, 4])
+    only = torch.zeros(2, t, dtype=torch.bool)
+    only[:, 3] = True  # a lone kept frame is its own reference, and everything else holds it
+    assert torch.allclose(neighbour_blend(clip, only), clip[:, :, 3:4].expand_as(clip))
+    with pytest.raises(ShapeError):
+        neighbour_blend(clip, kept[:, :4])
+
+
+def test_fa_training_with_the_linear_fill_sends_gradient_to_dropped_frames(clip: torch.Tensor) -> None:
+    """The fill overwrites dropped frames; the FA path must still tell FA what adding one would gain."""
+    torch.manual_seed(6)
+    m = STAE(tiny_cfg("linear"))
+    m.freeze("fa")
+    m.train()
+    s = m.fa(clip)
+    s.retain_grad()
+    orig = m.fa.forward
+    m.fa.forward = lambda x: s  # the same scores tensor, so its gradient can be read
+    try:
+        loss = torch.nn.functional.cross_entropy(m(clip, 2, 1.0, "fa"), torch.tensor([0, 2]))
+        loss.backward()
+    finally:
+        m.fa.forward = orig
+    kept = torch.zeros_like(s, dtype=torch.bool).scatter(1, torch.topk(s.detach(), 2, dim=1).indices, True)
+    assert s.grad is not None
+    assert float(s.grad[~kept].abs().sum()) > 0.0, "dropped frames got no gradient"
+    assert float(s.grad[kept].abs().sum()) > 0.0, "kept frames got no gradient"
 
 
 def test_fr_linear_frame_fill_blends_the_recovered_kept_frames(clip: torch.Tensor) -> None:

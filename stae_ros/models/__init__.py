@@ -19,7 +19,7 @@ from .fr import FrameRecovery
 from .sa import SpatialAttention
 from .selection import Selection
 from .stae import STAE, STAGES
-from .temporal import interpolate_missing_frames, kept_frames
+from .temporal import interpolate_missing_frames, kept_frames, neighbour_blend
 from .vit import LoadReport, VideoViT
 
 __all__ = [
@@ -46,5 +46,6 @@ __all__ = [
     "STAE",
     "STAGES",
     "interpolate_missing_frames",
+    "neighbour_blend",
     "kept_frames",
 ]

@@ -33,7 +33,7 @@ from .fa import FrameAttention
 from .fr import FrameRecovery
 from .motion import frame_difference, previous_frame_indices
 from .sa import SpatialAttention
-from .temporal import interpolate_missing_frames
+from .temporal import interpolate_missing_frames, neighbour_blend
 from .selection import Selection, gather_frames, place_frames, top_k_frames, top_pixels_mask
 from .vit import VideoViT
 
@@ -164,8 +164,11 @@ class STAE(nn.Module):
         if stage == "fa":
             s = self.fa(clip)  # B,T
             hard = torch.zeros_like(s).scatter(1, top_k_frames(s.detach(), k), 1.0)
-            weight = hard + (s - s.detach())
-            return self.classify(self.fill_dropped_frames(clip * weight[:, None, :, None, None], hard > 0.5))
+            weight = (hard + (s - s.detach()))[:, None, :, None, None]
+            if self.cfg.fr.frame_fill == "linear":
+                reference = neighbour_blend(clip, hard > 0.5)
+                return self.classify(reference + weight * (clip - reference))
+            return self.classify(clip * weight)
         if stage == "sa":
             with torch.no_grad():
                 indices = top_k_frames(self.fa.logits(clip), k)

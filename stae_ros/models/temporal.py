@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .errors import ShapeError
 
-__all__ = ["FRAME_FILLS", "interpolate_missing_frames", "kept_frames"]
+__all__ = ["FRAME_FILLS", "interpolate_missing_frames", "kept_frames", "neighbour_blend"]
 
 #: the frame fills FR knows: ``none`` (the paper: FR's CNN output) or ``linear``
 FRAME_FILLS: tuple[str, ...] = ("none", "linear")
@@ -58,3 +58,39 @@ def interpolate_missing_frames(clip: Tensor, kept: Tensor) -> Tensor:
     blend = before + (after - before) * weight.view(b, 1, t, 1, 1)
     usable = (kept | ~(has_prev | has_next)).view(b, 1, t, 1, 1)
     return torch.where(usable, clip, blend)
+
+
+def neighbour_blend(clip: Tensor, kept: Tensor) -> Tensor:
+    """For *every* frame t, the linear blend of the nearest kept frames strictly before and strictly
+    after t (held at the ends): what the edge would show at t if t were not sent.
+
+    For a dropped frame this is ``interpolate_missing_frames``; for a kept frame it is the
+    leave-one-out fill. FA trains on ``reference + w * (clip - reference)``: the forward pass is
+    exactly the hard selection with the linear fill, and the gradient on a frame's score is the
+    first-order value of sending that frame instead of its fill, for kept frames (what dropping
+    it would cost) and dropped ones (what adding it would gain). With the plain ``clip * w``, the
+    fill overwrites every dropped frame, so dropped frames get no gradient and FA cannot learn to
+    pick them. A frame with no other kept frame on either side is its own reference.
+    """
+    if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
+        raise ShapeError(f"neighbour_blend needs clip B,C,T,H,W and kept B,T; got "
+                         f"{tuple(clip.shape)}, {tuple(kept.shape)}")
+    b, c, t, h, w = clip.shape
+    pos = torch.arange(t, device=clip.device).unsqueeze(0).expand(b, t)
+    before_kept = torch.where(kept, pos, torch.full_like(pos, -1)).cummax(dim=1).values
+    after_kept = torch.where(kept, pos, torch.full_like(pos, t)).flip(1).cummin(dim=1).values.flip(1)
+    # strictly before / after t: shift the inclusive running max / min by one frame
+    prev = torch.cat([torch.full_like(pos[:, :1], -1), before_kept[:, :-1]], dim=1)
+    nxt = torch.cat([after_kept[:, 1:], torch.full_like(pos[:, :1], t)], dim=1)
+    has_prev, has_next = prev >= 0, nxt < t
+    prev_i = torch.where(has_prev, prev, torch.where(has_next, nxt, pos)).clamp(0, t - 1)
+    next_i = torch.where(has_next, nxt, torch.where(has_prev, prev, pos)).clamp(0, t - 1)
+    span = (next_i - prev_i).clamp_min(1).to(clip.dtype)
+    weight = ((pos - prev_i).to(clip.dtype) / span).clamp(0.0, 1.0)
+    weight = torch.where(next_i == prev_i, torch.zeros_like(weight), weight)
+
+    def take(index: Tensor) -> Tensor:
+        return torch.gather(clip, 2, index.view(b, 1, t, 1, 1).expand(b, c, t, h, w))
+
+    before, after = take(prev_i), take(next_i)
+    return before + (after - before) * weight.view(b, 1, t, 1, 1)
