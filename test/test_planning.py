@@ -219,3 +219,27 @@ def test_only_points_a_camera_can_realise_are_planned_over():
     assert [p.extra["lambda"] for p in small] == [1e-3]
     px, _ = realisable_points(points, "stae-px")
     assert settings_text(px[0]) == ""
+
+
+def test_the_cameras_accept_every_shipped_profile_point_the_controller_can_choose():
+    """Measurement statistics in a point's ``extra`` are not knobs: sending them got every
+    BudgetCommand of the demo rejected by the stae-px camera."""
+    import json
+
+    from stae_ros.pipeline import CameraPipeline
+    from stae_ros.planning import realisable_points, settings_text
+    from stae_ros.profiling.schema import load_profile
+    from stae_ros.training import load_model
+
+    root = Path(__file__).resolve().parents[1]
+    camera = CameraPipeline(load_model(root / "models" / "stae_default.pt"), threads=1)
+    points, _ = realisable_points(load_profile(root / "profiles" / "default.json").points, "stae-px")
+    assert len(points) >= 20
+    for point in points:
+        text = settings_text(point)
+        camera.set_codec_settings(json.loads(text) if text else {})
+        camera.set_budget(point.k, point.p)
+    roi_knobs = {"crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold"}
+    for name in ("payloads.json", "payloads_112.json"):
+        roi, _ = realisable_points(load_profile(root / "profiles" / name).points, "stae-roi264")
+        assert roi and all(set(json.loads(settings_text(p))) <= roi_knobs for p in roi)

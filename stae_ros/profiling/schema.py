@@ -15,8 +15,12 @@ from typing import Any
 
 SCHEMA_ID = "stae-profile/1"
 
-#: keys of OperatingPoint.extra that describe a point (how it was made) rather than set it
-DESCRIPTIVE_KEYS = frozenset({"label", "lambda", "map", "model_not_shipped"})
+#: keys of OperatingPoint.extra that describe a point (how it was made, what was measured at it)
+#: rather than set it; everything else in ``extra`` is a codec knob the camera must apply
+DESCRIPTIVE_KEYS = frozenset({"label", "lambda", "map", "model_not_shipped",
+                              # measurement statistics that `stae profile` records per point
+                              "codec_version", "bytes_min", "bytes_max", "camera_ms_p95", "edge_ms_p95",
+                              "edge_batch", "compression_ratio"})
 
 __all__ = ["SCHEMA_ID", "DESCRIPTIVE_KEYS", "OperatingPoint", "Profile", "ProfileError", "load_profile", "save_profile"]
 
