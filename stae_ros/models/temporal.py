@@ -37,26 +37,10 @@ def interpolate_missing_frames(clip: Tensor, kept: Tensor) -> Tensor:
     if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
         raise ShapeError(f"interpolate_missing_frames needs clip B,C,T,H,W and kept B,T; got "
                          f"{tuple(clip.shape)}, {tuple(kept.shape)}")
-    b, c, t, h, w = clip.shape
     if bool(kept.all()):
         return clip
-    pos = torch.arange(t, device=clip.device).unsqueeze(0).expand(b, t)
-    prev = torch.where(kept, pos, torch.full_like(pos, -1)).cummax(dim=1).values
-    nxt = torch.where(kept, pos, torch.full_like(pos, t)).flip(1).cummin(dim=1).values.flip(1)
-    has_prev, has_next = prev >= 0, nxt < t
-    # hold at the ends: a missing frame before the first (after the last) kept frame copies it
-    prev_i = torch.where(has_prev, prev, nxt).clamp(0, t - 1)
-    next_i = torch.where(has_next, nxt, prev).clamp(0, t - 1)
-    span = (next_i - prev_i).clamp_min(1).to(clip.dtype)
-    weight = ((pos - prev_i).to(clip.dtype) / span).clamp(0.0, 1.0)
-    weight = torch.where(next_i == prev_i, torch.zeros_like(weight), weight)
-
-    def take(index: Tensor) -> Tensor:
-        return torch.gather(clip, 2, index.view(b, 1, t, 1, 1).expand(b, c, t, h, w))
-
-    before, after = take(prev_i), take(next_i)
-    blend = before + (after - before) * weight.view(b, 1, t, 1, 1)
-    usable = (kept | ~(has_prev | has_next)).view(b, 1, t, 1, 1)
+    blend, has_neighbour = _blend_neighbours(clip, kept, strict=False)
+    usable = (kept | ~has_neighbour).view(clip.shape[0], 1, clip.shape[2], 1, 1)
     return torch.where(usable, clip, blend)
 
 
@@ -75,14 +59,22 @@ def neighbour_blend(clip: Tensor, kept: Tensor) -> Tensor:
     if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
         raise ShapeError(f"neighbour_blend needs clip B,C,T,H,W and kept B,T; got "
                          f"{tuple(clip.shape)}, {tuple(kept.shape)}")
+    return _blend_neighbours(clip, kept, strict=True)[0]
+
+
+def _blend_neighbours(clip: Tensor, kept: Tensor, strict: bool) -> tuple[Tensor, Tensor]:
+    """(blend of the nearest kept frames before and after each frame, held at the ends; ``B,T``
+    whether the frame has any such neighbour). ``strict``: a kept frame is not its own neighbour.
+    A frame without neighbours gets itself."""
     b, c, t, h, w = clip.shape
     pos = torch.arange(t, device=clip.device).unsqueeze(0).expand(b, t)
-    before_kept = torch.where(kept, pos, torch.full_like(pos, -1)).cummax(dim=1).values
-    after_kept = torch.where(kept, pos, torch.full_like(pos, t)).flip(1).cummin(dim=1).values.flip(1)
-    # strictly before / after t: shift the inclusive running max / min by one frame
-    prev = torch.cat([torch.full_like(pos[:, :1], -1), before_kept[:, :-1]], dim=1)
-    nxt = torch.cat([after_kept[:, 1:], torch.full_like(pos[:, :1], t)], dim=1)
+    prev = torch.where(kept, pos, torch.full_like(pos, -1)).cummax(dim=1).values
+    nxt = torch.where(kept, pos, torch.full_like(pos, t)).flip(1).cummin(dim=1).values.flip(1)
+    if strict:  # strictly before / after t: shift the inclusive running max / min by one frame
+        prev = torch.cat([torch.full_like(pos[:, :1], -1), prev[:, :-1]], dim=1)
+        nxt = torch.cat([nxt[:, 1:], torch.full_like(pos[:, :1], t)], dim=1)
     has_prev, has_next = prev >= 0, nxt < t
+    # hold at the ends: a frame before the first (after the last) kept neighbour copies it
     prev_i = torch.where(has_prev, prev, torch.where(has_next, nxt, pos)).clamp(0, t - 1)
     next_i = torch.where(has_next, nxt, torch.where(has_prev, prev, pos)).clamp(0, t - 1)
     span = (next_i - prev_i).clamp_min(1).to(clip.dtype)
@@ -93,4 +85,4 @@ def neighbour_blend(clip: Tensor, kept: Tensor) -> Tensor:
         return torch.gather(clip, 2, index.view(b, 1, t, 1, 1).expand(b, c, t, h, w))
 
     before, after = take(prev_i), take(next_i)
-    return before + (after - before) * weight.view(b, 1, t, 1, 1)
+    return before + (after - before) * weight.view(b, 1, t, 1, 1), has_prev | has_next
