@@ -34,9 +34,7 @@ def interpolate_missing_frames(clip: Tensor, kept: Tensor) -> Tensor:
     """``clip`` ``B,C,T,H,W`` with every frame where ``kept`` (``B,T`` bool) is False replaced by
     the linear interpolation of the nearest kept frames; kept frames are returned unchanged, and
     a clip with no kept frame at all is returned as it is."""
-    if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
-        raise ShapeError(f"interpolate_missing_frames needs clip B,C,T,H,W and kept B,T; got "
-                         f"{tuple(clip.shape)}, {tuple(kept.shape)}")
+    _check_clip_and_kept("interpolate_missing_frames", clip, kept)
     if bool(kept.all()):
         return clip
     blend, has_neighbour = _blend_neighbours(clip, kept, strict=False)
@@ -56,10 +54,14 @@ def neighbour_blend(clip: Tensor, kept: Tensor) -> Tensor:
     fill overwrites every dropped frame, so dropped frames get no gradient and FA cannot learn to
     pick them. A frame with no other kept frame on either side is its own reference.
     """
-    if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
-        raise ShapeError(f"neighbour_blend needs clip B,C,T,H,W and kept B,T; got "
-                         f"{tuple(clip.shape)}, {tuple(kept.shape)}")
+    _check_clip_and_kept("neighbour_blend", clip, kept)
     return _blend_neighbours(clip, kept, strict=True)[0]
+
+
+def _check_clip_and_kept(caller: str, clip: Tensor, kept: Tensor) -> None:
+    if clip.dim() != 5 or kept.dim() != 2 or kept.shape != (clip.shape[0], clip.shape[2]):
+        raise ShapeError(f"{caller} needs clip B,C,T,H,W and kept B,T; got "
+                         f"{tuple(clip.shape)}, {tuple(kept.shape)}")
 
 
 def _blend_neighbours(clip: Tensor, kept: Tensor, strict: bool) -> tuple[Tensor, Tensor]:
