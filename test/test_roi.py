@@ -18,7 +18,8 @@ from stae_ros.roi import (
 from stae_ros.roi.codec import RoiCodec, RoiLimits, RoiSettings
 from stae_ros.roi.h264 import X264Settings, decode_annexb, encode_annexb, pack_nals, split_nals, unpack_nals
 from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch, motion_importance
-from stae_ros.roi.report import bytes_at_accuracy
+from stae_ros.roi.baseline import resize_clip
+from stae_ros.roi.report import bytes_at_accuracy, equal_accuracy_table
 
 
 def _clip(seed: int = 0, t: int = 8, size: int = 64) -> np.ndarray:
@@ -132,6 +133,33 @@ def test_bytes_at_accuracy_interpolates_on_envelope() -> None:
     assert bytes_at_accuracy(pts, 0.6) == pytest.approx((200.0 * 400.0) ** 0.5)  # log-linear between 200 and 400
     assert bytes_at_accuracy(pts, 0.7) == pytest.approx(400.0)
     assert bytes_at_accuracy(pts, 0.8) is None
+
+
+def test_downscaled_h264_reference_round_trips_with_bounded_error() -> None:
+    """What h264_points(scale=2) does to a clip: area-down, x264 at half size, decode, bilinear-up."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    frame = np.stack([(yy * 3) % 256, (xx * 3) % 256, ((yy + xx) * 2) % 256], -1).astype(np.uint8)  # smooth ramps
+    clip = np.stack([np.roll(frame, i, axis=1) for i in range(4)])
+    small = resize_clip(clip, 32, 32)
+    assert small.shape == (4, 32, 32, 3) and resize_clip(clip, 64, 64) is clip
+    back = resize_clip(decode_annexb(encode_annexb(small, X264Settings(crf=18)), 4, 32, 32), 64, 64)
+    assert back.shape == clip.shape and back.dtype == np.uint8
+    err = np.abs(back.astype(np.int16) - clip.astype(np.int16))
+    assert np.median(err) < 8  # ramps survive half size; the wrap-around edges are the only large errors
+
+
+def test_equal_accuracy_uses_the_reference_floor_only_within_one_point() -> None:
+    ref = {"h264": [(440.0, 0.965), (540.0, 0.95), (740.0, 0.973)]}
+    rows = [
+        {"codec": "a", "bytes_mean": 49.0, "accuracy": 0.960},  # 0.5 pt below the floor: compared with it
+        {"codec": "b", "bytes_mean": 24.0, "accuracy": 0.860},  # 10 pt below: no equal-accuracy setting
+        {"codec": "c", "bytes_mean": 100.0, "accuracy": 0.970},  # on the curve: interpolated as before
+    ]
+    a, b, c = equal_accuracy_table(rows, ref)
+    assert a["h264_bytes"] is None and a["h264_bytes_minus1pt"] == 440.0
+    assert a["h264_ratio_minus1pt"] == pytest.approx(440.0 / 49.0)
+    assert b["h264_bytes_minus1pt"] is None and b["h264_ratio_minus1pt"] is None
+    assert 440.0 < c["h264_bytes"] < 740.0 and c["h264_bytes_minus1pt"] == pytest.approx(440.0)
 
 
 def test_crop_mode_round_trip() -> None:

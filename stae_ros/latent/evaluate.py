@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .codec import LatentCodec
-from .io import save_latent_model
+from .io import load_latent_model, save_latent_model
 from .model import LatentConfig, LatentModel
 from stae_ros.roi.cputime import time_camera_cpu
 from .train import estimate_bits, refit_prior, train_latent
@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = study_parser("python -m stae_ros.latent.evaluate", __doc__, "config/latent_default.yaml", "latent.json",
                       "docs/img/payload_latent.png")
     ap.add_argument("--crfs", default="51,48,43,38,33,28,23", help="libx264 CRFs of the reference curve")
+    ap.add_argument("--ref-scales", default="1",
+                    help="comma-separated down-scaling factors of the libx264 reference (1 = full size; 2 = half height "
+                         "and width, scaled back up after decoding); equal accuracy is read on the best of them")
     ap.add_argument("--lambdas", default="", help="comma-separated lambdas overriding the config's sweep")
     ap.add_argument("--only-train", action="store_true", help="train/cache the models and stop")
     ap.add_argument("--no-reference", action="store_true", help="measure/cache the latent points only (no H.264, no report)")
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stae_ros.roi.baseline import StudyConfig, base_classifier, h264_points
     from stae_ros.roi.dataset import load_payload_data
-    from stae_ros.roi.report import equal_accuracy_table, plot_curves, write_profile_points
+    from stae_ros.roi.report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
 
     cfg = LatentConfig(**conf["model"])
     tr = conf["train"]
@@ -98,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(clips=data.train_clips, labels=data.train_labels, batch=tr["batch"], lr=tr["lr"], seed=tr["seed"])
     base_kw = {}
     if tr.get("base_init"):  # a warm start of the warm start: same-shaped weights, e.g. the 64x64 model for 112x112
+        # a bundle (models/stae_latent_*.pt) or a bare state_dict; its own height/width may differ
+        src = load_latent_model(tr["base_init"], cfg)
         init = LatentModel(cfg)
-        init.load_state_dict(torch.load(tr["base_init"], weights_only=True))
+        init.load_state_dict(src.state_dict())
         base_kw["init"] = init
     base = _train_or_load(
         cfg, _model_path(out, f"base_{tr['base_lambda']:g}"), lam=tr["base_lambda"], steps=tr["base_steps"], **common, **base_kw
@@ -143,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         batch=tr["batch"],
     )
     crfs = [float(c) for c in args.crfs.split(",")]
-    ref = h264_points(data, base_classifier(data, study), study, crfs)
+    base_cls = base_classifier(data, study)
+    ref = [r for scale in (int(v) for v in args.ref_scales.split(",")) for r in h264_points(data, base_cls, study, crfs, scale=scale)]
+    ref.sort(key=lambda r: r["bytes_mean"])
     refs = {
         "h264": [(r["bytes_mean"], r["accuracy"]) for r in ref],
         "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
@@ -151,11 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     table = equal_accuracy_table(rows, refs)
     save_json(out / args.json, {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
     plot_curves(
-        {
-            "stae-latent (lambda sweep)": [(r["bytes_mean"], r["accuracy"]) for r in rows],
-            "libx264 (Annex-B as PyAV writes it)": refs["h264"],
-            "libx264, SEI dropped + varint NAL container": refs["h264_lite"],
-        },
+        {"stae-latent (lambda sweep)": [(r["bytes_mean"], r["accuracy"]) for r in rows]} | reference_curves(ref),
         args.plot,
         f"stae-latent vs libx264 (synthetic {cfg.frames}x{cfg.height}x{cfg.width}, 12 classes)",
     )

@@ -26,7 +26,7 @@ from .dataset import load_payload_data
 from .h264 import X264Settings
 from .cputime import time_camera_cpu
 from .importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
-from .report import equal_accuracy_table, plot_curves, save_json, write_profile_points
+from .report import equal_accuracy_table, plot_curves, reference_curves, save_json, write_profile_points
 from .map_training import MapTraining
 from .study_cli import start_study, study_parser
 from .train_map import train_importance
@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         row["camera_ms_mean_single"] = timing["ms_mean_single"]
         row["load1"] = timing["load1"]
 
-    ref = h264_points(data, base, study, [float(c) for c in conf["h264_crfs"]])
+    crfs = [float(c) for c in conf["h264_crfs"]]  # h264_scales: the reference at 1/s size too (see h264_points)
+    ref = sorted((r for sc in conf.get("h264_scales", [1]) for r in h264_points(data, base, study, crfs, scale=int(sc))),
+                 key=lambda r: r["bytes_mean"])
     refs = {
         "h264": [(r["bytes_mean"], r["accuracy"]) for r in ref],
         "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
@@ -210,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for mode, sel in sorted({(r.get("mode", "fill"), _fa_key(r)) for r in rows})
             },
-            "libx264 (Annex-B as PyAV writes it)": refs["h264"],
-            "libx264, SEI dropped + varint NAL container": refs["h264_lite"],
+            **reference_curves(ref),
         },
         args.plot,
         f"stae-roi264 vs libx264 (synthetic {t}x{h}x{w}, 12 classes)",

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .report import equal_accuracy_table, plot_curves, write_profile_points
+from .report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
 
 __all__ = ["main"]
 
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             curves.setdefault(name, []).append((r["bytes_mean"], r["accuracy"]))
             rows.append(r)
     refs = {"h264": [(r["bytes_mean"], r["accuracy"]) for r in ref], "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref]}
-    curves["libx264 (Annex-B as PyAV writes it)"] = refs["h264"]
-    curves["libx264, SEI dropped + varint NAL container"] = refs["h264_lite"]
+    curves |= reference_curves(ref)
     if args.plot:
         plot_curves(curves, args.plot, f"issue-6 payloads vs libx264 ({args.title})")
     if args.profile:
@@ -58,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         for codec in sorted({r["codec"] for r in by_label.values()}):
             points = [r for r in by_label.values() if r["codec"] == codec]
             write_profile_points(args.profile, codec, points, clip, f"synthetic seed 0, {n_clips} test clips ({t}x{h}x{w})")
-    print("| CRF | PyAV bytes/clip | lite bytes/clip | accuracy | before fine-tune |\n|---|---|---|---|---|")
-    for r in sorted(ref, key=lambda r: -r["crf"]):
-        print(f"| {r['crf']:g} | {_fmt(r['bytes_mean'])} | {_fmt(r['bytes_mean_lite'])} | {_fmt(r['accuracy'], True)} | {_fmt(r['accuracy_before_finetune'], True)} |")
+    print("| CRF | size | PyAV bytes/clip | lite bytes/clip | accuracy | before fine-tune |\n|---|---|---|---|---|---|")
+    for r in sorted(ref, key=lambda r: (r.get("scale", 1), -r["crf"])):
+        size = "full" if r.get("scale", 1) == 1 else f"1/{r['scale']}"
+        print(f"| {r['crf']:g} | {size} | {_fmt(r['bytes_mean'])} | {_fmt(r['bytes_mean_lite'])} | {_fmt(r['accuracy'], True)} | {_fmt(r['accuracy_before_finetune'], True)} |")
     print()
     print("| point | bytes/clip (p95) | accuracy | camera ms (wall / CPU) | H.264-lite at equal acc. | ratio | within 1 pt below | ratio | PyAV H.264 at equal acc. | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
