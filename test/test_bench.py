@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,6 +118,22 @@ def test_external_sweep_is_empty_without_model_files(tmp_path) -> None:
     assert external_sweep("unused.pt", root=tmp_path) == []
     with pytest.raises(UnknownCodecError, match="mpeg"):
         ExternalCodec("mpeg", str(tmp_path / "x.pt"))
+
+
+def test_external_sweep_leaves_out_latent_files_built_for_another_frame_size(tmp_path) -> None:
+    from stae_ros.baselines.external import external_sweep
+    from stae_ros.latent.io import save_latent_model
+    from stae_ros.latent.model import LatentConfig, LatentModel
+
+    for size in (64, 112):
+        cfg = LatentConfig(frames=8, height=size, width=size, num_classes=3, enc_width=4, latent_channels=2, head_width=4)
+        save_latent_model(tmp_path / f"stae_latent_{size}.pt", LatentModel(cfg))
+    names = lambda specs: sorted(Path(s["path"]).name for s in specs)  # noqa: E731
+    assert names(external_sweep("unused.pt", root=tmp_path, clip_hw=(64, 64))) == ["stae_latent_64.pt"]
+    assert names(external_sweep("unused.pt", root=tmp_path, clip_hw=(112, 112))) == ["stae_latent_112.pt"]
+    assert len(external_sweep("unused.pt", root=tmp_path)) == 2  # no size given: every file
+    named = [str(tmp_path / "stae_latent_112.pt")]
+    assert names(external_sweep("unused.pt", files=named, clip_hw=(64, 64))) == ["stae_latent_112.pt"]  # asked for
 
 
 def _timed(name, family, cam_runs, edge_runs, per_clip=None, preset=None):

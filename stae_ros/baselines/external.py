@@ -16,6 +16,7 @@ Model files are looked up by :func:`external_sweep` under ``models/`` (``*roi*.p
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from .base import ClipCodec, check_clip
 from .errors import BaselineDecodeError, ClipFormatError, UnknownCodecError
 
 __all__ = ["ExternalCodec", "external_sweep"]
+
+log = logging.getLogger(__name__)
 
 
 class ExternalCodec(ClipCodec):
@@ -102,9 +105,14 @@ class ExternalCodec(ClipCodec):
 
 
 def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None = None,
-                   files: list[str] | None = None) -> list[dict[str, Any]]:
+                   files: list[str] | None = None, clip_hw: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Specs for the issue-6 model files: ``files`` if given (kind from the name: "roi"/"latent"),
-    else every ``*roi*.pt`` / ``*latent*.pt`` under ``models/`` (none found: empty list)."""
+    else every ``*roi*.pt`` / ``*latent*.pt`` under ``models/`` (none found: empty list).
+
+    ``clip_hw``: the bench's frame size. A shipped latent bundle built for another size (e.g.
+    ``stae_latent_112.pt`` in a 64x64 bench) is left out of the default list rather than failing
+    on every clip; a file named in ``files`` is always kept, so its error is reported.
+    """
     if files:
         paths = [Path(f) for f in files]
     else:
@@ -118,8 +126,24 @@ def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None 
             crfs = (30,) if tiny else (26, 32, 38)
             specs += [{"family": "external", "kind": "roi", "path": str(path), "crf": c} for c in crfs]
         elif "latent" in path.name:
+            size = _latent_file_hw(path)
+            if not files and clip_hw is not None and size is not None and size != tuple(clip_hw):
+                log.info("%s is for %dx%d frames, the bench's are %dx%d: left out", path.name, *size, *clip_hw)
+                continue
             specs.append({"family": "external", "kind": "latent", "path": str(path)})
     return specs
+
+
+def _latent_file_hw(path: str | Path) -> tuple[int, int] | None:
+    """(height, width) a latent bundle was built for; None when unreadable (the loader then names the problem)."""
+    try:
+        import torch
+
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+        cfg = blob["config"]
+        return int(cfg["height"]), int(cfg["width"])
+    except Exception:  # noqa: BLE001 - missing, not a bundle, ...
+        return None
 
 
 def _roi_file_format(path: str | Path) -> str | None:

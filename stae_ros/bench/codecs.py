@@ -87,7 +87,8 @@ def make_tiny_checkpoint(path: str | Path, frames: int = 8, size: int = 32, seed
     return save_checkpoint(path, model, cfg, list(CLASS_NAMES[:classes]), stage="random", metrics={})
 
 
-def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded: Any = None) -> list[dict[str, Any]]:
+def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded: Any = None,
+           clip_hw: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     from stae_ros.baselines import classic_sweep, make_codec, semantic_sweep
 
     specs = classic_sweep(opts.tiny) + semantic_sweep(ckpt, opts.tiny, frames=frames)
@@ -96,7 +97,7 @@ def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded
             from stae_ros.baselines.external import external_sweep
 
             if opts.external_models or not opts.tiny:  # the shipped files are for 16x64x64 clips, not tiny ones
-                specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None)
+                specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None, clip_hw=clip_hw)
         except Exception as exc:  # the issue-6 packages are optional and may be mid-development
             log.warning("issue-6 payloads (roi/latent) left out: %s", exc)
     if opts.only:  # families ("h264"), modes ("stae"), kinds ("latent") or point names ("stae-k4-p0.05-fast")
@@ -470,7 +471,7 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
         ft = synthetic_clips(loaded.class_names, opts.ft_per_class, frames, h, w, seed=1)
     ft_cfg = FinetuneConfig(mode=opts.adapt, steps=opts.adapt_steps, batch=opts.adapt_batch)
     _SCORE_CACHE.clear()
-    specs = _specs(ckpt, opts, frames, loaded)
+    specs = _specs(ckpt, opts, frames, loaded, clip_hw=(h, w))
     log.info("codec bench: %d operating points, %d test clips, %d fine-tuning clips, model %s; adaptation: %s",
              len(specs), len(test.clips), len(ft.clips), ckpt, ft_cfg.describe())
     phases: dict[str, float] = {}
