@@ -75,6 +75,24 @@ def test_latent_codec_round_trip_and_bad_payloads(loaded, clips):
     assert "mjpeg" in unknown.error
 
 
+def test_latent_model_for_another_frame_size_sets_the_clip_size(loaded):
+    """models/stae_latent_112.pt beside the 64x64 STAE model: camera and edge both use the codec's 112x112."""
+    path = ROOT / "models" / "stae_latent_112.pt"
+    cam = CameraPipeline(loaded, codec="stae-latent", codec_model=str(path))
+    assert cam.shape == (16, 112, 112, 3)
+    edge = EdgePipeline(loaded, device="cpu", codec_models={"stae-latent": str(path)})
+    assert edge.clip_shape("stae-latent") == (16, 112, 112, 3) and edge.clip_shape("stae-px") == edge.shape
+    c = render_clip(3, 4242, 16, 112, 112)
+    enc = cam.encode(c.frames)
+    (r,) = edge.decode_classify([(enc.payload, enc.codec)])
+    assert r.ok and r.label in loaded.class_names and enc.k == 16 and len(enc.payload) < 400
+    with pytest.raises(ClipShapeError, match="112"):
+        cam.encode(np.zeros((16, 64, 64, 3), np.uint8))  # the STAE model's size is not this codec's
+    missing = EdgePipeline(loaded, device="cpu", codec_models={"stae-latent": str(ROOT / "models" / "nope.pt")})
+    with pytest.raises(PipelineError, match="nope.pt"):
+        missing.clip_shape("stae-latent")
+
+
 def test_bad_budgets_shapes_and_codecs_named(loaded):
     with pytest.raises(BudgetError, match="K=0"):
         CameraPipeline(loaded, k=0, p=0.5)

@@ -77,6 +77,16 @@ class EdgePipeline:
         self._latent: LatentPayload | None = None
         self._roi: RoiPayload | None = None
 
+    def clip_shape(self, codec: str) -> tuple[int, int, int, int]:
+        """(T, H, W, C) a payload of ``codec`` must declare: the codec model's own clip size for
+        stae-latent / stae-roi264 (loading it on first use; a missing file raises PipelineError),
+        the STAE model's for stae-px and anything else (which decode then rejects by name)."""
+        if codec == LATENT_CODEC:
+            return tuple(self.latent().shape)
+        if codec == ROI_CODEC:
+            return tuple(self.roi().shape)
+        return self.shape
+
     def latent(self) -> LatentPayload:
         """Loaded on the first stae-latent payload, so an edge that never sees one never pays for it."""
         if self._latent is None:

@@ -61,6 +61,8 @@ class CameraNode(Node):
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
                                        codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]))
+        T, H, W, _C = self.pipeline.shape  # stae-latent / stae-roi264: their model file's clip size
+        self.T = T
         reason = self._set_codec_settings(cfg["codec_settings"])
         if reason is not None:
             raise ValueError(f"parameter codec_settings: {reason}")

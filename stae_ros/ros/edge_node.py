@@ -162,12 +162,14 @@ class EdgeNode(Node):
         self.pub_stats.publish(s)
 
     def _process(self, batch: list[_Waiting]) -> None:
+        from stae_ros.pipeline import PipelineError  # torch-heavy: imported with the pipeline, not with the module
+
         start = wall_ns()
         good: list[_Waiting] = []
         for item in batch:
             try:
-                check_clip_fields(item.msg, self.shape)
-            except MalformedClipError as exc:
+                check_clip_fields(item.msg, self.pipeline.clip_shape(str(item.msg.codec)))
+            except (MalformedClipError, PipelineError) as exc:
                 self._reject(item, str(exc))
                 continue
             good.append(item)
