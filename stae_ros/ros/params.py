@@ -80,8 +80,8 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "or stae-roi264 (issue 6's importance-map crop + libx264); the last two code the whole clip (K=T, p=1) "
        "and ignore k/p", choices=CODECS, read_only=True),
     _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
-       "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; stae-px ignores it",
-       read_only=True),
+       "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; the file's clip size "
+       "sets the camera's (models/stae_latent_112.pt: 16x112x112); stae-px ignores it", read_only=True),
     _p("codec_settings", "", "stae-roi264: JSON object of operating-point knobs over the model file's settings "
        "(crf, threshold, mode, frame_select, frame_stride, frame_threshold), e.g. '{\"crf\": 33}'; empty = the "
        "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
