@@ -185,6 +185,17 @@ def test_random_pixels_differ_from_sa_pixels(tiny_ckpt: str) -> None:
     assert not np.array_equal(rnd.mask, sa.mask)
 
 
+def test_random_pixel_encode_is_a_pure_function_of_the_clip(tiny_ckpt: str) -> None:
+    """Same clip -> same payload however many clips came before (the bench times the n-th encode)."""
+    spec = {"family": "semantic", "mode": "fa_random", "k": 4, "p": 0.1, "checkpoint": tiny_ckpt}
+    codec, clip, other = make_codec(spec), _model_clip(2), _model_clip(3)
+    first = codec.encode(clip)
+    codec.encode(other)
+    assert codec.encode(clip) == first == make_codec(spec).encode(clip)
+    assert codec.encode(other) != first  # another clip draws other pixels
+    assert make_codec(spec | {"seed": 1}).encode(clip) != first
+
+
 def test_selection_codec_rejects_garbage_and_bad_budgets(tiny_ckpt: str) -> None:
     codec = make_codec({"family": "semantic", "mode": "stae", "k": 4, "p": 0.25, "checkpoint": tiny_ckpt})
     for garbage in GARBAGE:

@@ -19,6 +19,7 @@ torch and the model are imported lazily so the classic codecs stay torch-free.
 from __future__ import annotations
 
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ class SelectionCodec(ClipCodec):
         clip_cfg = loaded.config.clip
         if not 1 <= self.k <= clip_cfg.frames:
             raise ClipFormatError(f"K={self.k} is outside 1..{clip_cfg.frames} frames of the model's clip")
-        self._rng = np.random.default_rng(seed)
+        self.seed = int(seed)
 
     @property
     def name(self) -> str:
@@ -111,8 +112,13 @@ class SelectionCodec(ClipCodec):
             return idx, np.ones((self.k, h, w), bool)
         n = budget_pixels(self.p, h, w)
         mask = np.zeros((self.k, h * w), bool)
+        # Seeded by (seed, the clip's bytes), not by a generator shared across calls: encode is then a
+        # pure function, so a clip's payload and its decode cost do not depend on how many clips came
+        # before it (the bench times the last of many encodes; a shared generator made every run's
+        # payloads, and their layout and decode time, different).
+        rng = np.random.default_rng([self.seed, zlib.crc32(np.ascontiguousarray(clip).data)])
         for row in mask:
-            row[self._rng.choice(h * w, n, replace=False)] = True
+            row[rng.choice(h * w, n, replace=False)] = True
         return idx, mask.reshape(self.k, h, w)
 
     def encode(self, clip: np.ndarray) -> bytes:
