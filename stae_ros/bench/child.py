@@ -143,6 +143,9 @@ def _summary(t: dict[str, list[float]]) -> dict[str, Any]:
 
 
 def _main(job_path: str) -> int:
+    from stae_ros.runtime import keep_freed_memory
+
+    malloc_tuned = keep_freed_memory()  # what the nodes do at start (see stae_ros.runtime), for every codec alike
     job = json.loads(Path(job_path).read_text())
     threads = int(job.get("threads", 1))
     timing = {"reps": int(job.get("reps", 5)), "warmup": int(job.get("warmup", 2)),
@@ -205,7 +208,8 @@ def _main(job_path: str) -> int:
     else:
         raise SystemExit(f"unknown side {side!r}")
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime)
+    result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime,
+                  malloc_tuned=malloc_tuned)
     Path(job["result"]).write_text(json.dumps(result))
     return 0
 

@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from stae_ros.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the nodes do: per-clip buffers reused, not page-faulted in again (stae_ros.runtime)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -79,6 +79,9 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
+    from stae_ros.runtime import keep_freed_memory
+
+    keep_freed_memory()  # per-clip buffers stay in the heap: no page faults every clip (stae_ros.runtime)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The first SIGINT/SIGTERM stops the spin (KeyboardInterrupt, as Python's default handler
     # would); any later one is ignored. The terminal's and `ros2 launch`'s Ctrl-C both arrive, and a
