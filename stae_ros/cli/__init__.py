@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from stae_ros.runtime import keep_freed_memory
 
-    keep_freed_memory()  # as the nodes do: per-clip buffers reused, not page-faulted in again (stae_ros.runtime)
+    # batch jobs (train, bench, profile, eval): every freed block stays in the heap, the large
+    # blocks of a training step included, so they are not page-faulted in again (stae_ros.runtime)
+    keep_freed_memory(heap_only=True)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

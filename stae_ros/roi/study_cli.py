@@ -28,7 +28,10 @@ def study_parser(prog: str, doc: str | None, config: str, json_name: str, plot: 
 
 
 def start_study(args: argparse.Namespace) -> dict:
-    """Set up logging and threads; return the parsed config."""
+    """Set up logging, threads and the allocator; return the parsed config."""
+    from stae_ros.runtime import keep_freed_memory
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    keep_freed_memory(heap_only=True)  # training steps reuse their large blocks (stae_ros.runtime)
     torch.set_num_threads(1)
     return yaml.safe_load(Path(args.config).read_text())
