@@ -212,3 +212,48 @@ def test_full_adaptation_is_seeded_and_leaves_the_checkpoint_alone(tmp_path, one
     assert set(head) >= {"acc", "acc_zero_shot", "adapt_cpu_s"}
     with pytest.raises(ValueError, match="full"):
         FinetuneConfig(mode="partial")
+
+
+def _run(ms: float, probe: float) -> dict:
+    return {"ms": ms, "host_probe_ms": probe}
+
+
+def test_slow_runs_are_those_whose_host_probe_stands_out() -> None:
+    from stae_ros.bench.codecs import slow_runs
+
+    runs = [{"camera": [_run(2.0, 2.7), _run(2.5, 3.3), _run(2.0, 2.7)], "edge": [_run(9, 2.7)] * 3},
+            {"camera": [_run(5.0, 2.8)] * 3, "edge": [_run(9, 2.6), _run(9, 2.7), _run(11, 3.1)]},
+            {"error": "failed"}]
+    slow, medians = slow_runs(runs, tolerance=0.08)
+    assert medians == {"camera": 2.8, "edge": 2.7}
+    assert slow == [(0, 1), (1, 2)]  # 3.3 > 1.08 * 2.8 on the camera side, 3.1 > 1.08 * 2.7 on the edge side
+    assert slow_runs(runs, tolerance=0.25)[0] == []
+
+
+def test_slow_runs_are_redone_and_recorded() -> None:
+    from stae_ros.bench.codecs import CodecBenchOptions, _redo_slow_runs
+
+    runs = [{"camera": [_run(2.0, 2.7), _run(2.6, 3.5), _run(2.1, 2.7)], "edge": [_run(9, 2.7)] * 3}]
+    calls = []
+
+    def one_run(i: int, run: int) -> bool:  # what the bench does: new children replace that run
+        calls.append((i, run))
+        runs[i]["camera"][run], runs[i]["edge"][run] = _run(2.05, 2.72), _run(9.1, 2.69)
+        return True
+
+    redone = _redo_slow_runs(runs, ["stae-k8"], CodecBenchOptions(probe_tolerance=0.08), one_run)
+    assert calls == [(0, 1)] and [c["ms"] for c in runs[0]["camera"]] == [2.0, 2.05, 2.1]
+    assert redone[0]["point"] == "stae-k8" and redone[0]["ms_before"]["camera"] == 2.6
+    assert redone[0]["probe_ms_before"]["camera"] == 3.5 and redone[0]["probe_ms_after"]["camera"] == 2.72
+    assert _redo_slow_runs(runs, ["stae-k8"], CodecBenchOptions(probe_tolerance=0.0), one_run) == []
+
+
+def test_timing_child_reports_a_host_probe(tmp_path) -> None:
+    from stae_ros.bench.child import run_child
+
+    clips = tmp_path / "clips.npy"
+    np.save(clips, np.zeros((2, 4, 8, 8, 3), np.uint8))
+    res = run_child({"side": "camera", "spec": {"family": "raw"}, "clips": str(clips),
+                     "payloads": str(tmp_path / "p.bin"), "threads": 1, "reps": 1, "min_run_s": 0.0})
+    assert res["ms"] > 0 and 0.1 < res["host_probe_ms"] < 1000.0
+    assert len(read_payloads(tmp_path / "p.bin")) == 2

@@ -8,6 +8,10 @@ One child is one *run* of one side: the parent starts several runs per point (``
 interleaved with the other points' runs, and reports their spread. Within a run every clip is
 timed ``reps`` times and its minimum CPU time kept; the run's number is the median over clips.
 
+Every camera, edge and classify child also times a fixed host probe (a small matrix product and an
+8 MB copy, the kinds of work the codecs do) before and after its run: a host-speed index per run,
+so the parent can tell a run that a slow phase of the host hit from a codec's own variance.
+
 Job keys: ``side`` ("camera" | "edge" | "sweep" | "classify"), ``spec`` or ``specs``, ``clips``
 (.npy path), ``payloads`` (path written by camera / read by edge), ``threads``, ``reps``,
 ``warmup``, ``min_sample_ms``, ``min_run_s``.
@@ -31,7 +35,7 @@ import numpy as np
 
 from .errors import ChildProcessError_
 
-__all__ = ["run_child", "write_payloads", "read_payloads"]
+__all__ = ["host_probe_ms", "read_payloads", "run_child", "write_payloads"]
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -136,6 +140,29 @@ def _time_each(fn, items: list, reps: int = 5, warmup: int = 2, min_sample_ms: f
     return {"cpu": cpu, "wall": wall, "inner": inner}, outs
 
 
+def host_probe_ms(reps: int = 5) -> float:
+    """CPU ms of a fixed workload, the minimum over ``reps`` samples: this host's speed right now.
+
+    Why: the bench runs on shared machines whose speed drifts for a minute at a time (other
+    tenants' cache and memory traffic, frequency). Ten 192x192 float32 matrix products (compute,
+    as the convolutions) and ten 8 MB copies (past the L2, as the per-clip buffers) slow down with
+    such a phase; measured here: +8% with a memory-bound process on the other core, where a STAE
+    camera run slowed by 12%. Its own run-to-run spread on an idle host is a few per cent."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((192, 192), dtype=np.float32)
+    b = rng.standard_normal((192, 192), dtype=np.float32)
+    src = np.ones(1 << 21, np.float32)
+    dst = np.empty_like(src)
+    best = math.inf
+    for _ in range(max(1, reps)):
+        c0 = time.process_time()
+        for _ in range(10):
+            a @ b
+            np.copyto(dst, src)
+        best = min(best, (time.process_time() - c0) * 1e3)
+    return best
+
+
 def _summary(t: dict[str, list[float]]) -> dict[str, Any]:
     """One run's numbers: median over clips of the per-clip minima (CPU and wall)."""
     return {"ms": float(np.median(t["cpu"])), "ms_per_clip": t["cpu"], "wall_ms": float(np.median(t["wall"])),
@@ -152,6 +179,7 @@ def _main(job_path: str) -> int:
               "min_sample_ms": float(job.get("min_sample_ms", 2.0)), "min_run_s": float(job.get("min_run_s", 0.0))}
     side = job["side"]
     rss_start = _peak_rss_mb()
+    probe_before = host_probe_ms() if side != "sweep" else None
     from stae_ros.baselines import make_codec
 
     result: dict[str, Any] = {"side": side, "threads": threads}
@@ -207,6 +235,8 @@ def _main(job_path: str) -> int:
         result["rows"] = rows
     else:
         raise SystemExit(f"unknown side {side!r}")
+    if probe_before is not None:  # the slower end of the run: a slow phase that covered it shows at either end
+        result["host_probe_ms"] = max(probe_before, host_probe_ms())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime,
                   malloc_tuned=malloc_tuned)

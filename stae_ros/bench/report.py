@@ -59,7 +59,17 @@ def stability_line(report: dict[str, Any]) -> str:
     worst = ", ".join(f"{w['point']} {w['side']} ±{100 * w['spread']:.0f}%" for w in st["worst"][:4] if w["spread"] > st["tolerance"])
     return (f"**Timing stability over {report['timing']['runs']} runs: {st['within']} of {st['total']} camera/edge timings "
             f"within ±{100 * st['tolerance']:.0f}%** ({st['within_2x']} within ±{200 * st['tolerance']:.0f}%; median spread "
-            f"±{100 * st['median_spread']:.1f}%, largest ±{100 * st['max_spread']:.0f}%)" + (f"; worst: {worst}." if worst else "."))
+            f"±{100 * st['median_spread']:.1f}%, largest ±{100 * st['max_spread']:.0f}%)" + (f"; worst: {worst}." if worst else ".")
+            + _redo_note(report))
+
+
+def _redo_note(report: dict[str, Any]) -> str:
+    redone = report.get("timing_redone") or []
+    if not redone:
+        return ""
+    points = sorted({r["point"] for r in redone})
+    return (f" {len(redone)} runs were redone because the host probe showed a slow phase of the host during them "
+            f"({', '.join(points[:6])}{', ...' if len(points) > 6 else ''}; `timing_redone` in the JSON).")
 
 
 def camera_lines(report: dict[str, Any]) -> list[str]:

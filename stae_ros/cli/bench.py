@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="sampling rounds over the clips go on until one run has lasted this long (default: %(default)s)")
     p.add_argument("--min-sample-ms", type=float, default=2.0,
                    help="calls faster than this are repeated back to back within one sample (default: %(default)s)")
+    p.add_argument("--probe-tolerance", type=float, default=0.08,
+                   help="redo a timing run whose host probe (a fixed workload timed in the same child) was this "
+                        "fraction above the median of all runs, i.e. a slow phase of the host hit it; 0 = never "
+                        "(default: %(default)s)")
     p.add_argument("--test-per-class", type=int, default=25,
                    help="test clips per class; 0 = the whole test split (default: %(default)s = the whole synthetic split)")
     p.add_argument("--ft-per-class", type=int, default=20, help="fine-tuning clips per class, from the train split (default: %(default)s)")
@@ -75,6 +79,7 @@ def _codecs(args: argparse.Namespace) -> int:
 
     opts = CodecBenchOptions(model=args.model, data=args.data, real_footage=args.real_footage, out=args.out, tiny=args.tiny,
                              repeats=args.repeats, reps_per_clip=args.reps_per_clip, min_sample_ms=args.min_sample_ms,
+                             probe_tolerance=args.probe_tolerance,
                              min_run_s=args.min_run_s,
                              test_per_class=args.test_per_class, ft_per_class=args.ft_per_class, adapt=args.adapt,
                              adapt_steps=args.adapt_steps, adapt_batch=args.adapt_batch,
