@@ -140,26 +140,39 @@ def _time_each(fn, items: list, reps: int = 5, warmup: int = 2, min_sample_ms: f
     return {"cpu": cpu, "wall": wall, "inner": inner}, outs
 
 
+def _reset_peak_rss() -> None:
+    """Reset this process's VmHWM to its current RSS (Linux >= 4.0; elsewhere nothing happens)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def host_probe_ms(reps: int = 5) -> float:
     """CPU ms of a fixed workload, the minimum over ``reps`` samples: this host's speed right now.
 
     Why: the bench runs on shared machines whose speed drifts for a minute at a time (other
-    tenants' cache and memory traffic, frequency). Ten 192x192 float32 matrix products (compute,
-    as the convolutions) and ten 8 MB copies (past the L2, as the per-clip buffers) slow down with
-    such a phase; measured here: +8% with a memory-bound process on the other core, where a STAE
-    camera run slowed by 12%. Its own run-to-run spread on an idle host is a few per cent."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((192, 192), dtype=np.float32)
-    b = rng.standard_normal((192, 192), dtype=np.float32)
-    src = np.ones(1 << 21, np.float32)
-    dst = np.empty_like(src)
-    best = math.inf
-    for _ in range(max(1, reps)):
-        c0 = time.process_time()
-        for _ in range(10):
-            a @ b
-            np.copyto(dst, src)
-        best = min(best, (time.process_time() - c0) * 1e3)
+    tenants' cache and memory traffic, frequency). Sorting 64k floats (compute in the caches) and
+    copying 8 MB (past the L2, as the per-clip buffers) slow down with such a phase; a STAE camera
+    run slowed by 12% with a memory-bound process on the other core, a probe of this kind by 8%.
+    The buffers are anonymous mappings, unmapped afterwards, and no BLAS is called (OpenBLAS keeps
+    a 32 MB buffer), so the probe leaves the child's resident memory as it found it."""
+    import mmap
+
+    vals = np.random.default_rng(0).standard_normal(1 << 16).astype(np.float32)
+    n = 8 << 20
+    with mmap.mmap(-1, n) as m_src, mmap.mmap(-1, n) as m_dst:
+        src = np.frombuffer(m_src, np.uint8)
+        dst = np.frombuffer(m_dst, np.uint8)
+        src[:] = 1
+        best = math.inf
+        for _ in range(max(1, reps)):
+            c0 = time.process_time()
+            for _ in range(4):
+                np.sort(vals)
+                np.copyto(dst, src)
+            best = min(best, (time.process_time() - c0) * 1e3)
+        del src, dst  # the mappings close only without views on them
     return best
 
 
@@ -180,6 +193,8 @@ def _main(job_path: str) -> int:
     side = job["side"]
     rss_start = _peak_rss_mb()
     probe_before = host_probe_ms() if side != "sweep" else None
+    if probe_before is not None:
+        _reset_peak_rss()  # the probe's buffers are gone; their peak is not the codec's
     from stae_ros.baselines import make_codec
 
     result: dict[str, Any] = {"side": side, "threads": threads}
@@ -235,10 +250,11 @@ def _main(job_path: str) -> int:
         result["rows"] = rows
     else:
         raise SystemExit(f"unknown side {side!r}")
+    peak_rss = _peak_rss_mb()  # before the second probe, which must not count as the codec's memory
     if probe_before is not None:  # the slower end of the run: a slow phase that covered it shows at either end
         result["host_probe_ms"] = max(probe_before, host_probe_ms())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(peak_rss_mb=_peak_rss_mb(), start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime,
+    result.update(peak_rss_mb=peak_rss, start_rss_mb=rss_start, process_cpu_s=usage.ru_utime + usage.ru_stime,
                   malloc_tuned=malloc_tuned)
     Path(job["result"]).write_text(json.dumps(result))
     return 0
