@@ -22,8 +22,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def _faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True)
+def _faults(mode: str, probe: str = _PROBE) -> int:
+    out = subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
 
 
@@ -63,10 +63,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
 def test_heap_only_keeps_blocks_above_every_mmap_threshold() -> None:
-    def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _BIG_PROBE, mode], capture_output=True, text=True, check=True)
-        return int(out.stdout.strip())
-
-    nodes, batch = faults("nodes"), faults("heap_only")
+    nodes, batch = _faults("nodes", _BIG_PROBE), _faults("heap_only", _BIG_PROBE)
     assert nodes > 10 * 2 * 30_000  # 128 MB is above the 64 MB threshold: fresh mmaps, every page every step
     assert batch * 4 < nodes  # reused heap (measured: 98,304 against 655,380)

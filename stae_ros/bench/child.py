@@ -8,7 +8,7 @@ One child is one *run* of one side: the parent starts several runs per point (``
 interleaved with the other points' runs, and reports their spread. Within a run every clip is
 timed ``reps`` times and its minimum CPU time kept; the run's number is the median over clips.
 
-Every camera, edge and classify child also times a fixed host probe (a small matrix product and an
+Every camera, edge and classify child also times a fixed host probe (a sort in the caches and an
 8 MB copy, the kinds of work the codecs do) before and after its run: a host-speed index per run,
 so the parent can tell a run that a slow phase of the host hit from a codec's own variance.
 
@@ -154,7 +154,8 @@ def host_probe_ms(reps: int = 5) -> float:
     Why: the bench runs on shared machines whose speed drifts for a minute at a time (other
     tenants' cache and memory traffic, frequency). Sorting 64k floats (compute in the caches) and
     copying 8 MB (past the L2, as the per-clip buffers) slow down with such a phase; a STAE camera
-    run slowed by 12% with a memory-bound process on the other core, a probe of this kind by 8%.
+    run slowed by 12% with a memory-bound process on the other core, the probe's first version (a
+    matrix product instead of the sort) by 8%; this version was not measured under that load.
     The buffers are anonymous mappings, unmapped afterwards, and no BLAS is called (OpenBLAS keeps
     a 32 MB buffer), so the probe leaves the child's resident memory as it found it."""
     import mmap

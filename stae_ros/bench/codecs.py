@@ -237,10 +237,6 @@ def _timing_runs(specs: list[dict[str, Any]], ckpt: str, clips_path: str, opts: 
                 one_run(i, run)
     bar.close()
     redone = _redo_slow_runs(runs, names or [str(sp) for sp in specs], opts, one_run)
-    for r in runs:
-        if "error" not in r:
-            r["camera"] = [c for c in r["camera"] if c is not None]
-            r["edge"] = [e for e in r["edge"] if e is not None]
     timings = []
     for r in runs:
         if "error" in r:
@@ -276,7 +272,7 @@ def _redo_slow_runs(runs: list[dict[str, Any]], names: list[str], opts: CodecBen
     """Redo the runs a slow host phase hit, after all runs (so not in the same phase), in rounds.
 
     Returns one record per redone run (point, run, probe ms before the redo and after it, the
-    median probes); a run still slow after the last round is kept as it is and counted as such."""
+    median probes); a run still slow after the last round is kept as it is."""
     redone: list[dict[str, Any]] = []
     if opts.probe_tolerance <= 0:
         return redone
