@@ -81,6 +81,55 @@ def test_video_stream_is_bare_annexb_without_sei(codec) -> None:
     assert b"x264" not in data and b"x265" not in data  # the encoder's option-string SEI is gone
 
 
+def _nal_types(data: bytes, hevc: bool) -> list[int]:
+    out = []
+    for s, _ in split_annexb(data):
+        off = s + (4 if data[s + 2] == 0 else 3)
+        out.append((data[off] >> 1) & 0x3F if hevc else data[off] & 0x1F)
+    return out
+
+
+@pytest.mark.parametrize("cls", [H264Codec, H265Codec])
+def test_open_encoder_sends_clips_that_each_decode_alone(cls) -> None:
+    """The encoder stays open across clips (a streaming camera), yet each clip is a GOP of its own:
+    parameter sets + IDR first, decodable by a fresh decoder without the clips before it."""
+    clips = [_clip(seed=i) for i in range(3)]
+    sender = cls(24, "ultrafast")
+    streams = [sender.encode(c) for c in clips]
+    first_types = {_nal_types(d, cls.hevc)[0] for d in streams}
+    assert first_types == ({32} if cls.hevc else {7})  # VPS (HEVC) / SPS (H.264) leads every clip
+    idr = {19, 20} if cls.hevc else {5}
+    for clip, data in zip(clips, streams):
+        assert idr & set(_nal_types(data, cls.hevc))
+        out = cls(24, "ultrafast").decode(data)  # a receiver that saw nothing before
+        assert out.shape == clip.shape and _psnr(clip, out) >= 30.0
+    per_clip = cls(24, "ultrafast", stream=False)
+    assert per_clip.name.endswith("-perclip")
+    assert per_clip.encode(clips[1]) == cls(24, "ultrafast", stream=False).encode(clips[1])  # pure function of the clip
+    assert _psnr(clips[1], per_clip.decode(per_clip.encode(clips[1]))) >= 30.0
+
+
+def test_open_encoder_follows_a_change_of_clip_size() -> None:
+    codec = H264Codec(24, "ultrafast")
+    for clip in (_clip(), _clip(t=4, h=16, w=32), _clip(seed=1)):
+        out = codec.decode(codec.encode(clip))
+        assert out.shape == clip.shape and _psnr(clip, out) >= 30.0
+
+
+def test_frame_converter_matches_pyav_conversion() -> None:
+    import av
+
+    from stae_ros.data import FrameConverter
+
+    rgb = FrameConverter()
+    for clip in (_clip(t=2), _clip(t=2, h=16, w=32)):  # a size change rebuilds its context
+        for img in clip:
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            mine = rgb.from_rgb(img)
+            np.testing.assert_array_equal(mine.to_ndarray(), frame.to_ndarray())  # Y, U, V rows (no padding)
+            np.testing.assert_array_equal(rgb.to_rgb(mine), frame.to_ndarray(format="rgb24"))
+
+
 GARBAGE = [b"", b"\x00", b"not a video at all" * 5, bytes(range(256)) * 3, b"\x00\x00\x00\x01" + bytes(64)]
 
 
@@ -123,13 +172,16 @@ def test_video_needs_even_size_and_valid_settings() -> None:
         H264Codec(crf=99)
     with pytest.raises(ClipFormatError, match="preset"):
         H265Codec(preset="warp9")
+    with pytest.raises(ClipFormatError, match="stream"):
+        H264Codec(stream="yes")
     with pytest.raises(ClipFormatError, match="quality"):
         JpegCodec(quality=0)
 
 
 @pytest.mark.parametrize("spec", [{"family": "raw"}, {"family": "jpeg", "quality": 70},
                                   {"family": "h264", "crf": 30, "preset": "medium"},
-                                  {"family": "h265", "crf": 35, "preset": "ultrafast"}])
+                                  {"family": "h265", "crf": 35, "preset": "ultrafast"},
+                                  {"family": "h264", "crf": 30, "preset": "ultrafast", "stream": False}])
 def test_specs_round_trip(spec) -> None:
     codec = make_codec(spec)
     assert make_codec(codec.spec()).name == codec.name

@@ -75,7 +75,10 @@ def load_data_root(root: str | Path, split: str, class_names: list[str], frames:
 def _read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
     import av
 
+    from stae_ros.data.av_frames import FrameConverter
+
     frames: list[np.ndarray] = []
+    rgb = FrameConverter()
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -83,7 +86,7 @@ def _read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
             for i, frame in enumerate(container.decode(stream)):
                 if i < start:
                     continue
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(rgb.to_rgb(frame))
                 if len(frames) >= count:
                     break
     except Exception as exc:  # av raises many error types; damaged files still yield frames first

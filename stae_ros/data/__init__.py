@@ -4,6 +4,7 @@ Nothing here imports torch or ROS: items are numpy ``uint8 T,H,W,3`` RGB clips.
 """
 
 from .arrays import ClipArrays, load_split_arrays
+from .av_frames import FrameConverter
 from .controls import remove_motion_region, single_frame
 from .errors import DataError, DatasetLayoutError, VideoReadError, VideoWriteError
 from .folder import VideoFolderDataset, sample_indices
@@ -17,6 +18,7 @@ __all__ = [
     "generate_dataset",
     "read_video",
     "write_video",
+    "FrameConverter",
     "VideoFolderDataset",
     "sample_indices",
     "ClipArrays",

@@ -37,7 +37,10 @@ def _check_file(path: Path) -> None:
 def _read_pyav(path: Path, max_frames: int | None) -> np.ndarray:
     import av  # local: keep `import stae_ros.data` light
 
+    from .av_frames import FrameConverter
+
     frames: list[np.ndarray] = []
+    rgb = FrameConverter()
     with av.open(str(path), mode="r") as container:
         if not container.streams.video:
             raise VideoReadError(path, "container has no video stream")
@@ -45,7 +48,7 @@ def _read_pyav(path: Path, max_frames: int | None) -> np.ndarray:
         stream.thread_type = "NONE"  # deterministic, and the host has few cores to spare
         declared = int(stream.frames or 0)
         for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))
+            frames.append(rgb.to_rgb(frame))
             if max_frames is not None and len(frames) >= max_frames:
                 break
     if not frames:

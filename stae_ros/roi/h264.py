@@ -16,6 +16,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from stae_ros.data.av_frames import FrameConverter
+
 from .errors import BitstreamDecodeError, RoiInputError, TruncatedPayloadError
 
 __all__ = ["X264Settings", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
@@ -80,9 +82,10 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> 
     ctx.time_base = Fraction(1, 16)
     ctx.framerate = 16
     ctx.options = settings.options(gop=max(t, 1))
+    rgb = FrameConverter()
     out = bytearray()
     for i in range(t):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(clip[i]), format="rgb24").reformat(format="yuv420p")
+        frame = rgb.from_rgb(clip[i])
         frame.pts = i
         for pkt in ctx.encode(frame):
             out += bytes(pkt)
