@@ -158,8 +158,11 @@ def test_camera_comparison_pairs_clips_and_needs_disjoint_ranges() -> None:
     med = _timed("h264-medium-crf28", "h264", [20, 20, 20], [5] * 3, preset="medium")
     fast = _timed("stae-k4-p0.05-fast", "stae_fast", [7, 7.5, 8], [50] * 3, [[8, 7, 12]] * 3)
     close = _timed("stae-k4-p0.05", "stae", [9, 10, 11], [50] * 3)
-    out = {c["stae_point"]: c for c in camera_vs_x264([h, med, fast, close])}
-    assert set(out) == {"stae-k4-p0.05-fast", "stae-k4-p0.05"}  # only ultrafast x264 points are compared
+    latent = _timed("latent-small", "latent", [12, 12, 12], [1] * 3)
+    jpeg = _timed("jpeg-q50", "jpeg", [1, 1, 1], [1] * 3)
+    out = {c["stae_point"]: c for c in camera_vs_x264([h, med, fast, close, latent, jpeg])}
+    assert set(out) == {"stae-k4-p0.05-fast", "stae-k4-p0.05", "latent-small"}  # STAE's payloads vs ultrafast x264 only
+    assert out["latent-small"]["winner"] == "x264"
     assert out["stae-k4-p0.05-fast"]["winner"] == "stae" and out["stae-k4-p0.05-fast"]["stae_faster_clips"] == 2
     assert out["stae-k4-p0.05"]["winner"] == "tie"
 

@@ -35,6 +35,9 @@ __all__ = ["CodecBenchOptions", "run_codec_bench", "make_tiny_checkpoint", "equa
 
 log = logging.getLogger(__name__)
 
+#: issue-6 payloads that are STAE's own (camera-side comparisons include them with the paper's)
+STAE_PAYLOAD_FAMILIES = ("roi", "roi264", "latent")
+
 RATES_BPS = [float(r) for r in np.logspace(math.log10(0.1e6), math.log10(100e6), 61)]
 
 
@@ -437,13 +440,15 @@ def _verdict(a_ms: float, a_sp: float, b_ms: float, b_sp: float) -> str:
 
 
 def camera_vs_x264(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Camera-side CPU ms of every STAE camera point against every libx264 ``ultrafast`` point.
+    """Camera-side CPU ms of every STAE camera point (the paper's payload and STAE's own H.264 ROI
+    and latent payloads) against every libx264 ``ultrafast`` point.
 
     Both were timed on the same clips (the same ``.npy`` file), in one-thread child processes, in
     the same runs; the per-clip comparison pairs clip i of one with clip i of the other (median
     over runs per clip). ``winner`` is a method only when the run-to-run ranges do not overlap.
     """
-    stae = [r for r in rows if str(r.get("family", "")).startswith("stae") and "camera_ms" in r]
+    stae = [r for r in rows if (str(r.get("family", "")).startswith("stae") or r.get("family") in STAE_PAYLOAD_FAMILIES)
+            and "camera_ms" in r]
     x264 = [r for r in rows if r.get("family") == "h264" and (r.get("spec") or {}).get("preset") == "ultrafast"
             and "camera_ms" in r]
     out = []
