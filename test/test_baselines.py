@@ -121,13 +121,18 @@ def test_frame_converter_matches_pyav_conversion() -> None:
 
     from stae_ros.data import FrameConverter
 
-    rgb = FrameConverter()
+    fast, exact = FrameConverter(), FrameConverter("swscale")
     for clip in (_clip(t=2), _clip(t=2, h=16, w=32)):  # a size change rebuilds its context
         for img in clip:
             frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
-            mine = rgb.from_rgb(img)
+            mine = fast.from_rgb(img)
             np.testing.assert_array_equal(mine.to_ndarray(), frame.to_ndarray())  # Y, U, V rows (no padding)
-            np.testing.assert_array_equal(rgb.to_rgb(mine), frame.to_ndarray(format="rgb24"))
+            np.testing.assert_array_equal(exact.to_rgb(mine), frame.to_ndarray(format="rgb24"))
+            back = fast.to_rgb(mine)  # OpenCV's BT.601: the same colours up to chroma upsampling
+            assert back.shape == img.shape and back.dtype == np.uint8
+            assert np.abs(back.astype(int) - frame.to_ndarray(format="rgb24")).max() <= 4
+    with pytest.raises(ValueError, match="method"):
+        FrameConverter("magic")
 
 
 GARBAGE = [b"", b"\x00", b"not a video at all" * 5, bytes(range(256)) * 3, b"\x00\x00\x00\x01" + bytes(64)]

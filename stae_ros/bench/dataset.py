@@ -78,7 +78,7 @@ def _read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
     from stae_ros.data.av_frames import FrameConverter
 
     frames: list[np.ndarray] = []
-    rgb = FrameConverter()
+    rgb = FrameConverter("swscale")  # any colour space/range a user video has
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]

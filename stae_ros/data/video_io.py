@@ -40,7 +40,7 @@ def _read_pyav(path: Path, max_frames: int | None) -> np.ndarray:
     from .av_frames import FrameConverter
 
     frames: list[np.ndarray] = []
-    rgb = FrameConverter()
+    rgb = FrameConverter("swscale")  # any colour space/range a user video has
     with av.open(str(path), mode="r") as container:
         if not container.streams.video:
             raise VideoReadError(path, "container has no video stream")
