@@ -105,7 +105,7 @@ class VideoCodec(ClipCodec):
     H.264 does: opening libx264 costs more than encoding a 16x64x64 clip at ultrafast (2.8 vs
     1.2 ms per clip on this project's bench host), and a camera pays it once, not per clip.
     ``stream=False`` opens and flushes an encoder per clip: every clip's bytes are then a pure
-    function of the clip. Decoding always opens a decoder per clip (0.2 ms with the RGB
+    function of the clip. Decoding always opens a decoder per clip (0.35 ms with the RGB
     conversion at 64x64), so a damaged clip cannot spoil the next.
     """
 
