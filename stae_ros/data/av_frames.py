@@ -28,7 +28,9 @@ __all__ = ["FrameConverter"]
 
 
 class FrameConverter:
-    """RGB numpy <-> libav frames through one reused libswscale context; one per thread of use."""
+    """RGB numpy <-> libav frames, one per stream and thread of use: RGB -> libav through one reused
+    libswscale context; decoded yuv420p -> RGB through OpenCV (``method="opencv"``) or the same
+    libswscale context (``method="swscale"``, and for every other pixel format)."""
 
     def __init__(self, method: str = "opencv") -> None:
         from av.video.reformatter import VideoReformatter
