@@ -404,3 +404,41 @@ def test_codec_imports_neither_torch_nor_ros():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_varints_are_leb128():
+    """The wire format's varints, byte for byte (one- to five-byte values, and the one-byte fast path)."""
+    from stae_ros.codec.varint import decode_varints, encode_varints
+
+    assert encode_varints(np.array([0, 127, 128, 16383, 16384, 2**32 - 1])).hex() == "007f8001ff7f808001ffffffff0f"
+    assert encode_varints(np.array([5, 0, 127], dtype=np.uint8)) == bytes([5, 0, 127])
+    values = np.random.default_rng(0).integers(0, 2**32, 500, dtype=np.int64)
+    np.testing.assert_array_equal(decode_varints(encode_varints(values)), values)
+    with pytest.raises(ValueError, match="varint"):
+        encode_varints(np.array([3, -1]))
+    with pytest.raises(ValueError, match="varint"):
+        encode_varints(np.array([2**32]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_temporal_residuals_follow_their_definition(seed):
+    """planar_temporal, computed value by value: the same pixel of the previous kept frame when it
+    was kept there, else the previous value that has no such pixel (the first value as it is)."""
+    from stae_ros.codec.values import encode_values
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((5, 6, 7)) < 0.4
+    symbols = rng.integers(0, 64, (int(mask.sum()), 3), dtype=np.uint8)
+    rank = -np.ones(mask.shape, dtype=np.int64)
+    rank[mask] = np.arange(mask.sum())
+    want = np.empty_like(symbols)
+    last_spatial = None
+    for j, y, x in zip(*np.nonzero(mask)):
+        i = rank[j, y, x]
+        if j > 0 and mask[j - 1, y, x]:
+            want[i] = (symbols[i] - symbols[rank[j - 1, y, x]]) & 63
+        else:
+            want[i] = symbols[i] if last_spatial is None else (symbols[i] - symbols[last_spatial]) & 63
+            last_spatial = i
+    got = np.frombuffer(encode_values(symbols, mask, "planar_temporal", 6), dtype=np.uint8).reshape(3, -1).T
+    np.testing.assert_array_equal(got, want)

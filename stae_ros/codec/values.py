@@ -77,26 +77,23 @@ def max_quantisation_error(bits: int) -> int:
     return 0 if bits == 8 else 1 << (7 - bits)
 
 
-def _temporal_sources(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def _temporal_sources(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which kept values are predicted from the previous kept frame, and from which value.
 
-    Returns (indices of the non-temporal values, src int64 (N,) valid at temporal values,
-    per kept frame j >= 1 the indices of its temporally predicted values).
+    Returns (indices of the non-temporal values, indices ``dst`` of the temporal values, the
+    index of each one's source value, the kept frame of each ``dst``). Found from the kept
+    positions alone (a search per kept value), not from a rank of every pixel of the clip: the
+    camera pays this per clip, and at p = 5% the clip has 20x more pixels than kept values.
     """
     k = mask.shape[0]
-    flat = mask.reshape(k, -1)
-    rank = np.cumsum(flat.reshape(-1), dtype=np.int64).reshape(flat.shape) - 1
-    n = int(rank.reshape(-1)[-1] + 1) if rank.size else 0
-    is_t = np.zeros(n, dtype=bool)
-    src = np.zeros(n, dtype=np.int64)
-    per_frame: list[np.ndarray] = []
-    for j in range(1, k):
-        both = flat[j] & flat[j - 1]
-        dst = rank[j][both]
-        is_t[dst] = True
-        src[dst] = rank[j - 1][both]
-        per_frame.append(dst)
-    return np.flatnonzero(~is_t), src, per_frame
+    hw = mask[0].size if k else 0
+    flat = np.ascontiguousarray(mask, dtype=bool).reshape(-1)
+    pos = np.flatnonzero(flat)
+    prev = pos - hw
+    is_t = prev >= 0
+    is_t[is_t] = flat[prev[is_t]]
+    dst = np.flatnonzero(is_t)
+    return np.flatnonzero(~is_t), dst, np.searchsorted(pos, prev[dst]), pos[dst] // max(hw, 1)
 
 
 def _delta_enc(sym: np.ndarray, modmask: int) -> np.ndarray:
@@ -123,21 +120,42 @@ def _subtract_green(planes: np.ndarray, modmask: int, sign: int) -> np.ndarray:
     return out
 
 
+def _temporal_predictors(mask: np.ndarray) -> np.ndarray:
+    """For each kept value, the index of the value it is predicted from; N for the first value.
+
+    The encoder's view of :func:`_temporal_sources`: the same pixel of the previous kept frame
+    when it was kept there, else the previous non-temporal value. The residuals are then a
+    single gather-and-subtract (the camera pays this per clip; the decoder must go frame by
+    frame and uses :func:`_temporal_sources`).
+    """
+    k = mask.shape[0]
+    hw = mask[0].size if k else 0
+    flat = np.ascontiguousarray(mask, dtype=bool).reshape(-1)
+    pos = np.flatnonzero(flat)
+    prev = pos - hw
+    is_t = prev >= 0
+    is_t &= flat[np.where(is_t, prev, 0)]
+    pred = np.searchsorted(pos, prev)  # right where is_t; replaced below elsewhere
+    spatial = np.flatnonzero(~is_t)  # starts with value 0: the first kept pixel has no kept predecessor
+    if spatial.size:
+        pred[spatial[1:]] = spatial[:-1]
+        pred[spatial[0]] = pos.size
+    return pred
+
+
 def _temporal_enc(planes: np.ndarray, mask: np.ndarray, modmask: int) -> np.ndarray:
-    spatial, src, per_frame = _temporal_sources(mask)
-    res = np.empty_like(planes)
-    res[:, spatial] = _delta_enc(planes[:, spatial], modmask)
-    for dst in per_frame:
-        res[:, dst] = (planes[:, dst] - planes[:, src[dst]]) & modmask
-    return res
+    padded = np.concatenate([planes, np.zeros((planes.shape[0], 1), dtype=planes.dtype)], axis=1)
+    return (planes - np.take(padded, _temporal_predictors(mask), axis=1)) & modmask  # uint8 wraps mod 256
 
 
 def _temporal_dec(res: np.ndarray, mask: np.ndarray, modmask: int) -> np.ndarray:
-    spatial, src, per_frame = _temporal_sources(mask)
+    spatial, dst, src, frame = _temporal_sources(mask)
     out = np.empty_like(res)
     out[:, spatial] = _delta_dec(res[:, spatial], modmask)
-    for dst in per_frame:  # frame j's sources lie in frame j-1, already complete
-        out[:, dst] = (res[:, dst] + out[:, src[dst]]) & modmask
+    bounds = np.searchsorted(frame, np.arange(1, mask.shape[0] + 1))
+    for a, b in zip(bounds[:-1], bounds[1:]):  # frame j's sources lie in frame j-1, already complete
+        d = dst[a:b]
+        out[:, d] = (res[:, d] + out[:, src[a:b]]) & modmask
     return out
 
 

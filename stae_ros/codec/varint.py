@@ -18,21 +18,30 @@ MAX_VARINT_BYTES = 5  # enough for 32-bit values; longer encodings are rejected 
 
 def encode_varints(values: np.ndarray) -> bytes:
     """Encode non-negative integers (< 2**32) as concatenated LEB128 varints."""
-    v = np.asarray(values, dtype=np.uint64).reshape(-1)
+    v = np.asarray(values).reshape(-1)
     if v.size == 0:
         return b""
-    if int(v.max()) >= 1 << 32:
-        raise ValueError("varint values must be < 2**32")
-    nbytes = np.ones(v.shape, dtype=np.int64)
-    for j in range(1, MAX_VARINT_BYTES):
-        nbytes += (v >> np.uint64(7 * j)) > 0
-    width = int(nbytes.max())
-    cols = np.arange(width, dtype=np.uint64)
-    digits = ((v[:, None] >> (np.uint64(7) * cols[None, :])) & np.uint64(0x7F)).astype(np.uint8)
-    more = cols[None, :].astype(np.int64) < (nbytes[:, None] - 1)
-    digits |= (more * 0x80).astype(np.uint8)
-    valid = cols[None, :].astype(np.int64) < nbytes[:, None]
-    return digits[valid].tobytes()
+    if v.dtype.kind not in "ui":
+        v = v.astype(np.uint64)
+    top = int(v.max())
+    if top >= 1 << 32 or int(v.min()) < 0:
+        raise ValueError("varint values must be in [0, 2**32)")
+    if top < 0x80:  # every value one byte (the common case for index gaps at moderate p)
+        return v.astype(np.uint8).tobytes()
+    v = v.astype(np.uint32)
+    # Digit by digit over the values that still have one (each pass touches fewer values):
+    # ~3x faster than building a (N, width) digit matrix for mask runs of a few thousand pixels.
+    nbytes = np.ones(v.size, dtype=np.int64)
+    for j in range(1, (top.bit_length() + 6) // 7):
+        nbytes += v >= (1 << (7 * j))
+    ends = np.cumsum(nbytes)
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    at, rest, left = ends - nbytes, v, nbytes
+    while at.size:
+        more = left > 1
+        out[at] = (rest & 0x7F).astype(np.uint8) | (more.astype(np.uint8) << 7)
+        at, rest, left = at[more] + 1, rest[more] >> 7, left[more] - 1
+    return out.tobytes()
 
 
 def decode_varints(data: bytes | np.ndarray, *, max_count: int | None = None) -> np.ndarray:
