@@ -99,15 +99,14 @@ class SelectionCodec(ClipCodec):
         import torch
 
         from stae_ros.models import budget_pixels
+        from stae_ros.models.camera_select import select_uint8
         from stae_ros.models.selection import clip_tensor, top_k_frames
 
         t, h, w, _ = clip.shape
-        x = clip_tensor(clip)
+        if self.mode == "fa_sa" or self.mode == "stae":
+            return select_uint8(self.model, clip, self.k, self.p)  # the camera node's own path
         with torch.inference_mode():
-            if self.mode == "fa_sa" or self.mode == "stae":
-                sel = self.model.select(x, self.k, self.p)
-                return sel.frame_indices[0].cpu().numpy(), sel.mask[0].cpu().numpy().astype(bool)
-            idx = top_k_frames(self.model.fa.logits(x), self.k)[0].cpu().numpy()
+            idx = top_k_frames(self.model.fa.logits(clip_tensor(clip)), self.k)[0].cpu().numpy()
         if self.mode == "fa":
             return idx, np.ones((self.k, h, w), bool)
         n = budget_pixels(self.p, h, w)
@@ -129,7 +128,8 @@ class SelectionCodec(ClipCodec):
         if clip.shape[0] != cfg.frames:
             raise ClipFormatError(f"the model takes {cfg.frames}-frame clips, got {clip.shape[0]} frames")
         idx, mask = self._select(clip)
-        payload = codec.SemanticPayload.from_dense(clip[idx], mask, idx.astype(np.uint16), clip.shape, self.p)
+        frames = clip if len(idx) == len(clip) else clip[idx]  # K = T: no copy, as the camera node
+        payload = codec.SemanticPayload.from_dense(frames, mask, idx.astype(np.uint16), clip.shape, self.p)
         if self.quality is None:
             return codec.encode(payload, layout=self.layout, bits=self.bits)
         return codec.encode(payload, layout=self.layout, quality=self.quality, bits=self.bits)

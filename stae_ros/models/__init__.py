@@ -17,6 +17,7 @@ from .errors import BudgetError, ConfigError, ModelError, PretrainedLoadError, S
 from .fa import FrameAttention
 from .fr import FrameRecovery
 from .sa import SpatialAttention
+from .camera_select import select_uint8
 from .selection import Selection
 from .stae import STAE, STAGES
 from .temporal import interpolate_missing_frames, kept_frames, neighbour_blend
@@ -43,6 +44,7 @@ __all__ = [
     "VideoViT",
     "LoadReport",
     "Selection",
+    "select_uint8",
     "STAE",
     "STAGES",
     "interpolate_missing_frames",

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
-from stae_ros.models.selection import clip_tensor
+from stae_ros.models.camera_select import select_uint8
 from stae_ros.resources import codec_model_file
 
 from .errors import BudgetError, ClipShapeError
@@ -118,14 +118,10 @@ class CameraPipeline:
         if clip.shape != self.shape:
             raise ClipShapeError(f"clip shape {clip.shape} does not match the model's (T,H,W,C) {self.shape}")
 
-    @torch.inference_mode()
     def select(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame indices (K,) and pixel mask (K,H,W) the attention modules keep for this clip."""
         self.check_clip(clip)
-        selection = self.model.select(clip_tensor(clip), self.k, self.p)
-        indices = selection.frame_indices[0].cpu().numpy().astype(np.int64)
-        mask = selection.mask[0].cpu().numpy().astype(bool)
-        return indices, mask
+        return select_uint8(self.model, clip, self.k, self.p)
 
     def encode(self, clip: np.ndarray) -> EncodedClip:
         if self.latent is not None:
@@ -135,7 +131,8 @@ class CameraPipeline:
         t0 = time.perf_counter()
         indices, mask = self.select(clip)
         t1 = time.perf_counter()
-        payload = px_codec.SemanticPayload.from_dense(clip[indices], mask, indices, self.shape, self.p)
+        frames = clip if len(indices) == len(clip) else clip[indices]  # K = T keeps every frame: no copy
+        payload = px_codec.SemanticPayload.from_dense(frames, mask, indices, self.shape, self.p)
         data = px_codec.encode(payload, layout=self.layout, level=self.zstd_level, bits=self.value_bits)
         t2 = time.perf_counter()
         return EncodedClip(
