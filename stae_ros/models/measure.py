@@ -1,7 +1,8 @@
 """Measure model size and speed: ``python -m stae_ros.models.measure [--config YAML]``.
 
 Prints parameters per module, camera-side FA+SA ms per clip on ONE CPU thread (worst operating
-point: K = max frame budget with p < 1, so SA runs on every kept frame), FR and ViT forward ms
+point: K = max frame budget with p < 1, so SA runs on every kept frame; through the tensor path
+and through the camera's uint8 path), FR and ViT forward ms
 per clip, and the classifier's forward+backward+AdamW step per batch (the training cost, in CPU
 seconds summed over threads). Medians of per-call process CPU time after a warm-up.
 Numbers go into docs/models.md.
@@ -16,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from .camera_select import select_uint8
 from .config import ModelConfig
 from .stae import STAE
 
@@ -56,6 +58,8 @@ def measure(cfg: ModelConfig, threads: int = 1, train_threads: int = 1, batch: i
         with torch.inference_mode():
             out["fa_ms"] = _median_ms(lambda: model.fa.logits(clip), repeats)
             out["fa_sa_ms"] = _median_ms(lambda: model.select(clip, k, p_sa), repeats)
+            frames = (clip[0] * 255).round().to(torch.uint8).permute(1, 2, 3, 0).contiguous().numpy()
+            out["camera_select_ms"] = _median_ms(lambda: select_uint8(model, frames, k, p_sa), repeats)
             sel = model.select(clip, k, p_sa)
             zf, mask = model.assemble(clip, sel)
             out["fr_ms"] = _median_ms(lambda: model.recover(zf, mask), max(3, repeats // 2))
@@ -88,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import yaml  # local: keep models/ import-light
 
+    from stae_ros.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the nodes and the bench children do (stae_ros.runtime)
+
     with open(args.config, encoding="utf-8") as fh:
         cfg = ModelConfig.from_dict(yaml.safe_load(fh))
     res = measure(cfg, args.threads, args.train_threads, args.batch, args.repeats)
@@ -97,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:18s} {int(res[key]):>10,d}")
     print(f"FA ms ({args.threads} thr)        {res['fa_ms']:8.2f}")
     print(f"FA+SA select ms ({args.threads} thr)  {res['fa_sa_ms']:8.2f}   (K={max(cfg.budgets.frame)}, p={min(cfg.budgets.spatial)})")
+    print(f"  the same from uint8 ({args.threads} thr) {res['camera_select_ms']:8.2f}   (select_uint8: the camera node's path)")
     print(f"FR fwd ms ({args.threads} thr)    {res['fr_ms']:8.2f}")
     print(f"ViT fwd ms ({args.threads} thr)   {res['vit_ms']:8.2f}")
     print(f"ViT train step CPU ms (batch {args.batch}, {args.train_threads} thr) {res['vit_train_step_ms']:8.1f}")
