@@ -260,3 +260,37 @@ def test_timing_child_reports_a_host_probe(tmp_path) -> None:
                      "payloads": str(tmp_path / "p.bin"), "threads": 1, "reps": 1, "min_run_s": 0.0})
     assert res["ms"] > 0 and 0.1 < res["host_probe_ms"] < 1000.0
     assert len(read_payloads(tmp_path / "p.bin")) == 2
+
+
+def test_compare_runs_reports_spread_across_runs(tiny_report, tmp_path) -> None:
+    """Two real reports (the tiny run, and a copy with one timing and one verdict changed)."""
+    from stae_ros.cli import main
+
+    report = json.loads((tiny_report / "codecs.json").read_text())
+    other = json.loads(json.dumps(report))
+    other["rows"][0]["camera_ms"] = report["rows"][0]["camera_ms"] * 1.5  # ±20% across the two runs
+    if other["camera_vs_x264"]:
+        other["camera_vs_x264"][0]["winner"] = "tie" if report["camera_vs_x264"][0]["winner"] != "tie" else "stae"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "codecs.json").write_text(json.dumps(other))
+    rc = main(["bench", "compare", str(tiny_report), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")])
+    assert rc == 0
+    result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert result["timings"] == 2 * len(report["rows"]) and result["within"] == result["timings"] - 1
+    worst = result["largest"][0]
+    assert worst["point"] == report["rows"][0]["name"] and worst["side"] == "camera"
+    assert math.isclose(worst["spread"], 0.25 / 1.25)
+    if report["camera_vs_x264"]:
+        assert result["verdicts_same"] == len(result["verdicts"]) - 1
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert f"{result['within']} of {result['timings']} camera/edge timings within ±10%" in md
+
+
+def test_compare_runs_rejects_what_is_not_a_bench_report(tmp_path, capsys) -> None:
+    from stae_ros.cli import main
+
+    (tmp_path / "x.json").write_text('{"format": "something-else"}')
+    assert main(["bench", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json")]) == 2
+    assert "not a `stae bench codecs` report" in capsys.readouterr().out
+    assert main(["bench", "compare", str(tmp_path / "missing")]) == 2
+    assert "no bench report" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""`stae bench`: codecs side by side, ROS transport, and the controller benchmark."""
+"""`stae bench`: codecs side by side (and their spread across runs), ROS transport, and the controller benchmark."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
     p.set_defaults(func=_codecs)
 
+    p = sub.add_parser("compare", help="spread across separate runs of `stae bench codecs` (JSON + Markdown)",
+                       description="Reads the codecs.json of two or more runs of the same command and reports, per "
+                                   "point, the spread across runs of camera/edge ms, bytes and accuracy, and whether "
+                                   "the camera verdicts against x264 agree.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="codecs.json files, or the folders holding them")
+    p.add_argument("--out", default=None, help="write compare.json and compare.md into this folder")
+    p.add_argument("--tolerance", type=float, default=0.10, help="spread counted as stable (default: %(default)s)")
+    p.set_defaults(func=_compare)
+
     p = sub.add_parser("transport", help="rclpy publish->receive latency/throughput: SemanticClip vs Image vs CompressedImage",
                        description="Two processes on localhost, private ROS_DOMAIN_ID, reliable and best-effort QoS, p50/p99.")
     p.add_argument("--sizes", default="5e3,5e4,5e5,2e6,1e7", help="message sizes in bytes, comma-separated (default: %(default)s)")
@@ -97,6 +106,28 @@ def _codecs(args: argparse.Namespace) -> int:
     for c in report.get("camera_vs_x264", []):
         print(f"camera {c['stae_point']} {c['stae_ms']:.2f} ms vs {c['x264_point']} {c['x264_ms']:.2f} ms "
               f"({c['clips']} clips, 1 thread): {c['winner']}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from stae_ros.bench.compare import compare_markdown, compare_runs, load_run
+    from stae_ros.bench.errors import BenchDataError
+
+    try:
+        result = compare_runs([load_run(r) for r in args.runs], tolerance=args.tolerance)
+    except BenchDataError as exc:
+        print(f"stae bench compare: {exc}")
+        return 2
+    md = compare_markdown(result)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        (out / "compare.md").write_text(md, encoding="utf-8")
+    print("\n".join(md.splitlines()[: 4 + len(result["runs"]) + 4]))
     return 0
 
 
