@@ -14,19 +14,9 @@ from stae_ros.models import STAE, ModelConfig, ShapeError, budget_pixels
 from stae_ros.models.camera_select import select_uint8, spatial_maps_uint8, top_pixels_mask_np
 from stae_ros.models.selection import clip_tensor, top_pixels_mask
 from stae_ros.training.checkpoints import load_model
+from test_models import TINY  # the tiny 8x32x32 configuration of the model tests
 
 ROOT = Path(__file__).resolve().parents[1]
-
-TINY = {
-    "clip": {"frames": 8, "height": 32, "width": 32, "channels": 3},
-    "budgets": {"frame": [8, 4, 2, 1], "spatial": [1.0, 0.5, 0.25, 0.1, 0.05]},
-    "fa": {"hidden": 8, "feature_channels": 4, "downsample": 2, "motion": True},
-    "sa": {"kernel_size": 5, "hidden": 0, "motion": True},
-    "fr": {"base_channels": 4, "downsample": 2, "frame_channels": 4, "frame_layers": 2},
-    "vit": {"tubelet": [2, 8, 8], "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "dropout": 0.0,
-            "num_classes": 3, "pos_embed": "learned", "pool": "mean", "stem": "diff"},
-}
-
 
 def tiny_model(**sa: object) -> STAE:
     d = copy.deepcopy(TINY)

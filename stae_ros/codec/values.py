@@ -91,7 +91,7 @@ def _temporal_sources(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     pos = np.flatnonzero(flat)
     prev = pos - hw
     is_t = prev >= 0
-    is_t[is_t] = flat[prev[is_t]]
+    is_t &= flat[np.where(is_t, prev, 0)]
     dst = np.flatnonzero(is_t)
     return np.flatnonzero(~is_t), dst, np.searchsorted(pos, prev[dst]), pos[dst] // max(hw, 1)
 
@@ -128,18 +128,12 @@ def _temporal_predictors(mask: np.ndarray) -> np.ndarray:
     single gather-and-subtract (the camera pays this per clip; the decoder must go frame by
     frame and uses :func:`_temporal_sources`).
     """
-    k = mask.shape[0]
-    hw = mask[0].size if k else 0
-    flat = np.ascontiguousarray(mask, dtype=bool).reshape(-1)
-    pos = np.flatnonzero(flat)
-    prev = pos - hw
-    is_t = prev >= 0
-    is_t &= flat[np.where(is_t, prev, 0)]
-    pred = np.searchsorted(pos, prev)  # right where is_t; replaced below elsewhere
-    spatial = np.flatnonzero(~is_t)  # starts with value 0: the first kept pixel has no kept predecessor
-    if spatial.size:
+    spatial, dst, src, _ = _temporal_sources(mask)
+    pred = np.empty(spatial.size + dst.size, dtype=np.int64)
+    pred[dst] = src
+    if spatial.size:  # starts with value 0: the first kept pixel has no kept predecessor
         pred[spatial[1:]] = spatial[:-1]
-        pred[spatial[0]] = pos.size
+        pred[spatial[0]] = pred.size
     return pred
 
 
