@@ -7,11 +7,11 @@ On a Pi-class host that bookkeeping cost more than the SA convolution itself (me
 2-core x86 dev host, one thread, stae-k16-p0.05: 0.63 ms for the SA logits and 0.38 ms for the
 top pixels through the tensor path). Here:
 
-- SA's channel max/mean and the motion maps are computed in int16 on the uint8 clip, and the
-  1/255 (and 1/(255*C) for the means) scaling moves into the conv weights, so the maps are
+- SA's channel max/mean and the motion maps are computed with OpenCV on the uint8 planes, and
+  the 1/255 (and 1/(255*C) for the means) scaling moves into the conv weights, so the maps are
   small integers converted to float once;
-- the depthwise form of SA's one-output conv (:func:`stae_ros.models.sa._per_map_conv`) runs
-  on those maps;
+- the depthwise form of SA's one-output conv (:func:`stae_ros.models.sa.one_output_depthwise`,
+  as inference through the tensor path uses it) runs on those maps;
 - the ``n``-th largest score per frame comes from ``np.partition`` (linear time) instead of
   ``torch.topk``, with the same tie rule as :func:`~stae_ros.models.selection.top_pixels_mask`.
 
@@ -26,11 +26,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .config import budget_pixels
 from .errors import ShapeError
+from .sa import one_output_depthwise
 from .selection import clip_tensor, top_k_frames
 
 __all__ = ["select_uint8", "top_pixels_mask_np", "spatial_maps_uint8"]
@@ -113,16 +112,11 @@ def spatial_maps_uint8(clip: np.ndarray, indices: np.ndarray, motion: bool) -> n
 
 def _sa_logits_uint8(conv: nn.Conv2d, clip: np.ndarray, indices: np.ndarray, motion: bool) -> np.ndarray:
     """Pre-sigmoid SA scores ``K,H,W`` of the kept frames (the depthwise form of SA's conv)."""
-    maps = spatial_maps_uint8(clip, indices, motion)
-    m, k, h, w = maps.shape
-    channels = clip.shape[3]
-    scale = torch.tensor([1.0 / 255.0, 1.0 / (255.0 * channels)] * (m // 2), dtype=torch.float32)
-    weight = (conv.weight[0] * scale.view(m, 1, 1)).repeat_interleave(k, dim=0).unsqueeze(1)
-    y = F.conv2d(torch.from_numpy(maps).view(1, m * k, h, w), weight, None, padding=conv.padding, groups=m * k)
-    y = y.view(m, k, h, w).sum(dim=0)
-    if conv.bias is not None:
-        y += conv.bias[0]
-    return y.numpy()
+    maps = torch.from_numpy(spatial_maps_uint8(clip, indices, motion))
+    m = maps.shape[0]
+    scale = torch.tensor([1.0 / 255.0, 1.0 / (255.0 * clip.shape[3])] * (m // 2), dtype=torch.float32)
+    return one_output_depthwise(maps, conv.weight[0] * scale.view(m, 1, 1), conv.bias, conv.padding,
+                                map_major=True).numpy()
 
 
 @torch.inference_mode()

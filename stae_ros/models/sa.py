@@ -20,19 +20,31 @@ from .motion import frame_difference
 __all__ = ["SpatialAttention"]
 
 
-def _per_map_conv(x: Tensor, conv: nn.Conv2d) -> Tensor:
-    """``conv(x)`` for a one-output conv, as a depthwise conv over every (frame, map) plus a sum.
+def one_output_depthwise(x: Tensor, weight: Tensor, bias: Tensor | None, padding, map_major: bool = False) -> Tensor:
+    """A one-output conv over ``c`` maps of ``n`` frames, as a depthwise conv over every
+    (frame, map) plus a sum over the maps: ``n,H,W``.
 
-    The same sum of products, ordered differently (float error ~1e-5), and 6x faster on the
-    camera CPU: oneDNN's direct kernel for one output channel and a 7x7 window took 6-10 ms for 16
-    frames of 64x64 on one x86 thread, the depthwise form 1 ms (im2col/NNPACK 2.5-4.5 ms). It is the
-    largest part of the camera's FA+SA time, so inference uses it; training keeps ``conv`` itself.
+    ``x`` is ``n,c,H,W`` (frame-major), or ``c,n,H,W`` with ``map_major`` (the camera builds its
+    maps one whole map at a time); ``weight`` is the conv's ``c,kh,kw`` and ``bias`` its one value.
+    The same sum of products as the conv, ordered differently (float error ~1e-5), and 6x faster on
+    the camera CPU: oneDNN's direct kernel for one output channel and a 7x7 window took 6-10 ms for
+    16 frames of 64x64 on one x86 thread, the depthwise form 1 ms (im2col/NNPACK 2.5-4.5 ms).
     """
-    n, c, h, w = x.shape
-    weight = conv.weight.reshape(c, 1, *conv.weight.shape[2:]).repeat(n, 1, 1, 1)
-    y = F.conv2d(x.reshape(1, n * c, h, w), weight, None, padding=conv.padding, groups=n * c)
-    y = y.view(n, c, h, w).sum(dim=1, keepdim=True)
-    return y + conv.bias.view(1, 1, 1, 1) if conv.bias is not None else y
+    a, b, h, w = x.shape
+    n = b if map_major else a
+    kernels = weight.repeat_interleave(n, dim=0) if map_major else weight.repeat(n, 1, 1)
+    y = F.conv2d(x.reshape(1, a * b, h, w), kernels.unsqueeze(1), None, padding=padding, groups=a * b)
+    y = y.view(a, b, h, w).sum(dim=0 if map_major else 1)
+    return y.add_(bias.view(1, 1, 1)) if bias is not None else y  # y is the sum's own new tensor
+
+
+def _per_map_conv(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """``conv(x)`` for SA's one-output conv in its depthwise form (:func:`one_output_depthwise`).
+
+    It is the largest part of the camera's FA+SA time, so inference uses it; training keeps
+    ``conv`` itself.
+    """
+    return one_output_depthwise(x, conv.weight[0], conv.bias, conv.padding).unsqueeze(1)
 
 
 class SpatialAttention(nn.Module):
