@@ -8,6 +8,7 @@ malformed clip is logged and survived. The controller runs alone against a hand-
 from __future__ import annotations
 
 import array
+import itertools
 import json
 import os
 import time
@@ -431,18 +432,25 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
                 s.received_stamp.sec, s.received_stamp.nanosec = divmod(sent + int(link_s * 1e9), 1_000_000_000)
                 return s
 
-            # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s
-            for i in range(3):
-                harness.pub_stats.publish(stats(200_000, 0.01, i))
             def last() -> tuple[int, float, str]:
                 c = harness.commands[-1]
                 return c.k, round(c.p, 6), c.codec_settings
 
-            assert harness.spin_until(lambda: harness.commands and last() == fast, 15, launcher), \
-                launcher.output_of(f"{NS}/controller_node")
+            # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s. The
+            # stats keep coming, as from a real link: a sample sent before the controller's reader
+            # has matched our writer is dropped by a volatile subscription (a discovery race).
+            seqs = itertools.count()
+
+            def fast_link_answered() -> bool:
+                if not harness.commands:
+                    harness.pub_stats.publish(stats(200_000, 0.01, next(seqs)))
+                return bool(harness.commands) and last() == fast
+
+            assert harness.spin_until(fast_link_answered, 15, launcher), launcher.output_of(f"{NS}/controller_node")
             assert harness.commands[-1].reason
             # a slow link: 2 kB per 100 ms = 160 kbit/s -> only the small point fits
-            for i in range(3, 30):
+            start = next(seqs)
+            for i in range(start, start + 27):
                 harness.pub_stats.publish(stats(2_000, 0.1, i))
                 harness.spin_until(lambda: False, 0.02)
             assert harness.spin_until(lambda: last() == slow, 15, launcher), \
