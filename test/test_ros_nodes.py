@@ -601,16 +601,30 @@ def test_link_emulator_delays_in_order_and_drops_when_the_queue_is_full():
             assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
                                       harness.node.count_publishers("semantic_clip_out") >= 1, 30, launcher), \
                 launcher.output_of(f"{NS}/link_emulator_node")
+            # a small probe first, repeated until it is through: our writer can see the emulator's
+            # reader before that reader has matched our writer, and a sample sent then is lost
+            probe = probe_base = 1000
+            while not out:
+                assert probe < probe_base + 50, launcher.output_of(f"{NS}/link_emulator_node")
+                pub.publish(SemanticClip(seq=probe, payload=array.array("B", bytes(1))))
+                harness.spin_until(lambda: bool(out), 0.5, launcher)
+                probe += 1
+            harness.spin_until(lambda: False, 0.5)  # a probe still queued drains (0.16 s each)
+
+            def clips() -> list[SemanticClip]:
+                return [m for m in out if m.seq < probe_base]
+
             for seq in range(3):
                 pub.publish(SemanticClip(seq=seq, payload=array.array("B", bytes(2000))))
-            assert harness.spin_until(lambda: len(out) >= 1, 20, launcher), launcher.output_of(f"{NS}/link_emulator_node")
+            assert harness.spin_until(lambda: len(clips()) >= 1, 20, launcher), \
+                launcher.output_of(f"{NS}/link_emulator_node")
             harness.spin_until(lambda: False, 1.0)
-            assert [m.seq for m in out] == [0]
-            assert len(out[0].payload) == 2000
+            assert [m.seq for m in clips()] == [0]
+            assert len(clips()[0].payload) == 2000
             assert launcher.wait_for_line(f"{NS}/link_emulator_node", "dropped clip", 5)
             # once the queue drained, the next message passes again
             pub.publish(SemanticClip(seq=3, payload=array.array("B", bytes(500))))
-            assert harness.spin_until(lambda: [m.seq for m in out] == [0, 3], 20, launcher)
+            assert harness.spin_until(lambda: [m.seq for m in clips()] == [0, 3], 20, launcher)
     finally:
         harness.close()
 
