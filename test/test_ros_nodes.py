@@ -91,6 +91,20 @@ class Harness:
                                      "\n".join(launcher.output_of(k)[-3000:] for k in launcher.exited()))
         return cond()
 
+    def publish_until(self, publish, cond, timeout: float, launcher: Launcher | None = None,
+                      period: float = 0.05) -> bool:
+        """Call ``publish()`` again every ``period`` s until ``cond()``.
+
+        Right after start-up one send is not enough: our writer can see a node's reader before
+        that reader has matched our writer, and a sample sent in between is lost (volatile QoS).
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            publish()
+            if self.spin_until(cond, period, launcher):
+                return True
+        return cond()
+
     def call(self, client, request, timeout: float = 10.0):
         assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
         future = client.call_async(request)
@@ -436,17 +450,13 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
                 c = harness.commands[-1]
                 return c.k, round(c.p, 6), c.codec_settings
 
-            # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s. The
-            # stats keep coming, as from a real link: a sample sent before the controller's reader
-            # has matched our writer is dropped by a volatile subscription (a discovery race).
+            # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s; the
+            # stats keep coming until the controller answers, as from a real link
             seqs = itertools.count()
-
-            def fast_link_answered() -> bool:
-                if not harness.commands:
-                    harness.pub_stats.publish(stats(200_000, 0.01, next(seqs)))
-                return bool(harness.commands) and last() == fast
-
-            assert harness.spin_until(fast_link_answered, 15, launcher), launcher.output_of(f"{NS}/controller_node")
+            assert harness.publish_until(lambda: harness.pub_stats.publish(stats(200_000, 0.01, next(seqs))),
+                                         lambda: bool(harness.commands), 15, launcher), \
+                launcher.output_of(f"{NS}/controller_node")
+            assert harness.spin_until(lambda: last() == fast, 15, launcher), launcher.output_of(f"{NS}/controller_node")
             assert harness.commands[-1].reason
             # a slow link: 2 kB per 100 ms = 160 kbit/s -> only the small point fits
             start = next(seqs)
@@ -601,14 +611,12 @@ def test_link_emulator_delays_in_order_and_drops_when_the_queue_is_full():
             assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
                                       harness.node.count_publishers("semantic_clip_out") >= 1, 30, launcher), \
                 launcher.output_of(f"{NS}/link_emulator_node")
-            # a small probe first, repeated until it is through: our writer can see the emulator's
-            # reader before that reader has matched our writer, and a sample sent then is lost
-            probe = probe_base = 1000
-            while not out:
-                assert probe < probe_base + 50, launcher.output_of(f"{NS}/link_emulator_node")
-                pub.publish(SemanticClip(seq=probe, payload=array.array("B", bytes(1))))
-                harness.spin_until(lambda: bool(out), 0.5, launcher)
-                probe += 1
+            # a small probe first, until one is through (publish_until says why); then the clips
+            probe_base = 1000
+            probes = itertools.count(probe_base)
+            assert harness.publish_until(
+                lambda: pub.publish(SemanticClip(seq=next(probes), payload=array.array("B", bytes(1)))),
+                lambda: bool(out), 25, launcher, period=0.5), launcher.output_of(f"{NS}/link_emulator_node")
             harness.spin_until(lambda: False, 0.5)  # a probe still queued drains (0.16 s each)
 
             def clips() -> list[SemanticClip]:
