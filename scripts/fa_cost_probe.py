@@ -8,13 +8,14 @@ would replace; the 3x3 conv stays.
 
     OMP_NUM_THREADS=1 python scripts/fa_cost_probe.py --model models/stae_default.pt --data datasets/synth
 
-Timing as in the bench: minimum CPU time (process_time) per clip over repeats, median over clips.
+Timing: minimum CPU time (process_time) per clip over repeats, median over clips
+(:func:`stae_ros.roi.cputime.time_camera_cpu`); unlike the bench, no back-to-back batching of
+sub-millisecond calls, so expect a few hundredths of a ms of timer overhead per step.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,20 +27,9 @@ from stae_ros.data.video_io import read_video
 from stae_ros.models.camera_select import select_uint8
 from stae_ros.models.motion import frame_difference
 from stae_ros.models.selection import clip_tensor
+from stae_ros.roi.cputime import time_camera_cpu
 from stae_ros.runtime import keep_freed_memory
 from stae_ros.training.checkpoints import load_model
-
-
-def _ms(fn: Callable[[np.ndarray], object], clips: list[np.ndarray], repeats: int) -> float:
-    best = []
-    for clip in clips:
-        samples = []
-        for _ in range(repeats):
-            t0 = time.process_time()
-            fn(clip)
-            samples.append(time.process_time() - t0)
-        best.append(min(samples))
-    return float(np.median(best)) * 1e3
 
 
 def main() -> None:
@@ -73,7 +63,8 @@ def main() -> None:
     }
     with torch.inference_mode():
         for name, fn in steps.items():
-            print(f"{name:34s} {_ms(fn, clips, args.repeats):6.3f} ms")
+            ms = time_camera_cpu(fn, clips, args.repeats)["cpu_ms_median_of_min"]
+            print(f"{name:34s} {ms:6.3f} ms")
 
 
 if __name__ == "__main__":
