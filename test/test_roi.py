@@ -381,3 +381,48 @@ def test_fa_zones_code_unimportant_frames_coarsely_where_hold_repeats_them() -> 
     assert _psnr(clip[2][roi], out["zones"][2][roi]) > _psnr(clip[2][roi], out["zones"][1][roi])
     with pytest.raises(RoiInputError, match="frame action"):
         RoiCodec(RoiSettings(frame_threshold=0.5, frame_action="drop")).encode(clip, imp)
+
+
+def test_x264_asm_leaves_out_only_avx512() -> None:
+    """An AVX-512 CPU gets its own instruction sets below AVX-512; any other CPU x264's detection."""
+    from stae_ros.roi.h264 import x264_asm
+
+    avx512 = {"avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"}
+    zen4 = {"sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "avx", "fma", "abm", "bmi1", "bmi2", "avx2", "sse4a"}
+    asm = x264_asm(zen4 | avx512).split(",")
+    assert asm == ["SSE", "SSE2", "SSE3", "SSSE3", "SSE4.1", "SSE4.2", "AVX", "FMA3", "LZCNT", "BMI1", "BMI2", "AVX2"]
+    assert x264_asm(zen4) == ""  # no AVX-512: x264 detects the CPU itself
+    assert x264_asm(zen4 | (avx512 - {"avx512vl"})) == ""  # x264 needs all five for its AVX-512 paths
+    assert x264_asm(set()) == ""  # ARM, or no /proc/cpuinfo
+
+
+def test_x264_codes_the_same_clip_to_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same frames give the same payload every time, also while other processes preempt the
+    encoder, and that payload is x264's usual one (not its C fallback, which an unknown asm name
+    would silently select).
+
+    On this project's AVX-512 hosts, libx264's AVX-512 paths with mb-tree coded a 32x32 clip to
+    another stream in up to half of the encodes while both cores were busy (see x264_asm).
+    """
+    import os
+    import subprocess
+    import sys
+    from collections import Counter
+
+    import stae_ros.roi.h264 as h264
+
+    clips = [np.random.default_rng(seed).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8) for seed in (1, 2)]
+    settings = X264Settings(crf=38)  # veryfast: mb-tree on
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        ours = [Counter(encode_annexb(clip, settings) for _ in range(100)) for clip in clips]
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    assert [len(c) for c in ours] == [1, 1], [sorted(len(b) for b in c) for c in ours]
+    monkeypatch.setattr(h264, "x264_asm", lambda *a: "")  # x264's own CPU detection, idle host
+    usual = [Counter(encode_annexb(clip, settings) for _ in range(20)).most_common(1)[0][0] for clip in clips]
+    assert [next(iter(c)) for c in ours] == usual
+    monkeypatch.setattr(h264, "x264_asm", lambda *a: "0")  # x264's C code: a different stream
+    assert encode_annexb(clips[0], settings) != usual[0]

@@ -10,8 +10,11 @@ baseline is measured both ways so the container's share of any gain is visible.
 from __future__ import annotations
 
 import logging
+import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import av
 import numpy as np
@@ -20,12 +23,56 @@ from stae_ros.data.av_frames import FrameConverter
 
 from .errors import BitstreamDecodeError, RoiInputError, TruncatedPayloadError
 
-__all__ = ["X264Settings", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
+__all__ = ["X264Settings", "x264_asm", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
 
 log = logging.getLogger(__name__)
 
 #: NAL unit types a decoder can do without: SEI (6), access unit delimiter (9), filler (12).
 DROPPABLE_NAL_TYPES = frozenset({6, 9, 12})
+
+#: Linux /proc/cpuinfo flag -> x264 ``asm`` name, for every x86 instruction set below AVX-512
+_X264_ASM_NAMES = {
+    "sse": "SSE", "sse2": "SSE2", "pni": "SSE3", "ssse3": "SSSE3", "sse4_1": "SSE4.1", "sse4_2": "SSE4.2",
+    "avx": "AVX", "xop": "XOP", "fma4": "FMA4", "fma": "FMA3", "abm": "LZCNT", "bmi1": "BMI1", "bmi2": "BMI2",
+    "avx2": "AVX2",
+}
+#: the CPUID bits x264 needs before it takes its AVX-512 code paths
+_AVX512_FLAGS = frozenset({"avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"})
+
+
+def x264_asm(cpu_flags: Iterable[str] | None = None) -> str:
+    """x264's ``asm`` option for this CPU: "" (x264 detects it) unless the CPU has AVX-512, then
+    the CPU's own instruction sets without AVX-512.
+
+    Why: on the AVX-512 hosts this project is built and tested on (AMD EPYC in Firecracker VMs),
+    libx264 (PyAV 18.1's build) with macroblock-tree rate control (every preset from superfast up,
+    unless tune=zerolatency) sometimes codes the same frames to a different stream, in one thread:
+    about 2 encodes in 100 on an idle host, and up to half of them while other processes keep
+    both cores busy. So the fault follows preemption; whether it lies in x264's AVX-512 code or
+    in the VM's handling of AVX-512 register state was not settled. Without AVX-512 (this list,
+    or asm=0) it never happened (3,400 encodes, idle and loaded), the bytes are those x264
+    usually gives, and the AVX2 paths were as fast (0.91 ms per 16x64x64 clip either way).
+    A payload must not depend on the scheduler. `cpu_flags` defaults to /proc/cpuinfo's;
+    elsewhere (ARM, macOS) x264 keeps its own detection.
+    """
+    flags = set(_cpu_flags() if cpu_flags is None else cpu_flags)
+    if not _AVX512_FLAGS <= flags:
+        return ""
+    return ",".join(name for flag, name in _X264_ASM_NAMES.items() if flag in flags)
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "i386"):
+        return frozenset()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -41,6 +88,9 @@ class X264Settings:
 
     def options(self, gop: int) -> dict[str, str]:
         params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={self.bframes}"
+        asm = x264_asm()
+        if asm:
+            params += f":asm={asm}"
         if self.zones:
             params += f":zones={self.zones}"
         return {
