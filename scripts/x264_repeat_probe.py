@@ -1,0 +1,69 @@
+"""Does the stae-roi264 camera code the same clip to the same bytes every time? (x264's AVX-512 paths)
+
+Codes every test clip of a data root several times with the roi model file's settings, once with
+x264's own CPU detection and once with the project's ``x264_asm`` (AVX-512 left out on AVX-512
+CPUs), optionally while busy processes preempt the encoder, and counts the clips whose payload
+changed between passes. On CPUs without AVX-512 the two modes are the same encoder.
+
+    python scripts/x264_repeat_probe.py --data datasets/synth --passes 5 --busy 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+import stae_ros.roi.h264 as h264
+from stae_ros.data.video_io import read_video
+from stae_ros.pipeline.payloads import RoiPayload
+
+
+@contextmanager
+def busy_cores(n: int) -> Iterator[None]:
+    """n processes spinning in Python: the encoder is preempted as on a loaded robot or CI host."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="stae-roi264 model file (default: the shipped one)")
+    ap.add_argument("--data", type=Path, default=Path("datasets/synth"))
+    ap.add_argument("--per-class", type=int, default=25, help="test clips per class (the last ones of each class)")
+    ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--busy", type=int, default=0, help="busy processes while coding")
+    args = ap.parse_args()
+    roi = RoiPayload(args.model)
+    t = roi.shape[0]
+    videos = [sorted(d.glob("*.avi"))[-args.per_class:] for d in sorted(args.data.iterdir()) if d.is_dir()]
+    clips = [read_video(v)[:t] for vs in videos for v in vs]
+    maps = [roi.importance(c) for c in clips]
+    modes = {"x264's detection": lambda *a: "", "x264_asm (AVX-512 left out)" if h264.x264_asm() else "x264_asm (no AVX-512: the same)": h264.x264_asm}
+    real = h264.x264_asm
+    print(f"{len(clips)} clips, {args.passes} passes, {args.busy} busy processes, roi model {roi.path}")
+    for name, asm in modes.items():
+        h264.x264_asm = asm
+        try:
+            with busy_cores(args.busy):
+                passes = [[roi.encode(c, m) for c, m in zip(clips, maps)] for _ in range(args.passes)]
+        finally:
+            h264.x264_asm = real
+        changed = sum(len({p[i] for p in passes}) > 1 for i in range(len(clips)))
+        means = [np.mean([len(b) for b in p]) for p in passes]
+        print(f"{name:32s} clips whose bytes changed: {changed:3d} of {len(clips)}; "
+              f"mean bytes per pass {min(means):.2f}-{max(means):.2f}")
+
+
+if __name__ == "__main__":
+    main()
