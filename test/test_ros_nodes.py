@@ -655,11 +655,15 @@ def test_stae_demo_runs_end_to_end(tiny_model, tmp_path):
 
 
 def test_a_burst_of_sigints_stops_a_node_cleanly():
-    """The terminal's and `ros2 launch`'s Ctrl-C both arrive, sometimes mid clean-up: exit 0, no traceback."""
+    """The terminal's and `ros2 launch`'s Ctrl-C both arrive, sometimes mid clean-up: exit 0, no traceback.
+
+    Under CPU load the old handler (KeyboardInterrupt raised inside the executor) failed about one
+    burst in a hundred (a Task.__del__ traceback, or SIGSEGV); 8 bursts keep the test short.
+    """
     import signal
 
     domain = pick_domain_id()
-    for attempt in range(3):
+    for attempt in range(8):
         spec = NodeSpec("link_emulator_node", namespace=NS, params={"rate_bps": 1e6})
         launcher = Launcher([spec], domain_id=domain, output=None).start()
         label = f"{NS}/link_emulator_node"
@@ -668,7 +672,7 @@ def test_a_burst_of_sigints_stops_a_node_cleanly():
             proc = launcher.procs[0][1]
             for _ in range(6):
                 Launcher._signal(proc, signal.SIGINT)
-                time.sleep(0.003 * attempt)
+                time.sleep(0.003 * (attempt % 3))
             rc = proc.wait(timeout=20)
         finally:
             launcher.stop(timeout=5.0)

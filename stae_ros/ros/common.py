@@ -83,17 +83,31 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
 
     keep_freed_memory()  # per-clip buffers stay in the heap: no page faults every clip (stae_ros.runtime)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # The first SIGINT/SIGTERM stops the spin (KeyboardInterrupt, as Python's default handler
-    # would); any later one is ignored. The terminal's and `ros2 launch`'s Ctrl-C both arrive, and a
-    # second KeyboardInterrupt landing inside the clean-up below printed a traceback (rarely, at the
-    # end of `stae demo`). Installed before rclpy.init, so rclpy's own handler (which wakes the
-    # executor's wait) runs first and then chains to this one.
-    stopping = False
+    # Stopping on SIGINT/SIGTERM. The terminal's and `ros2 launch`'s Ctrl-C both arrive, often
+    # mid clean-up. rclpy's own handler (installed by rclpy.init, chaining to this one) shuts the
+    # context down and wakes the executor, which then returns at a clean point. This handler:
+    # - while the node is being built (model loading: seconds), raises KeyboardInterrupt as
+    #   Python's default handler would, so a Ctrl-C at start-up stops at once;
+    # - once spinning, only marks the stop: a KeyboardInterrupt raised inside the executor's own
+    #   code left half-built rclpy objects behind (a Task without _exception, whose __del__
+    #   printed a traceback) and, about once in a hundred bursts under load, the process died of
+    #   SIGSEGV in clean-up;
+    # - takes rclpy's handler out after the first signal, so later ones reach only this handler
+    #   (which returns) while the executor, node and context are torn down. Setting SIG_IGN from
+    #   here instead made CPython print "Signal 2 ignored due to race condition" when one was pending.
+    state = {"spinning": False, "stopping": False}
 
     def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
+        if state["stopping"]:
+            return
+        state["stopping"] = True
+        try:
+            from rclpy.signals import uninstall_signal_handlers
+
+            uninstall_signal_handlers()
+        except Exception:  # noqa: BLE001 - an rclpy without it (or not installed yet): nothing to take out
+            pass
+        if not state["spinning"]:
             raise KeyboardInterrupt
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -105,20 +119,25 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         node = make_node()
         executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
+        state["spinning"] = True
         try:
-            executor.spin()
+            while not state["stopping"] and rclpy.ok():
+                executor.spin_once(timeout_sec=0.2)  # the timeout bounds the exit where no rclpy handler wakes it
         finally:
             executor.shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # noqa: BLE001 - a startup failure must say why, not dump a trace only
-        msg = f"{type(exc).__name__}: {exc}"
-        if node is not None:
-            node.get_logger().fatal(msg)
+        if state["stopping"]:  # the context went down under a callback or start-up step: a normal stop
+            logging.getLogger(PACKAGE).debug("error while stopping", exc_info=True)
         else:
-            print(f"[FATAL] could not start: {msg}", file=sys.stderr, flush=True)
-        logging.getLogger(PACKAGE).debug("startup failure", exc_info=True)
-        rc = 1
+            msg = f"{type(exc).__name__}: {exc}"
+            if node is not None:
+                node.get_logger().fatal(msg)
+            else:
+                print(f"[FATAL] could not start: {msg}", file=sys.stderr, flush=True)
+            logging.getLogger(PACKAGE).debug("startup failure", exc_info=True)
+            rc = 1
     finally:
         try:
             if node is not None:
