@@ -396,10 +396,9 @@ def test_x264_asm_leaves_out_only_avx512() -> None:
     assert x264_asm(set()) == ""  # ARM, or no /proc/cpuinfo
 
 
-def test_x264_codes_the_same_clip_to_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_x264_codes_the_same_clip_to_the_same_bytes() -> None:
     """The same frames give the same payload every time, also while other processes preempt the
-    encoder, and that payload is x264's usual one (not its C fallback, which an unknown asm name
-    would silently select).
+    encoder, and x264 accepts the asm option (it only warns about an unknown name, and drops it).
 
     On this project's AVX-512 hosts, libx264's AVX-512 paths with mb-tree coded a 32x32 clip to
     another stream in up to half of the encodes while both cores were busy (see x264_asm).
@@ -409,7 +408,7 @@ def test_x264_codes_the_same_clip_to_the_same_bytes(monkeypatch: pytest.MonkeyPa
     import sys
     from collections import Counter
 
-    import stae_ros.roi.h264 as h264
+    import av.logging
 
     clips = [np.random.default_rng(seed).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8) for seed in (1, 2)]
     settings = X264Settings(crf=38)  # veryfast: mb-tree on
@@ -421,8 +420,11 @@ def test_x264_codes_the_same_clip_to_the_same_bytes(monkeypatch: pytest.MonkeyPa
             proc.kill()
             proc.wait()
     assert [len(c) for c in ours] == [1, 1], [sorted(len(b) for b in c) for c in ours]
-    monkeypatch.setattr(h264, "x264_asm", lambda *a: "")  # x264's own CPU detection, idle host
-    usual = [Counter(encode_annexb(clip, settings) for _ in range(20)).most_common(1)[0][0] for clip in clips]
-    assert [next(iter(c)) for c in ours] == usual
-    monkeypatch.setattr(h264, "x264_asm", lambda *a: "0")  # x264's C code: a different stream
-    assert encode_annexb(clips[0], settings) != usual[0]
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs:
+            encode_annexb(clips[0], settings)
+    finally:
+        av.logging.set_level(level)
+    assert not [m for m in logs if "Error parsing option" in m[2]], logs  # x264 took every asm name
