@@ -47,12 +47,13 @@ def x264_asm(cpu_flags: Iterable[str] | None = None) -> str:
     Why: on the AVX-512 hosts this project is built and tested on (AMD EPYC in Firecracker VMs),
     libx264 (PyAV 18.1's build) with macroblock-tree rate control (every preset from superfast up,
     unless tune=zerolatency) sometimes codes the same frames to a different stream, in one thread.
-    With the shipped roi model, 42 of the 300 synthetic test clips changed bytes within 5 passes
-    on an idle host, and 180 of 300 while two busy processes preempted the encoder
-    (scripts/x264_repeat_probe.py). So the fault follows preemption; whether it lies in x264's
-    AVX-512 code or in the VM's handling of AVX-512 register state was not settled. Without
-    AVX-512 (this list, or asm=0) no clip changed, idle or loaded; the bytes are those x264
-    usually gives, and the AVX2 paths were as fast (0.91 ms per 16x64x64 clip either way).
+    With the shipped roi model, 42 and 190 of the 300 synthetic test clips changed bytes within
+    5 and 7 passes on an idle host (two runs), and 180 of 300 within 5 passes while two busy
+    processes preempted the encoder (scripts/x264_repeat_probe.py). Whether the fault lies in
+    x264's AVX-512 code or in the VM's handling of AVX-512 state was not settled. Without AVX-512
+    (this list, or asm=0) no clip changed in any run. The AVX2 and AVX-512 paths are not
+    bit-exact (27 of the 300 clips' usual streams differ, by a few bytes either way: mean 404.74 vs
+    404.92 B), and they were as fast (camera encode 3.89-4.01 vs 3.86-4.05 ms, 4 interleaved runs).
     A payload must not depend on the scheduler. `cpu_flags` defaults to /proc/cpuinfo's;
     elsewhere (ARM, macOS) x264 keeps its own detection.
     """
