@@ -356,6 +356,9 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
 
             raw = bytes(good.payload)
             base = 200_000
+            # a good clip until one is labelled, so the edge's reader has matched our writer (publish_until)
+            assert harness.publish_until(lambda: harness.pub_clip.publish(variant(base + 8, raw)),
+                                         lambda: base + 8 in harness.labels, 30, launcher, period=0.5)
             for i, payload in enumerate([b"XX" + raw[2:], raw[: len(raw) // 2], b"SR\x01\x01" + bytes(40)]):
                 harness.pub_clip.publish(variant(base + i, payload))
             harness.pub_clip.publish(variant(base + 9, raw))
@@ -373,8 +376,9 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
             def command(settings: str) -> BudgetCommand:
                 return BudgetCommand(mode=BudgetCommand.MODE_SET, k=16, p=1.0, reason="test", codec_settings=settings)
 
-            harness.pub_cmd.publish(command('{"crf": 99}'))
-            assert launcher.wait_for_line(cam, "rejected", 15), launcher.output_of(cam)[-2000:]
+            assert harness.publish_until(lambda: harness.pub_cmd.publish(command('{"crf": 99}')),
+                                         lambda: "rejected" in launcher.output_of(cam), 15, launcher, period=0.5), \
+                launcher.output_of(cam)[-2000:]
             assert "crf" in launcher.output_of(cam).split("rejected")[-1].splitlines()[0]
             harness.pub_cmd.publish(command('{"crf":51,"frame_select":"uniform","frame_stride":4,"frame_threshold":0.5}'))
             assert launcher.wait_for_line(cam, '"crf":51', 15), launcher.output_of(cam)[-2000:]
