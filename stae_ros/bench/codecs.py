@@ -30,7 +30,7 @@ import numpy as np
 from .child import run_child
 from .errors import BenchDataError
 
-__all__ = ["CodecBenchOptions", "run_codec_bench", "make_tiny_checkpoint", "equal_accuracy_h264", "completion_curves",
+__all__ = ["CodecBenchOptions", "run_codec_bench", "half_range_spread", "make_tiny_checkpoint", "equal_accuracy_h264", "completion_curves",
            "timing_stability", "camera_vs_x264", "compression_target"]
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def _own_classifier_row(codec: Any, spec: dict[str, Any], payloads: list[bytes],
 def _aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several runs of one side of one point -> the headline (median over runs) and its spread."""
     ms = [r["ms"] for r in runs]
-    return {"ms": float(np.median(ms)), "ms_runs": ms, "ms_spread": _spread(ms),
+    return {"ms": float(np.median(ms)), "ms_runs": ms, "ms_spread": half_range_spread(ms),
             "ms_per_clip_runs": [r["ms_per_clip"] for r in runs], "wall_ms": float(np.median([r["wall_ms"] for r in runs])),
             "inner": max(r.get("inner", 1) for r in runs), "threads_seen": max(r.get("threads_seen", 0) for r in runs),
             "peak_rss_mb": max(r.get("peak_rss_mb", 0.0) for r in runs)}
@@ -355,8 +355,9 @@ def _classify_in_process(loaded: Any, clips: np.ndarray, opts: CodecBenchOptions
     return _aggregate([_summary(t) | {"peak_rss_mb": _peak_rss_mb()}])
 
 
-def _spread(values: list[float]) -> float:
-    """Half the max-min range as a fraction of the median: the '±' of a few repeated runs."""
+def half_range_spread(values: list[float]) -> float:
+    """Half the max-min range as a fraction of the median: the '±' of a few repeated runs
+    (timing runs within a bench, and whole bench runs in :mod:`.compare`)."""
     med = float(np.median(values))
     return 0.0 if med <= 0 else float((max(values) - min(values)) / 2.0 / med)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .codecs import half_range_spread
 from .errors import BenchDataError
 
 __all__ = ["compare_runs", "compare_markdown", "load_run"]
@@ -40,12 +41,6 @@ def load_run(path: str | Path) -> dict[str, Any]:
     return report
 
 
-def _spread(values: list[float]) -> float:
-    """Half-range over the median (0 when the median is 0)."""
-    med = float(np.median(values))
-    return 0.0 if med == 0 else (max(values) - min(values)) / 2.0 / abs(med)
-
-
 def compare_runs(reports: list[dict[str, Any]], tolerance: float = 0.10) -> dict[str, Any]:
     """Per-point spread across runs of camera/edge ms, bytes and accuracy, and verdict agreement."""
     if len(reports) < 2:
@@ -61,7 +56,7 @@ def compare_runs(reports: list[dict[str, Any]], tolerance: float = 0.10) -> dict
             if len(vals) != len(rows):
                 continue
             entry[key] = vals
-            entry[f"{key}_spread"] = _spread(vals)
+            entry[f"{key}_spread"] = half_range_spread(vals)
             if key in TIMED and min(vals) > 0:
                 timed.append({"point": name, "side": key[: -len("_ms")], "spread": entry[f"{key}_spread"],
                               "values": vals})
