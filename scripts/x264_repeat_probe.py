@@ -18,7 +18,7 @@ import argparse
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +43,17 @@ def busy_cores(n: int) -> Iterator[None]:
             p.wait()
 
 
+@contextmanager
+def x264_paths(asm: Callable[..., str]) -> Iterator[None]:
+    """Encode with ``asm`` in place of the project's ``x264_asm`` (what X264Settings.options calls)."""
+    real = h264.x264_asm
+    h264.x264_asm = asm
+    try:
+        yield
+    finally:
+        h264.x264_asm = real
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="stae-roi264 model file (default: the shipped one)")
@@ -59,16 +70,11 @@ def main() -> None:
     clips = [read_video(v)[:t] for vs in videos for v in vs]
     maps = [roi.importance(c) for c in clips]
     modes = {"x264's detection": lambda *a: "", "x264_asm (AVX-512 left out)" if h264.x264_asm() else "x264_asm (no AVX-512: the same)": h264.x264_asm}
-    real = h264.x264_asm
     print(f"{len(clips)} clips, {args.passes} passes, {args.busy} busy processes, roi model {roi.path}")
     modal: dict[str, list[bytes]] = {}
     for name, asm in modes.items():
-        h264.x264_asm = asm
-        try:
-            with busy_cores(args.busy):
-                passes = [[roi.encode(c, m) for c, m in zip(clips, maps)] for _ in range(args.passes)]
-        finally:
-            h264.x264_asm = real
+        with x264_paths(asm), busy_cores(args.busy):
+            passes = [[roi.encode(c, m) for c, m in zip(clips, maps)] for _ in range(args.passes)]
         changed = sum(len({p[i] for p in passes}) > 1 for i in range(len(clips)))
         means = [np.mean([len(b) for b in p]) for p in passes]
         modal[name] = [Counter(p[i] for p in passes).most_common(1)[0][0] for i in range(len(clips))]
@@ -85,11 +91,8 @@ def main() -> None:
         ms: dict[str, list[float]] = {name: [] for name in modes}
         for _ in range(args.time_runs):
             for name, asm in modes.items():
-                h264.x264_asm = asm
-                try:
+                with x264_paths(asm):
                     ms[name].append(time_camera_cpu(roi.encode, timed, 30)["cpu_ms_median_of_min"])
-                finally:
-                    h264.x264_asm = real
         for name, runs in ms.items():
             print(f"{name:32s} camera encode ms per run: {' '.join(f'{v:.2f}' for v in runs)}")
 
