@@ -1,0 +1,19 @@
+"""The `local` mode's classifier: a small video CNN that runs on the camera within its compute budget.
+
+It is the baseline that offloading has to beat: what a robotics team tries first.
+"""
+
+from .errors import LocalInputError, LocalModelError
+from .io import MODEL_FORMAT, LocalModelFile, load_local_model, save_local_model
+from .model import LocalArch, LocalClassifier
+
+__all__ = [
+    "MODEL_FORMAT",
+    "LocalArch",
+    "LocalClassifier",
+    "LocalInputError",
+    "LocalModelError",
+    "LocalModelFile",
+    "load_local_model",
+    "save_local_model",
+]

@@ -1,0 +1,134 @@
+"""Save / load the local classifier as one self-describing file (arch + class names + shape + weights).
+
+The file is read with ``torch.load(weights_only=True)`` (no pickled code runs) and checked field by
+field, so that a camera node refuses a wrong or damaged file with one line naming the file and the
+field, instead of failing later inside the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import LocalModelError
+from .model import LocalArch, LocalClassifier
+
+__all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model"]
+
+MODEL_FORMAT = "stae-local-model/1"
+
+
+@dataclass
+class LocalModelFile:
+    """A loaded local model and what the file says about it."""
+
+    model: LocalClassifier  #: in eval mode, on the CPU
+    class_names: list[str]
+    shape: tuple[int, int, int, int]  #: (T, H, W, C) of the clips it was trained on
+    arch: dict[str, Any]
+    model_id: str  #: "<file name>:<first 12 hex digits of the file's sha256>"
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _sha12(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def save_local_model(
+    path: str | Path,
+    model: LocalClassifier,
+    class_names: list[str],
+    shape: tuple[int, int, int, int],
+    arch: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write `model` with its class names, (T,H,W,C) shape and arch keywords; returns the path.
+
+    `extra` holds plain values only (str, numbers, lists, dicts): training metrics, the FLOP count.
+    """
+    path = Path(path)
+    if len(class_names) != model.num_classes:
+        raise LocalModelError(f"{path}: class_names has {len(class_names)} names, the model {model.num_classes} outputs")
+    if len(tuple(shape)) != 4:
+        raise LocalModelError(f"{path}: shape must be (T,H,W,C), got {shape}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    blob = {
+        "format": MODEL_FORMAT,
+        "class_names": [str(c) for c in class_names],
+        "shape": [int(s) for s in shape],
+        "arch": dict(arch),
+        "state_dict": state,
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)  # atomic: a reader never sees a half-written file
+    return path
+
+
+def _field(path: Path, blob: dict, name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in blob:
+        raise LocalModelError(f"{path}: field '{name}' is missing")
+    value = blob[name]
+    if not isinstance(value, kind):
+        raise LocalModelError(f"{path}: field '{name}' has type {type(value).__name__}")
+    return value
+
+
+def load_local_model(path: str | Path) -> LocalModelFile:
+    """Read a file written by `save_local_model`; every failure raises LocalModelError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LocalModelError(f"{path}: local model file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, not a torch file, unpickling refused...
+        raise LocalModelError(f"{path}: not a readable torch file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    if not isinstance(blob, dict):
+        raise LocalModelError(f"{path}: field 'format' is missing (the file holds a {type(blob).__name__}, not a {MODEL_FORMAT} bundle)")
+    fmt = _field(path, blob, "format", str)
+    if fmt != MODEL_FORMAT:
+        raise LocalModelError(f"{path}: field 'format' is {fmt!r}, expected {MODEL_FORMAT!r}")
+    class_names = _field(path, blob, "class_names", list)
+    if len(class_names) < 2 or not all(isinstance(c, str) and c for c in class_names):
+        raise LocalModelError(f"{path}: field 'class_names' must be a list of >= 2 non-empty strings")
+    if len(set(class_names)) != len(class_names):
+        raise LocalModelError(f"{path}: field 'class_names' has duplicates")
+    shape = _field(path, blob, "shape", (list, tuple))
+    if len(shape) != 4 or not all(isinstance(s, int) and s > 0 for s in shape) or shape[3] != 3:
+        raise LocalModelError(f"{path}: field 'shape' must be 4 positive ints (T,H,W,3), got {shape}")
+    arch = _field(path, blob, "arch", dict)
+    state = _field(path, blob, "state_dict", dict)
+    extra = blob.get("extra", {})
+    if not isinstance(extra, dict):
+        raise LocalModelError(f"{path}: field 'extra' has type {type(extra).__name__}")
+    unknown = set(arch) - set(LocalArch.__dataclass_fields__)
+    if unknown:
+        raise LocalModelError(f"{path}: field 'arch' has unknown keys {sorted(unknown)}")
+    t, h, w, _ = shape
+    try:
+        model = LocalClassifier(len(class_names), t, h, w, **arch)
+    except (TypeError, ValueError) as exc:
+        raise LocalModelError(f"{path}: field 'arch' is invalid: {exc}") from exc
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()
+        raise LocalModelError(f"{path}: field 'state_dict' does not match 'arch'/'class_names': {' '.join(first[:2])}") from exc
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise LocalModelError(f"{path}: field 'state_dict' has non-finite values in {name}")
+    return LocalModelFile(
+        model=model.eval(), class_names=list(class_names), shape=(t, h, w, 3), arch=dict(arch),
+        model_id=f"{path.name}:{_sha12(path)}", extra=dict(extra), path=path,
+    )
