@@ -92,10 +92,22 @@ def test_setup_installs_launch_and_config():
     assert 'glob("launch/*.launch.py")' in text and 'glob("config/*.yaml")' in text
 
 
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested YAML keys as rcl reads them: {"qos": {"image_raw": {"depth": 5}}} -> {"qos.image_raw.depth": 5}."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
 @pytest.mark.parametrize("node", sorted(NODE_CONFIGS))
 def test_yaml_has_exactly_the_declared_parameters(node):
     data = yaml.safe_load((ROOT / "config" / NODE_CONFIGS[node]).read_text())
-    params = data["/**"]["ros__parameters"]
+    params = _flatten(data["/**"]["ros__parameters"])
     specs = {s.name: s for s in NODE_PARAMS[node]}
     assert set(params) == set(specs), f"{node}: YAML and params.py disagree: {set(params) ^ set(specs)}"
     for name, value in params.items():

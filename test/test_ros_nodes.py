@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on the set-up
 
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
+from rcl_interfaces.srv import GetParameters, SetParameters, SetParametersAtomically  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from stae_ros.ros import qos  # noqa: E402
@@ -72,13 +72,14 @@ class Harness:
         self.commands: list[BudgetCommand] = []
         n = self.node
         n.create_subscription(SemanticClip, "semantic_clip", lambda m: self.clips.setdefault(m.seq, m), qos.clip_qos())
+        # volatile readers: they match the nodes' live (volatile) writers and durable ones alike
         n.create_subscription(ActionLabel, "action_label", lambda m: self.labels.setdefault(m.clip_seq, m),
-                              qos.label_qos(durable=True))
-        n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos(durable=True))
+                              qos.label_qos())
+        n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos(depth=50))
         n.create_subscription(BudgetCommand, "budget_command", self.commands.append, qos.command_qos())
         self.pub_clip = n.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos())
         self.pub_cmd = n.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
-        self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos(durable=True))
+        self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos(depth=50))
 
     def spin_until(self, cond, timeout: float, launcher: Launcher | None = None) -> bool:
         end = time.monotonic() + timeout
@@ -125,6 +126,15 @@ class Harness:
                 v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, float(value)
             req.parameters.append(ParameterMsg(name=name, value=v))
         return self.call(client, req).results
+
+    def set_params_atomically(self, node_name: str, values: dict):
+        """One SetParametersAtomically request (what `ros2 param load` and launch use)."""
+        from rclpy.parameter import Parameter
+
+        client = self.node.create_client(SetParametersAtomically, f"/{node_name}/set_parameters_atomically")
+        req = SetParametersAtomically.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+        return self.call(client, req).result
 
     def get_params(self, node_name: str, names: list[str]) -> list:
         client = self.node.create_client(GetParameters, f"/{node_name}/get_parameters")
@@ -196,22 +206,27 @@ def test_every_clip_gets_a_label(system):
     assert {st.clip_seq for st in harness.stats if st.ok} >= set(seqs)
 
 
-def test_a_late_durable_subscriber_gets_the_labels_already_published(system):
-    """Labels sent before a subscriber existed reach it when it asks for transient local (the
-    first labels of a run are otherwise lost whenever discovery matches the edge late)."""
+def test_a_late_subscriber_gets_at_most_one_old_label(system):
+    """Labels are live: a subscriber that joins late and asks for what the edge offers (as Jazzy's
+    `ros2 topic echo` does) gets at most the latest old label, never a backlog; then the new ones."""
+    from rclpy.qos import DurabilityPolicy
+
     harness, launcher = system
-    assert harness.labels, "the earlier test published no labels"
+    assert len(harness.labels) >= 2, "the earlier test published too few labels"
+    topic = f"/{NS}/action_label"
+    offered = harness.node.get_publishers_info_by_topic(topic)
+    assert offered, f"no publisher of {topic}"
+    durable = all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in offered)
+    old = set(harness.labels)
     late: dict[int, ActionLabel] = {}
-    volatile: dict[int, ActionLabel] = {}
-    node = harness.node
-    node.create_subscription(ActionLabel, "action_label", lambda m: late.setdefault(m.clip_seq, m),
-                             qos.label_qos(durable=True))
-    node.create_subscription(ActionLabel, "action_label", lambda m: volatile.setdefault(m.clip_seq, m),
-                             qos.label_qos())
-    assert harness.spin_until(lambda: set(late) >= set(harness.labels), 15, launcher), (sorted(late), sorted(harness.labels))
-    harness.spin_until(lambda: False, 0.5)
-    assert not volatile, f"a volatile subscriber got history: {sorted(volatile)}"
-    assert all(late[s].label == harness.labels[s].label for s in harness.labels)
+    harness.node.create_subscription(ActionLabel, "action_label", lambda m: late.setdefault(m.clip_seq, m),
+                                     qos.label_qos(depth=100, durable=durable))
+    harness.spin_until(lambda: len(set(late) & old) > 1, 3.0, launcher)
+    stale = set(late) & old
+    assert len(stale) <= 1, f"a late subscriber got a backlog of {len(stale)} old labels: {sorted(stale)}"
+    assert not stale or max(stale) == max(old), f"the old label it got is not the latest: {sorted(stale)}"
+    seqs = _release(harness, launcher, 1)
+    assert harness.spin_until(lambda: all(s in late for s in seqs), 15, launcher), "the late subscriber got no new label"
 
 
 def test_parameter_update_and_budget_command_change_later_clips(system):
@@ -236,6 +251,60 @@ def test_parameter_update_and_budget_command_change_later_clips(system):
         assert (harness.clips[s].k, round(harness.clips[s].p, 6)) == (1, 0.1)  # float32 on the wire
         assert len(harness.clips[s].frame_indices) == 1
     assert launcher.wait_for_line(CAM, "rejected", 5)
+
+
+def _camera_state(harness: Harness) -> dict:
+    from rclpy.parameter import parameter_value_to_python
+
+    from stae_ros.ros.params import CAMERA_PARAMS
+
+    names = [spec.name for spec in CAMERA_PARAMS]
+    return dict(zip(names, (parameter_value_to_python(v) for v in harness.get_params(CAM, names))))
+
+
+def test_a_rejected_budget_command_changes_nothing(system):
+    """A BudgetCommand or parameter update is applied entirely or not at all: every refused one
+    leaves every camera parameter, the paused state included, as it was, and says why."""
+    harness, launcher = system
+    res = harness.set_params(CAM, {"k": 2, "p": 0.25, "max_clips": len(harness.clips) + 1, "paused": True})
+    assert all(r.successful for r in res), [r.reason for r in res]
+    before = _camera_state(harness)
+    assert before["paused"] is True and (before["k"], before["p"]) == (2, 0.25)
+
+    def command(mode: int, k: int, p: float, settings: str = "") -> BudgetCommand:
+        return BudgetCommand(mode=mode, k=k, p=p, codec_settings=settings, reason="rejection test")
+
+    refused = [
+        command(BudgetCommand.MODE_SET, 4, 5.0),  # p out of range; K alone would be fine
+        command(BudgetCommand.MODE_SET, 99, 0.05),  # K above the clip length; p alone would be fine
+        command(BudgetCommand.MODE_SET, 4, 0.3, '{"crf": 33}'),  # stae-px has no codec settings
+        command(BudgetCommand.MODE_SET, 4, 0.3, "not json"),
+        command(7, 4, 0.3),  # unknown mode
+    ]
+    for cmd in refused:
+        n = launcher.output_of(CAM).count("rejected")
+        harness.pub_cmd.publish(cmd)
+        assert harness.spin_until(lambda: launcher.output_of(CAM).count("rejected") > n, 15, launcher), \
+            f"no rejection logged for {cmd}\n{launcher.output_of(CAM)[-2000:]}"
+        line = [ln for ln in launcher.output_of(CAM).splitlines() if "rejected" in ln][-1]
+        assert "rejected: " in line and line.split("rejected: ", 1)[1].strip(), line  # says why
+        assert _camera_state(harness) == before, f"{cmd} changed the camera: {line}"
+    # the same through the parameter services: several values at once, all or nothing
+    res = harness.set_params_atomically(CAM, {"k": 3, "p": 0.05, "codec_settings": '{"crf": 33}'})
+    assert not res.successful and "crf" in res.reason
+    res = harness.set_params_atomically(CAM, {"p": 0.05, "k": 99})
+    assert not res.successful and str(T) in res.reason
+    assert _camera_state(harness) == before
+    # still paused: no clip although max_clips allows one more
+    seen = len(harness.clips)
+    harness.spin_until(lambda: len(harness.clips) > seen, 1.0, launcher)
+    assert len(harness.clips) == seen, "a paused camera published after refused commands"
+    # an accepted command applies entirely: K, p and resume
+    harness.pub_cmd.publish(command(BudgetCommand.MODE_SET, 3, 0.05))
+    assert harness.spin_until(lambda: seen in harness.labels, 30, launcher), launcher.output_of(CAM)[-2000:]
+    assert (harness.clips[seen].k, round(harness.clips[seen].p, 6)) == (3, 0.05)
+    after = _camera_state(harness)
+    assert (after["k"], after["p"], after["paused"]) == (3, 0.05, False)
 
 
 def test_malformed_clip_is_logged_and_survived(system):
@@ -567,8 +636,10 @@ def test_camera_and_edge_in_two_network_namespaces(tiny_model):
             NodeSpec("camera_node", prefix=("ip", "netns", "exec", pair.robot),
                      params={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
                              "max_clips": n_clips, "wait_for_subscribers": 1, "k": T, "p": 1.0}),
+            # labels kept for late readers (the listener starts with the nodes): the YAML/parameter knob
             NodeSpec("edge_node", prefix=("ip", "netns", "exec", pair.edge),
-                     params={"model": str(tiny_model), "threads": 1}),
+                     params={"model": str(tiny_model), "threads": 1, "qos.action_label.durability": "transient_local",
+                             "qos.action_label.depth": 50}),
         ]
         from stae_ros.ros.launcher import ros_env
 

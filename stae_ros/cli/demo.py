@@ -49,6 +49,11 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _keep_for_late_readers(topic: str) -> dict[str, Any]:
+    """Parameters that make a node keep the last 100 messages of `topic` for readers that join late."""
+    return {f"qos.{topic}.durability": "transient_local", f"qos.{topic}.depth": 100}
+
+
 def _pct(values: list[float], q: float) -> float:
     import numpy as np
 
@@ -93,7 +98,7 @@ class _Demo:
 
         viz = bool(self.args.viz)
         cam: dict[str, Any] = {"model": str(self.model), "source": self.args.source, "publish_original": viz,
-                               "wait_for_subscribers": 2 if viz else 1}
+                               "wait_for_subscribers": 2 if viz else 1, **_keep_for_late_readers("ground_truth")}
         if self.args.fps is not None:
             cam["source_fps"] = float(self.args.fps)
         if self.args.k is not None:
@@ -112,7 +117,10 @@ class _Demo:
             specs.append(NodeSpec("link_emulator_node", params=link,
                                   remaps={"semantic_clip_in": "semantic_clip", "semantic_clip_out": "semantic_clip_link"}))
             edge_remaps = {"semantic_clip": "semantic_clip_link"}
-        specs.append(NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz},
+        # this listener starts after the nodes: it asks the edge (and camera) to keep the labels
+        # (and truths) for it, so none published before discovery matched it is lost
+        specs.append(NodeSpec("edge_node", params={"model": str(self.model), "publish_recovered": viz,
+                                                   **_keep_for_late_readers("action_label")},
                               remaps=edge_remaps))
         if self.profile is not None:
             ctl: dict[str, Any] = {"profile": str(self.profile)}
@@ -171,8 +179,8 @@ class _Demo:
         from stae_ros.ros import qos
 
         node = Node("stae_demo")
-        node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos(durable=True))
-        node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos(durable=True))
+        node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos(depth=100, durable=True))
+        node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos(depth=100, durable=True))
         node.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
         if self.viz_want:
             node.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos())

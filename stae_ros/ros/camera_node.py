@@ -73,11 +73,10 @@ class CameraNode(Node):
         stride = int(cfg["clip_stride"]) or length
         self.cutter = ClipCutter(T, H, W, window=length, stride=stride, mode=cfg["frame_sampling"])
 
-        depth = int(cfg["queue_depth"])
-        self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos(depth))
-        self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.label_qos(durable=True))
+        self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.topic_qos("semantic_clip", cfg))
+        self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.topic_qos("ground_truth", cfg))
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
-        self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
+        self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.topic_qos("budget_command", cfg))
 
         self.seq = 0
         self.frames_in = 0
@@ -92,7 +91,7 @@ class CameraNode(Node):
             self._make_timer(float(cfg["source_fps"]))
             where = f"source {cfg['source']!r} at {cfg['source_fps']} fps"
         else:
-            self.create_subscription(Image, "image_raw", self._on_image, qos.sensor_qos())
+            self.create_subscription(Image, "image_raw", self._on_image, qos.topic_qos("image_raw", cfg))
             where = f"topic {self.resolve_topic_name('image_raw')}"
         self.add_on_set_parameters_callback(on_set_callback(CAMERA_PARAMS, self._apply_params))
         self.get_logger().info(
@@ -221,42 +220,52 @@ class CameraNode(Node):
         self.seq += 1
 
     # ---- budgets and parameters ---------------------------------------------------------------
+    def budget_parameters(self, cmd: BudgetCommand) -> list[Parameter] | str:
+        """The parameter values a BudgetCommand asks for, or why it cannot be applied at all."""
+        if cmd.mode == BudgetCommand.MODE_PAUSE:
+            return [Parameter("paused", value=True)]
+        if cmd.mode == BudgetCommand.MODE_RESUME:
+            return [Parameter("paused", value=False)]
+        if cmd.mode != BudgetCommand.MODE_SET:
+            return f"unknown mode {cmd.mode} (MODE_SET=0, MODE_PAUSE=1, MODE_RESUME=2)"
+        # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
+        params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
+                  Parameter("paused", value=False)]
+        if cmd.codec_settings:
+            params.append(Parameter("codec_settings", value=str(cmd.codec_settings)))
+        return params
+
     @guarded
     def _on_budget(self, cmd: BudgetCommand) -> None:
         if cmd.stream_id and cmd.stream_id != self.cfg["stream_id"]:
             return
-        if cmd.mode == BudgetCommand.MODE_PAUSE:
-            params = [Parameter("paused", value=True)]
-        elif cmd.mode == BudgetCommand.MODE_RESUME:
-            params = [Parameter("paused", value=False)]
-        elif cmd.mode == BudgetCommand.MODE_SET:
-            # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
-            params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
-                      Parameter("paused", value=False)]
-            if cmd.codec_settings:
-                params.append(Parameter("codec_settings", value=str(cmd.codec_settings)))
-        else:
-            self.get_logger().warning(f"BudgetCommand with unknown mode {cmd.mode} ignored")
+        what = (f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}"
+                f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''})")
+        params = self.budget_parameters(cmd)
+        if isinstance(params, str):
+            self.get_logger().warning(f"{what} rejected: {params}; nothing changed")
             return
-        results = self.set_parameters(params)  # goes through the same validation as `ros2 param set`
-        bad = [r.reason for r in results if not r.successful]
-        if bad:
-            self.get_logger().warning(f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}"
-                                      f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''}) "
-                                      f"rejected: {'; '.join(bad)}")
-        else:
-            knobs = f" settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
-            self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g}{knobs} "
-                                   f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
+        # all or nothing: the on-set callback sees every value at once and validates them all
+        # before anything is applied, exactly as `ros2 param set` / set_parameters_atomically
+        result = self.set_parameters_atomically(params)
+        if not result.successful:
+            self.get_logger().warning(f"{what} rejected: {result.reason}; nothing changed "
+                                      f"(K={self.pipeline.k} p={self.pipeline.p:g} paused={self.cfg['paused']})")
+            return
+        knobs = f" settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
+        self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g}{knobs} "
+                               f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
+        """Validate every change first, then commit them all: a refusal changes nothing."""
         k = int(changes.get("k", self.pipeline.k))
         p = float(changes.get("p", self.pipeline.p))
         if k > self.T:
             return f"k={k} exceeds the model's clip length {self.T}"
-        if not (0.0 < p <= 1.0):  # set_budget checks it too; here so a refused budget changes no settings
+        if not (0.0 < p <= 1.0):
             return f"spatial budget p={p} must be in (0, 1]"
         if "codec_settings" in changes:
+            # the last check: it is applied here and restored below if anything after it fails
             reason = self._set_codec_settings(str(changes["codec_settings"]))
             if reason is not None:
                 return reason

@@ -53,8 +53,8 @@ class ControllerNode(Node):
             self.planner = Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]))
         except ProfileError as exc:
             self.get_logger().error(f"no planning: {exc}; the camera keeps its configured budget")
-        self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
-        self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.label_qos())
+        self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.topic_qos("budget_command", cfg))
+        self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.topic_qos("link_stats", cfg))
         self.create_timer(float(cfg["decide_period_s"]), self._decide)
         self.add_on_set_parameters_callback(on_set_callback(CONTROLLER_PARAMS, self._apply_params))
         if self.planner is not None:

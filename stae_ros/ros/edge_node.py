@@ -85,10 +85,10 @@ class EdgeNode(Node):
 
         rx_group = MutuallyExclusiveCallbackGroup()
         work_group = MutuallyExclusiveCallbackGroup()
-        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.label_qos(durable=True))
-        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.label_qos(durable=True))
+        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.topic_qos("action_label", cfg))
+        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.topic_qos("link_stats", cfg))
         self.pub_recovered = self.create_publisher(Image, "recovered", qos.image_out_qos())
-        self.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos(int(cfg["queue_depth"])),
+        self.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.topic_qos("semantic_clip", cfg),
                                  callback_group=rx_group)
         self.create_timer(float(cfg["batch_period_ms"]) / 1000.0, self._on_timer, callback_group=work_group)
         self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))

@@ -48,9 +48,9 @@ class LinkEmulatorNode(Node):
         self._order = itertools.count()
         self.forwarded = 0
         self.dropped = 0
-        depth = int(cfg["queue_depth"])
-        self.pub = self.create_publisher(SemanticClip, "semantic_clip_out", qos.clip_qos(depth))
-        self.create_subscription(SemanticClip, "semantic_clip_in", self._on_clip, qos.clip_qos(depth))
+        clip_qos = qos.topic_qos("semantic_clip", cfg)
+        self.pub = self.create_publisher(SemanticClip, "semantic_clip_out", clip_qos)
+        self.create_subscription(SemanticClip, "semantic_clip_in", self._on_clip, clip_qos)
         self.create_timer(0.001, self._release)
         self.get_logger().info(f"link emulator: {what}, queue {limit or 'unlimited'} B, "
                                f"base delay {cfg['base_delay_ms']} ms")

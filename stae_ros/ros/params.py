@@ -53,6 +53,30 @@ def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
     return ParamSpec(name, default, description, **kw)
 
 
+#: QoS defaults per topic, as stae_ros.ros.qos.TOPIC_QOS (kept here too: this module imports no rclpy)
+_QOS_DEFAULTS: dict[str, tuple[str, str, int]] = {
+    "image_raw": ("best_effort", "volatile", 5),
+    "semantic_clip": ("reliable", "volatile", 20),
+    "action_label": ("reliable", "volatile", 10),
+    "ground_truth": ("reliable", "volatile", 10),
+    "link_stats": ("reliable", "volatile", 50),
+    "budget_command": ("reliable", "transient_local", 1),
+}
+
+
+def _qos(topic: str, what: str) -> tuple[ParamSpec, ...]:
+    """qos.<topic>.{reliability,durability,depth}: the QoS this node uses on `topic` (`what`: which endpoint)."""
+    rel, dur, depth = _QOS_DEFAULTS[topic]
+    return (
+        _p(f"qos.{topic}.reliability", rel, f"QoS reliability of {what}", choices=("reliable", "best_effort"),
+           read_only=True),
+        _p(f"qos.{topic}.durability", dur, f"QoS durability of {what}",
+           choices=("volatile", "transient_local"), read_only=True),
+        _p(f"qos.{topic}.depth", depth, f"QoS history depth (keep last) of {what}", min=1, max=1000,
+           read_only=True),
+    )
+
+
 CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("model", "", "STAE checkpoint (.pt); empty = the package's models/stae_default.pt", read_only=True),
     _p("stream_id", "camera", "camera/stream id written into every SemanticClip", read_only=True),
@@ -93,7 +117,10 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("paused", False, "stop publishing clips (BudgetCommand MODE_PAUSE/MODE_RESUME set it too)"),
     _p("publish_truth", True, "publish the known label of each clip (synth, data set) on ground_truth"),
     _p("publish_original", False, "publish each clip's T model-sized frames as one rgb8 strip on original (for viz)"),
-    _p("queue_depth", 20, "QoS depth of the semantic_clip publisher", min=1, max=1000, read_only=True),
+    *_qos("image_raw", "the image_raw subscription"),
+    *_qos("semantic_clip", "the semantic_clip publisher"),
+    *_qos("ground_truth", "the ground_truth publisher"),
+    *_qos("budget_command", "the budget_command subscription"),
 )
 
 EDGE_PARAMS: tuple[ParamSpec, ...] = (
@@ -111,7 +138,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("queue_limit", 64, "clips waiting on the edge beyond this are dropped, oldest first", min=1, max=100_000),
     _p("topk", 5, "entries in ActionLabel.topk_*", min=1, max=100),
     _p("publish_recovered", False, "publish each recovered clip as one rgb8 strip on recovered (for rviz/viz)"),
-    _p("queue_depth", 20, "QoS depth of the semantic_clip subscription", min=1, max=1000, read_only=True),
+    *_qos("semantic_clip", "the semantic_clip subscription"),
+    *_qos("action_label", "the action_label publisher"),
+    *_qos("link_stats", "the link_stats publisher"),
 )
 
 CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
@@ -130,6 +159,8 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
        min=0.0, max=1e12),
     _p("min_interval_s", 1.0, "least time between two budget changes (avoids flapping)", min=0.0, max=3600.0),
     _p("decide_period_s", 0.5, "how often the planner re-decides", min=0.01, max=3600.0, read_only=True),
+    *_qos("link_stats", "the link_stats subscription"),
+    *_qos("budget_command", "the budget_command publisher"),
 )
 
 LINK_EMULATOR_PARAMS: tuple[ParamSpec, ...] = (
@@ -140,7 +171,7 @@ LINK_EMULATOR_PARAMS: tuple[ParamSpec, ...] = (
     _p("queue_limit_bytes", 0, "drop-tail queue size in bytes (0 = unlimited)", min=0, max=2**31 - 1, read_only=True),
     _p("overhead_bytes", 200, "bytes added to each payload for headers when shaping", min=0, max=65_536,
        read_only=True),
-    _p("queue_depth", 20, "QoS depth of the clip subscription and publisher", min=1, max=1000, read_only=True),
+    *_qos("semantic_clip", "the semantic_clip_in subscription and the semantic_clip_out publisher"),
 )
 
 NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
