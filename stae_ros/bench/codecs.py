@@ -65,6 +65,7 @@ class CodecBenchOptions:
     only: list[str] = field(default_factory=list)  # restrict to these families (debugging)
     external: bool = True  # include issue-6 payloads (roi, latent) when their packages are usable
     external_models: list[str] = field(default_factory=list)  # explicit roi/latent model files
+    summary: str | None = None  #: results summary file (None: results/summary.json, or OUT/summary.json for --tiny/--only)
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -625,5 +626,8 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     (out / "codecs.json").write_text(json.dumps(report, indent=1))
     write_markdown(report, out / "codecs.md")
     write_plots(report, out)
+    from .summary import bench_summary_path, record_bench
+
+    record_bench(report, bench_summary_path(report["options"]))
     log.info("codec bench written to %s (%.0f s)", out, report["wall_s"])
     return report

@@ -49,7 +49,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-external", action="store_true", help="leave out the issue-6 payloads (roi, latent)")
     p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
                    help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
+    p.add_argument("--summary", default=None, metavar="JSON",
+                   help="results summary to merge this data set into (default: results/summary.json; "
+                        "OUT/summary.json for --tiny or --only runs)")
     p.set_defaults(func=_codecs)
+
+    from stae_ros.bench.summary import register_readme_args, register_summary_args, run_readme, run_summary
+
+    p = sub.add_parser("summary", help="add a `bench codecs` report to the results summary (results/summary.json)",
+                       description="Converts a codecs.json report into the results summary's schema and merges it "
+                                   "into the summary file (a data set measured again replaces its older entry).")
+    register_summary_args(p)
+    p.set_defaults(func=run_summary)
+
+    p = sub.add_parser("readme", help="rewrite the README's results table from the results summary",
+                       description="Rewrites the block between <!-- results:begin --> and <!-- results:end --> "
+                                   "from the summary file; --check only compares.")
+    register_readme_args(p)
+    p.set_defaults(func=run_readme)
 
     p = sub.add_parser("compare", help="spread across separate runs of `stae bench codecs` (JSON + Markdown)",
                        description="Reads the codecs.json of two or more runs of the same command and reports, per "
@@ -94,7 +111,7 @@ def _codecs(args: argparse.Namespace) -> int:
                              adapt_steps=args.adapt_steps, adapt_batch=args.adapt_batch,
                              timing_clips=args.timing_clips, edge_threads=args.edge_threads,
                              only=list(args.only), external=not args.no_external,
-                             external_models=list(args.external_models))
+                             external_models=list(args.external_models), summary=args.summary)
     report = run_codec_bench(opts)
     print(f"wrote {args.out}/codecs.json, codecs.md and bench_*.png ({report['wall_s']:.0f} s)")
     print(f"classifier adaptation: {report['finetune']['recipe']}")

@@ -1,0 +1,482 @@
+"""One results file, ``results/summary.json``: every data set's measured points in one small schema.
+
+Why a second file next to the bench's own ``codecs.json``: the bench report is large (per-clip
+timings, runs, footage, plots' data) and its layout follows the bench. Users, the README and other
+tools need one short, stable table per data set: for each mode and setting, accuracy, bytes per
+clip, and camera and edge cost. This module builds that table from a bench report, validates it,
+merges several data sets (or runs) into one file, and writes the README's results table from it.
+
+Schema (all numbers per 16-frame clip; ms are CPU ms on one thread of the host that ran it)::
+
+    {"command": str, "date": "YYYY-MM-DD", "host": str,
+     "sets": {NAME: {"kind": "real" | "procedural", "classes": int, "test_clips": int,
+                     "camera_budget_gflop": float | null,
+                     "command": str, "date": "YYYY-MM-DD", "host": str,      # optional: this set's run
+                     "points": [{"mode": MODE, "setting": str, "accuracy": 0..1, "bytes_mean": >= 0,
+                                 "camera_gflop": float | null, "camera_ms": float | null,
+                                 "edge_gflop": float | null, "edge_ms": float | null,
+                                 "note": str}]}}}                               # note: optional
+
+``MODE`` is one of :data:`BASE_MODES` or the name of a mode in the mode registry. ``null`` means
+"not measured" (a FLOP count the bench does not make yet, or an edge time the bench did not take);
+it is never a stand-in for zero. ``edge_ms`` is the whole edge side: decoding plus classification.
+
+From a bench report: raw, JPEG, H.264 and H.265 rows keep their family as the mode; every stae-px
+layout (auto, fast, 6-bit, WebP) is ``stae-px``; the ROI and latent payloads are ``stae-roi264``
+and ``stae-latent``; the ViT timed on the camera is ``local``. The ablations (FA only, FA with
+random pixels, FA + SA without recovery) are not modes a node can run, so they stay in the bench
+report only.
+
+Merging keeps one entry per data set: a set that a newer run measured replaces the older entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = ["BASE_MODES", "SET_KINDS", "SummaryError", "known_modes", "validate", "from_bench_report", "merge",
+           "load_summary", "write_summary", "record_bench", "bench_summary_path", "bench_command", "results_table", "replace_block",
+           "readme_block", "DEFAULT_PATH", "BEGIN", "END", "register_summary_args", "register_readme_args",
+           "run_summary", "run_readme"]
+
+log = logging.getLogger(__name__)
+
+#: the modes every summary may name (more come from the mode registry, see :func:`known_modes`)
+BASE_MODES: tuple[str, ...] = ("raw", "local", "h264", "h265", "jpeg", "stae-px", "stae-latent", "stae-roi264")
+SET_KINDS: tuple[str, ...] = ("real", "procedural")
+DEFAULT_PATH = Path("results/summary.json")
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+#: bench row family -> summary mode; families not listed (the ablations) are left out
+FAMILY_MODES: dict[str, str] = {
+    "raw": "raw", "jpeg": "jpeg", "h264": "h264", "h265": "h265",
+    "stae": "stae-px", "stae_fast": "stae-px", "stae_fast_b6": "stae-px", "stae_webp": "stae-px",
+    "roi264": "stae-roi264", "roi": "stae-roi264", "latent": "stae-latent",
+}
+_NULLABLE = ("camera_gflop", "camera_ms", "edge_gflop", "edge_ms")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: FLOP counter hook: (bench row or None for the local classifier, report) -> (camera GFLOP, edge GFLOP)
+FlopCounter = Callable[[Mapping[str, Any] | None, Mapping[str, Any]], "tuple[float | None, float | None]"]
+
+
+class SummaryError(ValueError):
+    """A summary that does not follow the schema; the message names the field."""
+
+
+# ------------------------------------------------------------------------------------ validation
+def known_modes() -> set[str]:
+    """:data:`BASE_MODES` plus the names in the mode registry, when that package is importable.
+
+    Why the registry: a new mode is one module plus one registry line; its bench points must be
+    accepted here without editing this list."""
+    names = set(BASE_MODES)
+    try:
+        from stae_ros.modes.registry import mode_names
+    except Exception:  # no registry, or one that fails to import: the base modes still validate
+        return names
+    names.update(str(n) for n in mode_names())
+    return names
+
+
+def _number(value: Any, where: str, *, nullable: bool = False, low: float | None = None,
+            high: float | None = None) -> None:
+    if value is None:
+        if nullable:
+            return
+        raise SummaryError(f"{where}: missing (null) but it must be measured")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        raise SummaryError(f"{where}: {value!r} is not a finite number")
+    if low is not None and value < low:
+        raise SummaryError(f"{where}: {value!r} is below {low:g}")
+    if high is not None and value > high:
+        raise SummaryError(f"{where}: {value!r} is above {high:g}")
+
+
+def _text(obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> None:
+    if key not in obj:
+        if optional:
+            return
+        raise SummaryError(f"{where}.{key}: missing")
+    if not isinstance(obj[key], str) or not obj[key].strip():
+        raise SummaryError(f"{where}.{key}: {obj[key]!r} is not a non-empty string")
+
+
+def _date(obj: Mapping[str, Any], where: str, *, optional: bool = False) -> None:
+    _text(obj, "date", where, optional=optional)
+    if "date" in obj and not _DATE.match(obj["date"]):
+        raise SummaryError(f"{where}.date: {obj['date']!r} is not YYYY-MM-DD")
+
+
+def validate(summary: Any, modes: Iterable[str] | None = None) -> None:
+    """Raise :class:`SummaryError` naming the first field that breaks the schema."""
+    allowed = set(modes) if modes is not None else known_modes()
+    if not isinstance(summary, Mapping):
+        raise SummaryError(f"summary: expected an object, got {type(summary).__name__}")
+    _text(summary, "command", "summary")
+    _date(summary, "summary")
+    _text(summary, "host", "summary")
+    sets = summary.get("sets")
+    if not isinstance(sets, Mapping) or not sets:
+        raise SummaryError("summary.sets: expected a non-empty object of data sets")
+    for name, s in sets.items():
+        where = f"sets.{name}"
+        if not isinstance(s, Mapping):
+            raise SummaryError(f"{where}: expected an object")
+        if s.get("kind") not in SET_KINDS:
+            raise SummaryError(f"{where}.kind: {s.get('kind')!r} is not one of {', '.join(SET_KINDS)}")
+        for key in ("classes", "test_clips"):
+            v = s.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SummaryError(f"{where}.{key}: {v!r} is not a positive integer")
+        if "camera_budget_gflop" not in s:
+            raise SummaryError(f"{where}.camera_budget_gflop: missing (null when no budget is set)")
+        _number(s["camera_budget_gflop"], f"{where}.camera_budget_gflop", nullable=True, low=0.0)
+        _text(s, "command", where, optional=True)
+        _date(s, where, optional=True)
+        _text(s, "host", where, optional=True)
+        points = s.get("points")
+        if not isinstance(points, list) or not points:
+            raise SummaryError(f"{where}.points: expected a non-empty list")
+        for i, p in enumerate(points):
+            pw = f"{where}.points[{i}]"
+            if not isinstance(p, Mapping):
+                raise SummaryError(f"{pw}: expected an object")
+            if p.get("mode") not in allowed:
+                raise SummaryError(f"{pw}.mode: {p.get('mode')!r} is not a known mode ({', '.join(sorted(allowed))})")
+            _text(p, "setting", pw)
+            for key in ("accuracy", "bytes_mean", *_NULLABLE):
+                if key not in p:
+                    raise SummaryError(f"{pw}.{key}: missing" + (" (null when not measured)" if key in _NULLABLE else ""))
+            _number(p["accuracy"], f"{pw}.accuracy", low=0.0, high=1.0)
+            _number(p["bytes_mean"], f"{pw}.bytes_mean", low=0.0)
+            for key in _NULLABLE:
+                _number(p[key], f"{pw}.{key}", nullable=True, low=0.0)
+            _text(p, "note", pw, optional=True)
+
+
+# --------------------------------------------------------------------------------- from a bench
+def bench_command(options: Mapping[str, Any]) -> str:
+    """The `stae bench codecs` command line that reproduces a report's options (defaults left out)."""
+    from .codecs import CodecBenchOptions
+
+    default = CodecBenchOptions()
+    flags = {"model": "--model", "data": "--data", "real_footage": "--real-footage", "out": "--out", "repeats": "--repeats",
+             "reps_per_clip": "--reps-per-clip", "min_run_s": "--min-run-s", "min_sample_ms": "--min-sample-ms",
+             "probe_tolerance": "--probe-tolerance", "test_per_class": "--test-per-class", "ft_per_class": "--ft-per-class",
+             "adapt": "--adapt", "adapt_steps": "--adapt-steps", "adapt_batch": "--adapt-batch",
+             "timing_clips": "--timing-clips", "edge_threads": "--edge-threads"}
+    parts = ["stae", "bench", "codecs"]
+    if options.get("tiny"):
+        parts.append("--tiny")
+    for key, flag in flags.items():
+        if key not in options or options[key] is None:
+            continue
+        if key == "model" or options[key] != getattr(default, key):  # the model is always named
+            parts += [flag, str(options[key])]
+    if options.get("only"):
+        parts += ["--only", *map(str, options["only"])]
+    if options.get("external") is False:
+        parts.append("--no-external")
+    if options.get("external_models"):
+        parts += ["--external-models", *map(str, options["external_models"])]
+    return shlex.join(parts)
+
+
+def _host(report: Mapping[str, Any]) -> str:
+    h = report.get("host") or {}
+    bits = [str(h.get("machine", "unknown machine"))]
+    if h.get("cpu_count"):
+        bits.append(f"{h['cpu_count']} CPUs")
+    if h.get("python"):
+        bits.append(f"Python {h['python']}")
+    if h.get("torch"):
+        bits.append(f"torch {h['torch']}")
+    return ", ".join(bits)
+
+
+def _set_identity(report: Mapping[str, Any]) -> tuple[str, str]:
+    """(name, kind) of the data set a bench report ran on: the data root's folder name, and
+    ``procedural`` for in-memory synthetic clips or a root that ``stae data synth`` wrote
+    (it leaves ``annotations.json``), else ``real``."""
+    data = (report.get("options") or {}).get("data")
+    if not data:
+        return "synthetic", "procedural"
+    root = Path(str(data))
+    kind = "procedural" if (root / "annotations.json").is_file() else "real"
+    return root.name or str(root), kind
+
+
+def _no_flops(row: Mapping[str, Any] | None, report: Mapping[str, Any]) -> tuple[None, None]:
+    return None, None
+
+
+def default_flop_counter() -> FlopCounter:
+    """The profiler's FLOP counter when it offers a bench-row hook (``bench_point_gflop``), else
+    one that reports "not measured"."""
+    try:
+        from stae_ros.profiling import flops  # type: ignore[attr-defined]
+    except Exception:
+        return _no_flops
+    fn = getattr(flops, "bench_point_gflop", None)
+    return fn if callable(fn) else _no_flops
+
+
+def _camera_budget() -> float | None:
+    """The default camera preset's budget in GFLOP per clip, from the profiler, when it has one."""
+    try:
+        from stae_ros.profiling import flops  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    fn = getattr(flops, "default_camera_budget_gflop", None)
+    try:
+        return float(fn()) if callable(fn) else None
+    except Exception as exc:
+        log.warning("camera budget not read: %s", exc)
+        return None
+
+
+def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, kind: str | None = None,
+                      camera_budget_gflop: float | None = None, flop_counter: FlopCounter | None = None,
+                      command: str | None = None) -> dict[str, Any]:
+    """A one-set summary of a `stae bench codecs` report (see the module docstring for the mapping).
+
+    ``command`` overrides the command line rebuilt from the report's options."""
+    flops = flop_counter or _no_flops
+    name, auto_kind = _set_identity(report)
+    name, kind = set_name or name, kind or auto_kind
+    rows = [r for r in report.get("rows", []) if "error" not in r and "acc" in r and "bytes_mean" in r]
+    classify = report.get("classify_ms") or {}
+    edge_classify = classify.get("edge")
+    points: list[dict[str, Any]] = []
+    modes = known_modes()
+    for r in rows:
+        mode = r.get("mode") if r.get("mode") in modes else FAMILY_MODES.get(str(r.get("family")))
+        if mode is None:
+            continue
+        cam_g, edge_g = flops(r, report)
+        own_head = r.get("psnr_db", 0.0) is None and "own head" in str(r.get("note", ""))
+        point = {"mode": mode, "setting": str(r["name"]), "accuracy": float(r["acc"]), "bytes_mean": float(r["bytes_mean"]),
+                 "camera_gflop": cam_g, "camera_ms": r.get("camera_ms"), "edge_gflop": edge_g, "edge_ms": None}
+        if r.get("edge_ms") is not None and edge_classify is not None and not own_head:
+            point["edge_ms"] = float(r["edge_ms"]) + float(edge_classify)
+        elif own_head:
+            point["note"] = (f"classified by its own head; the bench timed the edge decode only "
+                             f"({float(r['edge_ms']):.3f} ms)" if r.get("edge_ms") is not None else
+                             "classified by its own head; edge time not measured")
+        points.append(point)
+    raw = next((r for r in rows if r.get("family") == "raw"), None)
+    if classify.get("local_camera_1thread") is not None and raw is not None:
+        cam_g, _ = flops(None, report)
+        points.append({"mode": "local", "setting": "edge ViT on the camera", "accuracy": float(raw["acc"]),
+                       "bytes_mean": 0.0, "camera_gflop": cam_g, "camera_ms": float(classify["local_camera_1thread"]),
+                       "edge_gflop": 0.0, "edge_ms": 0.0,
+                       "note": "the camera classifies and sends only the label; accuracy is the raw clip's"})
+    date = str(report.get("created_utc", ""))[:10]
+    cmd = command or bench_command(report.get("options") or {})
+    entry = {"kind": kind, "classes": len(report.get("class_names") or []), "test_clips": int(report.get("test_clips", 0)),
+             "camera_budget_gflop": camera_budget_gflop, "command": cmd, "date": date, "host": _host(report),
+             "points": points}
+    summary = {"command": cmd, "date": date, "host": _host(report), "sets": {name: entry}}
+    validate(summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------- merge and files
+def merge(*summaries: Mapping[str, Any]) -> dict[str, Any]:
+    """One summary from several, oldest first: a data set measured again is replaced by the newest
+    entry; the top-level command, date and host are the newest summary's."""
+    if not summaries:
+        raise SummaryError("merge: nothing to merge")
+    out: dict[str, Any] = {"command": "", "date": "", "host": "", "sets": {}}
+    for s in summaries:
+        validate(s)
+        for name, entry in s["sets"].items():
+            entry = dict(entry)
+            for key in ("command", "date", "host"):  # each set keeps the run that measured it
+                entry.setdefault(key, s[key])
+            out["sets"][name] = entry
+        out.update(command=s["command"], date=s["date"], host=s["host"])
+    out["sets"] = dict(sorted(out["sets"].items()))
+    validate(out)
+    return out
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """Read and validate a summary file (:class:`SummaryError` with the file name if it is not one)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SummaryError(f"{path}: cannot read a JSON summary ({exc})") from exc
+    try:
+        validate(data)
+    except SummaryError as exc:
+        raise SummaryError(f"{path}: {exc}") from exc
+    return data
+
+
+def write_summary(summary: Mapping[str, Any], path: str | Path = DEFAULT_PATH, merge_existing: bool = True) -> dict[str, Any]:
+    """Validate ``summary``, merge it over the file already at ``path`` (if any), write it, return it."""
+    path = Path(path)
+    validate(summary)
+    if merge_existing and path.is_file():
+        summary = merge(load_summary(path), summary)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return dict(summary)
+
+
+def bench_summary_path(options: Mapping[str, Any]) -> Path:
+    """Where a bench run records its summary: ``options["summary"]`` when given; a tiny run or one
+    restricted with ``--only`` into its own output folder (it measured too little to stand for the
+    data set); every other run into :data:`DEFAULT_PATH`."""
+    if options.get("summary"):
+        return Path(str(options["summary"]))
+    if options.get("tiny") or options.get("only"):
+        return Path(str(options.get("out", "."))) / "summary.json"
+    return DEFAULT_PATH
+
+
+def record_bench(report: Mapping[str, Any], path: str | Path) -> Path | None:
+    """The bench's last step: its data set's entry in the summary at ``path`` (merged). Never fails
+    the bench: a summary that cannot be built is logged and left out."""
+    try:
+        summary = from_bench_report(report, camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter())
+        write_summary(summary, path)
+    except (SummaryError, OSError) as exc:
+        log.error("results summary not written to %s: %s", path, exc)
+        return None
+    log.info("results summary: set %s written to %s", next(iter(summary["sets"])), path)
+    return Path(path)
+
+
+# ------------------------------------------------------------------------------ the README table
+def _pick(points: list[Mapping[str, Any]], within: float) -> Mapping[str, Any]:
+    """A mode's row: the fewest bytes among its points within ``within`` of its best accuracy."""
+    best = max(p["accuracy"] for p in points)
+    return min((p for p in points if p["accuracy"] >= best - within - 1e-9), key=lambda p: (p["bytes_mean"], -p["accuracy"]))
+
+
+def _num(v: Any, fmt: str) -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def results_table(summary: Mapping[str, Any], within: float = 0.01) -> str:
+    """Markdown: per data set, one row per mode (its cheapest point within ``within`` of the mode's
+    best accuracy), modes in :data:`BASE_MODES` order, then registered ones."""
+    order = {m: i for i, m in enumerate(BASE_MODES)}
+    out: list[str] = []
+    for name, s in summary["sets"].items():
+        budget = s.get("camera_budget_gflop")
+        out += [f"**{name}** ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips; "
+                f"camera budget {_num(budget, '{:.3g} GFLOP/clip') if budget is not None else 'not set'}; "
+                f"{s.get('date', summary['date'])}, {s.get('host', summary['host'])}):", "",
+                f"`{s.get('command', summary['command'])}`", "",
+                "| mode | setting | accuracy | bytes/clip | camera ms | camera GFLOP | edge ms | edge GFLOP |",
+                "|---|---|---:|---:|---:|---:|---:|---:|"]
+        modes = sorted({p["mode"] for p in s["points"]}, key=lambda m: (order.get(m, len(order)), m))
+        for mode in modes:
+            p = _pick([q for q in s["points"] if q["mode"] == mode], within)
+            out.append(f"| {mode} | {p['setting']} | {100 * p['accuracy']:.1f}% | {p['bytes_mean']:,.0f} | "
+                       f"{_num(p['camera_ms'], '{:.2f}')} | {_num(p['camera_gflop'], '{:.3f}')} | "
+                       f"{_num(p['edge_ms'], '{:.2f}')} | {_num(p['edge_gflop'], '{:.3f}')} |")
+        out.append("")
+    out.append(f"Per mode, the point with the fewest bytes within {100 * within:.0f} point of that mode's best accuracy. "
+               "ms: CPU time per 16-frame clip on one thread; edge = decode + classify. – = not measured.")
+    return "\n".join(out) + "\n"
+
+
+def readme_block(summary: Mapping[str, Any], source: str = str(DEFAULT_PATH)) -> str:
+    """What goes between the README's markers (markers excluded)."""
+    return (f"\n<!-- generated by `stae bench readme` from {source}; do not edit by hand -->\n\n"
+            + results_table(summary) + "\n")
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the part between :data:`BEGIN` and :data:`END` replaced by ``block``."""
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < 0 or j < i:
+        raise SummaryError(f"README: the markers {BEGIN} ... {END} are missing or out of order")
+    return text[: i + len(BEGIN)] + block + text[j:]
+
+
+def current_block(text: str) -> str:
+    """The README's text between the markers."""
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < 0 or j < i:
+        raise SummaryError(f"README: the markers {BEGIN} ... {END} are missing or out of order")
+    return text[i + len(BEGIN) : j]
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def register_summary_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from-bench", type=Path, required=True, metavar="CODECS_JSON",
+                   help="a `stae bench codecs` report (codecs.json)")
+    p.add_argument("--out", type=Path, default=DEFAULT_PATH, help="summary file, merged if present (default: %(default)s)")
+    p.add_argument("--set", dest="set_name", default=None, help="data set name (default: the data root's folder name)")
+    p.add_argument("--kind", choices=SET_KINDS, default=None, help="data set kind (default: from the data root)")
+    p.add_argument("--command", dest="bench_cmd", default=None,
+                   help="the command that produced the report (default: rebuilt from its options)")
+
+
+def register_readme_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=DEFAULT_PATH, help="summary file (default: %(default)s)")
+    p.add_argument("--readme", type=Path, default=Path("README.md"), help="file with the markers (default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="only check that the README's table matches (exit 1 if not)")
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    try:
+        report = json.loads(Path(args.from_bench).read_text(encoding="utf-8"))
+        if not isinstance(report, dict) or "rows" not in report:
+            raise SummaryError(f"{args.from_bench}: not a `stae bench codecs` report (no rows)")
+        summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
+                                    camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter())
+        merged = write_summary(summary, args.out)
+    except (OSError, json.JSONDecodeError, SummaryError) as exc:
+        print(f"stae bench summary: {exc}")
+        return 2
+    name = next(iter(summary["sets"]))
+    print(f"wrote {args.out}: set {name} ({len(summary['sets'][name]['points'])} points); sets: {', '.join(merged['sets'])}")
+    return 0
+
+
+def run_readme(args: argparse.Namespace) -> int:
+    try:
+        summary = load_summary(args.results)
+        text = Path(args.readme).read_text(encoding="utf-8")
+        new = replace_block(text, readme_block(summary, str(args.results)))
+    except (OSError, SummaryError) as exc:
+        print(f"stae bench readme: {exc}")
+        return 2
+    if args.check:
+        if new != text:
+            print(f"{args.readme}: the results table does not match {args.results} (run `stae bench readme`)")
+            return 1
+        print(f"{args.readme}: the results table matches {args.results}")
+        return 0
+    Path(args.readme).write_text(new, encoding="utf-8")
+    print(f"{args.readme}: results table {'rewritten' if new != text else 'already current'} from {args.results}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stae_ros.bench.summary readme|summary ...`` (the same as `stae bench readme|summary`)."""
+    parser = argparse.ArgumentParser(prog="python -m stae_ros.bench.summary")
+    sub = parser.add_subparsers(dest="what", required=True)
+    register_summary_args(sub.add_parser("summary", help="add a bench report to the summary file"))
+    register_readme_args(sub.add_parser("readme", help="rewrite the README's results table"))
+    args = parser.parse_args(argv)
+    return run_summary(args) if args.what == "summary" else run_readme(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
