@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .classifier_file import classifier_from_record, classifier_record, record_shape
 from .codec import RoiCodec, RoiLimits, RoiSettings
 from .errors import RoiError
 from .h264 import X264Settings
@@ -167,22 +168,24 @@ class RoiModel:
 def save_roi_model(path: str | Path, settings: RoiSettings, importance_spec: dict[str, Any],
                    shape: tuple[int, int, int], class_names: list[str], classifier: torch.nn.Module,
                    meta: dict[str, Any] | None = None, importance_net: ImportanceNet | None = None) -> Path:
-    """Write one model file. `classifier` is a `PixelClassifier` (latent encoder + head, no quantiser)."""
+    """Write one model file. `classifier` is a `PixelClassifier` (latent encoder + head, no quantiser)
+    or the edge model's ViT (`classifier_file.EdgeViTClassifier`)."""
     kind = importance_spec.get("kind")
     if kind not in IMPORTANCE_KINDS:
         raise RoiModelError(f"importance kind {kind!r}; use one of {IMPORTANCE_KINDS}")
     if (kind == "learned") != (importance_net is not None):
         raise RoiModelError("a 'learned' importance map needs its ImportanceNet (and a 'motion' map none)")
-    latent_cfg = getattr(classifier, "latent_config", None)
-    if latent_cfg is None:
-        raise RoiModelError("classifier has no latent_config: build it with stae_ros.roi.node_model.make_classifier")
+    try:
+        record = classifier_record(classifier)
+    except ValueError as exc:
+        raise RoiModelError(str(exc)) from exc
     blob: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "clip": {"frames": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": 3},
         "class_names": list(class_names),
         "settings": settings_to_dict(settings),
         "importance": dict(importance_spec),
-        "classifier": {"latent_config": dict(latent_cfg), "state_dict": classifier.state_dict()},
+        "classifier": record,
         "meta": dict(meta or {}),
     }
     if importance_net is not None:
@@ -224,8 +227,8 @@ def load_roi_model(path: str | Path) -> RoiModel:
         names = [str(n) for n in blob["class_names"]]
         settings = settings_from_dict(blob["settings"])
         spec = dict(blob["importance"])
-        cls = blob["classifier"]
-        latent_config = dict(cls["latent_config"])
+        cls = dict(blob["classifier"])
+        cls_shape, cls_classes = record_shape(cls)
     except (KeyError, TypeError, ValueError) as exc:
         raise RoiModelError(f"{path}: missing or malformed field: {type(exc).__name__}: {exc}") from exc
     if spec.get("kind") not in IMPORTANCE_KINDS:
@@ -233,17 +236,14 @@ def load_roi_model(path: str | Path) -> RoiModel:
     block = int(spec.get("block", 0))
     if block < 1 or shape[1] % block or shape[2] % block:
         raise RoiModelError(f"{path}: importance block {block} does not divide the {shape[1]}x{shape[2]} frame")
-    if (int(latent_config.get("frames", -1)), int(latent_config.get("height", -1)),
-            int(latent_config.get("width", -1))) != shape:
-        raise RoiModelError(f"{path}: classifier is for clips {latent_config.get('frames')}x"
-                            f"{latent_config.get('height')}x{latent_config.get('width')}, the codec for {shape}")
-    if int(latent_config.get("num_classes", -1)) != len(names) or not names:
-        raise RoiModelError(f"{path}: classifier has {latent_config.get('num_classes')} classes, "
-                            f"the file names {len(names)}")
+    if cls_shape != shape:
+        raise RoiModelError(f"{path}: classifier is for clips {cls_shape[0]}x{cls_shape[1]}x{cls_shape[2]}, "
+                            f"the codec for {shape}")
+    if cls_classes != len(names) or not names:
+        raise RoiModelError(f"{path}: classifier has {cls_classes} classes, the file names {len(names)}")
     try:
-        classifier = make_classifier(latent_config)
-        classifier.load_state_dict(cls["state_dict"])
-    except (RuntimeError, TypeError, KeyError) as exc:
+        classifier = classifier_from_record(cls)
+    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
         raise RoiModelError(f"{path}: classifier weights do not fit its config: {exc}") from exc
     net = None
     if spec["kind"] == "learned":
