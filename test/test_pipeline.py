@@ -98,8 +98,8 @@ def test_bad_budgets_shapes_and_codecs_named(loaded):
         CameraPipeline(loaded, k=0, p=0.5)
     with pytest.raises(BudgetError, match="p=1.5"):
         CameraPipeline(loaded, k=4, p=1.5)
-    with pytest.raises(UnknownCodecError, match="h264"):
-        CameraPipeline(loaded, codec="h264")
+    with pytest.raises(UnknownCodecError, match="h265.*stae-px"):  # names the modes it knows
+        CameraPipeline(loaded, codec="h265")
     cam = CameraPipeline(loaded, k=4, p=0.5)
     with pytest.raises(ClipShapeError, match="does not match"):
         cam.encode(np.zeros((8, 64, 64, 3), np.uint8))
@@ -123,7 +123,8 @@ def test_clip_cutter_emits_every_stride_and_resizes():
 
 from stae_ros.data.synthetic import clip_seed  # noqa: E402
 from stae_ros.pipeline import PipelineError  # noqa: E402
-from stae_ros.pipeline.payloads import DEFAULT_ROI_MODEL, RoiPayload  # noqa: E402
+from stae_ros.modes.stae_roi264 import DEFAULT_MODEL as DEFAULT_ROI_MODEL  # noqa: E402
+from stae_ros.modes.stae_roi264 import RoiPayload  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_roi_round_trip_labels_whole_clip(loaded, roi_pair, roi_encoded, clips):
     cam, edge = roi_pair
     t, h, w = clips[0].frames.shape[:3]
     results = edge.decode_classify([(e.payload, e.codec) for e in roi_encoded])
-    logits = edge.roi().logits(np.stack([r.recovered for r in results]))
+    logits = edge.mode("stae-roi264").payload.logits(np.stack([r.recovered for r in results]))
     assert tuple(logits.shape) == (len(clips), len(loaded.class_names))
     for e, r, c in zip(roi_encoded, results, clips):
         assert r.ok, r.error
@@ -171,12 +172,12 @@ def test_roi_decoded_clip_matches_input_in_kept_window(roi_pair, roi_encoded, cl
     from stae_ros.roi.node_model import load_roi_model, save_roi_model
 
     cam, edge = roi_pair
-    crf = cam.roi.model.settings.x264.crf
+    crf = cam.active.payload.model.settings.x264.crf
     for e, c in zip(roi_encoded, clips):
         x = c.frames
-        decoded = edge.roi().decode(e.payload)
-        imp = cam.roi.importance(x)
-        x0, y0, cw, ch = cam.roi.codec.crop_window(imp, *x.shape[1:3])
+        decoded = edge.mode("stae-roi264").payload.decode(e.payload)
+        imp = cam.active.payload.importance(x)
+        x0, y0, cw, ch = cam.active.payload.codec.crop_window(imp, *x.shape[1:3])
         assert cw * ch < x.shape[1] * x.shape[2]  # it did crop
         win = (slice(None), slice(y0, y0 + ch), slice(x0, x0 + cw))
         err = np.abs(decoded[win].astype(int) - x[win]).mean()
@@ -192,7 +193,7 @@ def test_roi_decoded_clip_matches_input_in_kept_window(roi_pair, roi_encoded, cl
         assert ((cx >= x0) & (cx < x0 + cw) & (cy >= y0) & (cy < y0 + ch)).mean() >= 0.9
     # CRF 38 smooths this noisy footage about as much as a temporal mean would, so check the pixel
     # placement at a fine CRF: closer than the same window shifted by one pixel
-    m = load_roi_model(cam.roi.path)
+    m = load_roi_model(cam.active.payload.path)
     fine = save_roi_model(tmp_path / "fine.pt", dataclasses.replace(m.settings, x264=X264Settings(crf=18)),
                           m.importance_spec, m.shape, m.class_names, m.classifier)
     roi = RoiPayload(fine)
@@ -239,7 +240,7 @@ def test_roi_malformed_payloads_are_pipeline_errors(roi_pair, roi_encoded):
         "wrong shape": wrong_shape,
         "junk body": good[:12] + rng.integers(0, 256, 200, dtype=np.uint8).tobytes(),
     }
-    roi = edge.roi()
+    roi = edge.mode("stae-roi264").payload
     for name, data in bad.items():
         with pytest.raises(PipelineError):
             roi.decode(data)
@@ -323,7 +324,7 @@ def test_roi_codec_settings_realise_profile_points(loaded, clips):
     assert total({"crf": 51}) < file_bytes < total({"crf": 20})
     every4 = total({"frame_select": "uniform", "frame_stride": 4, "frame_threshold": 0.5})
     assert every4 < file_bytes
-    held = cam.roi.importance(frames[0]).reshape(16, -1).max(axis=1)
+    held = cam.active.payload.importance(frames[0]).reshape(16, -1).max(axis=1)
     assert (held >= 0.5).sum() == 4  # 1 frame in 4 coded, the rest held
     assert total({"mode": "fill", "crf": 38}) != file_bytes
     assert total({}) == file_bytes

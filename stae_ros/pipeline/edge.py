@@ -1,27 +1,33 @@
-"""The edge (GPU host) side: payload bytes -> decode -> zero-fill + mask -> FR -> ViT -> label.
+"""The edge (GPU host) side: payload bytes -> the mode's edge half -> logits -> labels.
 
-Decoding happens per message on the CPU (each payload is self-contained); recovery and
-classification run batched on the model's device, because several clips often wait after a
-link stall and one batched forward pass costs far less than several. stae-roi264 clips are
-decoded the same way (libavcodec, per message) and classified in their own batched pass by the
-roi model's classifier; stae-latent payloads are classified one by one (1-3 ms each).
+Decoding happens per message on the CPU (each payload is self-contained); classification runs
+batched per mode on the model's device, because several clips often wait after a link stall and
+one batched forward pass costs far less than several. Every mode comes from the registry
+(stae_ros.modes), loaded on its first clip; this module names none of them.
+
+Isolation: a clip that fails, for any reason and with any exception, gets its own error result and
+costs no other clip its label. A batched classify pass that fails is retried clip by clip, so only
+the clip that breaks it goes unlabelled. Failures are counted per reason (:class:`FailureCounts`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
+from stae_ros.modes import EdgeMode, ModeContext, check_mode, make_edge
 
-from .errors import ClipShapeError, PipelineError, UnknownCodecError
-from .payloads import LATENT_CODEC, ROI_CODEC, LatentPayload, RoiPayload
+from .errors import ModelMismatchError, PipelineError
 
-__all__ = ["EdgePipeline", "EdgeResult", "pick_device"]
+__all__ = ["EdgePipeline", "EdgeResult", "FailureCounts", "pick_device"]
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +56,63 @@ class EdgeResult:
     payload_bytes: int = 0
     recovered: np.ndarray | None = None
     error: str | None = None
+    mode: str = ""
+    model_id: str = ""  #: the model that labelled it (empty when it was not labelled)
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
+class FailureCounts:
+    """Clips refused, per reason ("<stage>/<mode>/<error type>"), for a status topic or a summary.
+
+    ``should_log`` rate-limits the log: the first failure of each reason, then at most one per
+    ``log_period_s`` seconds, so a flood of hostile clips cannot flood the log.
+    """
+
+    def __init__(self, log_period_s: float = 5.0) -> None:
+        self.counts: Counter[str] = Counter()
+        self.log_period_s = log_period_s
+        self._last_log: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, mode: str, exc: BaseException) -> tuple[str, bool]:
+        """Count one failure; (its reason key, whether to log it now)."""
+        key = f"{stage}/{mode or '?'}/{type(exc).__name__}"
+        now = time.monotonic()
+        with self._lock:
+            self.counts[key] += 1
+            last = self._last_log.get(key)
+            loud = last is None or now - last >= self.log_period_s
+            if loud:
+                self._last_log[key] = now
+        return key, loud
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+def _item_parts(item: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """(payload, mode, model_id or None) of a decode_classify item."""
+    if len(item) == 2:
+        return item[0], item[1], None
+    data, mode, model_id = item
+    return data, mode, model_id
+
+
 class EdgePipeline:
-    """Decodes, recovers and classifies semantic payloads from one or more cameras."""
+    """Decodes and classifies payloads of every registered mode from one or more cameras."""
 
     def __init__(self, loaded, device: str = "auto", limits: px_codec.DecodeLimits | None = None,
                  topk: int = 5, keep_recovered: bool = False, codec_models: dict[str, str] | None = None) -> None:
-        """`codec_models` maps a codec name to its model file (stae-latent, stae-roi264; missing or
-        empty = that codec's shipped model)."""
+        """``codec_models`` maps a mode name to its model file (missing or empty = that mode's shipped
+        file); ``limits`` are stae-px's decoder limits (default: exactly the STAE model's clip)."""
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
         self.config = loaded.config
@@ -74,36 +124,48 @@ class EdgePipeline:
         self.topk = max(1, min(topk, len(self.class_names)))
         self.keep_recovered = keep_recovered
         self.codec_models = dict(codec_models or {})
-        self._latent: LatentPayload | None = None
-        self._roi: RoiPayload | None = None
+        self._ctx = ModeContext(loaded, self.codec_models, {"limits": self.limits}, self.device)
+        self._modes: dict[str, EdgeMode] = {}
+        self._load_lock = threading.Lock()
+        self.failures = FailureCounts()
+
+    def mode(self, name: str) -> EdgeMode:
+        """The edge half of mode ``name``, loaded on first use (so an edge that never sees a mode never
+        pays for it); unknown modes, modes without an edge half and unreadable model files raise
+        PipelineError naming them."""
+        name = check_mode(name)
+        found = self._modes.get(name)
+        if found is None:
+            with self._load_lock:
+                found = self._modes.get(name)
+                if found is None:
+                    found = make_edge(name, self._ctx)
+                    self._modes[name] = found
+        return found
 
     def clip_shape(self, codec: str) -> tuple[int, int, int, int]:
-        """(T, H, W, C) a payload of ``codec`` must declare: the codec model's own clip size for
-        stae-latent / stae-roi264 (loading it on first use; a missing file raises PipelineError),
-        the STAE model's for stae-px and anything else (which decode then rejects by name)."""
-        if codec == LATENT_CODEC:
-            return tuple(self.latent().shape)
-        if codec == ROI_CODEC:
-            return tuple(self.roi().shape)
-        return self.shape
+        """(T, H, W, C) a payload of mode ``codec`` must declare (the mode's model's clip size)."""
+        return tuple(self.mode(codec).shape)
 
-    def latent(self) -> LatentPayload:
-        """Loaded on the first stae-latent payload, so an edge that never sees one never pays for it."""
-        if self._latent is None:
-            self._latent = LatentPayload(self.codec_models.get(LATENT_CODEC) or None)
-        return self._latent
+    def model_id(self, codec: str) -> str:
+        """The identity of the model this edge runs for mode ``codec`` (what a clip's model_id must equal)."""
+        return self.mode(codec).model_id
 
-    def roi(self) -> RoiPayload:
-        """Loaded on the first stae-roi264 payload (its classifier moved to this edge's device)."""
-        if self._roi is None:
-            self._roi = RoiPayload(self.codec_models.get(ROI_CODEC) or None).to(self.device)
-            if self._roi.class_names != self.class_names:
-                log.warning("stae-roi264 model %s names other classes than the STAE model; labels use the roi "
-                            "model's", self._roi.path)
-        return self._roi
+    # ---- one batch ----------------------------------------------------------------------------
+    def _reject(self, result: EdgeResult, index: int, stage: str, exc: BaseException) -> None:
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.class_id, result.label, result.score, result.topk = -1, "", 0.0, []
+        key, loud = self.failures.add(stage, result.mode, exc)
+        if loud:
+            log.warning("payload %d (%s) refused: %s [%s: %d so far]", index, result.mode or "?", result.error, key,
+                        self.failures.counts[key])
 
-    def _set_labels(self, results: list["EdgeResult"], logits: torch.Tensor, names: list[str], t0: float) -> None:
+    def _set_labels(self, results: list[EdgeResult], logits: torch.Tensor, names: list[str], model_id: str,
+                    t0: float) -> None:
         """Top-k labels of one batch of logits into ``results``; ``infer_ms`` = time since ``t0`` per clip."""
+        if logits.ndim != 2 or logits.shape[0] != len(results) or logits.shape[1] != len(names):
+            raise PipelineError(f"classifier gave logits of shape {tuple(logits.shape)} for {len(results)} clips "
+                                f"of {len(names)} classes")
         probs = torch.softmax(logits.float(), dim=1)
         top_p, top_i = probs.topk(max(1, min(self.topk, probs.shape[1])), dim=1)
         if self.device.type == "cuda":
@@ -114,84 +176,54 @@ class EdgePipeline:
             r.topk = [(int(c), names[int(c)], float(v)) for c, v in zip(top_i[row], top_p[row])]
             r.class_id, r.label, r.score = r.topk[0]
             r.infer_ms = infer_ms
+            r.model_id = model_id
 
-    @staticmethod
-    def _reject(result: "EdgeResult", index: int, exc: Exception) -> None:
-        result.error = f"{type(exc).__name__}: {exc}"
-        log.warning("payload %d rejected: %s", index, result.error)
-
-    def _classify_latent(self, data: bytes, result: "EdgeResult") -> None:
+    def _classify(self, mode: EdgeMode, members: list[tuple[int, Any]], results: list[EdgeResult]) -> None:
+        """One batched pass over one mode's decoded clips; if it fails, clip by clip."""
         t0 = time.perf_counter()
-        logits = self.latent().logits(data)
-        result.decode_ms = 0.0
-        result.k, result.p = self.shape[0], 1.0
-        self._set_labels([result], logits, self.class_names, t0)
-
-    def _classify_roi(self, clips: list[np.ndarray], results: list["EdgeResult"]) -> None:
-        """One batched pass of the roi model's classifier over the decoded clips."""
-        roi = self.roi()
-        t0 = time.perf_counter()
-        self._set_labels(results, roi.logits(np.stack(clips)), roi.class_names, t0)
-        if self.keep_recovered:
-            for r, clip in zip(results, clips):
-                r.recovered = clip
-
-    def _decode(self, data: bytes, codec: str) -> tuple[np.ndarray, np.ndarray, px_codec.SemanticPayload]:
-        if codec != px_codec.CODEC_NAME:
-            raise UnknownCodecError(f"unknown codec {codec!r}; this edge decodes {px_codec.CODEC_NAME!r}, "
-                                    f"{LATENT_CODEC!r} and {ROI_CODEC!r}")
-        payload = px_codec.decode(bytes(data), limits=self.limits)
-        if tuple(payload.clip_shape) != self.shape:
-            raise ClipShapeError(f"payload clip shape {tuple(payload.clip_shape)} does not match the model's {self.shape}")
-        clip, mask = payload.to_dense()
-        return clip, mask, payload
+        try:
+            out = mode.classify([d for _, d in members], self.keep_recovered)
+            self._set_labels([results[i] for i, _ in members], out.logits, mode.class_names, mode.model_id, t0)
+        except Exception as exc:  # noqa: BLE001 - one bad clip must not cost the others their labels
+            if len(members) == 1:
+                self._reject(results[members[0][0]], members[0][0], "classify", exc)
+                return
+            log.warning("batched %s pass over %d clips failed (%s: %s); classifying them one by one",
+                        mode.name, len(members), type(exc).__name__, exc)
+            for member in members:
+                self._classify(mode, [member], results)
+            return
+        if out.recovered is not None:
+            for (i, _), clip in zip(members, out.recovered):
+                results[i].recovered = np.asarray(clip)
 
     @torch.inference_mode()
-    def decode_classify(self, items: list[tuple[bytes, str]]) -> list[EdgeResult]:
-        """Label each (payload, codec) pair; bad payloads get an EdgeResult with `error` set."""
+    def decode_classify(self, items: list[tuple]) -> list[EdgeResult]:
+        """Label each (payload, mode) or (payload, mode, model_id) item; every clip that cannot be labelled,
+        whatever went wrong, gets an EdgeResult with ``error`` set and the others are still labelled.
+
+        With a model_id, a clip made for another model than the one this edge runs for its mode is
+        refused (ModelMismatchError, naming both); an empty model_id is refused too.
+        """
         results = [EdgeResult() for _ in items]
-        clips, masks, good = [], [], []
-        roi_clips, roi_good = [], []
-        for i, (data, codec) in enumerate(items):
+        groups: dict[str, list[tuple[int, Any]]] = {}
+        for i, item in enumerate(items):
             t0 = time.perf_counter()
-            results[i].payload_bytes = len(data)
-            if codec == LATENT_CODEC:
-                try:
-                    self._classify_latent(data, results[i])
-                except PipelineError as exc:
-                    self._reject(results[i], i, exc)
-                continue
-            if codec == ROI_CODEC:
-                try:
-                    roi_clips.append(self.roi().decode(data))
-                except PipelineError as exc:
-                    self._reject(results[i], i, exc)
-                    continue
-                results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
-                results[i].k, results[i].p = self.shape[0], 1.0
-                roi_good.append(i)
-                continue
             try:
-                clip, mask, payload = self._decode(data, codec)
-            except (px_codec.CodecError, PipelineError) as exc:
-                self._reject(results[i], i, exc)
+                data, name, model_id = _item_parts(item)
+                results[i].mode = str(name)
+                results[i].payload_bytes = len(data)
+                mode = self.mode(name)
+                if model_id is not None and model_id != mode.model_id:
+                    raise ModelMismatchError(f"clip made for model {model_id or '(none named)'!r}; this edge runs "
+                                             f"{mode.model_id!r} for {mode.name}")
+                decoded = mode.decode(data)
+            except Exception as exc:  # noqa: BLE001 - any failure is this clip's alone
+                self._reject(results[i], i, "decode", exc)
                 continue
             results[i].decode_ms = (time.perf_counter() - t0) * 1000.0
-            results[i].k, results[i].p = int(payload.k), float(payload.p)
-            clips.append(clip)
-            masks.append(mask)
-            good.append(i)
-        if roi_good:
-            self._classify_roi(roi_clips, [results[i] for i in roi_good])
-        if not good:
-            return results
-        t0 = time.perf_counter()
-        x = torch.from_numpy(np.stack(clips)).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
-        m = torch.from_numpy(np.stack(masks)).to(self.device).unsqueeze(1).float()
-        recovered = self.model.recover(x, m) if bool((m < 1).any()) else x
-        self._set_labels([results[i] for i in good], self.model.classify(recovered), self.class_names, t0)
-        if self.keep_recovered:
-            rec_np = (recovered.clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 4, 1).cpu().numpy()
-            for row, i in enumerate(good):
-                results[i].recovered = rec_np[row]
+            results[i].k, results[i].p = int(decoded.k), float(decoded.p)
+            groups.setdefault(mode.name, []).append((i, decoded))
+        for name, members in groups.items():
+            self._classify(self._modes[name], members, results)
         return results

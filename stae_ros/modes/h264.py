@@ -1,0 +1,250 @@
+"""h264: the clip as plain H.264, as a robot streams video today, classified on the edge by the STAE
+checkpoint's ViT (every pixel arrives, so no recovery step).
+
+Camera: libx264 through PyAV with the encoder kept open across clips, one GOP per clip (one IDR),
+``tune=zerolatency`` (no B-frames, no lookahead), SEI stripped (the same encoder as the bench's
+H.264 baseline, :class:`stae_ros.baselines.video.H264Codec`). Knobs: ``crf`` (0..51), ``preset``
+and ``scale`` (an integer divisor: the clip is coded at H/scale x W/scale and the edge scales it
+back, which is how a robot with a thin link streams).
+
+Wire format (little-endian):
+
+  ======= ===== ================================================================
+  field   bytes meaning
+  ======= ===== ================================================================
+  magic   2     ``b"H4"``
+  version 1     1
+  scale   1     the divisor the camera coded at
+  crc32   4     CRC32 of the stream, so a corrupted payload is refused, never labelled
+  stream  ...   Annex-B H.264: SPS, PPS, one IDR and T-1 P slices
+  ======= ===== ================================================================
+
+Why a header at all on what is otherwise a robot's plain stream: the edge must know the coded frame
+size before decoding to bound its work, and must be able to tell a corrupted stream from a valid one
+(H.264 decoders conceal errors and would return a plausible clip). The 8 bytes are counted in the
+payload size like everything else.
+
+Edge decoding is bounded before any picture is converted: payload size, NAL count, exactly one
+SPS, the parser's frame size against the expected H/scale x W/scale, the packet count against T;
+then each decoded picture's size and the running frame count are checked before its conversion.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+import torch
+
+from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_budget, check_clip,
+                   freeze_settings, state_identity)
+from .errors import BudgetError, PipelineError
+
+__all__ = ["NAME", "VERSION", "DEFAULTS", "H264Camera", "H264Edge", "pack", "unpack", "decode_stream", "camera", "edge"]
+
+NAME = "h264"
+VERSION = 1
+MAGIC = b"H4"
+_HEADER = struct.Struct("<2sBBI")
+#: the settings a camera starts with; a command's settings apply over these
+DEFAULTS: dict[str, Any] = {"crf": 28, "preset": "ultrafast", "scale": 1}
+#: refused before any decoding: larger payloads, or more NAL units than 4 per frame + 8
+MAX_PAYLOAD_BYTES = 8 << 20
+
+
+class H264PayloadError(PipelineError):
+    """An h264 payload that is malformed, corrupted or over the decoder's limits."""
+
+
+def pack(stream: bytes, scale: int) -> bytes:
+    return _HEADER.pack(MAGIC, VERSION, scale, zlib.crc32(stream)) + stream
+
+
+def unpack(data: bytes) -> tuple[int, bytes]:
+    """(scale, stream) of a payload whose header and CRC check out, else H264PayloadError naming the fault."""
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise H264PayloadError(f"h264 payload of {len(data)} bytes is over the limit {MAX_PAYLOAD_BYTES}")
+    if len(data) <= _HEADER.size:
+        raise H264PayloadError(f"h264 payload of {len(data)} bytes is shorter than its {_HEADER.size}-byte header + stream")
+    magic, version, scale, crc = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise H264PayloadError(f"h264 payload starts with {magic!r}, not {MAGIC!r}")
+    if version != VERSION:
+        raise H264PayloadError(f"h264 payload version {version} is not supported (this edge reads {VERSION})")
+    stream = bytes(data[_HEADER.size:])
+    if zlib.crc32(stream) != crc:
+        raise H264PayloadError(f"h264 payload CRC32 mismatch (header {crc:08x}, stream {zlib.crc32(stream):08x}): corrupted")
+    return scale, stream
+
+
+def _nal_types(stream: bytes) -> list[int]:
+    from stae_ros.baselines.video import split_annexb
+
+    types = []
+    for start, end in split_annexb(stream):
+        off = start + (4 if stream[start + 2] == 0 else 3)
+        types.append(stream[off] & 0x1F if off < end else -1)
+    return types
+
+
+def decode_stream(stream: bytes, frames: int, height: int, width: int, rgb: Any = None) -> np.ndarray:
+    """Annex-B H.264 -> uint8 frames,height,width,3, with every limit checked before the work it bounds."""
+    import av
+
+    from stae_ros.data.av_frames import FrameConverter
+
+    if not (stream.startswith(b"\x00\x00\x01") or stream.startswith(b"\x00\x00\x00\x01")):
+        raise H264PayloadError(f"h264 stream does not start with a start code (got {stream[:4].hex()})")
+    types = _nal_types(stream)
+    if len(types) > 4 * frames + 8:
+        raise H264PayloadError(f"h264 stream holds {len(types)} NAL units; a {frames}-frame clip has at most {4 * frames + 8}")
+    if types.count(7) != 1:
+        raise H264PayloadError(f"h264 stream holds {types.count(7)} sequence parameter sets; one clip has exactly 1")
+    try:
+        ctx = av.CodecContext.create("h264", "r")
+        ctx.thread_count = 1
+        packets = ctx.parse(stream) + ctx.parse(None)
+        if (ctx.width, ctx.height) != (width, height):
+            raise H264PayloadError(f"h264 stream codes {ctx.width}x{ctx.height} pictures; this clip is {width}x{height}")
+        if len(packets) > frames:
+            raise H264PayloadError(f"h264 stream holds {len(packets)} pictures; the clip has {frames}")
+        rgb = rgb or FrameConverter()
+        out = np.empty((frames, height, width, 3), np.uint8)
+        n = 0
+        for packet in packets + [None]:
+            for picture in ctx.decode(packet):
+                if n >= frames:
+                    raise H264PayloadError(f"h264 stream decodes to more than {frames} pictures")
+                if (picture.width, picture.height) != (width, height):
+                    raise H264PayloadError(f"h264 picture {n} is {picture.width}x{picture.height}; expected {width}x{height}")
+                out[n] = rgb.to_rgb(picture)
+                n += 1
+    except (av.error.FFmpegError, ValueError) as exc:  # type: ignore[attr-defined]
+        if isinstance(exc, PipelineError):
+            raise
+        raise H264PayloadError(f"h264 decoder rejected the stream: {type(exc).__name__}: {exc}") from exc
+    if n != frames:
+        raise H264PayloadError(f"h264 stream decoded to {n} pictures; the clip has {frames}")
+    return out
+
+
+def _scaled(shape: tuple[int, int, int, int], scale: int) -> tuple[int, int]:
+    """(h, w) a clip of ``shape`` is coded at for divisor ``scale``; BudgetError when it does not divide."""
+    _, h, w, _ = shape
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise BudgetError(f"h264 setting scale={scale!r} must be an integer divisor >= 1")
+    sh, sw = h // scale, w // scale
+    if sh * scale != h or sw * scale != w or sh % 2 or sw % 2 or sh < 16 or sw < 16:
+        raise BudgetError(f"h264 setting scale={scale} does not divide the {h}x{w} clip into even sides >= 16")
+    return sh, sw
+
+
+class H264Camera:
+    name = NAME
+    version = VERSION
+    uses_budget = False
+
+    def __init__(self, ctx: ModeContext) -> None:
+        self.shape = ctx.stae_shape
+        self.class_names = list(ctx.loaded.class_names)
+        self.model_id = state_identity(ctx.loaded)  # the edge's classifier: the STAE checkpoint's ViT
+        self._settings: dict[str, Any] = {}
+        self._codec: Any = None
+        self._size = self.shape[1:3]
+        self.apply(self.validate(1, 1.0, {}))
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return dict(self._settings)
+
+    def validate(self, k: int, p: float, settings: Mapping[str, Any]) -> Validated:
+        from stae_ros.baselines.errors import ClipFormatError
+        from stae_ros.baselines.video import PRESETS, H264Codec
+
+        knobs = freeze_settings(settings)
+        unknown = sorted(set(knobs) - set(DEFAULTS))
+        if unknown:
+            raise BudgetError(f"h264 has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
+        full = {**DEFAULTS, **knobs}
+        crf, preset, scale = full["crf"], full["preset"], full["scale"]
+        if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
+            raise BudgetError(f"h264 setting crf={crf!r} must be an integer in 0..51")
+        if preset not in PRESETS:
+            raise BudgetError(f"h264 setting preset={preset!r} is not one of {', '.join(PRESETS)}")
+        size = _scaled(self.shape, scale)
+        k, p = check_budget(k, p, self.shape[0])  # kept and checked (a command must not fail); the payload ignores them
+        same = self._codec is not None and (self._codec.crf, self._codec.preset) == (int(crf), preset)
+        try:
+            codec = self._codec if same else H264Codec(crf=int(crf), preset=preset, stream=True)
+        except ClipFormatError as exc:
+            raise BudgetError(f"h264 settings refused: {exc}") from exc
+        return Validated(NAME, k, p, knobs, (codec, int(scale), size))
+
+    def apply(self, validated: Validated) -> None:
+        self._codec, self._scale, self._size = validated.state
+        self._settings = dict(validated.settings)
+
+    def encode(self, clip: np.ndarray) -> EncodedClip:
+        """The whole clip (K=T, p=1); select_ms is the downscale, encode_ms libx264."""
+        check_clip(clip, self.shape, "model's")
+        timer = Timer()
+        h, w = self._size
+        small = clip if (h, w) == clip.shape[1:3] else np.stack(
+            [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in clip])
+        select_ms = timer.ms()
+        data = pack(self._codec.encode(small), self._scale)
+        total = timer.ms()
+        frames = self.shape[0]
+        return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
+                           frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
+                           encode_ms=total - select_ms, model_id=self.model_id,
+                           settings={**DEFAULTS, **self._settings})
+
+    def describe(self) -> str:
+        s = {**DEFAULTS, **self._settings}
+        return f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} (classified by {self.model_id})"
+
+
+class H264Edge:
+    """Bounded decode + upscale per message (CPU); the STAE ViT over the batch."""
+
+    name = NAME
+
+    def __init__(self, ctx: ModeContext) -> None:
+        from stae_ros.data.av_frames import FrameConverter
+
+        self.device = ctx.device if ctx.device is not None else torch.device("cpu")
+        self.model = ctx.loaded.model.to(self.device).eval()
+        self.shape = ctx.stae_shape
+        self.class_names = list(ctx.loaded.class_names)
+        self.model_id = state_identity(ctx.loaded)
+        self._rgb = FrameConverter()
+
+    def decode(self, data: bytes) -> Decoded:
+        scale, stream = unpack(bytes(data))
+        try:
+            h, w = _scaled(self.shape, scale)
+        except BudgetError as exc:
+            raise H264PayloadError(f"h264 payload header: {exc}") from exc
+        T, H, W, _ = self.shape
+        clip = decode_stream(stream, T, h, w, self._rgb)
+        if (h, w) != (H, W):
+            clip = np.stack([cv2.resize(f, (W, H), interpolation=cv2.INTER_LINEAR) for f in clip])
+        return Decoded(clip, T, 1.0)
+
+    @torch.inference_mode()
+    def classify(self, items: list[Decoded], keep_recovered: bool = False) -> Classified:
+        clips = [d.data for d in items]
+        x = torch.from_numpy(np.stack(clips)).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
+        return Classified(self.model.classify(x), clips if keep_recovered else None)
+
+
+def camera(ctx: ModeContext) -> H264Camera:
+    return H264Camera(ctx)
+
+
+def edge(ctx: ModeContext) -> H264Edge:
+    return H264Edge(ctx)
