@@ -1,0 +1,162 @@
+"""results/summary.json: built from a real tiny bench run, validated, merged, and the README's table."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from stae_ros.bench import summary as sm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real `stae bench codecs --tiny` run (a few families), which records its own summary."""
+    from stae_ros.cli import main
+
+    out = tmp_path_factory.mktemp("bench_summary")
+    rc = main(["bench", "codecs", "--tiny", "--model", str(out / "tiny.pt"), "--out", str(out), "--repeats", "1",
+               "--no-external", "--only", "raw", "h264", "stae_fast", "fa"])
+    assert rc == 0
+    return out, json.loads((out / "codecs.json").read_text())
+
+
+def test_the_bench_records_a_valid_summary_of_what_it_measured(tiny_run) -> None:
+    out, report = tiny_run
+    summary = sm.load_summary(out / "summary.json")  # --only: into the run's folder, not results/
+    assert list(summary["sets"]) == ["synthetic"]  # no --data: clips rendered in memory
+    s = summary["sets"]["synthetic"]
+    assert s["kind"] == "procedural" and s["classes"] == len(report["class_names"]) and s["test_clips"] == report["test_clips"]
+    assert summary["date"] == report["created_utc"][:10]
+    points = {p["setting"]: p for p in s["points"]}
+    edge_classify = report["classify_ms"]["edge"]
+    kept = [r for r in report["rows"] if r["family"] in sm.FAMILY_MODES]
+    assert kept and {r["family"] for r in report["rows"]} - set(sm.FAMILY_MODES) == {"fa"}  # the ablation left out
+    for r in kept:
+        p = points.pop(r["name"])
+        assert p["mode"] == sm.FAMILY_MODES[r["family"]]
+        assert p["accuracy"] == r["acc"] and p["bytes_mean"] == r["bytes_mean"] and p["camera_ms"] == r["camera_ms"]
+        assert p["edge_ms"] == pytest.approx(r["edge_ms"] + edge_classify)
+        assert p["camera_gflop"] is None or p["camera_gflop"] >= 0.0  # null = not counted, never a made-up number
+    local = points.pop("edge ViT on the camera")
+    assert not points
+    assert local["mode"] == "local" and local["camera_ms"] == report["classify_ms"]["local_camera_1thread"]
+    assert local["bytes_mean"] == 0.0 and local["accuracy"] == next(r["acc"] for r in report["rows"] if r["family"] == "raw")
+
+
+def test_the_recorded_command_reproduces_the_run_options(tiny_run) -> None:
+    from stae_ros.cli import build_parser
+
+    _, report = tiny_run
+    cmd = sm.load_summary(tiny_run[0] / "summary.json")["command"]
+    args = build_parser().parse_args(shlex.split(cmd)[1:])
+    opts = report["options"]
+    assert args.tiny and args.no_external and args.only == opts["only"] and args.repeats == opts["repeats"]
+    assert args.model == opts["model"] and args.out == opts["out"]
+
+
+def _summary(tiny_run) -> dict:
+    return sm.load_summary(tiny_run[0] / "summary.json")
+
+
+@pytest.mark.parametrize("path, value, field", [
+    (("sets", "synthetic", "points", 0, "accuracy"), 1.7, "points[0].accuracy"),
+    (("sets", "synthetic", "points", 1, "bytes_mean"), "many", "points[1].bytes_mean"),
+    (("sets", "synthetic", "points", 0, "mode"), "mpeg2", "points[0].mode"),
+    (("sets", "synthetic", "kind"), "imaginary", "sets.synthetic.kind"),
+    (("sets", "synthetic", "test_clips"), 0, "sets.synthetic.test_clips"),
+    (("date",), "yesterday", "summary.date"),
+])
+def test_a_bad_summary_is_refused_naming_the_field(tiny_run, path, value, field) -> None:
+    bad = _summary(tiny_run)
+    target = bad
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(sm.SummaryError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        sm.validate(bad)
+
+
+def test_missing_fields_are_named_and_null_only_means_not_measured(tiny_run) -> None:
+    bad = _summary(tiny_run)
+    del bad["sets"]["synthetic"]["points"][0]["edge_ms"]
+    with pytest.raises(sm.SummaryError, match=r"points\[0\]\.edge_ms: missing"):
+        sm.validate(bad)
+    bad = _summary(tiny_run)
+    bad["sets"]["synthetic"]["points"][0]["accuracy"] = None
+    with pytest.raises(sm.SummaryError, match=r"points\[0\]\.accuracy"):
+        sm.validate(bad)
+    ok = _summary(tiny_run)
+    ok["sets"]["synthetic"]["points"][0]["edge_gflop"] = None
+    sm.validate(ok)
+
+
+def test_registered_modes_are_accepted() -> None:
+    registry = pytest.importorskip("stae_ros.modes.registry")
+    assert set(registry.mode_names()) <= sm.known_modes()
+
+
+def test_merge_replaces_a_set_measured_again_and_keeps_the_others(tiny_run, tmp_path) -> None:
+    _, report = tiny_run
+    first = sm.from_bench_report(report)
+    other = sm.from_bench_report(report, set_name="other", kind="real", command="stae bench codecs --data other")
+    again = sm.from_bench_report(report, command="stae bench codecs --tiny --repeats 2")
+    again["sets"]["synthetic"]["points"] = again["sets"]["synthetic"]["points"][:1]
+    path = tmp_path / "summary.json"
+    sm.write_summary(first, path)
+    sm.write_summary(other, path)
+    merged = sm.write_summary(again, path)
+    assert sm.load_summary(path) == merged
+    assert list(merged["sets"]) == ["other", "synthetic"]
+    assert merged["sets"]["other"]["command"] == "stae bench codecs --data other"
+    assert merged["sets"]["synthetic"]["command"] == "stae bench codecs --tiny --repeats 2"
+    assert len(merged["sets"]["synthetic"]["points"]) == 1
+    assert merged["command"] == "stae bench codecs --tiny --repeats 2"
+
+
+def test_summary_command_converts_a_report_and_refuses_other_files(tiny_run, tmp_path, capsys) -> None:
+    from stae_ros.cli import main
+
+    out, report = tiny_run
+    dest = tmp_path / "results" / "summary.json"
+    assert main(["bench", "summary", "--from-bench", str(out / "codecs.json"), "--set", "tiny", "--kind", "procedural",
+                 "--out", str(dest)]) == 0
+    assert list(sm.load_summary(dest)["sets"]) == ["tiny"]
+    (tmp_path / "x.json").write_text(json.dumps({"format": "something else"}))
+    assert main(["bench", "summary", "--from-bench", str(tmp_path / "x.json"), "--out", str(dest)]) == 2
+    assert "not a `stae bench codecs` report" in capsys.readouterr().out
+
+
+def test_readme_block_is_rewritten_from_the_summary(tiny_run, tmp_path) -> None:
+    summary = _summary(tiny_run)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{sm.BEGIN}\nold table\n{sm.END}\n\nafter\n")
+    results = tmp_path / "summary.json"
+    results.write_text(json.dumps(summary))
+    from stae_ros.cli import main
+
+    assert main(["bench", "readme", "--results", str(results), "--readme", str(readme), "--check"]) == 1
+    assert main(["bench", "readme", "--results", str(results), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith(f"{sm.END}\n\nafter\n")
+    h264 = [p for p in summary["sets"]["synthetic"]["points"] if p["mode"] == "h264"]
+    best = max(p["accuracy"] for p in h264)
+    rows = [line for line in text.splitlines() if line.startswith("| h264 |")]
+    assert len(rows) == 1  # one row per mode: its cheapest point within a point of its best accuracy
+    assert any(rows[0].startswith(f"| h264 | {p['setting']} | {100 * p['accuracy']:.1f}% | {p['bytes_mean']:,.0f} |")
+               for p in h264 if p["accuracy"] >= best - 0.01)
+    assert main(["bench", "readme", "--results", str(results), "--readme", str(readme), "--check"]) == 0
+
+
+def test_committed_readme_table_matches_the_committed_results_file() -> None:
+    summary = sm.load_summary(ROOT / "results" / "summary.json")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sm.current_block(text) == sm.readme_block(summary, str(sm.DEFAULT_PATH)), \
+        "README.md's results table is stale: run `stae bench readme`"
+    with pytest.raises(sm.SummaryError, match="markers"):
+        sm.replace_block("no markers here", "x")
+
