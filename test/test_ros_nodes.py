@@ -28,7 +28,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters, SetParametersAtomic
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from stae_ros.ros import qos  # noqa: E402
-from stae_ros.ros.launcher import Launcher, NodeSpec, pick_domain_id  # noqa: E402
+from stae_ros.ros.launcher import Launcher, NodeSpec, multi_robot_specs, pick_domain_id  # noqa: E402
 
 T, H, W = 8, 32, 32
 #: every node of this test session lives under its own namespace, so a test run that happens to
@@ -470,6 +470,38 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
             assert all(harness.labels[s].label in CLASS_NAMES for s in range(3, 6))
     finally:
         harness.close()
+
+def test_two_robots_and_one_edge_each_get_their_own_labels(tiny_model):
+    """multi_robot.launch.py's layout through the project's launcher: cameras in robot1 and robot2,
+    one edge serving both; each robot's labels arrive on its own namespace, and only its own."""
+    domain = pick_domain_id()
+    harness = Harness(domain, namespace=NS)
+    robots = ("robot1", "robot2")
+    got: dict[str, dict[int, ActionLabel]] = {r: {} for r in robots}
+    for r in robots:
+        harness.node.create_subscription(ActionLabel, f"{r}/action_label",
+                                         lambda m, r=r: got[r].setdefault(m.clip_seq, m), qos.label_qos())
+    n_clips = 3
+    specs = multi_robot_specs(robots, namespace=NS,
+                              camera={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
+                                      "max_clips": n_clips, "wait_for_subscribers": 1, "k": 4, "p": 0.5},
+                              edge={"model": str(tiny_model), "threads": 1})
+    assert [(s.executable, s.namespace) for s in specs] == [
+        ("camera_node", f"{NS}/robot1"), ("camera_node", f"{NS}/robot2"), ("edge_node", NS)]
+    try:
+        with Launcher(specs, domain_id=domain, output=None) as launcher:
+            ok = harness.spin_until(lambda: all(len(got[r]) >= n_clips for r in robots), 120, launcher)
+            assert ok, ({r: sorted(got[r]) for r in robots}, launcher.output_of(f"{NS}/edge_node")[-2000:])
+            harness.spin_until(lambda: False, 0.5)
+            for r in robots:
+                assert sorted(got[r]) == list(range(n_clips)), (r, sorted(got[r]))
+                assert {m.stream_id for m in got[r].values()} == {r}, f"{r} got another robot's labels"
+                assert {m.header.frame_id for m in got[r].values()} == {f"{r}/camera"}
+            assert launcher.wait_for_line(f"{NS}/edge_node", f"/{NS}/robot2/semantic_clip", 5)
+            assert not launcher.exited()
+    finally:
+        harness.close()
+
 
 def _profile(path: Path) -> Path:
     pts = [

@@ -42,7 +42,7 @@ class CameraNode(Node):
         super().__init__("camera_node", **kwargs)
         cfg = declare_params(self, CAMERA_PARAMS)
         self.cfg = dict(cfg)
-        from stae_ros.pipeline import CameraPipeline, ClipCutter
+        from stae_ros.pipeline import CameraPipeline
         from stae_ros.training.checkpoints import load_model
 
         model_path = resolve_data_file(cfg["model"], "models/stae_default.pt")
@@ -53,25 +53,20 @@ class CameraNode(Node):
         self.class_names = list(loaded.class_names)
         T, H, W, _C = (loaded.config.clip.frames, loaded.config.clip.height, loaded.config.clip.width,
                        loaded.config.clip.channels)
-        self.T = T
         k = int(cfg["k"])
         if k > T:
             self.get_logger().warning(f"k={k} exceeds the model's clip length {T}; using k={T}")
             k = T
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
-                                       codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]))
-        T, H, W, _C = self.pipeline.shape  # stae-latent / stae-roi264: their model file's clip size
-        self.T = T
-        reason = self._set_codec_settings(cfg["codec_settings"])
-        if reason is not None:
-            raise ValueError(f"parameter codec_settings: {reason}")
+                                       codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]),
+                                       settings=self._parse_settings(cfg["codec_settings"]))
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
         warm_ms = (time.perf_counter() - t0) * 1000.0
-        length = int(cfg["clip_length"]) or T
-        stride = int(cfg["clip_stride"]) or length
-        self.cutter = ClipCutter(T, H, W, window=length, stride=stride, mode=cfg["frame_sampling"])
+        self._make_cutter()
+        length, stride = self.cutter_window
+        T, H, W, _C = self.pipeline.shape  # the start mode's clip size (a model file of its own may set it)
 
         self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.topic_qos("semantic_clip", cfg))
         self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.topic_qos("ground_truth", cfg))
@@ -100,28 +95,28 @@ class CameraNode(Node):
             f"publishing {self.resolve_topic_name('semantic_clip')} (warm-up {warm_ms:.0f} ms)")
 
     def _codec_text(self) -> str:
-        pl = self.pipeline
-        extra = pl.latent or pl.roi
-        if extra is None:
-            return f"{pl.codec} K={pl.k} p={pl.p}"
-        knobs = f", settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
-        return f"{pl.codec} ({extra.path}{knobs}; whole clip, K/p ignored)"
+        return self.pipeline.describe()
 
-    def _set_codec_settings(self, text: str) -> str | None:
-        """Apply a codec_settings JSON text to the pipeline; the reason it was refused, or None."""
-        from stae_ros.pipeline import PipelineError
+    def _make_cutter(self) -> None:
+        """Cut clips of the active mode's shape (a mode switch may change it)."""
+        from stae_ros.pipeline import ClipCutter
 
+        T, H, W, _C = self.pipeline.shape
+        length = int(self.cfg["clip_length"]) or T
+        stride = int(self.cfg["clip_stride"]) or length
+        self.cutter_window = (length, stride)
+        self.cutter = ClipCutter(T, H, W, window=length, stride=stride, mode=self.cfg["frame_sampling"])
+
+    @staticmethod
+    def _parse_settings(text: str) -> dict:
+        """The codec_settings parameter: a JSON object of knob names to values ('' = the mode's defaults)."""
         try:
-            knobs = json.loads(text) if text.strip() else {}
+            knobs = json.loads(text) if str(text).strip() else {}
         except json.JSONDecodeError as exc:
-            return f"codec_settings is not JSON ({exc}): {text!r}"
+            raise ValueError(f"codec_settings is not JSON ({exc}): {text!r}") from None
         if not isinstance(knobs, dict):
-            return f"codec_settings must be a JSON object of knob names to values; got {text!r}"
-        try:
-            self.pipeline.set_codec_settings(knobs)
-        except (PipelineError, ValueError) as exc:
-            return str(exc)
-        return None
+            raise ValueError(f"codec_settings must be a JSON object of knob names to values; got {text!r}")
+        return knobs
 
     # ---- inputs -------------------------------------------------------------------------------
     def _make_timer(self, fps: float) -> None:
@@ -231,6 +226,9 @@ class CameraNode(Node):
         # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
         params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
                   Parameter("paused", value=False)]
+        payload_mode = str(getattr(cmd, "payload_mode", ""))  # messages built before the field existed lack it
+        if payload_mode:
+            params.append(Parameter("codec", value=payload_mode))
         if cmd.codec_settings:
             params.append(Parameter("codec_settings", value=str(cmd.codec_settings)))
         return params
@@ -239,7 +237,8 @@ class CameraNode(Node):
     def _on_budget(self, cmd: BudgetCommand) -> None:
         if cmd.stream_id and cmd.stream_id != self.cfg["stream_id"]:
             return
-        what = (f"BudgetCommand (mode {cmd.mode}, K={cmd.k}, p={cmd.p:.3f}"
+        what = (f"BudgetCommand (mode {cmd.mode}, {getattr(cmd, 'payload_mode', '') or 'same payload'}, "
+                f"K={cmd.k}, p={cmd.p:.3f}"
                 f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''})")
         params = self.budget_parameters(cmd)
         if isinstance(params, str):
@@ -257,25 +256,27 @@ class CameraNode(Node):
                                f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
-        """Validate every change first, then commit them all: a refusal changes nothing."""
-        k = int(changes.get("k", self.pipeline.k))
-        p = float(changes.get("p", self.pipeline.p))
-        if k > self.T:
-            return f"k={k} exceeds the model's clip length {self.T}"
-        if not (0.0 < p <= 1.0):
-            return f"spatial budget p={p} must be in (0, 1]"
-        if "codec_settings" in changes:
-            # the last check: it is applied here and restored below if anything after it fails
-            reason = self._set_codec_settings(str(changes["codec_settings"]))
-            if reason is not None:
-                return reason
-        if "k" in changes or "p" in changes:
+        """Validate every change first, then commit them all: a refusal changes nothing.
+
+        CameraPipeline.prepare checks mode, K, p and settings together and touches nothing; commit
+        cannot fail, so nothing after it can leave a half-applied change.
+        """
+        from stae_ros.pipeline import PipelineError
+
+        prepared = None
+        if {"codec", "k", "p", "codec_settings"} & set(changes):
             try:
-                self.pipeline.set_budget(k, p)
-            except ValueError as exc:
-                if "codec_settings" in changes:  # all or nothing: back to the settings in force
-                    self._set_codec_settings(self.cfg["codec_settings"])
+                settings = self._parse_settings(changes["codec_settings"]) if "codec_settings" in changes else None
+                prepared = self.pipeline.prepare(mode=changes.get("codec"), k=changes.get("k"), p=changes.get("p"),
+                                                 settings=settings)
+            except (PipelineError, ValueError) as exc:
                 return str(exc)
+        # ---- nothing below refuses
+        if prepared is not None:
+            old_shape = self.pipeline.shape
+            self.pipeline.commit(prepared)
+            if tuple(prepared.shape) != tuple(old_shape):
+                self._make_cutter()
         if "source_fps" in changes and self.timer is not None:
             self._make_timer(float(changes["source_fps"]))
         self.cfg.update(changes)

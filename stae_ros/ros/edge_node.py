@@ -32,9 +32,27 @@ __all__ = ["EdgeNode", "main", "check_clip_fields"]
 
 
 @dataclass
+class _Outputs:
+    """Where the labels, link stats and recovered strips of one input's clips go."""
+
+    label: Any
+    stats: Any
+    recovered: Any
+
+
+@dataclass
 class _Waiting:
     msg: SemanticClip
     received_ns: int
+    out: _Outputs | None = None
+
+
+def input_namespaces(text: str) -> list[str]:
+    """The `namespaces` parameter ('robot1, /robot2') as relative topic prefixes; [''] = own topics."""
+    names = [n.strip().strip("/") for n in str(text).split(",") if n.strip().strip("/")]
+    if len(set(names)) != len(names):
+        raise ValueError(f"parameter namespaces lists a namespace twice: {text!r}")
+    return names or [""]
 
 
 def check_clip_fields(msg: Any, shape: tuple[int, int, int, int]) -> None:
@@ -85,16 +103,26 @@ class EdgeNode(Node):
 
         rx_group = MutuallyExclusiveCallbackGroup()
         work_group = MutuallyExclusiveCallbackGroup()
-        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.topic_qos("action_label", cfg))
-        self.pub_stats = self.create_publisher(LinkStats, "link_stats", qos.topic_qos("link_stats", cfg))
-        self.pub_recovered = self.create_publisher(Image, "recovered", qos.image_out_qos())
-        self.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.topic_qos("semantic_clip", cfg),
-                                 callback_group=rx_group)
+        # one input per robot namespace: <ns>/semantic_clip in, <ns>/action_label and <ns>/link_stats out
+        self.outputs: dict[str, _Outputs] = {}
+        for ns in input_namespaces(cfg["namespaces"]):
+            pre = f"{ns}/" if ns else ""
+            out = _Outputs(self.create_publisher(ActionLabel, pre + "action_label", qos.topic_qos("action_label", cfg)),
+                           self.create_publisher(LinkStats, pre + "link_stats", qos.topic_qos("link_stats", cfg)),
+                           self.create_publisher(Image, pre + "recovered", qos.image_out_qos()))
+            self.outputs[ns] = out
+            self.create_subscription(SemanticClip, pre + "semantic_clip",
+                                     lambda msg, out=out: self._on_clip(msg, out),
+                                     qos.topic_qos("semantic_clip", cfg), callback_group=rx_group)
+        first = next(iter(self.outputs.values()))
+        self.pub_label, self.pub_stats, self.pub_recovered = first.label, first.stats, first.recovered
+        inputs = ", ".join(self.resolve_topic_name(f"{ns}/semantic_clip" if ns else "semantic_clip")
+                           for ns in self.outputs)
         self.create_timer(float(cfg["batch_period_ms"]) / 1000.0, self._on_timer, callback_group=work_group)
         self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))
         self.get_logger().info(
             f"edge ready: model {model_path} on {self.pipeline.device}, {len(self.pipeline.class_names)} classes, "
-            f"batches up to {cfg['batch_max']}, listening on {self.resolve_topic_name('semantic_clip')} "
+            f"batches up to {cfg['batch_max']}, listening on {inputs} "
             f"(warm-up {warm_ms:.0f} ms)")
 
     def _warm_up(self, torch) -> float:
@@ -117,11 +145,11 @@ class EdgeNode(Node):
         return None
 
     @guarded
-    def _on_clip(self, msg: SemanticClip) -> None:
+    def _on_clip(self, msg: SemanticClip, out: _Outputs | None = None) -> None:
         now = wall_ns()
         with self.lock:
             self.received += 1
-            self.queue.append(_Waiting(msg, now))
+            self.queue.append(_Waiting(msg, now, out))
             while len(self.queue) > int(self.cfg["queue_limit"]):
                 old = self.queue.popleft()
                 self.dropped += 1
@@ -139,6 +167,10 @@ class EdgeNode(Node):
             except Exception as exc:  # noqa: BLE001 - never die on one batch; say what happened
                 self.malformed += len(batch)
                 self.get_logger().error(f"batch of {len(batch)} clips failed: {type(exc).__name__}: {exc}")
+
+    def _out(self, item: _Waiting) -> _Outputs:
+        """The publishers of the input the clip came from (the first input for a clip without one)."""
+        return item.out if item.out is not None else next(iter(self.outputs.values()))
 
     def _reject(self, item: _Waiting, reason: str) -> None:
         self.malformed += 1
@@ -159,7 +191,7 @@ class EdgeNode(Node):
         s.decode_ms, s.infer_ms = float(decode_ms), float(infer_ms)
         s.k, s.p = int(m.k), float(m.p)
         s.ok, s.error = ok, error[:500]
-        self.pub_stats.publish(s)
+        self._out(item).stats.publish(s)
 
     def _process(self, batch: list[_Waiting]) -> None:
         from stae_ros.pipeline import PipelineError  # torch-heavy: imported with the pipeline, not with the module
@@ -197,12 +229,12 @@ class EdgeNode(Node):
             label.decode_ms, label.infer_ms = float(res.decode_ms), float(res.infer_ms)
             label.edge_ms = float((now - item.received_ns) / 1e6)
             label.total_ms = float(ms_between(stamp_to_ns(m.header.stamp), now))
-            self.pub_label.publish(label)
+            self._out(item).label.publish(label)
             self.labelled += 1
             self._publish_stats(item, ok=True, decode_ms=res.decode_ms, infer_ms=res.infer_ms)
             if self.cfg["publish_recovered"] and res.recovered is not None:
                 strip = np.concatenate(list(res.recovered), axis=1)
-                self.pub_recovered.publish(array_to_image(strip, "rgb8", m.header.stamp, m.header.frame_id))
+                self._out(item).recovered.publish(array_to_image(strip, "rgb8", m.header.stamp, m.header.frame_id))
             self.get_logger().debug(f"{m.stream_id}#{m.seq}: {res.label} {res.score:.2f} ({label.total_ms:.0f} ms)")
 
 

@@ -25,7 +25,7 @@ from .common import PACKAGE, resolve_data_file
 from .errors import LaunchError
 
 __all__ = ["NODE_MODULES", "NodeSpec", "Launcher", "node_command", "config_file", "pick_domain_id", "ros_env",
-           "format_param"]
+           "format_param", "default_specs", "multi_robot_specs"]
 
 #: executable name (setup.py console script) -> module run with `python -m`
 NODE_MODULES: dict[str, str] = {
@@ -253,8 +253,34 @@ def default_specs(namespace: str = "", camera: Mapping[str, Any] | None = None, 
     return specs
 
 
+def multi_robot_specs(robots: Sequence[str] = ("robot1", "robot2"), namespace: str = "",
+                      camera: Mapping[str, Any] | None = None, edge: Mapping[str, Any] | None = None,
+                      controller: Mapping[str, Any] | None = None, with_controller: bool = False) -> list[NodeSpec]:
+    """One camera per robot namespace and one edge serving them all: what multi_robot.launch.py starts.
+
+    Camera i runs in <namespace>/<robot i> with stream_id = the robot's name; the edge runs in
+    <namespace> with `namespaces` = the robots, so robot i's clips arrive on <robot i>/semantic_clip
+    and its labels leave on <robot i>/action_label. With `with_controller`, one controller per robot
+    (its link_stats in, its budget_command out).
+    """
+    if not robots:
+        raise LaunchError("multi-robot launch needs at least one robot namespace")
+    parent = namespace.strip("/")
+    specs = []
+    for robot in robots:
+        ns = f"{parent}/{robot}" if parent else robot
+        specs.append(NodeSpec("camera_node", ns, params={"stream_id": robot, "frame_id": f"{robot}/camera",
+                                                        **dict(camera or {})}))
+    specs.append(NodeSpec("edge_node", parent, params={"namespaces": ",".join(robots), **dict(edge or {})}))
+    if with_controller:
+        for robot in robots:
+            ns = f"{parent}/{robot}" if parent else robot
+            specs.append(NodeSpec("controller_node", ns, params={"stream_id": robot, **dict(controller or {})}))
+    return specs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stae_ros.ros.launcher [--domain-id N] [--ns NS] [node ...]`: run nodes until Ctrl-C."""
+    """`python -m stae_ros.ros.launcher [--domain-id N] [--ns NS] [--robots R1,R2] [node ...]`: run nodes until Ctrl-C."""
     import argparse
 
     import yaml
@@ -265,6 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random private one)")
     ap.add_argument("--ns", default="", help="namespace of all nodes")
     ap.add_argument("--network", action="store_true", help="discover peers on the network (not only localhost)")
+    ap.add_argument("--robots", default="", metavar="NS1,NS2",
+                    help="multi-robot layout (launch/multi_robot.launch.py): one camera_node per robot namespace, "
+                         "one edge_node serving them all, one controller_node per robot unless the node list "
+                         "leaves controller_node out")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NODE:KEY:=VALUE",
                     help="parameter override for one node, e.g. camera_node:source:=synth")
     args = ap.parse_args(argv)
@@ -275,7 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sep or node not in NODE_MODULES:
             ap.error(f"bad --param {item!r}; use NODE:KEY:=VALUE")
         overrides.setdefault(node, {})[key] = yaml.safe_load(value) if value else ""
-    specs = [NodeSpec(n, args.ns, params=overrides.get(n, {})) for n in args.nodes]
+    if args.robots:
+        robots = [r.strip().strip("/") for r in args.robots.split(",") if r.strip().strip("/")]
+        specs = multi_robot_specs(robots, args.ns, overrides.get("camera_node"), overrides.get("edge_node"),
+                                  overrides.get("controller_node"), with_controller="controller_node" in args.nodes)
+    else:
+        specs = [NodeSpec(n, args.ns, params=overrides.get(n, {})) for n in args.nodes]
     launcher = Launcher(specs, domain_id=args.domain_id, localhost_only=not args.network)
     print(f"[launcher] {PACKAGE}: {', '.join(s.label for s in specs)} on ROS_DOMAIN_ID={launcher.domain_id}", flush=True)
     with launcher:

@@ -46,7 +46,7 @@ class ParamSpec:
 
 
 #: payload codecs a camera can send and an edge decode (SemanticClip.codec)
-CODECS: tuple[str, ...] = ("stae-px", "stae-latent", "stae-roi264")
+CODECS: tuple[str, ...] = ("local", "h264", "stae-px", "stae-latent", "stae-roi264")  # = stae_ros.modes.MODES
 
 
 def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
@@ -100,9 +100,10 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "(stae-px only: stae-latent and stae-roi264 always send K=T)", min=1, max=4096),
     _p("p", 0.1, "spatial budget p: fraction of pixels kept per kept frame (0, 1] "
        "(stae-px only: stae-latent and stae-roi264 always send p=1)", min=0.001, max=1.0),
-    _p("codec", "stae-px", "payload codec: stae-px (kept pixels, budget K/p), stae-latent (issue 6's learned latent) "
-       "or stae-roi264 (issue 6's importance-map crop + libx264); the last two code the whole clip (K=T, p=1) "
-       "and ignore k/p", choices=CODECS, read_only=True),
+    _p("codec", "stae-px", "payload mode: stae-px (kept pixels, budget K/p), stae-latent (learned latent), "
+       "stae-roi264 (importance-map crop + libx264), h264 (whole clip, libx264) or local (label on the camera, "
+       "no clip sent); the whole-clip modes send K=T, p=1 and ignore k/p. Changes at run time (BudgetCommand."
+       "payload_mode), together with k, p and codec_settings, all or nothing", choices=CODECS),
     _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
        "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; the file's clip size "
        "sets the camera's (models/stae_latent_112.pt: 16x112x112); stae-px ignores it", read_only=True),
@@ -138,6 +139,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("queue_limit", 64, "clips waiting on the edge beyond this are dropped, oldest first", min=1, max=100_000),
     _p("topk", 5, "entries in ActionLabel.topk_*", min=1, max=100),
     _p("publish_recovered", False, "publish each recovered clip as one rgb8 strip on recovered (for rviz/viz)"),
+    _p("namespaces", "", "comma-separated robot namespaces this edge serves, e.g. 'robot1,robot2': for each, "
+       "<ns>/semantic_clip in and <ns>/action_label, <ns>/link_stats, <ns>/recovered out (relative names); "
+       "empty = the node's own semantic_clip, action_label, ...", read_only=True),
     *_qos("semantic_clip", "the semantic_clip subscription"),
     *_qos("action_label", "the action_label publisher"),
     *_qos("link_stats", "the link_stats publisher"),
