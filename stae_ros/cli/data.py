@@ -1,4 +1,4 @@
-"""`stae data`: generate the synthetic action data set, and inspect any HMDB51/UCF101-layout folder."""
+"""`stae data`: generate the synthetic action data set, and inspect any labelled video folder."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
         help="generate the synthetic action data set, or inspect a data set folder",
-        description="Generate the seeded synthetic motion data set (HMDB51 layout) or inspect a "
-        "HMDB51/UCF101-layout folder: classes, counts per split, clip shape, broken files.",
+        description="Generate the seeded synthetic motion data set (HMDB51 layout) or inspect a labelled "
+        "video folder (HMDB51/UCF101 split files, a fold CSV or a seeded split): classes, counts, lengths, broken files.",
     )
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
 
@@ -41,24 +41,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("--out", type=Path, default=Path("datasets/synth"), help="output root (default: datasets/synth)")
     synth.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    synth.add_argument("--train-per-class", type=int, default=200, help="training clips per class (default 200)")
-    synth.add_argument("--test-per-class", type=int, default=50, help="test clips per class (default 50)")
+    synth.add_argument("--kind", choices=("synth", "hard"), default="synth",
+                       help="synth: the moving-bar set (default); hard: articulated figures over real-footage "
+                       "backgrounds with camera motion (stae_ros.data.articulated)")
+    synth.add_argument("--train-per-class", type=int, default=None, help="training clips per class (default 200; hard: 100)")
+    synth.add_argument("--test-per-class", type=int, default=None, help="test clips per class (default 50; hard: 25)")
     synth.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
-    synth.add_argument("--size", type=_size, default=(64, 64), help="frame size N or HxW (default 64)")
+    synth.add_argument("--size", type=_size, default=None, help="frame size N or HxW (default 64; hard: 112)")
     synth.add_argument("--workers", type=int, default=None, help="render processes (default: auto, <= 2)")
+    synth.add_argument("--backgrounds", type=Path, default=None,
+                       help="hard: folder of videos to cut backgrounds from (missing: procedural backgrounds)")
+    synth.add_argument("--control", choices=("none", "single_frame", "actor_removed"), default="none",
+                       help="hard: write a control of the same clips (one frame repeated, or the actor removed)")
     synth.set_defaults(func=_cmd_synth)
 
     insp = sub.add_parser(
         "inspect",
-        help="summarise a data set folder and find broken files",
-        description="Print classes, clips per split, clip shape and broken files of a HMDB51/UCF101 "
-        "layout folder; optionally draw a contact sheet PNG (with the actor box when annotated).",
+        help="summarise a labelled video folder: split source, classes, counts, clip lengths, broken files",
+        description="Print which split source a folder uses (HMDB51 or UCF101 split files, a fold CSV "
+        "clip,class,fold, or a seeded stratified split of <class>/<video>), the classes, clips per class "
+        "and split, clip length statistics and broken files; optionally draw a contact sheet PNG.",
     )
-    insp.add_argument("root", type=Path, help="data set root")
+    insp.add_argument("root", type=Path, help="data set root (<class>/<video> folders)")
     insp.add_argument("--png", type=Path, default=None, help="write a contact sheet of a few clips here")
+    insp.add_argument("--split", default="auto", choices=("auto", "hmdb51", "ucf101", "folds", "seeded"),
+                      help="split source (default auto: HMDB51/UCF101 split files, else folds.csv, else seeded)")
     insp.add_argument("--split-id", type=int, default=1, help="split number (HMDB51 1-3, UCF101 1-3; default 1)")
+    insp.add_argument("--folds-file", default="", help="fold CSV with columns clip,class,fold (default <root>/folds.csv)")
+    insp.add_argument("--test-fold", type=int, default=0, help="fold CSV: the tested fold (default 0)")
+    insp.add_argument("--split-seed", type=int, default=0, help="seeded split: seed (default 0)")
+    insp.add_argument("--test-fraction", type=float, default=0.3, help="seeded split: share of each class tested (default 0.3)")
+    insp.add_argument("--clip-len", type=int, default=16, help="model clip length: videos shorter than this are counted (default 16)")
     insp.add_argument("--clips", type=int, default=6, help="clips on the contact sheet (default 6)")
-    insp.add_argument("--no-decode", action="store_true", help="skip decoding every file (no broken-file scan)")
+    insp.add_argument("--no-decode", action="store_true", help="skip decoding every file (no broken-file scan, no lengths)")
     insp.add_argument("--json", type=Path, default=None, help="also write the summary as JSON here")
     insp.set_defaults(func=_cmd_inspect)
 
@@ -68,14 +83,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_synth(args: argparse.Namespace) -> int:
     import time
 
-    from stae_ros.data.synthetic import CLASS_NAMES, generate_dataset
+    hard = args.kind == "hard"
+    if not hard and (args.backgrounds is not None or args.control != "none"):
+        log.error("--backgrounds and --control need --kind hard")
+        return 2
+    if args.train_per_class is None:
+        args.train_per_class = 100 if hard else 200
+    if args.test_per_class is None:
+        args.test_per_class = 25 if hard else 50
+    if args.size is None:
+        args.size = (112, 112) if hard else (64, 64)
+    if hard:
+        from stae_ros.data.articulated import CLASS_NAMES
+        from stae_ros.data.articulated.writer import generate_hard_dataset as generate
+    else:
+        from stae_ros.data.synthetic import CLASS_NAMES, generate_dataset as generate
+    extra = {"backgrounds": args.backgrounds, "control": args.control} if hard else {}
 
     t0 = time.perf_counter()
     h, w = args.size
     try:
-        root = generate_dataset(
+        root = generate(
             args.out, seed=args.seed, train_per_class=args.train_per_class, test_per_class=args.test_per_class,
-            frames=args.frames, height=h, width=w, workers=args.workers,
+            frames=args.frames, height=h, width=w, workers=args.workers, **extra,
         )
     except ValueError as exc:
         log.error("%s", exc)
@@ -85,29 +115,54 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _length_stats(lengths: list[int], clip_len: int) -> str:
+    import numpy as np
+
+    if not lengths:
+        return "none decoded"
+    v = np.asarray(lengths)
+    return (f"{v.min()}-{v.max()} frames (median {np.median(v):g}, mean {v.mean():.1f}); "
+            f"{int((v < clip_len).sum())} of {len(v)} shorter than {clip_len}")
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
     from stae_ros.data.errors import DataError, VideoReadError
-    from stae_ros.data.folder import discover_samples
+    from stae_ros.data.folder import SplitSpec, discover_samples, read_folds_file
     from stae_ros.data.video_io import read_video
 
     summary: dict = {"root": str(args.root)}
     try:
-        splits = {sp: discover_samples(args.root, sp, args.split_id) for sp in ("train", "test")}
-    except DataError as exc:
+        spec = SplitSpec(source=args.split, split_id=args.split_id, folds_file=args.folds_file, test_fold=args.test_fold,
+                         seed=args.split_seed, test_fraction=args.test_fraction)
+        splits = {sp: discover_samples(args.root, sp, spec=spec) for sp in ("train", "test")}
+        source, classes, _ = splits["train"]
+        fold_rows = read_folds_file(spec.folds_path(args.root)) if source == "folds" else []
+    except (DataError, ValueError) as exc:
         log.error("%s", exc)
         return 2
-    layout, classes, _ = splits["train"]
-    summary.update(layout=layout, classes=classes, split_id=args.split_id)
-    print(f"{args.root}: {layout} layout, split {args.split_id}, {len(classes)} classes")
+    where = {
+        "hmdb51": f"HMDB51 split files, split {spec.split_id}",
+        "ucf101": f"UCF101 train/test lists, split {spec.split_id}",
+        "folds": f"fold file {spec.folds_path(args.root)}, test fold {spec.test_fold}",
+        "seeded": f"seeded stratified split (seed {spec.seed}, {spec.test_fraction:g} of each class tested)",
+    }[source]
+    summary.update(layout=source, split_source=source, split=where, classes=classes, split_id=args.split_id)
+    print(f"{args.root}: split source {source}: {where}; {len(classes)} classes")
     counts = {sp: np.bincount([s.label for s in smp], minlength=len(classes)) for sp, (_, _, smp) in splits.items()}
-    width = max(len(c) for c in classes)
-    print(f"  {'class':<{width}}  train  test")
+    folds = sorted({f for _, _, f, _ in fold_rows})
+    per_fold = {f: np.bincount([classes.index(c) for _, c, ff, _ in fold_rows if ff == f], minlength=len(classes)) for f in folds}
+    width = max(len(c) for c in classes + ["total"])
+    fold_head = "".join(f"  fold{f}" for f in folds)
+    print(f"  {'class':<{width}}  train  test{fold_head}")
     for i, c in enumerate(classes):
-        print(f"  {c:<{width}}  {counts['train'][i]:5d}  {counts['test'][i]:4d}")
+        print(f"  {c:<{width}}  {counts['train'][i]:5d}  {counts['test'][i]:4d}" + "".join(f"  {per_fold[f][i]:5d}" for f in folds))
+    print(f"  {'total':<{width}}  {counts['train'].sum():5d}  {counts['test'].sum():4d}" + "".join(f"  {per_fold[f].sum():5d}" for f in folds))
     summary["counts"] = {sp: {c: int(v) for c, v in zip(classes, cnt)} for sp, cnt in counts.items()}
+    if folds:
+        summary["folds"] = {str(f): {c: int(v) for c, v in zip(classes, cnt)} for f, cnt in per_fold.items()}
     train_names = {s.name for s in splits["train"][2]}
     overlap = sorted(train_names & {s.name for s in splits["test"][2]})
     summary["train_test_overlap"] = overlap
@@ -116,19 +171,26 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     broken: list[dict] = []
     shapes: dict[str, int] = {}
+    lengths: dict[str, list[int]] = {"train": [], "test": []}
     if not args.no_decode:
-        every = [s for _, _, smp in splits.values() for s in smp]
-        for s in tqdm(every, desc="decode", unit="clip"):
+        every = [(sp, s) for sp, (_, _, smp) in splits.items() for s in smp]
+        for sp, s in tqdm(every, desc="decode", unit="clip"):
             try:
                 v = read_video(s.path)
                 key = "x".join(map(str, v.shape))
                 shapes[key] = shapes.get(key, 0) + 1
+                lengths[sp].append(int(v.shape[0]))
             except VideoReadError as exc:
                 broken.append({"file": str(exc.path), "reason": exc.reason})
         print("  decoded shapes (T x H x W x C): " + ", ".join(f"{k} ({v})" for k, v in sorted(shapes.items(), key=lambda kv: -kv[1])[:5]))
+        for sp in ("train", "test"):
+            print(f"  clip length, {sp}: {_length_stats(lengths[sp], args.clip_len)}")
         print(f"  broken files: {len(broken)}")
         for b in broken[:20]:
             print(f"    {b['file']}: {b['reason']}")
+        summary["clip_lengths"] = {sp: {"min": min(v), "median": float(np.median(v)), "mean": float(np.mean(v)), "max": max(v),
+                                        f"shorter_than_{args.clip_len}": int(sum(x < args.clip_len for x in v))}
+                                   for sp, v in lengths.items() if v}
     summary.update(shapes=shapes, broken=broken)
 
     ann_path = args.root / "annotations.json"

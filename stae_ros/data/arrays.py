@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import DatasetLayoutError
-from .folder import VideoFolderDataset, VideoSample
+from .folder import SplitSpec, VideoFolderDataset, VideoSample
 
 __all__ = ["ClipArrays", "load_split_arrays", "cache_path"]
 
@@ -47,10 +47,12 @@ class ClipArrays:
         return int(self.labels.shape[0])
 
 
-def cache_path(root: str | Path, split: str, clip_len: int, size: Sequence[int], sampling: str = "uniform", split_id: int = 1) -> Path:
-    """Where :func:`load_split_arrays` caches this split."""
+def cache_path(root: str | Path, split: str, clip_len: int, size: Sequence[int], sampling: str = "uniform", split_id: int | str = 1,
+               short_clip: str = "pad") -> Path:
+    """Where :func:`load_split_arrays` caches this split (``split_id``: the split's tag, e.g. ``fold2``)."""
     h, w = int(size[0]), int(size[1])
-    return Path(root) / ".stae_cache" / f"{split}{split_id}_T{clip_len}_{h}x{w}_{sampling}.npz"
+    short = "" if short_clip == "pad" else f"_{short_clip}"
+    return Path(root) / ".stae_cache" / f"{split}{split_id}_T{clip_len}_{h}x{w}_{sampling}{short}.npz"
 
 
 def _fingerprint(samples: list[VideoSample], clip_len: int, size: tuple[int, int], sampling: str) -> str:
@@ -103,6 +105,8 @@ def load_split_arrays(
     split_id: int = 1,
     progress: bool = True,
     cache_file: str | Path | None = None,
+    split_spec: SplitSpec | None = None,
+    short_clip: str = "pad",
 ) -> ClipArrays:
     """Decode every clip of a split into memory (with a tqdm bar), or load the cached copy.
 
@@ -110,14 +114,17 @@ def load_split_arrays(
     ``skip_broken`` (default True here: a cache build should survive one bad file) drops broken
     videos and reports how many in ``ClipArrays.skipped``. When the data folder is read-only
     the arrays are returned uncached (with a warning) unless ``cache_file`` points elsewhere.
+    ``split_spec`` chooses the split source (folds, seeded, ...; default: HMDB51/UCF101 split
+    ``split_id``, else what ``auto`` finds) and ``short_clip`` the rule for short videos.
     """
     from tqdm import tqdm
 
     root = Path(root)
-    ds = VideoFolderDataset(root, split, clip_len, tuple(size), sampling, skip_broken, seed=0, split_id=split_id)  # type: ignore[arg-type]
+    ds = VideoFolderDataset(root, split, clip_len, tuple(size), sampling, skip_broken, seed=0, split_id=split_id,  # type: ignore[arg-type]
+                            split_spec=split_spec, short_clip=short_clip)  # type: ignore[arg-type]
     size_t = ds.size
-    key = _fingerprint(ds.samples, clip_len, size_t, sampling)
-    path = Path(cache_file) if cache_file is not None else cache_path(root, split, clip_len, size_t, sampling, split_id)
+    key = _fingerprint(ds.samples, clip_len, size_t, f"{sampling}|{short_clip}" if short_clip != "pad" else sampling)
+    path = Path(cache_file) if cache_file is not None else cache_path(root, split, clip_len, size_t, sampling, ds.split_tag, short_clip)
     if cache and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -64,16 +64,39 @@ class DataConfig:
     stream_class_weights: dict[str, float] | None = None
     train_limit: int = 0  #: use at most this many training clips (0 = all); for tests
     test_limit: int = 0
+    #: where the train/test split comes from: auto (HMDB51 / UCF101 split files, else
+    #: <root>/folds.csv or folds_file, else seeded), hmdb51, ucf101, folds or seeded (stae_ros/data/folder.py)
+    split: str = "auto"
+    split_id: int = 1  #: HMDB51/UCF101 split number
+    folds_file: str = ""  #: fold CSV (clip,class,fold), relative to root unless absolute; default <root>/folds.csv
+    test_fold: int = 0  #: folds: the fold tested (the others train); `stae train --fold all` runs each in turn
+    split_seed: int = 0  #: seeded split: the generator seed
+    test_fraction: float = 0.3  #: seeded split: share of each class held out for testing
+    short_clip: str = "pad"  #: videos shorter than the clip: loop, pad (repeat the last frame) or resample
+
+    def split_spec(self) -> Any:
+        """The :class:`stae_ros.data.folder.SplitSpec` these keys describe (raises TrainConfigError)."""
+        from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
+
+        if self.short_clip not in SHORT_CLIP_POLICIES:
+            raise TrainConfigError(f"data.short_clip must be one of {', '.join(SHORT_CLIP_POLICIES)}, got {self.short_clip!r}")
+        try:
+            return SplitSpec(source=self.split, split_id=int(self.split_id), folds_file=str(self.folds_file or ""),
+                             test_fold=int(self.test_fold), seed=int(self.split_seed), test_fraction=float(self.test_fraction))
+        except ValueError as exc:
+            raise TrainConfigError(f"data: {exc}") from None
 
 
 @dataclass
 class AugmentConfig:
-    """Label-preserving augmentation. No flips or time reversal: they swap left/right, in/out classes."""
+    """Label-preserving augmentation. Time is never reversed (it swaps in/out classes); a flip is off
+    by default (it swaps left/right classes) and is for sets whose classes mirror (e.g. Weizmann)."""
 
     shift: int = 0  #: max random translation in pixels (replicate padding)
     brightness: float = 0.0  #: max additive brightness change
     contrast: float = 0.0  #: max relative contrast change
     noise: float = 0.0  #: std of added Gaussian noise
+    hflip: float = 0.0  #: probability of mirroring a clip left-right (only where no class is a mirror of another)
 
 
 @dataclass
@@ -161,6 +184,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         half=raw.get("half", "auto"),
         source=str(path),
     )
+    cfg.data.split_spec()  # validate the split keys now, not after the model is built
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise TrainConfigError(f"{path}: device must be auto, cpu or cuda, got {cfg.device!r}")
     return cfg

@@ -79,8 +79,9 @@ def prepare_data(cfg: TrainConfig, clip_len: int, size: tuple[int, int]) -> tupl
 
         log.info("data root %s missing: generating the synthetic set with %s", root, cfg.data.generate)
         generate_dataset(root, **cfg.data.generate)
-    train = load_split_arrays(root, "train", clip_len, size, cache=cfg.data.cache)
-    test = load_split_arrays(root, "test", clip_len, size, cache=cfg.data.cache)
+    split = {"split_spec": cfg.data.split_spec(), "short_clip": cfg.data.short_clip}
+    train = load_split_arrays(root, "train", clip_len, size, cache=cfg.data.cache, **split)
+    test = load_split_arrays(root, "test", clip_len, size, cache=cfg.data.cache, **split)
     if len(train.labels) == 0 or len(test.labels) == 0:
         raise TrainingError(f"data root {root} has an empty train or test split")
     if list(train.class_names) != list(test.class_names):
