@@ -24,7 +24,7 @@ from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
 from sensor_msgs.msg import Image
 
 from . import qos
-from .common import guarded, ns_to_stamp, resolve_data_file, run_node, wall_ns
+from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
 from .errors import ImageConversionError, SourceError
 from .images import array_to_image, image_to_rgb
 from .params import CAMERA_PARAMS, declare_params, on_set_callback
@@ -70,6 +70,8 @@ class CameraNode(Node):
 
         self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.topic_qos("semantic_clip", cfg))
         self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.topic_qos("ground_truth", cfg))
+        # a mode that labels clips on the camera publishes its labels where the edge would
+        self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.topic_qos("action_label", cfg))
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
         self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.topic_qos("budget_command", cfg))
 
@@ -196,10 +198,14 @@ class CameraNode(Node):
         msg.k, msg.p = enc.k, float(enc.p)
         msg.frame_indices = array.array("H", enc.frame_indices)
         msg.codec, msg.codec_version = enc.codec, int(enc.codec_version)
+        msg.model_id = enc.model_id
         msg.camera_ms = float(enc.camera_ms)
         msg.payload = array.array("B", enc.payload)
         msg.sent_stamp = ns_to_stamp(wall_ns())
-        self.pub_clip.publish(msg)
+        if enc.label is None:
+            self.pub_clip.publish(msg)
+        else:  # labelled on the camera: only the label leaves it
+            self._publish_label(msg, enc)
         truth, name = self.last_truth
         if truth >= 0 and self.cfg["publish_truth"]:
             t = ActionLabel()
@@ -213,6 +219,24 @@ class CameraNode(Node):
             self.pub_original.publish(array_to_image(strip, "rgb8", msg.header.stamp, msg.header.frame_id))
         self.get_logger().debug(f"clip {self.seq}: K={enc.k} p={enc.p} {len(enc.payload)} B {enc.camera_ms:.1f} ms")
         self.seq += 1
+
+    def _publish_label(self, clip: SemanticClip, enc: Any) -> None:
+        """ActionLabel of a clip the active mode labelled on the camera (the edge's fields, link and edge times 0)."""
+        now = wall_ns()
+        lab = enc.label
+        m = ActionLabel()
+        m.header.stamp = ns_to_stamp(now)
+        m.header.frame_id = clip.header.frame_id
+        m.stream_id, m.clip_seq, m.clip_stamp = clip.stream_id, clip.seq, clip.header.stamp
+        m.mode, m.model_id = enc.codec, enc.model_id
+        m.label, m.class_id, m.score = lab.label, int(lab.class_id), float(lab.score)
+        m.topk_labels = [t[1] for t in lab.topk]
+        m.topk_ids = [int(t[0]) for t in lab.topk]
+        m.topk_scores = [float(t[2]) for t in lab.topk]
+        m.k, m.p, m.payload_bytes = clip.k, clip.p, len(enc.payload)
+        m.camera_ms = m.infer_ms = float(enc.camera_ms)
+        m.total_ms = float((now - stamp_to_ns(clip.header.stamp)) / 1e6)
+        self.pub_label.publish(m)
 
     # ---- budgets and parameters ---------------------------------------------------------------
     def budget_parameters(self, cmd: BudgetCommand) -> list[Parameter] | str:

@@ -207,7 +207,9 @@ class EdgeNode(Node):
             good.append(item)
         if not good:
             return
-        results = self.pipeline.decode_classify([(bytes(i.msg.payload), i.msg.codec) for i in good])
+        # the clip's model_id must be the model this edge runs for its mode ("" is refused too)
+        results = self.pipeline.decode_classify([(bytes(i.msg.payload), i.msg.codec, str(i.msg.model_id))
+                                                 for i in good])
         for item, res in zip(good, results):
             m = item.msg
             if res.error:
@@ -218,6 +220,7 @@ class EdgeNode(Node):
             label.header.stamp = ns_to_stamp(now)
             label.header.frame_id = m.header.frame_id
             label.stream_id, label.clip_seq, label.clip_stamp = m.stream_id, m.seq, m.header.stamp
+            label.mode, label.model_id = res.mode, res.model_id
             label.label, label.class_id, label.score = res.label, int(res.class_id), float(res.score)
             label.topk_labels = [t[1] for t in res.topk]
             label.topk_ids = [int(t[0]) for t in res.topk]
