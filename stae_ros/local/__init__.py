@@ -6,6 +6,7 @@ It is the baseline that offloading has to beat: what a robotics team tries first
 from .errors import LocalInputError, LocalModelError
 from .io import MODEL_FORMAT, LocalModelFile, load_local_model, save_local_model
 from .model import LocalArch, LocalClassifier
+from .train import LocalTrainConfig, LocalTrainError, LocalTrainResult, load_local_config, train_local
 
 __all__ = [
     "MODEL_FORMAT",
@@ -16,4 +17,9 @@ __all__ = [
     "LocalModelFile",
     "load_local_model",
     "save_local_model",
+    "LocalTrainConfig",
+    "LocalTrainError",
+    "LocalTrainResult",
+    "load_local_config",
+    "train_local",
 ]

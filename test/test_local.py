@@ -1,0 +1,149 @@
+"""The local classifier: its network, its model file, and a few training steps on a tiny rendered set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from stae_ros.local import (LocalClassifier, LocalModelError, load_local_config, load_local_model, save_local_model,
+                            train_local)
+from stae_ros.local.errors import LocalInputError
+from stae_ros.local.train import LocalTrainError
+
+_TINY_ARCH = {"stem_channels": 4, "stage_channels": [8, 8], "stage_depths": [1, 1], "head_channels": 16,
+              "expansion": 2.0, "dropout": 0.1}
+_CLASSES = [f"c{i}" for i in range(3)]
+
+
+def _tiny_model() -> LocalClassifier:
+    torch.manual_seed(0)
+    return LocalClassifier(3, 4, 16, 16, **_TINY_ARCH)
+
+
+def test_forward_shape_and_bad_input(one_thread):
+    model = _tiny_model().eval()
+    assert model(torch.rand(2, 3, 4, 16, 16)).shape == (2, 3)
+    assert model(torch.rand(1, 3, 8, 24, 20)).shape == (1, 3)  # global pooling: any clip size
+    with pytest.raises(LocalInputError, match="N,3,T,H,W"):
+        model(torch.rand(2, 4, 16, 16))
+    with pytest.raises(LocalInputError, match="N,3,T,H,W"):
+        model(torch.randint(0, 255, (1, 3, 4, 16, 16), dtype=torch.uint8))
+    with pytest.raises(ValueError, match="stage_channels"):
+        LocalClassifier(3, 4, 16, 16, stage_channels=[8], stage_depths=[1, 1])
+
+
+def test_motion_input_sees_frame_order(one_thread):
+    # the frame-difference channels make a reversed clip a different input (a frames-only net with
+    # global pooling over time could not tell some reversed pairs apart)
+    model = _tiny_model().eval()
+    x = torch.rand(1, 3, 4, 16, 16)
+    assert not torch.allclose(model(x), model(x.flip(2)))
+
+
+def test_model_file_round_trip(tmp_path, one_thread):
+    model = _tiny_model().eval()
+    path = save_local_model(tmp_path / "m.pt", model, _CLASSES, (4, 16, 16, 3), model.arch.to_dict(), {"note": "t"})
+    loaded = load_local_model(path)
+    x = torch.rand(2, 3, 4, 16, 16)
+    assert torch.equal(loaded.model(x), model(x))
+    assert not loaded.model.training
+    assert loaded.class_names == _CLASSES and loaded.shape == (4, 16, 16, 3)
+    assert loaded.arch == model.arch.to_dict() and loaded.extra == {"note": "t"}
+    name, digest = loaded.model_id.split(":")
+    assert name == "m.pt" and len(digest) == 12
+    # another model's file gets another id
+    other = save_local_model(tmp_path / "m2.pt", LocalClassifier(3, 4, 16, 16, **_TINY_ARCH), _CLASSES, (4, 16, 16, 3), _TINY_ARCH)
+    assert load_local_model(other).model_id.split(":")[1] != digest
+
+
+def _blob(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_bad_files_are_refused_naming_file_and_field(tmp_path):
+    model = _tiny_model()
+    good = save_local_model(tmp_path / "good.pt", model, _CLASSES, (4, 16, 16, 3), model.arch.to_dict())
+    data = good.read_bytes()
+
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(LocalModelError, match="truncated.pt"):
+        load_local_model(truncated)
+    with pytest.raises(LocalModelError, match="missing.pt: local model file not found"):
+        load_local_model(tmp_path / "missing.pt")
+
+    def variant(name: str, **change) -> Path:
+        blob = _blob(good)
+        for key, value in change.items():
+            if value is None:
+                blob.pop(key)
+            else:
+                blob[key] = value
+        torch.save(blob, tmp_path / name)
+        return tmp_path / name
+
+    cases = {
+        "format": variant("fmt.pt", format="stae-latent-model/1"),
+        "class_names": variant("names.pt", class_names=["a", "a", "b"]),
+        "shape": variant("shape.pt", shape=[4, 16, 16]),
+        "arch": variant("arch.pt", arch={**model.arch.to_dict(), "bogus": 1}),
+        "state_dict": variant("state.pt", arch={**model.arch.to_dict(), "head_channels": 32}),
+    }
+    for field, path in cases.items():
+        with pytest.raises(LocalModelError, match=rf"{path.name}: field '{field}'"):
+            load_local_model(path)
+    with pytest.raises(LocalModelError, match="field 'state_dict' is missing"):
+        load_local_model(variant("nostate.pt", state_dict=None))
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(LocalModelError, match="list.pt: field 'format'"):
+        load_local_model(tmp_path / "list.pt")
+
+
+def _config(tmp_path: Path, **over) -> dict:
+    cfg = {
+        "name": "tiny", "mode": "local", "seed": 0, "clip": {"frames": 4, "height": 16, "width": 16},
+        "model": dict(_TINY_ARCH),
+        "data": {"root": str(tmp_path / "unused"), "render_in_memory": True,
+                 "generate": {"seed": 0, "train_per_class": 2, "test_per_class": 1, "frames": 4, "height": 16, "width": 16}},
+        "train": {"epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "warmup_steps": 1},
+        "augment": {"shift": 1, "brightness": 0.05, "scale": 0.2, "time_shift": 1, "noise": 0.01},
+        "budget": {"preset": "pi4-1core"}, "device": "cpu", "threads": 1,
+    }
+    cfg.update(over)
+    return cfg
+
+
+def test_a_few_steps_train_save_and_resume(tmp_path, one_thread):
+    out = tmp_path / "run"
+    first = train_local(_config(tmp_path), out, progress=False, stop_after_steps=1)
+    assert (out / "last.pt").is_file() and len(first.history) == 1
+    result = train_local(_config(tmp_path), out, resume=True, progress=False)
+    assert [row["epoch"] for row in result.history] == [0, 1]
+    assert result.history[0] == first.history[0]
+    assert result.history[1]["step"] == 1 + 2  # one step before the stop, two in the resumed epoch
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["final"]["gflop_per_clip"] > 0 and metrics["budget"]["fits"] is True
+    assert 0.0 <= metrics["final"]["test_acc"] <= 1.0 and metrics["final"]["ms_per_clip_1thread"] > 0
+    loaded = load_local_model(result.model_path)
+    assert len(loaded.class_names) == 12 and loaded.shape == (4, 16, 16, 3)
+    assert loaded.model_id == metrics["final"]["model_id"]
+    assert loaded.model(torch.rand(1, 3, 4, 16, 16)).shape == (1, 12)
+
+
+def test_config_errors_and_budget_refusal(tmp_path):
+    with pytest.raises(Exception, match="bogus"):
+        load_local_config(_config(tmp_path, bogus=1))
+    with pytest.raises(LocalTrainError, match="mode"):
+        load_local_config(_config(tmp_path, mode="stae-px"))
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text(yaml.safe_dump({"schema": "stae-camera-budgets/1", "default": "tiny", "presets": {"tiny": {
+        "device": "x", "rate_gflops": 0.001, "period_s": 0.5, "utilisation": 0.2, "budget_gflop_per_clip": 0.0001,
+        "sources": [{"title": "t", "url": "u", "figure": "f"}]}}}))
+    cfg = _config(tmp_path, budget={"preset": "tiny", "file": str(budgets)})
+    with pytest.raises(LocalTrainError, match="over the tiny budget"):
+        train_local(cfg, tmp_path / "refused", progress=False)
+    assert not (tmp_path / "refused" / "model.pt").exists()
