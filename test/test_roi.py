@@ -16,6 +16,7 @@ from stae_ros.roi import (
     UnsupportedVersionError,
 )
 from stae_ros.roi.codec import RoiCodec, RoiLimits, RoiSettings
+from stae_ros.roi.errors import ChecksumError
 from stae_ros.roi.h264 import X264Settings, decode_annexb, encode_annexb, pack_nals, split_nals, unpack_nals
 from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch, motion_importance
 from stae_ros.roi.baseline import resize_clip
@@ -80,6 +81,13 @@ def test_light_container_decodes_like_annexb() -> None:
     np.testing.assert_array_equal(decode_annexb(unpack_nals(packed), 8, 64, 64), decode_annexb(raw, 8, 64, 64))
 
 
+def _reseal(data: bytes) -> bytes:
+    """The container with its CRC recomputed, so a deliberate change reaches the parsers behind it."""
+    from stae_ros.roi.codec import container_crc
+
+    return data[:4] + container_crc(data).to_bytes(4, "little") + data[8:]
+
+
 def test_malformed_payloads_rejected(encoded: tuple[RoiCodec, np.ndarray, bytes]) -> None:
     codec, _, data = encoded
     with pytest.raises(BadMagicError):
@@ -88,13 +96,17 @@ def test_malformed_payloads_rejected(encoded: tuple[RoiCodec, np.ndarray, bytes]
         codec.decode(data[:2] + bytes([7]) + data[3:])
     with pytest.raises(TruncatedPayloadError):
         codec.decode(data[:2])
+    with pytest.raises(ChecksumError):
+        codec.decode(data[:-5])  # cut: the checksum no longer matches
     with pytest.raises(TruncatedPayloadError):
-        codec.decode(data[:-5])  # last NAL shorter than its length field says
+        codec.decode(_reseal(data[:-5]))  # last NAL shorter than its length field says
+    with pytest.raises(UnsupportedVersionError, match="version 1 is no longer accepted"):
+        codec.decode(data[:2] + bytes([1]) + data[3:])
     with pytest.raises(LimitExceededError):
         RoiCodec(limits=RoiLimits(max_frames=4)).decode(data)
     with pytest.raises(LimitExceededError):
         RoiCodec(limits=RoiLimits(max_bytes=100)).decode(data)
-    garbage = data[:7] + bytes([10]) + bytes(range(200, 210))  # a NAL of junk after a valid header
+    garbage = _reseal(data[:11] + bytes([10]) + bytes(range(200, 210)))  # a NAL of junk after a valid header
     with pytest.raises(RoiPayloadError):
         codec.decode(garbage)
     with pytest.raises(BitstreamDecodeError):
@@ -177,7 +189,7 @@ def test_crop_mode_round_trip() -> None:
     whole = RoiCodec(RoiSettings(x264=X264Settings(crf=20))).encode(clip, np.ones((8, 8, 8), np.float32))
     assert len(data) < len(whole)
     with pytest.raises(LimitExceededError):  # crop window announced outside the frame
-        RoiCodec().decode(data[:7] + bytes([60]) + data[8:])
+        RoiCodec().decode(_reseal(data[:11] + bytes([60]) + data[12:]))
 
 
 def test_motion_importance_finds_the_moving_square() -> None:

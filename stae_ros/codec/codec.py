@@ -376,16 +376,48 @@ def decode_header(data: bytes, limits: DecodeLimits | None = None) -> Header:
     ):
         if codec == SECTION_RAW and stored != raw:
             raise SizeMismatchError(f"raw {name} section: stored {stored} bytes but raw length {raw}")
+        if codec == SECTION_ZSTD and stored >= raw:
+            # the encoder stores a section raw unless zstd makes it smaller, so a zstd section is
+            # always shorter than its content: this bounds every stored length by the clip shape
+            raise SizeMismatchError(f"zstd {name} section of {stored} bytes for {raw} raw bytes (never larger)")
     mname = MASK_LAYOUTS[h.mask_layout]
-    if mname == "bitmap" and h.mask_raw_len != (pixels + 7) // 8:
+    mask_cap = mask_raw_bound(mname, pixels, h.n_values)
+    if mname == "bitmap" and h.mask_raw_len != mask_cap:
         raise SizeMismatchError(f"bitmap mask of {h.mask_raw_len} bytes for {pixels} pixels")
+    if h.mask_raw_len > mask_cap:
+        raise SizeMismatchError(
+            f"{mname} mask section of {h.mask_raw_len} bytes; {pixels} pixels with {h.n_values} kept need at most {mask_cap}")
     if vname in BYTE_VALUE_LAYOUTS.values() and h.value_raw_len != h.n_values * h.channels:
         raise SizeMismatchError(f"value section of {h.value_raw_len} bytes for {h.n_values}x{h.channels} values")
+    if vname in IMAGE_LAYOUTS.values() and h.value_raw_len > image_raw_bound(pixels, h.channels):
+        raise SizeMismatchError(f"{vname} value section of {h.value_raw_len} bytes; a {h.k * h.height}x{h.width}x"
+                                f"{h.channels} image is at most {image_raw_bound(pixels, h.channels)}")
     if len(data) < h.total_size:
         raise TruncatedPayloadError(f"payload is {len(data)} bytes, header says {h.total_size}")
     if len(data) > h.total_size:
         raise SizeMismatchError(f"payload is {len(data)} bytes, header says {h.total_size} (trailing bytes)")
     return h
+
+
+def mask_raw_bound(layout: str, pixels: int, n_values: int) -> int:
+    """Most bytes a valid mask section of this layout can hold before zstd (the decoder's cap).
+
+    bitmap: exactly ceil(pixels/8). rle: a run of length L >= 1 takes at most L varint bytes and
+    only the first run may be 0 (1 byte), so at most pixels + 1 bytes; and there are at most
+    2N+1 runs of at most 5 bytes. delta: gap g takes at most g + 1 bytes and the gaps + 1 sum to
+    the last position + 1 <= pixels; and there are N gaps of at most 5 bytes.
+    """
+    if layout == "bitmap":
+        return (pixels + 7) // 8
+    if layout == "rle":
+        return min(pixels + 1, 5 * (2 * n_values + 1))
+    return min(pixels, 5 * n_values)
+
+
+def image_raw_bound(pixels: int, channels: int) -> int:
+    """Most bytes an image value section may have: twice the raw pixels plus 64 KiB of headers
+    (PNG's filter bytes and zlib framing, JPEG at quality 100 on noise stay well below it)."""
+    return 2 * pixels * channels + 65536
 
 
 def _unpack_section(section: bytes, codec: int, raw_len: int, name: str) -> bytes:

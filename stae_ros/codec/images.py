@@ -14,6 +14,7 @@ dimensions is rejected without decoding.
 from __future__ import annotations
 
 import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -32,11 +33,67 @@ _EXT = {"png": ".png", "webp_lossless": ".webp", "jpeg": ".jpg", "webp": ".webp"
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 
+#: PNG colour type OpenCV writes for 1, 3 and 4 channels (grey, RGB, RGBA), all at bit depth 8
+_PNG_COLOUR_TYPE = {1: 0, 3: 2, 4: 6}
+#: the only chunks OpenCV's PNG writer emits; anything else (text, ICC profiles, APNG frames)
+#: would be work or memory the decoder does not need, so it is refused before decoding
+_PNG_CHUNKS = (b"IHDR", b"IDAT", b"IEND")
+
+
 def _png_dims(data: bytes) -> tuple[int, int]:
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise CorruptPayloadError("PNG image has no IHDR header")
     w, h = struct.unpack(">II", data[16:24])
     return w, h
+
+
+def check_png_chunks(data: bytes, channels: int) -> None:
+    """Walk every PNG chunk before libpng / OpenCV see the image.
+
+    Why: a chunk length is a 31-bit field that decoders use to size their reads; a 500-byte
+    image whose second chunk declares 2**31-1 bytes made the image decoder reserve gigabytes.
+    Here each chunk must fit inside the bytes actually present, carry a valid CRC and be one of
+    IHDR (first, 13 bytes), IDAT (consecutive) and IEND (last, empty, nothing after it); IHDR
+    must declare 8-bit samples of the colour type for ``channels``, no interlacing.
+    """
+    n, pos, seen = len(data), len(_PNG_SIG), []
+    while pos < n:
+        if pos + 12 > n:
+            raise CorruptPayloadError(f"PNG chunk header at byte {pos} is truncated")
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = bytes(data[pos + 4 : pos + 8])
+        if length > n - pos - 12:
+            raise CorruptPayloadError(f"PNG chunk {kind!r} at byte {pos} declares {length} bytes; {n - pos - 12} remain")
+        if kind not in _PNG_CHUNKS:
+            raise CorruptPayloadError(f"PNG chunk {kind!r} is not one of {[c.decode() for c in _PNG_CHUNKS]}")
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        if zlib.crc32(data[pos + 4 : pos + 8 + length]) & 0xFFFFFFFF != crc:
+            raise CorruptPayloadError(f"PNG chunk {kind.decode()} at byte {pos} has a bad CRC")
+        if (kind == b"IHDR") != (not seen):
+            raise CorruptPayloadError("PNG IHDR must be the first chunk, and only once")
+        if kind == b"IDAT" and seen[-1] != b"IDAT" and b"IDAT" in seen:
+            raise CorruptPayloadError("PNG IDAT chunks are not consecutive")
+        seen.append(kind)
+        pos += 12 + length
+        if kind == b"IEND":
+            if length or pos != n:
+                raise CorruptPayloadError("PNG IEND is not the empty last chunk")
+            break
+    if not seen or seen[-1] != b"IEND" or b"IDAT" not in seen:
+        raise CorruptPayloadError("PNG image lacks IDAT or IEND")
+    depth, colour, compression, filt, interlace = data[24:29]
+    want = _PNG_COLOUR_TYPE.get(channels)
+    if (depth, colour, compression, filt, interlace) != (8, want, 0, 0, 0):
+        raise CorruptPayloadError(f"PNG IHDR declares bit depth {depth}, colour type {colour}, interlace {interlace}; "
+                                  f"expected 8-bit colour type {want}, not interlaced")
+
+
+def _jpeg_markers(data: bytes) -> np.ndarray:
+    """Marker codes present in a JPEG (0xFF followed by a byte other than 0x00, 0xFF, RST0-7)."""
+    b = np.frombuffer(data, dtype=np.uint8)
+    at = np.flatnonzero(b[:-1] == 0xFF) + 1
+    nxt = b[at]
+    return nxt[(nxt != 0x00) & (nxt != 0xFF) & ((nxt < 0xD0) | (nxt > 0xD7))]
 
 
 def _jpeg_dims(data: bytes) -> tuple[int, int]:
@@ -61,6 +118,10 @@ def _jpeg_dims(data: bytes) -> tuple[int, int]:
         if seg_len < 2:
             raise CorruptPayloadError("JPEG segment length < 2")
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if marker not in (0xC0, 0xC1):
+                # progressive / lossless / arithmetic JPEGs can carry hundreds of scans, each a
+                # pass over the whole image; OpenCV writes baseline, so nothing else is decoded
+                raise CorruptPayloadError(f"JPEG frame type 0x{marker:02X} is not baseline or extended sequential")
             if i + 7 > n:
                 break
             h, w = struct.unpack(">HH", data[i + 3 : i + 7])
@@ -73,6 +134,10 @@ def _webp_dims(data: bytes) -> tuple[int, int]:
     if len(data) < 30 or data[8:12] != b"WEBP":
         raise CorruptPayloadError("WebP image header is truncated")
     chunk = data[12:16]
+    (riff_size,) = struct.unpack("<I", data[4:8])
+    (chunk_size,) = struct.unpack("<I", data[16:20])
+    if riff_size + 8 != len(data) or chunk_size + 20 > len(data):
+        raise CorruptPayloadError(f"WebP RIFF size {riff_size} / chunk size {chunk_size} do not fit its {len(data)} bytes")
     if chunk == b"VP8L":
         if data[20] != 0x2F:
             raise CorruptPayloadError("WebP lossless signature missing")
@@ -140,6 +205,12 @@ def decode_image(data: bytes, layout: str, k: int, h: int, w: int, c: int) -> np
     dims = image_dimensions(data, layout)
     if dims != (w, k * h):
         raise SizeMismatchError(f"{layout} image is {dims[0]}x{dims[1]}, expected {w}x{k * h}")
+    if layout == "png":
+        check_png_chunks(data, c)
+    elif layout == "jpeg":
+        scans = int(np.count_nonzero(_jpeg_markers(data) == 0xDA))
+        if scans > c:
+            raise CorruptPayloadError(f"JPEG has {scans} scans for {c} channel(s) (sequential: at most one per channel)")
     flag = cv2.IMREAD_GRAYSCALE if c == 1 else (cv2.IMREAD_COLOR if c == 3 else cv2.IMREAD_UNCHANGED)
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)

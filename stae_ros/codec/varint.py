@@ -47,6 +47,10 @@ def encode_varints(values: np.ndarray) -> bytes:
 def decode_varints(data: bytes | np.ndarray, *, max_count: int | None = None) -> np.ndarray:
     """Decode concatenated LEB128 varints into a uint64 array.
 
+    Memory is bounded by the number of values, which is checked against ``max_count`` before
+    any per-value array is built: only a bool array of the input's length is made first (no
+    int64 array per input byte), then one pass per byte position of a varint (at most 5).
+
     Raises:
         CorruptPayloadError: the data ends mid-varint, a varint is longer than 5 bytes or
             its value is >= 2**32, or there are more than ``max_count`` values.
@@ -57,19 +61,23 @@ def decode_varints(data: bytes | np.ndarray, *, max_count: int | None = None) ->
     is_end = b < 0x80
     if not is_end[-1]:
         raise CorruptPayloadError("varint stream ends in the middle of a value")
+    count = int(np.count_nonzero(is_end))
+    if max_count is not None and count > max_count:
+        raise CorruptPayloadError(f"varint stream holds {count} values, expected at most {max_count}")
+    if count == b.size:  # every value one byte
+        return b.astype(np.uint64)
     ends = np.flatnonzero(is_end)
-    if max_count is not None and ends.size > max_count:
-        raise CorruptPayloadError(f"varint stream holds {ends.size} values, expected at most {max_count}")
+    del is_end
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     lengths = ends - starts + 1
     if int(lengths.max()) > MAX_VARINT_BYTES:
         raise CorruptPayloadError(f"varint longer than {MAX_VARINT_BYTES} bytes")
-    group = np.repeat(np.arange(ends.size), lengths)
-    pos = np.arange(b.size) - starts[group]
-    parts = (b & 0x7F).astype(np.uint64) << (np.uint64(7) * pos.astype(np.uint64))
-    out = np.add.reduceat(parts, starts)
+    out = (b[starts] & 0x7F).astype(np.uint64)
+    for j in range(1, int(lengths.max())):
+        sel = np.flatnonzero(lengths > j)
+        out[sel] |= (b[starts[sel] + j] & 0x7F).astype(np.uint64) << np.uint64(7 * j)
     if int(out.max()) >= 1 << 32:
         raise CorruptPayloadError("varint value does not fit in 32 bits")
     return out

@@ -10,14 +10,14 @@ import torch
 
 from stae_ros.models.selection import clip_tensor
 
-from .bitstream import decode_symbols, encode_symbols
+from .bitstream import VERSION, decode_symbols, encode_symbols
 from .errors import LatentInputError
 from .model import LatentModel
 
 __all__ = ["CODEC_NAME", "CODEC_VERSION", "LatentLimits", "LatentCodec"]
 
 CODEC_NAME = "stae-latent"
-CODEC_VERSION = 1
+CODEC_VERSION = VERSION  #: the stae-latent wire format version (bitstream.py)
 
 log = logging.getLogger(__name__)
 

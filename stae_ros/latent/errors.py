@@ -11,6 +11,7 @@ __all__ = [
     "ModelMismatchError",
     "TruncatedPayloadError",
     "LimitExceededError",
+    "ChecksumError",
 ]
 
 
@@ -44,3 +45,7 @@ class TruncatedPayloadError(LatentPayloadError):
 
 class LimitExceededError(LatentPayloadError):
     """The payload is larger than the decoder's limits allow."""
+
+
+class ChecksumError(LatentPayloadError):
+    """The payload's CRC-32 does not match its bytes: it was corrupted on the way."""

@@ -1,47 +1,94 @@
 """`RoiCodec` (codec name "stae-roi264"): importance-steered pre-processing + one libx264 GOP.
 
-Wire format (little-endian, each clip self-contained; the map itself is not sent because the
-edge needs only the decoded clip):
+Wire format (version 2; little-endian, each clip self-contained; the map itself is not sent
+because the edge needs only the decoded clip):
 
   ====== ======= =================================================================
   field  bytes   meaning
   ====== ======= =================================================================
   magic  2       ``b"SR"``
-  ver    1       container version (1)
+  ver    1       container version (2; version 1 had no checksum and is refused by name)
   flags  1       bit 0: crop mode
+  crc32  4       zlib CRC-32 of every byte of the payload except these 4 (bytes 0-3, then 8-)
   T,H,W  varints frames, height, width of the clip
   crop   varints x0, y0, width, height of the coded window (crop mode only)
   body   ...     H.264 NAL units (SPS, PPS, slices), each as varint length + NAL bytes
+  ====== ======= =================================================================
 
 Two ways to spend bits where the map is high: ``fill`` codes the whole frame with
 low-importance blocks replaced by a flat static background; ``crop`` codes only the
 16-px-aligned window around the important blocks (the edge pastes it onto flat grey), which
 also removes the background's share of H.264's per-macroblock cost.
-  ====== ======= =================================================================
+
+Decoding is bounded by the header's clip, checked before any decoding: the payload may be at
+most :func:`max_payload_bytes` for it, the checksum must match, and the H.264 stream's NAL units
+and SPS are checked by :func:`~stae_ros.roi.h264.check_nals` (see docs/wire_format.md).
 """
 
 from __future__ import annotations
 
 import logging
+import struct
+import zlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import (
     BadMagicError,
+    BitstreamDecodeError,
+    ChecksumError,
+    RoiError,
     LimitExceededError,
     RoiInputError,
     TruncatedPayloadError,
     UnsupportedVersionError,
 )
-from .h264 import X264Settings, _varint, decode_annexb, encode_annexb, pack_nals, qp_zones, read_varint, unpack_nals
+from .h264 import (
+    X264Settings,
+    _varint,
+    decode_annexb,
+    encode_annexb,
+    max_nals_for,
+    pack_nals,
+    qp_zones,
+    read_varint,
+    unpack_nals,
+)
 from .importance import ImportanceNet, background_numpy, composite_numpy, hold_frames
 
-__all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec"]
+__all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec", "seal_container",
+           "container_crc", "max_payload_bytes"]
 
 CODEC_NAME = "stae-roi264"
-CODEC_VERSION = 1
+CODEC_VERSION = 2
+#: versions this decoder knows of but no longer accepts, with the reason (named in the error)
+RETIRED_VERSIONS = {1: "it carries no checksum"}
 MAGIC = b"SR"
+_CRC_AT = 4  #: the crc32 field's offset (after magic, version, flags)
+_HEAD = 8  #: bytes before the varints
+
+
+def container_crc(data: bytes | memoryview) -> int:
+    """CRC-32 of a container except its own crc32 field (bytes 4-7)."""
+    mv = memoryview(data)
+    return zlib.crc32(mv[_HEAD:], zlib.crc32(mv[:_CRC_AT])) & 0xFFFFFFFF
+
+
+def seal_container(t: int, h: int, w: int, crop: tuple[int, int, int, int] | None, body: bytes) -> bytes:
+    """A complete version-2 container: header (with the checksum filled in) + packed NAL body."""
+    head = MAGIC + bytes([CODEC_VERSION, 1 if crop else 0]) + b"\x00" * 4 + _varint(t) + _varint(h) + _varint(w)
+    if crop:
+        head += b"".join(_varint(v) for v in crop)
+    data = bytearray(head + body)
+    data[_CRC_AT:_HEAD] = struct.pack("<I", container_crc(data))
+    return bytes(data)
+
+
+def max_payload_bytes(t: int, h: int, w: int) -> int:
+    """Largest payload a T,H,W clip may arrive in: 3 bytes per pixel plus 64 KiB. H.264 caps a
+    macroblock at about 400 bytes (1.6 per pixel, PCM), so no honest stream comes near it."""
+    return 3 * t * h * w + 65536
 
 log = logging.getLogger(__name__)
 
@@ -152,22 +199,20 @@ class RoiCodec:
                 raise RoiInputError("no importance map given and this RoiCodec has no importance net")
             importance = self.importance_net.importance(clip)
         t, h, w, _ = clip.shape
-        head = MAGIC + bytes([CODEC_VERSION])
         if self.settings.mode == "crop":
             self.prepare(clip, importance)  # validation
             x0, y0, cw, ch = self.crop_window(importance, h, w)
             window = self._fa_frames(clip[:, y0 : y0 + ch, x0 : x0 + cw], importance)
             body = pack_nals(encode_annexb(np.ascontiguousarray(window), self._x264(importance)))
-            head += bytes([1]) + _varint(t) + _varint(h) + _varint(w) + _varint(x0) + _varint(y0) + _varint(cw) + _varint(ch)
-            return head + body
+            return seal_container(t, h, w, (x0, y0, cw, ch), body)
         if self.settings.mode != "fill":
             raise RoiInputError(f"unknown ROI mode {self.settings.mode!r}; use 'fill' or 'crop'")
         prepared = self.prepare(clip, importance)
         body = pack_nals(encode_annexb(prepared, self._x264(importance)))
-        return head + bytes([0]) + _varint(t) + _varint(h) + _varint(w) + body
+        return seal_container(t, h, w, None, body)
 
     def parse_header(self, data: bytes) -> tuple[int, int, int, tuple[int, int, int, int] | None, int]:
-        """Validate the header; returns (T, H, W, crop window or None, body offset)."""
+        """Validate the header and checksum; returns (T, H, W, crop window or None, body offset)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TruncatedPayloadError(f"payload must be bytes, got {type(data).__name__}")
         if len(data) > self.limits.max_bytes:
@@ -176,18 +221,28 @@ class RoiCodec:
             raise TruncatedPayloadError(f"payload is {len(data)} bytes; shorter than the 3-byte magic+version")
         if bytes(data[:2]) != MAGIC:
             raise BadMagicError(f"payload starts with {bytes(data[:2])!r}; expected {MAGIC!r} (stae-roi264)")
+        if data[2] in RETIRED_VERSIONS:
+            raise UnsupportedVersionError(f"stae-roi264 container version {data[2]} is no longer accepted "
+                                          f"({RETIRED_VERSIONS[data[2]]}); this edge reads version {CODEC_VERSION}")
         if data[2] != CODEC_VERSION:
             raise UnsupportedVersionError(f"stae-roi264 container version {data[2]}; this decoder reads {CODEC_VERSION}")
         if len(data) < 4 or data[3] > 1:
             raise UnsupportedVersionError(f"stae-roi264 flags byte is {data[3] if len(data) > 3 else None}; known: 0 or 1")
+        if len(data) < _HEAD:
+            raise TruncatedPayloadError(f"payload is {len(data)} bytes; the fixed header alone is {_HEAD}")
         crop_mode = data[3] == 1
-        t, pos = read_varint(data, 4)
+        t, pos = read_varint(data, _HEAD)
         h, pos = read_varint(data, pos)
         w, pos = read_varint(data, pos)
         if not (1 <= t <= self.limits.max_frames):
             raise LimitExceededError(f"header says {t} frames; allowed 1..{self.limits.max_frames}")
         if not (16 <= h <= self.limits.max_side and 16 <= w <= self.limits.max_side):
             raise LimitExceededError(f"header says {h}x{w}; allowed 16..{self.limits.max_side} per side")
+        if len(data) > max_payload_bytes(t, h, w):
+            raise LimitExceededError(f"payload is {len(data)} bytes; a {t}x{h}x{w} clip is at most {max_payload_bytes(t, h, w)}")
+        (crc,) = struct.unpack_from("<I", data, _CRC_AT)
+        if container_crc(data) != crc:
+            raise ChecksumError(f"CRC-32 mismatch: header 0x{crc:08x}, payload 0x{container_crc(data):08x}")
         crop = None
         if crop_mode:
             vals = []
@@ -203,11 +258,22 @@ class RoiCodec:
         return t, h, w, crop, pos
 
     def decode(self, data: bytes) -> np.ndarray:
+        """Payload bytes -> clip uint8 T,H,W,3; raises only RoiPayloadError subclasses."""
+        try:
+            return self._decode(data)
+        except RoiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - last-resort net: a receiver must only ever see RoiPayloadError
+            log.warning("stae-roi264 decoder failed unexpectedly: %r", exc)
+            raise BitstreamDecodeError(f"malformed payload ({type(exc).__name__}: {exc})") from exc
+
+    def _decode(self, data: bytes) -> np.ndarray:
         t, h, w, crop, pos = self.parse_header(data)
+        stream = unpack_nals(bytes(data[pos:]), max_nals=max_nals_for(t))
         if crop is None:
-            return decode_annexb(unpack_nals(bytes(data[pos:])), t, h, w)
+            return decode_annexb(stream, t, h, w)
         x0, y0, cw, ch = crop
-        window = decode_annexb(unpack_nals(bytes(data[pos:])), t, ch, cw)
+        window = decode_annexb(stream, t, ch, cw)
         out = np.full((t, h, w, 3), 128, np.uint8)
         out[:, y0 : y0 + ch, x0 : x0 + cw] = window
         return out

@@ -12,6 +12,7 @@ __all__ = [
     "TruncatedPayloadError",
     "LimitExceededError",
     "BitstreamDecodeError",
+    "ChecksumError",
 ]
 
 
@@ -49,3 +50,7 @@ class LimitExceededError(RoiPayloadError):
 
 class BitstreamDecodeError(RoiPayloadError):
     """libavcodec could not decode the H.264 bitstream, or it held the wrong number of frames."""
+
+
+class ChecksumError(RoiPayloadError):
+    """The payload's CRC-32 does not match its bytes: it was corrupted on the way."""

@@ -23,7 +23,8 @@ from stae_ros.data.av_frames import FrameConverter
 
 from .errors import BitstreamDecodeError, RoiInputError, TruncatedPayloadError
 
-__all__ = ["X264Settings", "x264_asm", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals"]
+__all__ = ["X264Settings", "x264_asm", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals",
+           "SpsInfo", "parse_sps", "check_nals", "max_nals_for", "ALLOWED_NAL_TYPES"]
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +147,190 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> 
     return bytes(out)
 
 
-def decode_annexb(data: bytes, frames: int, height: int, width: int) -> np.ndarray:
-    """Decode an Annex-B H.264 stream to uint8 T,H,W,3 RGB; exactly `frames` frames expected."""
-    from stae_ros.baselines.video import decode_annexb_frames
+#: NAL unit types a stream may hold: slices (1 non-IDR, 5 IDR), SEI, SPS, PPS, AUD, end of
+#: sequence / stream, filler. Data partitioning, SVC / MVC extensions and reserved types are
+#: refused before decoding (the camera's libx264 never writes them).
+ALLOWED_NAL_TYPES = frozenset({1, 5, 6, 7, 8, 9, 10, 11, 12})
+_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 
+
+def max_nals_for(frames: int) -> int:
+    """NAL units a stream of `frames` pictures may hold: a few parameter sets and SEIs plus up to
+    8 slices per picture (libx264 with one thread writes one), so decoding work follows the
+    declared frame count, not the message size."""
+    return 16 + 8 * int(frames)
+
+
+@dataclass(frozen=True)
+class SpsInfo:
+    """What a sequence parameter set declares about the pictures (sizes after cropping)."""
+
+    width: int
+    height: int
+    chroma_format_idc: int
+    bit_depth: int
+    frame_mbs_only: bool
+    max_num_ref_frames: int
+
+
+class _Bits:
+    """MSB-first bit reader over an RBSP with Exp-Golomb codes; running out is a payload error."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos, self.end = data, 0, 8 * len(data)
+
+    def u(self, n: int) -> int:
+        if self.pos + n > self.end:
+            raise BitstreamDecodeError("H.264 SPS ends early")
+        v = 0
+        for _ in range(n):
+            v = (v << 1) | ((self.data[self.pos >> 3] >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return v
+
+    def ue(self, cap: int = (1 << 31) - 1) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise BitstreamDecodeError("H.264 SPS holds an Exp-Golomb code longer than 32 bits")
+        v = (1 << zeros) - 1 + self.u(zeros)
+        if v > cap:
+            raise BitstreamDecodeError(f"H.264 SPS field value {v} is over {cap}")
+        return v
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k & 1 else -(k // 2)
+
+
+def parse_sps(nal: bytes) -> SpsInfo:
+    """Read the picture size and format from an SPS NAL unit (header byte included).
+
+    Why: libavcodec allocates its picture buffers from the SPS, so a stream whose SPS says
+    4096x2160 costs gigabytes before any frame can be checked; reading the SPS here lets the
+    decoder refuse it from a few bytes.
+    """
+    rbsp = bytes(nal[1:]).replace(b"\x00\x00\x03", b"\x00\x00")
+    r = _Bits(rbsp)
+    profile = r.u(8)
+    r.u(16)  # constraint flags, level
+    r.ue(31)  # seq_parameter_set_id
+    chroma, depth = 1, 8
+    if profile in _HIGH_PROFILES:
+        chroma = r.ue(3)
+        if chroma == 3:
+            r.u(1)
+        depth = r.ue(6) + 8
+        depth_c = r.ue(6) + 8
+        if depth_c != depth:
+            depth = -1
+        r.u(1)
+        if r.u(1):  # seq_scaling_matrix_present_flag
+            for i in range(8 if chroma != 3 else 12):
+                if r.u(1):
+                    last = nxt = 8
+                    for _ in range(16 if i < 6 else 64):
+                        if nxt:
+                            nxt = (last + r.se() + 256) % 256
+                        last = nxt or last
+    r.ue(12)  # log2_max_frame_num_minus4
+    poc_type = r.ue(2)
+    if poc_type == 0:
+        r.ue(12)
+    elif poc_type == 1:
+        r.u(1)
+        r.se()
+        r.se()
+        for _ in range(r.ue(255)):
+            r.se()
+    refs = r.ue()
+    r.u(1)  # gaps_in_frame_num_value_allowed_flag
+    wmbs = r.ue(1 << 16) + 1
+    hunits = r.ue(1 << 16) + 1
+    frame_mbs_only = bool(r.u(1))
+    if not frame_mbs_only:
+        r.u(1)
+    r.u(1)  # direct_8x8_inference_flag
+    width, height = 16 * wmbs, 16 * hunits * (2 - frame_mbs_only)
+    if r.u(1):  # frame_cropping_flag
+        cx, cy = (2, 2 * (2 - frame_mbs_only)) if chroma == 1 else (1, 2 - frame_mbs_only)
+        left, right, top, bottom = (r.ue(1 << 16) for _ in range(4))
+        width -= cx * (left + right)
+        height -= cy * (top + bottom)
+    return SpsInfo(width, height, chroma, depth, frame_mbs_only, refs)
+
+
+def check_nals(data: bytes, frames: int, height: int, width: int, max_nals: int | None = None) -> int:
+    """Validate an Annex-B stream's NAL units against the clip it must hold, before decoding.
+
+    Checks: at most `max_nals` units (default :func:`max_nals_for`), only
+    :data:`ALLOWED_NAL_TYPES`, at least one SPS and every SPS declaring exactly width x height
+    (after cropping), 8-bit 4:2:0, progressive, at most 16 reference frames. Returns the count.
+    """
+    cap = max_nals_for(frames) if max_nals is None else max_nals
+    count, sps, pos, n = 0, 0, 0, len(data)
+    while True:
+        j = data.find(b"\x00\x00\x01", pos)
+        if j < 0:
+            break
+        start = j + 3
+        nxt = data.find(b"\x00\x00\x01", start)
+        end = n if nxt < 0 else nxt
+        pos = start
+        if start >= n or end == start:
+            continue
+        count += 1
+        if count > cap:
+            raise BitstreamDecodeError(f"H.264 stream holds more than {cap} NAL units for {frames} frames")
+        head = data[start]
+        kind = head & 0x1F
+        if head & 0x80 or kind not in ALLOWED_NAL_TYPES:
+            raise BitstreamDecodeError(f"H.264 NAL unit type {kind} (header 0x{head:02x}) is not accepted")
+        if kind == 7:
+            info = parse_sps(data[start:end])
+            sps += 1
+            if (info.width, info.height) != (width, height):
+                raise BitstreamDecodeError(f"H.264 SPS declares {info.width}x{info.height} pictures; header says {width}x{height}")
+            if info.chroma_format_idc != 1 or info.bit_depth != 8 or not info.frame_mbs_only or info.max_num_ref_frames > 16:
+                raise BitstreamDecodeError(f"H.264 SPS is not 8-bit 4:2:0 progressive with <= 16 reference frames: {info}")
+    if not sps:
+        raise BitstreamDecodeError("H.264 stream has no sequence parameter set")
+    return count
+
+
+def decode_annexb(data: bytes, frames: int, height: int, width: int, max_nals: int | None = None) -> np.ndarray:
+    """Decode an Annex-B H.264 stream to uint8 T,H,W,3 RGB; exactly `frames` frames expected.
+
+    Bounded by the declared clip, not by the stream: the NAL units and every SPS are checked
+    first (:func:`check_nals`), then pictures are decoded one at a time on one thread and each
+    one's size and format is checked before it is converted to RGB into a preallocated array;
+    decoding stops at the first picture too many. Raises only BitstreamDecodeError.
+    """
+    data = bytes(data)
+    check_nals(data, frames, height, width, max_nals)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    count = 0
     try:
-        decoded = decode_annexb_frames(bytes(data), "h264")
-    except (av.error.FFmpegError, ValueError) as exc:  # type: ignore[attr-defined]
-        raise BitstreamDecodeError(f"H.264 bitstream could not be decoded: {exc}") from exc
-    if len(decoded) != frames:
-        raise BitstreamDecodeError(f"H.264 bitstream decoded to {len(decoded)} frames; header says {frames}")
-    if decoded[0].shape[:2] != (height, width):
-        raise BitstreamDecodeError(f"H.264 frames are {decoded[0].shape[:2]}; header says {(height, width)}")
-    return np.stack(decoded)
+        ctx = av.CodecContext.create("h264", "r")
+        ctx.thread_count = 1
+        rgb = FrameConverter()
+        for packet in ctx.parse(data) + ctx.parse(None) + [None]:
+            for frame in ctx.decode(packet):
+                if (frame.width, frame.height) != (width, height) or frame.format.name != "yuv420p":
+                    raise BitstreamDecodeError(f"H.264 picture {count} is {frame.width}x{frame.height} {frame.format.name}; "
+                                               f"header says {width}x{height} yuv420p")
+                if count >= frames:
+                    raise BitstreamDecodeError(f"H.264 bitstream holds more than the {frames} frames its header says")
+                out[count] = rgb.to_rgb(frame)
+                count += 1
+    except BitstreamDecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - libav raises FFmpegError, ValueError, ...: all mean a bad stream
+        raise BitstreamDecodeError(f"H.264 bitstream could not be decoded: {type(exc).__name__}: {exc}") from exc
+    if count != frames:
+        raise BitstreamDecodeError(f"H.264 bitstream decoded to {count} frames; header says {frames}")
+    return out
 
 
 def split_nals(stream: bytes) -> list[bytes]:

@@ -210,50 +210,83 @@ def make_classifier(latent_config: dict[str, Any]) -> torch.nn.Module:
 
 
 def load_roi_model(path: str | Path) -> RoiModel:
-    """Read and check a file written by `save_roi_model`; every problem is a RoiModelError naming the file."""
+    """Read and check a file written by `save_roi_model`; every problem is a RoiModelError naming
+    the file and the field (missing, truncated or foreign files included)."""
     path = Path(path)
+    if not path.is_file():
+        raise RoiModelError(f"stae-roi264 model file not found: {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise RoiModelError(f"stae-roi264 model file not found: {path}") from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
         raise RoiModelError(f"{path} is not a readable torch file: {type(exc).__name__}: {exc}") from exc
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
         found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
         raise RoiModelError(f"{path} is not a {MODEL_FORMAT} file (format {found!r})")
+    where = ["format"]  # the field being checked, for the error message
+
+    def at(name: str) -> None:
+        where[0] = name
+
     try:
-        clip = blob["clip"]
-        shape = (int(clip["frames"]), int(clip["height"]), int(clip["width"]))
-        names = [str(n) for n in blob["class_names"]]
-        settings = settings_from_dict(blob["settings"])
-        spec = dict(blob["importance"])
-        cls = dict(blob["classifier"])
-        cls_shape, cls_classes = record_shape(cls)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RoiModelError(f"{path}: missing or malformed field: {type(exc).__name__}: {exc}") from exc
+        return _roi_model_from_blob(path, blob, at)
+    except RoiModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - KeyError, TypeError, ValueError, RuntimeError of a bad field
+        raise RoiModelError(f"{path}: field {where[0]!r} is missing or malformed: {type(exc).__name__}: {exc}") from exc
+
+
+def _positive_int(value: Any, name: str, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise RoiModelError(f"{path}: field {name!r} is {value!r}; expected a positive integer")
+    return int(value)
+
+
+def _roi_model_from_blob(path: Path, blob: dict[str, Any], at) -> RoiModel:
+    at("clip")
+    clip = blob["clip"]
+    shape = tuple(_positive_int(clip[k], f"clip.{k}", path) for k in ("frames", "height", "width"))
+    at("class_names")
+    if not isinstance(blob["class_names"], (list, tuple)):
+        raise RoiModelError(f"{path}: field 'class_names' is a {type(blob['class_names']).__name__}, not a list")
+    names = [str(n) for n in blob["class_names"]]
+    at("settings")
+    settings = settings_from_dict(blob["settings"])
+    at("importance")
+    spec = dict(blob["importance"])
+    at("classifier")
+    cls = blob["classifier"]
+    latent_config = dict(cls["latent_config"])
     if spec.get("kind") not in IMPORTANCE_KINDS:
         raise RoiModelError(f"{path}: importance kind {spec.get('kind')!r}; known: {IMPORTANCE_KINDS}")
-    block = int(spec.get("block", 0))
-    if block < 1 or shape[1] % block or shape[2] % block:
+    block = _positive_int(spec.get("block", 0), "importance.block", path)
+    if shape[1] % block or shape[2] % block:
         raise RoiModelError(f"{path}: importance block {block} does not divide the {shape[1]}x{shape[2]} frame")
-    if cls_shape != shape:
-        raise RoiModelError(f"{path}: classifier is for clips {cls_shape[0]}x{cls_shape[1]}x{cls_shape[2]}, "
-                            f"the codec for {shape}")
-    if cls_classes != len(names) or not names:
-        raise RoiModelError(f"{path}: classifier has {cls_classes} classes, the file names {len(names)}")
+    at("classifier.latent_config")
+    if (int(latent_config.get("frames", -1)), int(latent_config.get("height", -1)),
+            int(latent_config.get("width", -1))) != shape:
+        raise RoiModelError(f"{path}: classifier is for clips {latent_config.get('frames')}x"
+                            f"{latent_config.get('height')}x{latent_config.get('width')}, the codec for {shape}")
+    if int(latent_config.get("num_classes", -1)) != len(names) or not names:
+        raise RoiModelError(f"{path}: classifier has {latent_config.get('num_classes')} classes, "
+                            f"the file names {len(names)}")
     try:
-        classifier = classifier_from_record(cls)
-    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
+        classifier = make_classifier(latent_config)
+        at("classifier.state_dict")
+        classifier.load_state_dict(cls["state_dict"])
+    except (RuntimeError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise RoiModelError(f"{path}: classifier weights do not fit its config: {exc}") from exc
     net = None
     if spec["kind"] == "learned":
+        at("importance_state_dict")
         try:
-            net = ImportanceNet(width=int(spec["width"]), block=block)
+            net = ImportanceNet(width=_positive_int(spec.get("width"), "importance.width", path), block=block)
             net.load_state_dict(blob["importance_state_dict"])
-        except (RuntimeError, KeyError, RoiError) as exc:
+        except (RuntimeError, KeyError, TypeError, ValueError, RoiError) as exc:
             raise RoiModelError(f"{path}: learned importance map does not load: {exc}") from exc
         net.eval()
-    return RoiModel(settings, spec, shape, names, classifier.eval(), dict(blob.get("meta", {})), net, path)
+    at("meta")
+    meta = blob.get("meta", {})
+    return RoiModel(settings, spec, shape, names, classifier.eval(), dict(meta) if isinstance(meta, dict) else {}, net, path)
 
 
 # ---- building the shipped file --------------------------------------------------------------

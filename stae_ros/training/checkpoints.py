@@ -103,24 +103,45 @@ def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
     missing = [key for key in _REQUIRED_KEYS if key not in blob]
     if missing:
         raise CheckpointError(f"checkpoint {path} is missing key(s): {', '.join(missing)}")
+    for key, kind in (("config", dict), ("state_dict", dict), ("class_names", (list, tuple)), ("metrics", dict)):
+        if not isinstance(blob[key], kind):
+            raise CheckpointError(f"checkpoint {path}: field {key!r} is a {type(blob[key]).__name__}, "
+                                  f"not a {'list' if key == 'class_names' else 'mapping'}")
+    if not blob["class_names"] or not all(isinstance(n, str) for n in blob["class_names"]):
+        raise CheckpointError(f"checkpoint {path}: field 'class_names' must be a non-empty list of strings")
+    bad = [k for k, v in blob["state_dict"].items() if not torch.is_tensor(v)]
+    if bad:
+        raise CheckpointError(f"checkpoint {path}: field 'state_dict' holds non-tensors at {bad[:3]}")
     return blob
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the STAE model stored at ``path``: float32, eval mode, on ``device``."""
+    """Rebuild the STAE model stored at ``path``: float32, eval mode, on ``device``.
+
+    Every failure is a CheckpointError naming the file and the field (config, state_dict,
+    class_names), so `stae eval` / `stae profile` / the nodes print one line, not a traceback.
+    """
     from stae_ros.models import STAE, ModelConfig
 
     blob = load_checkpoint_dict(path)
     try:
         cfg = ModelConfig.from_dict(blob["config"])
     except Exception as exc:
-        raise CheckpointError(f"checkpoint {path} has an invalid model config: {exc}") from exc
-    model = STAE(cfg)
+        raise CheckpointError(f"checkpoint {path}: field 'config' is not a valid model config: {exc}") from exc
+    try:
+        model = STAE(cfg)
+    except Exception as exc:  # noqa: BLE001 - a config that validates field by field but builds no model
+        raise CheckpointError(f"checkpoint {path}: field 'config' does not build a model: {type(exc).__name__}: {exc}") from exc
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} weights do not fit its own config: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - RuntimeError (keys, shapes), TypeError
+        raise CheckpointError(f"checkpoint {path}: field 'state_dict' does not fit its own config: {exc}") from exc
+    head = getattr(cfg, "vit", None)
+    n_classes = getattr(head, "num_classes", None)
+    if isinstance(n_classes, int) and n_classes != len(blob["class_names"]):
+        raise CheckpointError(f"checkpoint {path}: field 'class_names' names {len(blob['class_names'])} classes, "
+                              f"the model has {n_classes}")
     model.float().eval().to(device)
     meta = {
         "stage": blob["stage"],
