@@ -151,7 +151,7 @@ def test_roi_round_trip_labels_whole_clip(loaded, roi_pair, roi_encoded, clips):
     assert tuple(logits.shape) == (len(clips), len(loaded.class_names))
     for e, r, c in zip(roi_encoded, results, clips):
         assert r.ok, r.error
-        assert e.codec == "stae-roi264" and e.codec_version == 1
+        assert e.codec == "stae-roi264" and e.codec_version == 2  # stae-roi264 format version (CRC-32)
         assert (e.k, e.p, e.frame_indices) == (t, 1.0, tuple(range(t)))  # whole clip whatever the budget
         assert (r.k, r.p) == (t, 1.0)
         assert 100 < len(e.payload) < 3000, len(e.payload)

@@ -407,7 +407,7 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
             assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
             for s in range(3):
                 clip, label = harness.clips[s], harness.labels[s]
-                assert clip.codec == "stae-roi264" and clip.codec_version == 1
+                assert clip.codec == "stae-roi264" and clip.codec_version == 2  # stae-roi264 format version (CRC-32)
                 assert (clip.frames, clip.height, clip.width) == (16, 64, 64)
                 assert (clip.k, clip.p, list(clip.frame_indices)) == (16, 1.0, list(range(16)))
                 assert bytes(clip.payload[:2]) == b"SR" and 100 < len(clip.payload) < 3000
