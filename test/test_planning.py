@@ -25,14 +25,17 @@ def make_profile() -> Profile:
     return prof
 
 
-def test_choose_is_most_accurate_feasible() -> None:
+ONE = np.ones(1)  # no rate uncertainty: the planner reduces to "most accurate point that fits"
+
+
+def test_without_uncertainty_choose_is_most_accurate_feasible() -> None:
     prof = make_profile()
     pl = Planner(prof, deadline_s=1.0, margin=0.1, hysteresis=0.0, up_hold=1)
     for rate in (5e4, 2e5, 1e6, 5e6, 1e8):
-        d = pl.choose(rate)
+        d = pl.choose(rate, ratios=ONE)
         feasible = [p for p in prof.points if p.completion_s(rate) <= 0.9]
         if feasible:
-            assert d.feasible and d.predicted_s <= 0.9
+            assert d.feasible and d.predicted_s <= 0.9 and d.p_hit == 1.0
             assert d.point.accuracy == max(p.accuracy for p in feasible)
             assert d.predicted_s == pytest.approx(d.point.completion_s(rate))
         else:
@@ -41,20 +44,71 @@ def test_choose_is_most_accurate_feasible() -> None:
         pl.current = None  # independent decisions
 
 
-def test_infeasible_and_no_rate() -> None:
+def test_choice_maximises_accuracy_times_hit_probability() -> None:
+    """A brute-force reading of the rule: expected useful accuracy = accuracy x P(on time)."""
+    prof = make_profile()
+    rng = np.random.default_rng(3)
+    ratios = np.exp(0.6 * rng.standard_normal(200))
+    for rate in (1e5, 4e5, 1.5e6, 6e6):
+        pl = Planner(prof, deadline_s=1.0, margin=0.0, hysteresis=0.0)
+        d = pl.choose(rate, ratios=ratios)
+
+        def utility(pt: OperatingPoint) -> float:
+            done = (pt.camera_ms + pt.edge_ms) / 1000.0 + pt.bytes_mean * 8.0 / (rate * ratios)
+            return pt.accuracy * float(np.mean(done <= 1.0))
+
+        best = max(utility(p) for p in prof.points)
+        assert utility(d.point) == pytest.approx(best)
+        assert d.utility == pytest.approx(best)
+
+
+def test_a_less_predictable_link_gets_smaller_payloads() -> None:
+    prof = make_profile()
+    chosen = []
+    for sigma in (0.0, 0.3, 0.8, 1.5):
+        ratios = np.exp(sigma * np.linspace(-2, 2, 101))
+        chosen.append(Planner(prof, 1.0, hysteresis=0.0).choose(1e6, ratios=ratios).point.bytes_mean)
+    assert chosen == sorted(chosen, reverse=True) and chosen[-1] < chosen[0]
+
+
+def test_no_rate_and_infeasible() -> None:
     pl = Planner(make_profile(), deadline_s=0.01)
     d = pl.choose(1e3)
-    assert not d.feasible and "nothing fits" in d.reason
+    assert not d.feasible and "nothing is expected" in d.reason
     d0 = Planner(make_profile(), deadline_s=1.0).choose(None)
     assert not d0.feasible and d0.point.bytes_mean == min(p.bytes_mean for p in make_profile().points)
+
+
+def local_point(accuracy: float = 0.6, camera_ms: float = 40.0, camera_gflop: float | None = None) -> OperatingPoint:
+    return OperatingPoint("local", 16, 1.0, accuracy, 0.0, 0.0, camera_ms, 0.0, 50, camera_gflop=camera_gflop)
+
+
+def test_falls_back_to_local_without_statistics_or_link() -> None:
+    prof = make_profile()
+    prof.points.append(local_point())
+    assert Planner(prof, 1.0).choose(None).point.codec == "local"
+    assert Planner(prof, 1.0).choose(1e3).point.codec == "local"  # 1 kbit/s: nothing offloaded arrives
+    good = Planner(prof, 1.0).choose(5e6)  # the edge is worth it at this rate
+    assert good.point.codec == "stae-px" and good.point.accuracy > 0.6
+
+
+def test_camera_cost_on_the_target_camera() -> None:
+    """A local model that is cheap on this host may not fit a Pi: FLOPs / the preset's rate decide."""
+    prof = make_profile()
+    prof.points.append(local_point(accuracy=0.95, camera_ms=5.0, camera_gflop=3.0))
+    here = Planner(prof, 1.0).choose(2e5)
+    pi = Planner(prof, 1.0, camera_gflops=2.0).choose(2e5)  # 3 GFLOP at 2 GFLOP/s = 1.5 s > deadline
+    assert here.point.codec == "local"
+    assert pi.point.codec == "stae-px"
+    assert Planner(prof, 1.0, camera_gflops=2.0).camera_s(prof.points[-1]) == pytest.approx(1.5)
 
 
 def test_scales_and_queue_change_the_choice() -> None:
     prof = make_profile()
     rate = 2e6
-    a = Planner(prof, 1.0, hysteresis=0.0).choose(rate)
-    b = Planner(prof, 1.0, hysteresis=0.0).choose(rate, camera_scale=20.0, edge_scale=5.0)
-    c = Planner(prof, 1.0, hysteresis=0.0).choose(rate, queue_s=0.5)
+    a = Planner(prof, 1.0, hysteresis=0.0).choose(rate, ratios=ONE)
+    b = Planner(prof, 1.0, hysteresis=0.0).choose(rate, camera_scale=20.0, edge_scale=5.0, ratios=ONE)
+    c = Planner(prof, 1.0, hysteresis=0.0).choose(rate, queue_s=0.5, ratios=ONE)
     assert b.point.accuracy < a.point.accuracy
     assert c.point.accuracy < a.point.accuracy
 
@@ -64,18 +118,52 @@ def test_hysteresis_prevents_flapping() -> None:
     rng = np.random.default_rng(0)
     rates = 1.2e6 * np.exp(0.15 * rng.standard_normal(200))
     switches = {}
-    for hyst, hold in ((0.0, 1), (0.2, 3)):
-        pl = Planner(prof, 1.0, hysteresis=hyst, up_hold=hold)
-        chosen = [pl.choose(float(r)).point for r in rates]
+    for hyst in (0.0, 0.05):
+        pl = Planner(prof, 1.0, hysteresis=hyst, up_hold=1)
+        chosen = [pl.choose(float(r), ratios=ONE).point for r in rates]
         switches[hyst] = sum(a is not b for a, b in zip(chosen, chosen[1:]))
-    assert switches[0.2] < switches[0.0]
+    assert switches[0.05] < switches[0.0]
 
 
 def test_steps_down_at_once() -> None:
-    pl = Planner(make_profile(), 1.0, hysteresis=0.3, up_hold=5)
+    pl = Planner(make_profile(), 1.0, hysteresis=0.05, up_hold=5)
     hi = pl.choose(1e7)
     lo = pl.choose(1e5)
-    assert lo.point.bytes_mean < hi.point.bytes_mean and lo.feasible == (lo.predicted_s <= 0.9)
+    assert lo.point.bytes_mean < hi.point.bytes_mean
+
+
+def test_mixed_profiles_are_refused() -> None:
+    from stae_ros.profiling.schema import ProfileError, merge_profiles
+
+    a, b = make_profile(), make_profile()
+    a.model = b.model = "models/edge.pt"
+    a.dataset = b.dataset = "datasets/synth (test, 300 clips)"
+    b.points = [local_point()]
+    merged = merge_profiles([a, b])
+    assert {p.codec for p in merged.points} == {"stae-px", "local"}
+    b.dataset = "datasets/weizmann fold 0"
+    with pytest.raises(ProfileError, match="differ in dataset"):
+        merge_profiles([a, b])
+    b.dataset, b.model = a.dataset, "models/other.pt"
+    with pytest.raises(ProfileError, match="differ in model"):
+        merge_profiles([a, b])
+
+
+def test_ratio_model_learns_the_links_error() -> None:
+    from stae_ros.planning.uncertainty import RateRatioModel
+
+    model = RateRatioModel(window=50, prior=(0.5, 1.0, 2.0))
+    assert sorted(model.samples()) == [0.5, 1.0, 2.0] and model.n == 0
+    assert model.observe(None, 1e6) is None  # nothing to compare with yet
+    for _ in range(60):
+        assert model.observe(2e6, 1e6) == pytest.approx(0.5)
+    assert model.n == 50 and model.quantile(0.5) == pytest.approx(0.5)
+    with pytest.raises(PlanningError):
+        RateRatioModel(prior=(0.0,))
+    est = RateEstimator()
+    est.observe(10000, 0.0, 0.08)  # 1 Mbit/s: the first message has no estimate to be compared with
+    est.observe(10000, 1.0, 1.4)  # 0.2 Mbit/s against the 1 Mbit/s estimate
+    assert est.ratios.n == 1 and est.ratios.samples()[0] == pytest.approx(0.2, rel=0.01)
 
 
 def test_bad_settings() -> None:
@@ -121,13 +209,19 @@ def test_compute_estimator() -> None:
         ce.observe(-1.0, 10.0)
 
 
-def test_planner_period_constraint() -> None:
-    prof = make_profile()
-    rate = 1e6
-    free = Planner(prof, deadline_s=5.0, hysteresis=0.0).choose(rate)
-    paced = Planner(prof, deadline_s=5.0, hysteresis=0.0, period_s=0.5, max_utilization=0.6).choose(rate)
-    assert paced.point.bytes_mean * 8 / rate <= 0.3 + 1e-9
-    assert free.point.bytes_mean * 8 / rate > 0.3  # the deadline alone would have allowed a bigger point
+def test_planner_looks_one_clip_ahead() -> None:
+    """A payload that occupies the link long past the next clip's start is charged for that clip too."""
+    def pt(acc: float, kbytes: float) -> OperatingPoint:
+        return OperatingPoint("stae-px", 16, 1.0, acc, kbytes * 1000, kbytes * 1000, 0.0, 0.0, 50)
+
+    big, mid, tiny = pt(0.90, 150), pt(0.88, 80), pt(0.30, 2)  # 1.2 s, 0.64 s, 0.016 s at 1 Mbit/s
+    prof = Profile(name="t", clip={"frames": 16, "height": 64, "width": 64, "channels": 3}, points=[big, mid, tiny])
+    alone = Planner(prof, deadline_s=1.3, margin=0.0, hysteresis=0.0).choose(1e6, ratios=ONE)
+    stream = Planner(prof, deadline_s=1.3, margin=0.0, hysteresis=0.0, period_s=0.5).choose(1e6, ratios=ONE)
+    assert alone.point is big  # alone it fits (1.2 s <= 1.3 s)
+    # but it leaves 0.7 s on the link: the next clip could then only send the tiny, 30% point
+    assert stream.point is mid
+    assert stream.utility == pytest.approx(0.88)  # this clip's own expected useful accuracy
 
 
 def test_link_monitor_no_news_is_bad_news() -> None:
@@ -181,16 +275,23 @@ def test_bench_controller_cli(tmp_path) -> None:
 
     save_trace(trace_from_rates([2e6] * 50 + [2e5] * 50, step_ms=100), trace)
     args = parser.parse_args(["--trace-dir", str(tmp_path / "none"), "--trace", str(trace), "--synthetic", "1", "--duration", "10", "--out", str(tmp_path / "out"), "--profile", str(tmp_path / "missing.json")])
-    with pytest.raises(SystemExit, match="profile not found"):
+    with pytest.raises(SystemExit, match="profile file not found"):
         run(args)
-    args.profile = None
+    args.profile = []
     assert run(args) == 0
     rep = json.loads((tmp_path / "out" / "controller.json").read_text())
     assert set(rep["traces"]) == {"t.up", "synthetic-fade-s1000"}
     for t in rep["traces"].values():
         assert 0.0 <= t["controller"]["hit_rate"] <= 1.0
         assert (tmp_path / "out" / Path(t["plot"]).name).stat().st_size > 1000
-    assert "controller" in (tmp_path / "out" / "controller.md").read_text()
+    md = (tmp_path / "out" / "controller.md").read_text()
+    assert "controller" in md and "traces met" in md
+    assert set(rep["targets"]["traces_met"]) == {"vs_best_single_fixed", "vs_best_fixed_per_trace", "vs_oracle", "hit_rate_vs_oracle"}
+    assert all(0 <= v <= 2 for v in rep["targets"]["traces_met"].values())
+    assert (tmp_path / "out" / "controller_summary.png").stat().st_size > 1000
+    with pytest.raises(SystemExit, match="camera-preset"):
+        run(parser.parse_args(["--trace", str(trace), "--synthetic", "0", "--trace-dir", str(tmp_path / "none"),
+                               "--camera-preset", "no-such-camera", "--out", str(tmp_path / "o2")]))
 
 
 def test_only_points_a_camera_can_realise_are_planned_over():

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic_fading_trace
 from ..planning import LinkMonitor, Planner, RateEstimator
+from ..planning.planner import point_label
 from ..profiling.schema import OperatingPoint, Profile, load_profile
 
 __all__ = ["register_args", "run", "simulate", "synthetic_profile", "point_name", "PolicyResult", "default_trace_dir"]
@@ -77,6 +78,8 @@ class PolicyResult:
     p: np.ndarray
     t_clip: np.ndarray
     rate_est_bps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    modes: list[str] = field(default_factory=list)  #: the mode of each clip's point
+    labels: list[str] = field(default_factory=list)  #: each clip's point (mode and setting)
 
     def summary(self, deadline_s: float) -> dict[str, float]:
         hit = self.completion_s <= deadline_s
@@ -90,7 +93,9 @@ class PolicyResult:
             "p95_s": float(np.percentile(self.completion_s, 95)) if finite.size else math.inf,
             "dropped": int((~np.isfinite(self.completion_s)).sum()),
             "mean_bytes": float(self.nbytes.mean()),
-            "switches": int(np.count_nonzero((np.diff(self.k) != 0) | (np.diff(self.p) != 0))),
+            "switches": int(sum(a != b for a, b in zip(self.labels, self.labels[1:]))),
+            "mode_switches": int(sum(a != b for a, b in zip(self.modes, self.modes[1:]))),
+            "modes": {m: self.modes.count(m) for m in sorted(set(self.modes))},
         }
 
 
@@ -100,6 +105,8 @@ def _size_factors(n: int, profile: Profile, seed: int) -> np.ndarray:
 
 
 def _bytes_for(pt: OperatingPoint, z: float) -> int:
+    if pt.bytes_mean <= 0:
+        return 0  # the camera labels the clip itself: nothing crosses the link
     ratio = pt.bytes_p95 / pt.bytes_mean if pt.bytes_mean > 0 else 1.0
     sigma = max(0.0, math.log(max(ratio, 1.0)) / 1.645)
     return max(1, int(round(pt.bytes_mean * math.exp(sigma * z - 0.5 * sigma * sigma))))
@@ -114,9 +121,8 @@ def simulate(
     interval_s: float = 0.5,
     duration_s: float | None = None,
     margin: float = 0.1,
-    hysteresis: float = 0.15,
-    up_hold: int = 2,
-    max_utilization: float = 0.6,
+    hysteresis: float = 0.005,
+    up_hold: int = 1,
     rate_window: int = 10,
     rate_quantile: float = 0.2,
     queue_limit_bytes: int | None = None,
@@ -124,18 +130,26 @@ def simulate(
     feedback_ms: float = 20.0,
     seed: int = 0,
     start_s: float = 0.0,
+    camera_gflops: float | None = None,
 ) -> PolicyResult:
-    """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace."""
+    """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace.
+
+    ``camera_gflops`` is the target camera's effective rate: points that record their camera FLOPs
+    then take FLOPs / rate on the camera (for every policy alike), the others their measured ms.
+    """
     duration = trace.duration_s if duration_s is None else min(duration_s, trace.duration_s)
     n = max(1, int(duration / interval_s))
     z = _size_factors(n, profile, seed)
     shaper = TraceShaper(trace, queue_limit_bytes, base_delay_ms)
-    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s, max_utilization=max_utilization)
+    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
+                      camera_gflops=camera_gflops)
     comp = np.full(n, math.inf)
     acc = np.zeros(n)
     nb = np.zeros(n, dtype=np.int64)
     ks = np.zeros(n, dtype=np.int64)
     ps = np.zeros(n)
+    modes: list[str] = []
+    labels: list[str] = []
     rate_log = np.full(n, np.nan)
     tclip = start_s + np.arange(1, n + 1) * interval_s
     monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0), feedback_delay_s=feedback_ms / 1000.0)
@@ -150,29 +164,35 @@ def simulate(
             rate = monitor.rate_bps(t_c)
             queue_s = monitor.queue_s(t_c, rate)
             rate_log[i] = rate if rate is not None else np.nan
-            pt = planner.choose(rate, queue_s=queue_s).point
+            pt = planner.choose(rate, queue_s=queue_s, ratios=monitor.estimator.ratios.samples()).point
         elif policy == "oracle":
             actual: dict[int, float] = {}
             for cand in planner.points:
-                t_s = t_c + cand.camera_ms / 1000.0
-                d = shaper.predict(_bytes_for(cand, z[i]), t_s)
-                actual[id(cand)] = math.inf if d is None else d + cand.edge_ms / 1000.0 - t_c
+                t_s = t_c + planner.camera_s(cand)
+                cand_bytes = _bytes_for(cand, z[i])
+                d = t_s if cand_bytes == 0 else shaper.predict(cand_bytes, t_s)
+                actual[id(cand)] = math.inf if d is None else d + planner.edge_s(cand) - t_c
             pt = planner.oracle(actual)
         elif isinstance(policy, OperatingPoint):
             pt = policy
         else:
             raise ValueError(f"unknown policy {policy!r}")
         nbytes = _bytes_for(pt, z[i])
-        t_send = t_c + pt.camera_ms / 1000.0
-        d = shaper.send(nbytes, t_send)
-        if policy == "controller":
-            monitor.on_sent(i, nbytes, t_send)
-        if d is not None:
-            comp[i] = d + pt.edge_ms / 1000.0 - t_c
-            pending.append((d + feedback_ms / 1000.0, i, nbytes, t_send))
+        t_send = t_c + planner.camera_s(pt)
+        if nbytes == 0:
+            comp[i] = t_send + planner.edge_s(pt) - t_c
+        else:
+            d = shaper.send(nbytes, t_send)
+            if policy == "controller":
+                monitor.on_sent(i, nbytes, t_send)
+            if d is not None:
+                comp[i] = d + planner.edge_s(pt) - t_c
+                pending.append((d + feedback_ms / 1000.0, i, nbytes, t_send))
         acc[i], nb[i], ks[i], ps[i] = pt.accuracy, nbytes, pt.k, pt.p
+        modes.append(pt.codec)
+        labels.append(point_label(pt))
     name = policy if isinstance(policy, str) else point_name(policy)
-    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log)
+    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log, modes, labels)
 
 
 def point_name(pt: OperatingPoint) -> str:
@@ -227,7 +247,12 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
 
 # ---------------------------------------------------------------------------------- CLI
 def register_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", type=Path, default=None, help="accuracy profile JSON (default: profiles/default.json, else a synthetic stand-in)")
+    parser.add_argument("--profile", type=Path, action="append", default=[],
+                        help="accuracy profile JSON, repeatable: the points of every mode, all measured with the same edge "
+                             "model on the same clips (default: profiles/default.json, else a synthetic stand-in)")
+    parser.add_argument("--camera-preset", action="append", default=[], metavar="NAME",
+                        help="camera host from config/camera_budgets.yaml whose FLOP rate times each point's camera half "
+                             "(repeatable: one evaluation per preset; default: the points' measured ms on this host)")
     parser.add_argument("--trace", type=Path, action="append", default=[], help="extra mahimahi trace file (repeatable)")
     parser.add_argument("--trace-dir", type=Path, default=None, help="folder of *.up traces (default: $STAE_TRACES or ../shared/traces)")
     parser.add_argument("--synthetic", type=int, default=5, help="number of random fading traces to add (default 5)")
@@ -235,8 +260,7 @@ def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between clips (default 0.5)")
     parser.add_argument("--deadline", type=float, default=1.0, help="completion deadline per clip in seconds (default 1.0)")
     parser.add_argument("--margin", type=float, default=0.1, help="planner safety margin (fraction of the deadline)")
-    parser.add_argument("--hysteresis", type=float, default=0.15, help="extra slack needed to step up (fraction)")
-    parser.add_argument("--max-utilization", type=float, default=0.6, help="largest share of the clip period one clip may occupy the link (default 0.6)")
+    parser.add_argument("--hysteresis", type=float, default=0.005, help="gain in expected useful accuracy needed to leave the current point (default 0.005)")
     parser.add_argument("--queue-bytes", type=int, default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
     parser.add_argument("--base-delay-ms", type=float, default=20.0, help="one-way propagation delay (ms)")
     parser.add_argument("--feedback-ms", type=float, default=20.0, help="delay of LinkStats back to the camera (ms)")
@@ -268,16 +292,20 @@ def _collect_traces(args: argparse.Namespace) -> list[DeliveryTrace]:
 def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) -> int:
     from tqdm import tqdm
 
-    prof_path = args.profile if args.profile is not None else REPO / "profiles" / "default.json"
-    if prof_path.exists():
-        profile = load_profile(prof_path)
-        prof_desc = str(prof_path)
-    elif args.profile is not None:
-        raise SystemExit(f"profile not found: {args.profile}")
-    else:
-        profile = synthetic_profile()
-        prof_desc = "synthetic stand-in (no profiles/default.json)"
-        log.warning("no profiles/default.json: using a synthetic stand-in profile")
+    from ..profiling.schema import ProfileError, merge_profiles
+
+    paths = list(args.profile) or ([REPO / "profiles" / "default.json"] if (REPO / "profiles" / "default.json").exists() else [])
+    try:
+        if paths:
+            profile = merge_profiles([load_profile(p) for p in paths])
+            prof_desc = ", ".join(str(p) for p in paths)
+        else:
+            profile = synthetic_profile()
+            prof_desc = "synthetic stand-in (no profiles/default.json)"
+            log.warning("no profiles/default.json: using a synthetic stand-in profile")
+    except ProfileError as exc:
+        raise SystemExit(f"stae bench controller: {exc}") from exc
+    presets = _camera_presets(args.camera_preset)
     traces = _collect_traces(args)
     if not traces:
         raise SystemExit("no traces: pass --trace FILE, --trace-dir DIR or --synthetic N")
@@ -285,21 +313,81 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     sim_kw = dict(
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
-        hysteresis=args.hysteresis, max_utilization=args.max_utilization, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
+        hysteresis=args.hysteresis, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
         feedback_ms=args.feedback_ms, seed=args.seed,
     )
-    report: dict[str, Any] = {"profile": prof_desc, "settings": {k: v for k, v in sim_kw.items()}, "traces": {}}
+    reports: dict[str, Any] = {}
+    md_parts = []
+    for preset_name, gflops in presets:
+        sub = out if len(presets) == 1 else out / preset_name
+        report = evaluate(traces, profile, sim_kw, sub, camera_gflops=gflops)
+        report["profile"] = prof_desc
+        report["camera_preset"] = {"name": preset_name, "rate_gflops": gflops}
+        reports[preset_name] = report
+        md_parts.append(f"### Camera: {preset_name}\n\n" + markdown_table(report, args.deadline))
+    full = reports if len(presets) > 1 else next(iter(reports.values()))
+    (out / "controller.json").write_text(json.dumps(full, indent=2, default=float) + "\n")
+    md = "\n".join(md_parts)
+    (out / "controller.md").write_text(md)
+    print(md)
+    return 0
+
+
+def _camera_presets(names: list[str]) -> list[tuple[str, float | None]]:
+    """(name, effective GFLOP/s) per requested preset; [("this host (measured ms)", None)] when none is named."""
+    if not names:
+        return [("this host (measured ms)", None)]
+    from ..profiling.budgets import BudgetError, camera_budget
+
+    out = []
+    for name in names:
+        try:
+            out.append((name, camera_budget(name).rate_gflops))
+        except BudgetError as exc:
+            raise SystemExit(f"stae bench controller: --camera-preset: {exc}") from exc
+    return out
+
+
+#: what the controller is held to on every trace (useful accuracy and hit rate as fractions)
+TARGETS = {
+    "vs_best_single_fixed": "useful accuracy >= the best single fixed choice's",
+    "vs_best_fixed_per_trace": "useful accuracy >= the best fixed choice per trace (hindsight) - 0.01",
+    "vs_oracle": "useful accuracy >= the oracle's - 0.02",
+    "hit_rate_vs_oracle": "hit rate >= the oracle's - 0.01",
+}
+
+
+def _targets(ctrl: dict[str, float], oracle: dict[str, float], best_fixed: dict[str, float],
+             single_fixed: dict[str, float]) -> dict[str, bool]:
+    eps = 1e-9
+    return {
+        "vs_best_single_fixed": ctrl["useful_accuracy"] >= single_fixed["useful_accuracy"] - eps,
+        "vs_best_fixed_per_trace": ctrl["useful_accuracy"] >= best_fixed["useful_accuracy"] - 0.01 - eps,
+        "vs_oracle": ctrl["useful_accuracy"] >= oracle["useful_accuracy"] - 0.02 - eps,
+        "hit_rate_vs_oracle": ctrl["hit_rate"] >= oracle["hit_rate"] - 0.01 - eps,
+    }
+
+
+def evaluate(traces: list[DeliveryTrace], profile: Profile, sim_kw: dict[str, Any], out: Path,
+             camera_gflops: float | None = None) -> dict[str, Any]:
+    """Every policy on every trace: per-trace summaries, the aggregate, the targets, and the plots."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"settings": {k: v for k, v in sim_kw.items()}, "traces": {}}
+    all_results: dict[str, dict[str, PolicyResult]] = {}
     for tr in tqdm(traces, desc="traces", unit="trace"):
         results: dict[str, PolicyResult] = {}
         for pol in ["controller", "oracle", *profile.points]:
-            r = simulate(tr, profile, pol, **sim_kw)
+            r = simulate(tr, profile, pol, camera_gflops=camera_gflops, **sim_kw)
             if r.name in results:  # two points with the same knobs: keep both
                 r.name = f"{r.name} #{sum(n.startswith(r.name) for n in results) + 1}"
             results[r.name] = r
-        summ = {name: r.summary(args.deadline) for name, r in results.items()}
+        all_results[tr.name] = results
+        summ = {name: r.summary(sim_kw["deadline_s"]) for name, r in results.items()}
         fixed = {n: s for n, s in summ.items() if n.startswith("fixed")}
         best_fixed = max(fixed, key=lambda n: fixed[n]["useful_accuracy"])
-        png = plot_trace(out / f"{tr.name}.png", tr, results, args.deadline, min(args.duration, tr.duration_s))
+        png = plot_trace(out / f"{tr.name}.png", tr, results, sim_kw["deadline_s"], min(sim_kw["duration_s"], tr.duration_s))
         report["traces"][tr.name] = {
             "trace": tr.summary(),
             "controller": summ["controller"],
@@ -308,25 +396,60 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
             "fixed": fixed,
             "plot": str(png),
         }
-    # aggregate over traces (each trace weighs the same)
-    agg: dict[str, dict[str, float]] = {}
+    keys = ("hit_rate", "mean_accuracy", "useful_accuracy", "p50_s", "p95_s", "mean_bytes", "switches")
+    agg: dict[str, dict[str, Any]] = {}
     for pol in ("controller", "oracle", "best_fixed"):
         rows = [t[pol] for t in report["traces"].values()]
-        agg[pol] = {k: float(np.mean([r[k] for r in rows])) for k in ("hit_rate", "mean_accuracy", "useful_accuracy", "p50_s", "p95_s")}
+        agg[pol] = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     # the single fixed point that is best on average over all traces (what one would deploy without a controller)
     names = list(next(iter(report["traces"].values()))["fixed"])
     avg_fixed = {n: float(np.mean([t["fixed"][n]["useful_accuracy"] for t in report["traces"].values()])) for n in names}
     best_global = max(avg_fixed, key=avg_fixed.get)
     agg["best_single_fixed"] = {
-        "name": best_global,  # type: ignore[dict-item]
-        **{k: float(np.mean([t["fixed"][best_global][k] for t in report["traces"].values()])) for k in ("hit_rate", "mean_accuracy", "useful_accuracy", "p50_s", "p95_s")},
+        "name": best_global,
+        **{k: float(np.mean([t["fixed"][best_global][k] for t in report["traces"].values()])) for k in keys},
     }
+    for t in report["traces"].values():
+        t["best_single_fixed"] = {"name": best_global, **t["fixed"][best_global]}
+        t["targets"] = _targets(t["controller"], t["oracle"], t["best_fixed"], t["best_single_fixed"])
+    agg_targets = _targets(agg["controller"], agg["oracle"], agg["best_fixed"], agg["best_single_fixed"])
     report["aggregate"] = agg
-    (out / "controller.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
-    md = markdown_table(report, args.deadline)
-    (out / "controller.md").write_text(md)
-    print(md)
-    return 0
+    report["targets"] = {
+        "definitions": TARGETS,
+        "aggregate": agg_targets,
+        "traces_met": {k: int(sum(t["targets"][k] for t in report["traces"].values())) for k in TARGETS},
+        "traces": len(report["traces"]),
+    }
+    report["summary_plot"] = str(plot_summary(out / "controller_summary.png", report))
+    return report
+
+
+def plot_summary(path: Path, report: dict[str, Any]) -> Path:
+    """Useful accuracy and hit rate per trace for the controller, the oracle and the fixed choices."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["traces"])
+    pols = (("controller", "tab:blue"), ("oracle", "tab:green"), ("best_fixed", "tab:red"), ("best_single_fixed", "tab:gray"))
+    labels = {"best_fixed": "best fixed per trace (hindsight)", "best_single_fixed": "best single fixed"}
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(2, 1, figsize=(max(8, 1.2 * len(names)), 7), sharex=True)
+    for ax, key, title in ((axes[0], "useful_accuracy", "useful accuracy (correct and on time)"), (axes[1], "hit_rate", "deadline hit rate")):
+        for j, (pol, color) in enumerate(pols):
+            vals = [report["traces"][n][pol][key] for n in names]
+            ax.bar(x + (j - 1.5) * 0.2, vals, 0.2, color=color, label=labels.get(pol, pol))
+        ax.set_ylabel(title)
+        lo = min(report["traces"][n][p][key] for n in names for p, _ in pols)
+        ax.set_ylim(max(0.0, lo - 0.05), 1.0)
+    axes[0].legend(fontsize=8, ncol=4, loc="lower left")
+    axes[1].set_xticks(x, [n.replace(".up", "") for n in names], rotation=30, ha="right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def _fmt_s(v: float) -> str:
@@ -334,26 +457,41 @@ def _fmt_s(v: float) -> str:
 
 
 def markdown_table(report: dict[str, Any], deadline_s: float) -> str:
+    def row_label(pol: str, s: dict[str, Any]) -> str:
+        name = str(s.get("name", "")).replace("fixed ", "")
+        return {"best_fixed": f"best fixed per trace ({name})", "best_single_fixed": f"best single fixed ({name})"}.get(pol, pol)
+
+    pols = ("controller", "oracle", "best_fixed", "best_single_fixed")
     lines = [
         f"Profile: {report['profile']}; deadline {deadline_s:g} s; one clip every {report['settings']['interval_s']:g} s.",
         "",
-        "| trace | mean Mbps | policy | hit rate | mean acc | useful acc | p50 s | p95 s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| trace | mean Mbps | policy | hit rate | mean acc | useful acc | mean bytes | switches | p50 s | p95 s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, t in report["traces"].items():
         mbps = t["trace"]["mean_bps"] / 1e6
-        for pol in ("controller", "oracle", "best_fixed"):
+        for pol in pols:
             s = t[pol]
-            label = pol if pol != "best_fixed" else f"best fixed ({s['name'].replace('fixed ', '')})"
             lines.append(
-                f"| {name} | {mbps:.2f} | {label} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | {s['useful_accuracy']:.3f} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |"
+                f"| {name} | {mbps:.2f} | {row_label(pol, s)} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | "
+                f"{s['useful_accuracy']:.3f} | {s['mean_bytes']:.0f} | {s['switches']} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |"
             )
     agg = report["aggregate"]
-    lines += ["", "| all traces (mean) | hit rate | mean acc | useful acc | p50 s | p95 s |", "|---|---|---|---|---|---|"]
-    for pol in ("controller", "oracle", "best_fixed", "best_single_fixed"):
+    lines += ["", "| all traces (mean) | hit rate | mean acc | useful acc | mean bytes | switches | p50 s | p95 s |",
+              "|---|---|---|---|---|---|---|---|"]
+    for pol in pols:
         s = agg[pol]
-        label = {"best_fixed": "best fixed per trace (hindsight)", "best_single_fixed": f"best single fixed ({str(s.get('name', '')).replace('fixed ', '')})"}.get(pol, pol)
-        lines.append(f"| {label} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | {s['useful_accuracy']:.3f} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |")
+        lines.append(f"| {row_label(pol, s)} | {s['hit_rate']:.3f} | {s['mean_accuracy']:.3f} | {s['useful_accuracy']:.3f} | "
+                     f"{s['mean_bytes']:.0f} | {s['switches']:.1f} | {_fmt_s(s['p50_s'])} | {_fmt_s(s['p95_s'])} |")
+    tg = report.get("targets")
+    if tg:
+        lines += ["", "| controller target | traces met | all traces (mean) |", "|---|---|---|"]
+        for key, text in tg["definitions"].items():
+            lines.append(f"| {text} | {tg['traces_met'][key]} of {tg['traces']} | {'met' if tg['aggregate'][key] else 'missed'} |")
+        modes = {m: n for t in report["traces"].values() for m, n in t["controller"].get("modes", {}).items()}
+        if len(modes) > 1:
+            lines += ["", "Modes the controller chose (clips, all traces): "
+                      + ", ".join(f"{m} {sum(t['controller']['modes'].get(m, 0) for t in report['traces'].values())}" for m in sorted(modes))]
     return "\n".join(lines) + "\n"
 
 

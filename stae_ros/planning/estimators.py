@@ -1,11 +1,11 @@
 """What the link and the two computers are doing now, from per-message measurements only.
 
 The controller sees one LinkStats per clip: payload bytes, the camera's send stamp and the edge's
-receive stamp. ``RateEstimator`` turns those into a delivery rate the planner can divide bytes by.
-Two views are kept because they fail differently: an EWMA follows the rate quickly but is
-optimistic right before a fade, and a low quantile over a sliding window is pessimistic but stable.
-The planner uses the smaller of the two (``conservative_bps``), which keeps the deadline-hit rate
-high on links whose capacity falls faster than any filter can follow.
+receive stamp. ``RateEstimator`` turns those into a delivery rate the planner can divide bytes by:
+an EWMA, which follows the rate quickly, and beside it how wrong that EWMA has been on this link
+(``ratios``, realised / estimated rate of every message), which the planner turns into a
+probability of meeting the deadline. A low quantile over a sliding window (``conservative_bps``)
+is kept for callers that want one pessimistic number instead of a distribution.
 
 A per-message rate is bits / busy time, where busy time starts when the message was sent or when
 the previous message finished arriving, whichever is later: a message queued behind another one
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PlanningError
+from .uncertainty import RateRatioModel
 
 __all__ = ["RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator", "LinkMonitor"]
 
@@ -48,6 +49,7 @@ class RateEstimator:
         base_delay_s: float = 0.0,
         min_interval_s: float = 0.001,
         prior_bps: float | None = None,
+        ratios: RateRatioModel | None = None,
     ) -> None:
         if not 0.0 < alpha <= 1.0:
             raise PlanningError(f"alpha must be in (0, 1], got {alpha}")
@@ -60,6 +62,8 @@ class RateEstimator:
         self.base_delay_s = base_delay_s
         self.min_interval_s = min_interval_s
         self.prior_bps = prior_bps
+        #: realised / estimated rate of each message: how wrong this estimator has been on this link
+        self.ratios = ratios if ratios is not None else RateRatioModel()
         self._samples: deque[float] = deque(maxlen=window)
         self._ewma: float | None = None
         self._last_received: float = -math.inf
@@ -74,6 +78,7 @@ class RateEstimator:
         start = max(sent_s + self.base_delay_s, self._last_received)
         busy = max(received_s - start, self.min_interval_s)
         rate = nbytes * 8.0 / busy
+        self.ratios.observe(self.ewma_bps if self.n else None, rate)
         self._last_received = max(self._last_received, received_s)
         self._samples.append(rate)
         self._ewma = rate if self._ewma is None else self.alpha * rate + (1 - self.alpha) * self._ewma
@@ -98,6 +103,7 @@ class RateEstimator:
 
     def reset(self) -> None:
         self._samples.clear()
+        self.ratios.reset()
         self._ewma = None
         self._last_received = -math.inf
         self.n = 0
@@ -173,7 +179,7 @@ class LinkMonitor:
 
     def rate_bps(self, now_s: float) -> float | None:
         """Conservative rate, capped by what the oldest unconfirmed message proves."""
-        rate = self.estimator.conservative_bps
+        rate = self.estimator.ewma_bps
         out = self._prune(now_s)
         if out and rate is not None:
             sent, nbytes = out[0]

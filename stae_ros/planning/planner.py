@@ -1,14 +1,29 @@
-"""Pick the operating point (codec, K, p) that is most accurate and still meets the deadline.
+"""Pick, for each clip, the mode and setting with the highest expected useful accuracy.
 
-Completion time of a clip at an operating point is the paper's: camera compute + bytes / rate +
-edge compute (plus whatever is already queued ahead of it on the link). The planner keeps a safety
-``margin`` (plan for deadline * (1 - margin)) and hysteresis: it steps down at once when the
-current point stops fitting, but steps up only when a better point fits with ``hysteresis`` extra
-slack for ``up_hold`` consecutive decisions, so one optimistic sample does not make it flap.
+A label is useful when it is right and arrives before the deadline, so the planner scores every
+operating point of the profile (any mode: ``local``, ``h264``, ``stae-px``, ``stae-latent``, ...) as
 
-With a clip stream (``period_s`` = seconds between clips) a point must also be sustainable: its
-transmission time bytes / rate must stay below ``max_utilization`` * period, or every clip queues
-behind the last one and completion grows without bound even though each clip alone would fit.
+    expected useful accuracy = accuracy x P(completion <= deadline * (1 - margin))
+
+Completion is the paper's: camera compute + the queue ahead on the link + bytes / rate + edge
+compute. The probability comes from how wrong the rate estimate has been on this link
+(:class:`~stae_ros.planning.uncertainty.RateRatioModel`): each recent ratio "realised / estimated
+rate" is one plausible next rate, so a payload that only fits when the link holds steady scores
+low on a link that fades often, and a steady link lets the planner spend bytes on accuracy.
+
+Compute time is taken on the *target* hosts: a point that records its FLOPs is timed with the
+camera's (or edge's) effective GFLOP/s when the planner is given one (a Raspberry Pi preset, not
+this development host), otherwise with its measured milliseconds times a measured scale.
+
+A point that sends nothing (``bytes_mean == 0``: the camera labels the clip itself) needs no link,
+so it is the fallback when no link statistics exist. With a clip stream (``period_s``) the planner looks
+one clip ahead: a payload is charged for what it costs the next clip, whose best choice must wait
+for the link this one occupies (during a fade a large payload would otherwise make every later
+clip queue behind it).
+
+Hysteresis: the planner leaves its current point only for one whose expected useful accuracy is
+``hysteresis`` higher, and moves to a larger payload only after ``up_hold`` decisions in a row
+favour it; it moves to a smaller one at once.
 """
 
 from __future__ import annotations
@@ -17,10 +32,13 @@ import logging
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..profiling.schema import OperatingPoint, Profile
 from .errors import PlanningError
+from .uncertainty import RateRatioModel
 
-__all__ = ["Decision", "Planner"]
+__all__ = ["Decision", "Planner", "point_label"]
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +46,36 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Decision:
     point: OperatingPoint
-    predicted_s: float  #: predicted completion time of a clip at this point
-    feasible: bool  #: predicted_s fits the planning budget deadline * (1 - margin)
+    predicted_s: float  #: median predicted completion time of a clip at this point (inf: no link)
+    feasible: bool  #: the point meets the planning budget with probability >= 0.5
     reason: str
+    p_hit: float = 0.0  #: predicted probability that the clip's label arrives before the deadline
+    utility: float = 0.0  #: this clip's expected useful accuracy: accuracy x p_hit
 
 
-def _label(pt: OperatingPoint) -> str:
+def point_label(pt: OperatingPoint) -> str:
+    """How logs and reasons name a point: its mode and its setting."""
+    label = pt.extra.get("label") if isinstance(pt.extra, dict) else None
+    if label:
+        return f"{pt.codec} {label}"
     return f"{pt.codec} K={pt.k} p={pt.p:g}"
 
 
 class Planner:
-    """Deadline-aware choice over a profile's operating points."""
+    """Expected-useful-accuracy choice over a profile's operating points."""
 
     def __init__(
         self,
         profile: Profile,
         deadline_s: float,
         margin: float = 0.1,
-        hysteresis: float = 0.15,
-        up_hold: int = 2,
+        hysteresis: float = 0.005,
+        up_hold: int = 1,
         use_p95_bytes: bool = False,
         period_s: float | None = None,
-        max_utilization: float = 0.6,
+        camera_gflops: float | None = None,
+        edge_gflops: float | None = None,
+        ratios: RateRatioModel | None = None,
     ) -> None:
         if not deadline_s > 0:
             raise PlanningError(f"deadline must be > 0 s, got {deadline_s}")
@@ -59,19 +85,22 @@ class Planner:
             raise PlanningError(f"hysteresis must be in [0, 1), got {hysteresis}")
         if not profile.points:
             raise PlanningError("profile has no operating points")
+        if period_s is not None and not period_s > 0:
+            raise PlanningError(f"period must be > 0 s or None, got {period_s}")
+        for name, value in (("camera_gflops", camera_gflops), ("edge_gflops", edge_gflops)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise PlanningError(f"{name} must be a finite rate > 0 GFLOP/s or None, got {value}")
         self.profile = profile
         self.deadline_s = deadline_s
         self.margin = margin
         self.hysteresis = hysteresis
         self.up_hold = max(1, up_hold)
         self.use_p95_bytes = use_p95_bytes
-        if period_s is not None and not period_s > 0:
-            raise PlanningError(f"period must be > 0 s or None, got {period_s}")
-        if not 0.0 < max_utilization <= 1.0:
-            raise PlanningError(f"max_utilization must be in (0, 1], got {max_utilization}")
         self.period_s = period_s
-        self.max_utilization = max_utilization
-        # most accurate first; among equals the cheaper one
+        self.camera_gflops = camera_gflops
+        self.edge_gflops = edge_gflops
+        self.ratios = ratios if ratios is not None else RateRatioModel()
+        # most accurate first; among equals the cheaper one (the order ties are broken in)
         self.points = sorted(profile.points, key=lambda p: (-p.accuracy, p.bytes_mean, p.camera_ms + p.edge_ms))
         self.current: OperatingPoint | None = None
         self._up_count = 0
@@ -80,64 +109,112 @@ class Planner:
     def budget_s(self) -> float:
         return self.deadline_s * (1.0 - self.margin)
 
-    def predict(self, pt: OperatingPoint, rate_bps: float, camera_scale: float = 1.0, edge_scale: float = 1.0, queue_s: float = 0.0) -> float:
-        nbytes = pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
-        if rate_bps <= 0 or not math.isfinite(rate_bps):
-            link = math.inf if rate_bps <= 0 else 0.0
-        else:
-            link = nbytes * 8.0 / rate_bps
-        return (pt.camera_ms * camera_scale + pt.edge_ms * edge_scale) / 1000.0 + queue_s + link
+    # ------------------------------------------------------------------ costs on the target hosts
+    def camera_s(self, pt: OperatingPoint, camera_scale: float = 1.0) -> float:
+        """Camera compute of one clip on the target camera: FLOPs / its rate, else measured ms x scale."""
+        if self.camera_gflops is not None and pt.camera_gflop is not None:
+            return pt.camera_gflop / self.camera_gflops * camera_scale
+        return pt.camera_ms * camera_scale / 1000.0
 
-    def _link_s(self, pt: OperatingPoint, rate_bps: float) -> float:
-        nbytes = pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
-        return math.inf if rate_bps <= 0 else nbytes * 8.0 / rate_bps
+    def edge_s(self, pt: OperatingPoint, edge_scale: float = 1.0) -> float:
+        if self.edge_gflops is not None and pt.edge_gflop is not None:
+            return pt.edge_gflop / self.edge_gflops * edge_scale
+        return pt.edge_ms * edge_scale / 1000.0
 
-    def _fits(self, pt: OperatingPoint, pred_s: float, rate_bps: float, budget_s: float) -> bool:
-        if pred_s > budget_s:
-            return False
-        return self.period_s is None or self._link_s(pt, rate_bps) <= self.max_utilization * self.period_s
+    def _bytes(self, pt: OperatingPoint) -> float:
+        return pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
 
-    def fastest(self, rate_bps: float, camera_scale: float = 1.0, edge_scale: float = 1.0) -> OperatingPoint:
-        return min(self.points, key=lambda p: (self.predict(p, rate_bps, camera_scale, edge_scale), -p.accuracy))
+    def predict(self, pt: OperatingPoint, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0,
+                queue_s: float = 0.0) -> float:
+        """Completion time (s) if the link delivers exactly ``rate_bps`` (inf without a link for a payload)."""
+        compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
+        nbytes = self._bytes(pt)
+        if nbytes <= 0:
+            return compute
+        if rate_bps is None or not rate_bps > 0:
+            return math.inf
+        if not math.isfinite(rate_bps):
+            return compute + queue_s
+        return compute + queue_s + nbytes * 8.0 / rate_bps
 
-    def choose(self, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0, queue_s: float = 0.0) -> Decision:
-        """Decide for the next clip. ``rate_bps`` None (no measurement yet) picks the fastest point."""
-        budget = self.budget_s
-        if rate_bps is None:
-            pt = self.fastest(1.0, camera_scale, edge_scale)
-            self.current, self._up_count = pt, 0
-            return Decision(pt, math.inf, False, "no rate measured yet: starting at the smallest payload")
-        pred = {id(p): self.predict(p, rate_bps, camera_scale, edge_scale, queue_s) for p in self.points}
-        best = next((p for p in self.points if self._fits(p, pred[id(p)], rate_bps, budget)), None)
-        rate_txt = f"{rate_bps / 1e6:.2f} Mbps"
-        if best is None:
-            pt = min(self.points, key=lambda p: (pred[id(p)], -p.accuracy))
-            self.current, self._up_count = pt, 0
-            return Decision(pt, pred[id(pt)], False, f"nothing fits {budget:.3f} s at {rate_txt}: fastest point {_label(pt)}")
-        cur = self.current
-        if cur is None or cur not in self.points or not self._fits(cur, pred[id(cur)], rate_bps, budget):
-            why = "start" if cur is None else f"{_label(cur)} no longer fits ({pred[id(cur)]:.3f} s)" if cur in self.points else "start"
-            self.current, self._up_count = best, 0
-            return Decision(best, pred[id(best)], True, f"{why}: {_label(best)} fits {budget:.3f} s at {rate_txt}")
-        if best.accuracy <= cur.accuracy:
+    def hit_probability(self, pt: OperatingPoint, rate_bps: float | None, ratios: np.ndarray, camera_scale: float = 1.0,
+                        edge_scale: float = 1.0, queue_s: float = 0.0) -> tuple[float, float]:
+        """(P(completion <= budget), median completion) over the plausible next rates rate x ratio."""
+        compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
+        nbytes = self._bytes(pt)
+        if nbytes <= 0:
+            return (1.0 if compute <= self.budget_s else 0.0), compute
+        if rate_bps is None or not rate_bps > 0:
+            return 0.0, math.inf
+        completion = compute + (queue_s + nbytes * 8.0 / rate_bps) / ratios
+        return float(np.mean(completion <= self.budget_s)), float(np.median(completion))
+
+    def _next_clip_value(self, rate_bps: float | None, ratios: np.ndarray, camera_scale: float, edge_scale: float,
+                         queue_s: float) -> np.ndarray:
+        """Per point: the best expected useful accuracy the *next* clip can still get after this one.
+
+        A payload that occupies the link past the next clip's start delays that clip too, which the
+        score of this clip alone does not see (a greedy planner then fills the queue during a fade).
+        The same rate ratio is used for both clips: a fade lasts longer than one clip period.
+        Without a clip period (single clips) nothing follows, and every point gets 0.
+        """
+        n = len(self.points)
+        if self.period_s is None or rate_bps is None or not rate_bps > 0 or not math.isfinite(rate_bps):
+            return np.zeros(n)
+        bits = np.array([self._bytes(pt) * 8.0 for pt in self.points])
+        compute = np.array([self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale) for pt in self.points])
+        acc = np.array([pt.accuracy for pt in self.points])
+        link = bits[:, None] / (rate_bps * ratios[None, :])  # (point, ratio): transmission time
+        queue = queue_s / ratios[None, :]
+        # link busy time left when the next clip is ready, after sending point i now (0 for no payload)
+        left = np.where(bits[:, None] > 0, np.maximum(0.0, queue + link - self.period_s), np.maximum(0.0, queue - self.period_s))
+        # next clip at point j: (i, j, ratio) completion; points without payload ignore the link
+        done = compute[None, :, None] + np.where(bits[None, :, None] > 0, left[:, None, :] + link[None, :, :], 0.0)
+        p_next = (done <= self.budget_s).mean(axis=2)  # (i, j)
+        return (acc[None, :] * p_next).max(axis=1)
+
+    # ------------------------------------------------------------------ the decision
+    def choose(self, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0, queue_s: float = 0.0,
+               ratios: np.ndarray | None = None) -> Decision:
+        """Decide for the next clip. ``rate_bps`` None means no link statistics yet."""
+        r = self.ratios.samples() if ratios is None else np.asarray(ratios, dtype=np.float64)
+        if r.size == 0 or not np.all(r > 0):
+            raise PlanningError("rate ratios must be a non-empty array of values > 0")
+        # (score = this clip's expected useful accuracy + the next clip's best, p_hit, median_s, point)
+        scored: list[tuple[float, float, float, OperatingPoint]] = []
+        later = self._next_clip_value(rate_bps, r, camera_scale, edge_scale, queue_s)
+        for i, pt in enumerate(self.points):
+            p_hit, med = self.hit_probability(pt, rate_bps, r, camera_scale, edge_scale, queue_s)
+            scored.append((pt.accuracy * p_hit + later[i], p_hit, med, pt))
+        rate_txt = "no link statistics" if rate_bps is None else f"{rate_bps / 1e6:.2f} Mbps"
+        best = max(scored, key=lambda s: (s[0], -self._bytes(s[3])))
+        if best[0] <= 0.0:
+            # nothing is expected to arrive in time: send what finishes first (and costs least)
+            fastest = min(scored, key=lambda s: (s[2], self._bytes(s[3]), -s[3].accuracy))
+            self.current, self._up_count = fastest[3], 0
+            return Decision(fastest[3], fastest[2], False,
+                            f"nothing is expected to meet {self.budget_s:.3f} s at {rate_txt}: fastest "
+                            f"{point_label(fastest[3])}", fastest[1], fastest[3].accuracy * fastest[1])
+        by_point = {id(s[3]): s for s in scored}
+        cur = by_point.get(id(self.current)) if self.current is not None else None
+        def decide(s: tuple[float, float, float, OperatingPoint], reason: str) -> Decision:
+            return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], s[3].accuracy * s[1])
+
+        why = (f"{point_label(best[3])}: expected useful accuracy {best[3].accuracy * best[1]:.3f} "
+               f"(P(on time) {best[1]:.2f}) at {rate_txt}")
+        if cur is None or cur[0] <= 0.0:
+            self.current, self._up_count = best[3], 0
+            return decide(best, ("start: " if cur is None else "current point fails: ") + why)
+        if best[3] is cur[3] or best[0] <= cur[0] + self.hysteresis:
             self._up_count = 0
-            if best is not cur and best.accuracy == cur.accuracy and pred[id(best)] < pred[id(cur)]:
-                self.current = best
-                return Decision(best, pred[id(best)], True, f"same accuracy, cheaper: {_label(best)}")
-            return Decision(cur, pred[id(cur)], True, f"keep {_label(cur)} at {rate_txt}")
-        # a more accurate point fits: step up only with extra slack, held for up_hold decisions
-        up = next(
-            (p for p in self.points if p.accuracy > cur.accuracy and self._fits(p, pred[id(p)] / (1.0 - self.hysteresis), rate_bps, budget)),
-            None,
-        )
-        if up is None:
-            self._up_count = 0
-            return Decision(cur, pred[id(cur)], True, f"keep {_label(cur)}: better points fit only without hysteresis slack")
-        self._up_count += 1
-        if self._up_count < self.up_hold:
-            return Decision(cur, pred[id(cur)], True, f"keep {_label(cur)}: {_label(up)} fits, waiting {self._up_count}/{self.up_hold}")
-        self.current, self._up_count = up, 0
-        return Decision(up, pred[id(up)], True, f"step up to {_label(up)} ({pred[id(up)]:.3f} s) at {rate_txt}")
+            return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {cur[3].accuracy * cur[1]:.3f} at {rate_txt}")
+        if self._bytes(best[3]) > self._bytes(cur[3]):
+            self._up_count += 1
+            if self._up_count < self.up_hold:
+                return decide(cur, f"keep {point_label(cur[3])}: {point_label(best[3])} better, waiting "
+                                   f"{self._up_count}/{self.up_hold}")
+        self.current, self._up_count = best[3], 0
+        return decide(best, "switch to " + why)
 
     def oracle(self, completion_s: dict[int, float]) -> OperatingPoint:
         """Most accurate point whose *actual* completion (by id(point)) meets the deadline, else fastest."""

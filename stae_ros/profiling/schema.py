@@ -22,7 +22,8 @@ DESCRIPTIVE_KEYS = frozenset({"label", "lambda", "map", "model_not_shipped",
                               "codec_version", "bytes_min", "bytes_max", "camera_ms_p95", "edge_ms_p95",
                               "edge_batch", "compression_ratio"})
 
-__all__ = ["SCHEMA_ID", "DESCRIPTIVE_KEYS", "OperatingPoint", "Profile", "ProfileError", "load_profile", "save_profile"]
+__all__ = ["SCHEMA_ID", "DESCRIPTIVE_KEYS", "OperatingPoint", "Profile", "ProfileError", "load_profile", "merge_profiles",
+           "save_profile"]
 
 
 class ProfileError(ValueError):
@@ -43,6 +44,8 @@ class OperatingPoint:
     edge_ms: float  #: edge-side ms per clip (decode + recover + classify)
     n_clips: int = 0  #: clips the numbers were measured on
     extra: dict[str, Any] = field(default_factory=dict)  #: codec-specific knobs (e.g. crf, lambda)
+    camera_gflop: float | None = None  #: camera-side FLOPs per clip / 1e9 (counted), None = not counted
+    edge_gflop: float | None = None  #: edge-side FLOPs per clip / 1e9 (counted), None = not counted
 
     def completion_s(self, rate_bps: float, camera_scale: float = 1.0, edge_scale: float = 1.0) -> float:
         """Device compute + bytes/rate + edge compute, in seconds (the paper's completion time)."""
@@ -67,9 +70,11 @@ class OperatingPoint:
             raise ProfileError(f"operating point {self.codec} k={self.k} has p={self.p}; p must be in (0, 1]")
         if not (0.0 <= self.accuracy <= 1.0):
             raise ProfileError(f"operating point {self.codec} k={self.k} p={self.p} has accuracy {self.accuracy}")
-        for name in ("bytes_mean", "bytes_p95", "camera_ms", "edge_ms"):
+        for name in ("bytes_mean", "bytes_p95", "camera_ms", "edge_ms", "camera_gflop", "edge_gflop"):
             value = getattr(self, name)
-            if not (value >= 0.0) or math.isinf(value):
+            if value is None and name.endswith("gflop"):
+                continue
+            if not isinstance(value, (int, float)) or not (value >= 0.0) or math.isinf(value):
                 raise ProfileError(f"operating point {self.codec} k={self.k} p={self.p} has {name}={value}")
 
 
@@ -128,6 +133,33 @@ class Profile:
             raise ProfileError(f"profile is missing or has a malformed field: {exc}") from exc
         profile.validate()
         return profile
+
+
+def merge_profiles(profiles: list[Profile]) -> Profile:
+    """One profile holding the points of several, which must describe the same edge model, data set and clip.
+
+    A planner that mixes points measured with different classifiers or test clips compares
+    accuracies that mean different things (one set's 70% may be another's 90%), so mixing is
+    refused with an error naming the field that differs.
+    """
+    if not profiles:
+        raise ProfileError("no profiles to merge")
+    first = profiles[0]
+    for other in profiles[1:]:
+        for name in ("model", "dataset", "clip"):
+            a, b = getattr(first, name), getattr(other, name)
+            if a != b:
+                raise ProfileError(f"profiles {first.name!r} and {other.name!r} differ in {name} ({a!r} vs {b!r}): "
+                                   "their accuracies are not comparable; measure every mode into one profile "
+                                   "with `stae profile`")
+    if len(profiles) == 1:
+        return first
+    points = [pt for prof in profiles for pt in prof.points]
+    merged = Profile(name="+".join(p.name for p in profiles), clip=dict(first.clip), points=points, model=first.model,
+                     dataset=first.dataset, command=" ; ".join(p.command for p in profiles if p.command),
+                     created=max(p.created for p in profiles), host=dict(first.host))
+    merged.validate()
+    return merged
 
 
 def load_profile(path: str | Path) -> Profile:
