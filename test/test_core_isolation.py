@@ -7,7 +7,7 @@ import textwrap
 CORE_PACKAGES = [
     "stae_ros.models", "stae_ros.codec", "stae_ros.data", "stae_ros.training", "stae_ros.profiling",
     "stae_ros.planning", "stae_ros.link", "stae_ros.pipeline", "stae_ros.baselines",
-    "stae_ros.latent", "stae_ros.roi", "stae_ros.bagio", "stae_ros.cli",
+    "stae_ros.latent", "stae_ros.roi", "stae_ros.bagio", "stae_ros.cli", "stae_ros.modes", "stae_ros.local",
 ]
 
 BLOCKER = textwrap.dedent(
@@ -52,3 +52,14 @@ def test_cli_help_lists_subcommands_without_ros():
     assert proc.returncode == 0, proc.stderr[-3000:]
     for sub in ("data", "train", "profile", "eval"):
         assert sub in proc.stdout
+
+
+def test_every_registered_mode_module_imports_without_ros():
+    """Each mode module (camera and edge halves) must load on a camera host without ROS."""
+    from stae_ros.modes import MODES
+
+    code = BLOCKER.replace('print("loaded", len(loaded))', 'print("loaded", len(loaded), len(sys.argv) - 1)')
+    proc = subprocess.run([sys.executable, "-c", code, *MODES.values()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded, asked = map(int, proc.stdout.split()[-2:])
+    assert loaded == asked == len(MODES), proc.stdout
