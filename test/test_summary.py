@@ -41,11 +41,19 @@ def test_the_bench_records_a_valid_summary_of_what_it_measured(tiny_run) -> None
         assert p["mode"] == sm.FAMILY_MODES[r["family"]]
         assert p["accuracy"] == r["acc"] and p["bytes_mean"] == r["bytes_mean"] and p["camera_ms"] == r["camera_ms"]
         assert p["edge_ms"] == pytest.approx(r["edge_ms"] + edge_classify)
-        assert p["camera_gflop"] is None or p["camera_gflop"] >= 0.0  # null = not counted, never a made-up number
+        if p["mode"] == "h264":  # libx264 is not torch: not counted, so null, never a made-up zero
+            assert p["camera_gflop"] is None and p["edge_gflop"] > 0.0
+        if p["mode"] == "stae-px":  # FA + SA on the camera; FR + ViT on the edge
+            assert p["camera_gflop"] > 0.0 and p["edge_gflop"] > 0.0
     local = points.pop("edge ViT on the camera")
     assert not points
     assert local["mode"] == "local" and local["camera_ms"] == report["classify_ms"]["local_camera_1thread"]
     assert local["bytes_mean"] == 0.0 and local["accuracy"] == next(r["acc"] for r in report["rows"] if r["family"] == "raw")
+    raw = next(p for p in s["points"] if p["mode"] == "raw")
+    assert raw["camera_gflop"] == 0.0  # the raw clip is sent as it is
+    assert local["camera_gflop"] > 0.0
+    assert local["camera_gflop"] == pytest.approx(raw["edge_gflop"])  # the same ViT, on the camera or the edge
+    assert local["edge_gflop"] == 0.0 and local["edge_ms"] == 0.0
 
 
 def test_the_recorded_command_reproduces_the_run_options(tiny_run) -> None:

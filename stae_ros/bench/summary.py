@@ -18,8 +18,10 @@ Schema (all numbers per 16-frame clip; ms are CPU ms on one thread of the host t
                                  "note": str}]}}}                               # note: optional
 
 ``MODE`` is one of :data:`BASE_MODES` or the name of a mode in the mode registry. ``null`` means
-"not measured" (a FLOP count the bench does not make yet, or an edge time the bench did not take);
-it is never a stand-in for zero. ``edge_ms`` is the whole edge side: decoding plus classification.
+"not measured" (a camera side whose arithmetic is not torch, which the FLOP counter cannot see, or
+an edge time the bench did not take); it is never a stand-in for zero. ``edge_ms`` is the whole
+edge side: decoding plus classification. GFLOP are counted on one clip of the set's shape with
+``stae_ros.profiling.flops`` (torch operations only); the budget is the default camera preset.
 
 From a bench report: raw, JPEG, H.264 and H.265 rows keep their family as the mode; every stae-px
 layout (auto, fast, 6-bit, WebP) is ``stae-px``; the ROI and latent payloads are ``stae-roi264``
@@ -218,26 +220,84 @@ def _no_flops(row: Mapping[str, Any] | None, report: Mapping[str, Any]) -> tuple
     return None, None
 
 
-def default_flop_counter() -> FlopCounter:
-    """The profiler's FLOP counter when it offers a bench-row hook (``bench_point_gflop``), else
-    one that reports "not measured"."""
+#: bench families whose camera side is not torch (libjpeg, libx264, libx265, a numpy map + libx264):
+#: the FLOP counter sees none of their arithmetic, so their camera GFLOP stays null (not measured)
+UNCOUNTED_CAMERA = ("jpeg", "h264", "h265", "roi264", "roi")
+
+
+def bench_flop_counter(report: Mapping[str, Any]) -> FlopCounter:
+    """A :data:`FlopCounter` for a bench report's points, with the profiler's counter
+    (``stae_ros.profiling.flops.count_flops``) on one clip of the report's shape.
+
+    Camera side: the codec's ``encode``; edge side: its ``decode`` (FR for stae-px) plus the
+    classifier on the decoded clip (the ViT), or the payload's own head; ``local``: the ViT on the
+    camera. Only torch operations are counted, so JPEG/x264/x265 coding and entropy coding add
+    nothing, and a camera side that is not torch at all reads null. Without torch, the profiler or
+    the model files, every point reads null."""
     try:
-        from stae_ros.profiling import flops  # type: ignore[attr-defined]
-    except Exception:
+        import numpy as np
+        import torch
+
+        from stae_ros.baselines import make_codec
+        from stae_ros.models.selection import clip_tensor
+        from stae_ros.profiling.flops import count_flops
+        from stae_ros.training import load_model
+
+        loaded = load_model(str(report["checkpoint"]))
+        loaded.model.eval()
+        clip_shape = report["clip"]
+        t, h, w = int(clip_shape["frames"]), int(clip_shape["height"]), int(clip_shape["width"])
+    except Exception as exc:  # no torch, no profiler, a moved checkpoint: "not measured", never a guess
+        log.warning("FLOPs not counted: %s", exc)
         return _no_flops
-    fn = getattr(flops, "bench_point_gflop", None)
-    return fn if callable(fn) else _no_flops
+    try:
+        from .dataset import synthetic_clips
+
+        clip = synthetic_clips(loaded.class_names, 1, t, h, w, seed=0).clips[0]
+    except Exception:  # classes the procedural renderer does not know: any clip of the shape will do
+        clip = np.random.default_rng(0).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+    cache: dict[str, tuple[float | None, float | None]] = {}
+
+    def vit_gflop(decoded: Any) -> float:
+        x = decoded if torch.is_tensor(decoded) else clip_tensor(np.asarray(decoded, dtype=np.uint8))
+        return count_flops(loaded.model.classify, x).gflop
+
+    def counter(row: Mapping[str, Any] | None, _report: Mapping[str, Any]) -> tuple[float | None, float | None]:
+        if row is None:  # local: the ViT on the camera, nothing on the edge
+            return vit_gflop(clip), 0.0
+        key = json.dumps(row.get("spec"), sort_keys=True, default=str)
+        if key in cache:
+            return cache[key]
+        try:
+            spec = dict(row["spec"])
+            codec = make_codec(spec, loaded=loaded) if spec.get("family") == "semantic" else make_codec(spec)
+            camera = count_flops(codec.encode, clip)
+            payload = codec.encode(clip)
+            if getattr(codec, "own_classifier", False):
+                edge = count_flops(codec.classify_payload, payload).gflop
+            else:
+                edge = count_flops(codec.decode, payload).gflop + vit_gflop(codec.decode(payload))
+            result = (None if row.get("family") in UNCOUNTED_CAMERA else camera.gflop, edge)
+        except Exception as exc:
+            log.warning("FLOPs of %s not counted: %s", row.get("name"), exc)
+            result = (None, None)
+        cache[key] = result
+        return result
+
+    return counter
+
+
+def default_flop_counter(report: Mapping[str, Any] | None = None) -> FlopCounter:
+    """:func:`bench_flop_counter` for ``report`` (None: a counter that reports "not measured")."""
+    return _no_flops if report is None else bench_flop_counter(report)
 
 
 def _camera_budget() -> float | None:
-    """The default camera preset's budget in GFLOP per clip, from the profiler, when it has one."""
+    """The default camera preset's budget in GFLOP per clip (``config/camera_budgets.yaml``)."""
     try:
-        from stae_ros.profiling import flops  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    fn = getattr(flops, "default_camera_budget_gflop", None)
-    try:
-        return float(fn()) if callable(fn) else None
+        from stae_ros.profiling.budgets import camera_budget
+
+        return float(camera_budget().budget_gflop_per_clip)
     except Exception as exc:
         log.warning("camera budget not read: %s", exc)
         return None
@@ -349,7 +409,7 @@ def record_bench(report: Mapping[str, Any], path: str | Path) -> Path | None:
     """The bench's last step: its data set's entry in the summary at ``path`` (merged). Never fails
     the bench: a summary that cannot be built is logged and left out."""
     try:
-        summary = from_bench_report(report, camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter())
+        summary = from_bench_report(report, camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
         write_summary(summary, path)
     except (SummaryError, OSError) as exc:
         log.error("results summary not written to %s: %s", path, exc)
@@ -390,7 +450,8 @@ def results_table(summary: Mapping[str, Any], within: float = 0.01) -> str:
                        f"{_num(p['edge_ms'], '{:.2f}')} | {_num(p['edge_gflop'], '{:.3f}')} |")
         out.append("")
     out.append(f"Per mode, the point with the fewest bytes within {100 * within:.0f} point of that mode's best accuracy. "
-               "ms: CPU time per 16-frame clip on one thread; edge = decode + classify. – = not measured.")
+               "ms: CPU time per 16-frame clip on one thread; edge = decode + classify. GFLOP: torch operations "
+               "only (`stae_ros.profiling.flops`), so JPEG/x264/x265 coding is not counted. – = not measured.")
     return "\n".join(out) + "\n"
 
 
@@ -439,7 +500,7 @@ def run_summary(args: argparse.Namespace) -> int:
         if not isinstance(report, dict) or "rows" not in report:
             raise SummaryError(f"{args.from_bench}: not a `stae bench codecs` report (no rows)")
         summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
-                                    camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter())
+                                    camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
         merged = write_summary(summary, args.out)
     except (OSError, json.JSONDecodeError, SummaryError) as exc:
         print(f"stae bench summary: {exc}")
