@@ -31,17 +31,17 @@ def augment_local(clips: torch.Tensor, cfg: LocalAugment, gen: torch.Generator) 
     if cfg.time_shift > 0:
         shifts = torch.randint(0, cfg.time_shift + 1, (b,), generator=gen)
         idx = (torch.arange(t)[None, :] + shifts[:, None]).clamp(max=t - 1)  # B,T
-        out = torch.stack([out[i][:, idx[i]] for i in range(b)])
+        out = out.gather(2, idx[:, None, :, None, None].expand(b, c, t, h, w))
     if cfg.scale > 0:
-        sides = 1.0 - torch.rand(b, generator=gen) * cfg.scale
-        crops = []
-        for i in range(b):
-            ch, cw = max(2, int(round(h * float(sides[i])))), max(2, int(round(w * float(sides[i]))))
-            y0 = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
-            x0 = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
-            crop = out[i][:, :, y0 : y0 + ch, x0 : x0 + cw]
-            crops.append(F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False) if (ch, cw) != (h, w) else crop)
-        out = torch.stack(crops)
+        # one batched resample: a random crop of side s in [1 - scale, 1] at a random place, per clip
+        side = 1.0 - torch.rand(b, generator=gen) * cfg.scale
+        centre = (torch.rand(b, 2, generator=gen) * 2 - 1) * (1 - side)[:, None]
+        theta = torch.zeros(b, 2, 3)
+        theta[:, 0, 0], theta[:, 1, 1] = side, side
+        theta[:, 0, 2], theta[:, 1, 2] = centre[:, 0], centre[:, 1]
+        grid = F.affine_grid(theta.to(out), [b, c * t, h, w], align_corners=False)
+        out = F.grid_sample(out.reshape(b, c * t, h, w), grid, mode="bilinear", padding_mode="border",
+                            align_corners=False).view(b, c, t, h, w)
     if cfg.hflip:
         flip = torch.rand(b, generator=gen) < 0.5
         if bool(flip.any()):

@@ -79,3 +79,97 @@ def module_flops_by_op(count: FlopCount) -> str:
     """One line per op, largest first (for logs and docs)."""
     rows = sorted(count.by_op.items(), key=lambda kv: -kv[1])
     return "\n".join(f"{op:24s} {n / 1e9:10.4f} GFLOP" for op, n in rows)
+
+
+# --------------------------------------------------------------------------- payload halves
+# Camera-side and edge-side FLOPs per clip of each mode's networks, for the profile and the bench.
+# Work outside torch (libx264, range coding, numpy motion maps) is not counted: see the module doc.
+
+
+def _clip(frames: int, height: int, width: int) -> torch.Tensor:
+    return torch.rand(1, 3, frames, height, width, generator=torch.Generator().manual_seed(0))
+
+
+def stae_px_flops(model: Any, k: int, p: float) -> tuple[FlopCount, FlopCount]:
+    """(camera, edge) of stae-px at budget (K, p): FA + SA selection; FR + ViT on the scattered clip."""
+    c = model.cfg.clip
+    clip = _clip(c.frames, c.height, c.width)
+    model.eval()
+    camera = count_flops(model.select, clip, k, p)
+    with torch.no_grad():
+        zero_filled, mask = model.assemble(clip, model.select(clip, k, p))
+    edge = count_flops(lambda z, m: model.classify(model.recover(z, m)), zero_filled, mask)
+    return camera, edge
+
+
+def latent_flops(model: Any) -> tuple[FlopCount, FlopCount]:
+    """(camera, edge) of stae-latent: the encoder; the head on the (quantised) latent."""
+    cfg = model.cfg
+    model.eval()
+    clip = _clip(cfg.frames, cfg.height, cfg.width)
+    camera = count_flops(model.encoder, clip)
+    with torch.no_grad():
+        latent = model.prior.quantize(model.encoder(clip), training=False)
+    return camera, count_flops(model.head, latent)
+
+
+def classifier_flops(classifier: torch.nn.Module, frames: int, height: int, width: int) -> FlopCount:
+    """One clip through a clip classifier (the local model; roi264's and h264's edge classifier)."""
+    classifier.eval()
+    return count_flops(classifier, _clip(frames, height, width))
+
+
+def shipped_model_flops(models_dir: str = "models") -> list[dict[str, Any]]:
+    """GFLOP per clip, camera and edge side, of every model file shipped in ``models_dir``."""
+    from pathlib import Path
+
+    rows: list[dict[str, Any]] = []
+    root = Path(models_dir)
+    stae = root / "stae_default.pt"
+    if stae.is_file():
+        from stae_ros.training.checkpoints import load_model
+
+        model = load_model(stae).model
+        t = model.cfg.clip.frames
+        for k, p in ((t, 1.0), (t, 0.05), (8, 0.05), (4, 0.05), (2, 0.1)):
+            cam, edge = stae_px_flops(model, k, p)
+            rows.append({"mode": "stae-px", "model": stae.name, "setting": f"K={k} p={p:g}",
+                         "clip": f"{t}x{model.cfg.clip.height}x{model.cfg.clip.width}",
+                         "camera_gflop": cam.gflop, "edge_gflop": edge.gflop})
+    for path in sorted(root.glob("stae_latent*.pt")):
+        from stae_ros.latent.io import load_latent_model
+
+        lm = load_latent_model(path)
+        cam, edge = latent_flops(lm)
+        rows.append({"mode": "stae-latent", "model": path.name, "setting": "",
+                     "clip": f"{lm.cfg.frames}x{lm.cfg.height}x{lm.cfg.width}", "camera_gflop": cam.gflop, "edge_gflop": edge.gflop})
+    for path in sorted(root.glob("stae_roi264*.pt")):
+        from stae_ros.roi.node_model import load_roi_model
+
+        rm = load_roi_model(path)
+        t, h, w = rm.shape
+        cam = count_flops(lambda x: rm.importance_net.importance(x), _u8(t, h, w)).gflop if rm.importance_net else 0.0
+        rows.append({"mode": "stae-roi264", "model": path.name, "setting": "", "clip": f"{t}x{h}x{w}",
+                     "camera_gflop": cam, "edge_gflop": classifier_flops(rm.classifier, t, h, w).gflop})
+    for path in sorted(root.glob("stae_local*.pt")):
+        from stae_ros.local import load_local_model
+
+        lf = load_local_model(path)
+        t, h, w, _ = lf.shape
+        rows.append({"mode": "local", "model": path.name, "setting": "", "clip": f"{t}x{h}x{w}",
+                     "camera_gflop": classifier_flops(lf.model, t, h, w).gflop, "edge_gflop": 0.0})
+    return rows
+
+
+def _u8(t: int, h: int, w: int) -> Any:
+    import numpy as np
+
+    return np.random.default_rng(0).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+
+
+if __name__ == "__main__":  # python -m stae_ros.profiling.flops [models_dir]: the shipped models' halves
+    import sys
+
+    for row in shipped_model_flops(sys.argv[1] if len(sys.argv) > 1 else "models"):
+        print(f"{row['mode']:12s} {row['model']:28s} {row['setting']:12s} {row['clip']:10s} "
+              f"camera {row['camera_gflop']:.4f} GFLOP  edge {row['edge_gflop']:.4f} GFLOP")
