@@ -54,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except SystemExit:
+        raise
+    except Exception as exc:  # a failure no subcommand anticipated: one line, the traceback only with -v
+        if args.verbose:
+            raise
+        print(f"stae {args.command}: error: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

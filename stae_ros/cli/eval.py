@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .validate import float_in, int_in
+
 __all__ = ["register", "run"]
 
 
@@ -19,19 +21,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
     p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split to evaluate on")
-    p.add_argument("--k", type=int, default=None, help="frame budget K (default: all frames)")
-    p.add_argument("--p", type=float, default=1.0, help="spatial budget p (default 1.0)")
+    p.add_argument("--k", type=int_in(1), default=None, help="frame budget K (default: all frames)")
+    p.add_argument("--p", type=float_in(0.0, 1.0, lo_open=True), default=1.0, help="spatial budget p (default 1.0)")
     p.add_argument("--out", default="out/eval", help="directory for eval.json, confusion PNG, controls.json")
-    p.add_argument("--limit", type=int, default=0, help="evaluate at most this many clips (0 = all)")
+    p.add_argument("--limit", type=int_in(0), default=0, help="evaluate at most this many clips (0 = all)")
     p.add_argument("--controls", action="store_true", help="also run the single-frame / no-motion-region controls")
     p.add_argument("--controls-only", action="store_true",
                    help="run only the controls (no model evaluation); the classifier config comes from --train-config")
     p.add_argument("--train-config", default=None, help="training config whose model section the controls use "
                    "(with --controls-only; default: the --model checkpoint's config)")
-    p.add_argument("--control-epochs", type=int, default=3, help="training epochs of each control classifier (0: only test the trained model on control inputs)")
-    p.add_argument("--control-train", type=int, default=600, help="training clips per control (0 = all)")
-    p.add_argument("--control-test", type=int, default=300, help="test clips per control (0 = all)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads for the controls (0 = default)")
+    p.add_argument("--control-epochs", type=int_in(0), default=3, help="training epochs of each control classifier (0: only test the trained model on control inputs)")
+    p.add_argument("--control-train", type=int_in(0), default=600, help="training clips per control (0 = all)")
+    p.add_argument("--control-test", type=int_in(0), default=300, help="test clips per control (0 = all)")
+    p.add_argument("--threads", type=int_in(0, 256), default=0, help="torch threads for the controls (0 = default)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     p.set_defaults(func=run)
 

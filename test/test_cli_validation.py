@@ -1,0 +1,50 @@
+"""Bad flags get one line naming the flag and its range, exit status 2 and no traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from stae_ros import cli
+from stae_ros.cli.validate import float_in, int_in
+
+
+@pytest.mark.parametrize("argv, flag, shown", [
+    (["eval", "--k", "0"], "--k", "got 0"),
+    (["eval", "--p", "nan"], "--p", "got nan"),
+    (["eval", "--p", "7"], "--p", "(0, 1]"),
+    (["eval", "--limit", "-1"], "--limit", ">= 0"),
+    (["profile", "--zstd-level", "99"], "--zstd-level", "in [1, 22]"),
+    (["profile", "--edge-batch", "0"], "--edge-batch", "got 0"),
+    (["profile", "--limit", "-5"], "--limit", "got -5"),
+    (["profile", "--edge-batch", "many"], "--edge-batch", "'many'"),
+])
+def test_bad_flag_values_are_refused_before_any_work(argv, flag, shown, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {flag}:" in err and shown in err and "Traceback" not in err
+
+
+def test_an_unexpected_failure_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    import stae_ros.cli.eval as eval_cmd
+
+    def boom(args: argparse.Namespace) -> int:
+        raise KeyError("clip_seq")
+
+    monkeypatch.setattr(eval_cmd, "run", boom)  # register() binds the module's run when the parser is built
+    assert cli.main(["eval"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "KeyError" in err[0] and "clip_seq" in err[0] and "-v" in err[0]
+    with pytest.raises(KeyError):  # -v shows the traceback
+        cli.main(["-v", "eval"])
+
+
+def test_validators_accept_the_range_and_only_it() -> None:
+    assert int_in(1, 3)("3") == 3 and float_in(0.0, 1.0, lo_open=True)("1") == 1.0
+    for parse, text in ((int_in(1, 3), "4"), (int_in(1), "1.5"), (float_in(0.0, 1.0, lo_open=True), "0"),
+                        (float_in(0.0), "inf"), (float_in(0.0), "-0.1")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(text)
