@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from stae_ros.bagio import (
     GT_TOPIC,
@@ -55,15 +56,24 @@ def test_make_and_read_back(tmp_path: Path, storage: str) -> None:
     assert s.clips == 4 and s.frames == 16
     topics = bag_topics(tmp_path / "bag")
     assert topics[IMAGE_TOPIC] == ("sensor_msgs/msg/Image", 16)
-    assert topics[GT_TOPIC] == ("std_msgs/msg/String", 4)
+    assert (IMAGE_TOPIC, GT_TOPIC) == ("/image_raw", "/ground_truth")  # camera_node's own topics
+    assert topics[GT_TOPIC] == ("stae_msgs/msg/ActionLabel", 4)  # the type camera_node publishes
     frames = list(read_images(tmp_path / "bag"))
     stamps = [t for t, _ in frames]
     assert stamps == sorted(stamps) and np.allclose(np.diff(stamps), 1e8)  # 10 fps
     assert all(np.array_equal(f, clips[i // 4].frames[i % 4]) for i, (_, f) in enumerate(frames))
-    truth, classes = read_ground_truth(tmp_path / "bag")
+    truth, _ = read_ground_truth(tmp_path / "bag")
     assert [g.class_id for g in truth] == [c.class_id for c in clips]
-    assert classes == ["class0", "class1", "class2"]
-    assert truth[1].first_stamp_ns == stamps[4] and truth[1].last_stamp_ns == stamps[7]
+    assert [g.label for g in truth] == [c.label for c in clips] and [g.clip for g in truth] == [0, 1, 2, 3]
+    assert truth[1].first_stamp_ns == stamps[3] + 1 and truth[1].last_stamp_ns == stamps[7]
+    (_, gt0), = [m for m in read_messages(tmp_path / "bag", GT_TOPIC)][:1]
+    assert gt0.score == 1.0 and gt0.clip_stamp == gt0.header.stamp and gt0.header.frame_id == "camera"
+    # metadata: the QoS the nodes use on each topic (what `ros2 bag play` offers) and the real distribution
+    meta = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert meta["ros_distro"] == (os.environ.get("ROS_DISTRO") or "jazzy")
+    qos = {t["topic_metadata"]["name"]: t["topic_metadata"]["offered_qos_profiles"] for t in meta["topics_with_message_count"]}
+    assert [(q["reliability"], q["durability"], q["depth"]) for q in qos[IMAGE_TOPIC]] == [("best_effort", "volatile", 5)]
+    assert [(q["reliability"], q["durability"]) for q in qos[GT_TOPIC]] == [("reliable", "volatile")]
 
 
 def test_mcap_library_reads_our_bags(tmp_path: Path) -> None:
@@ -80,9 +90,9 @@ def test_mcap_library_reads_our_bags(tmp_path: Path) -> None:
         msg = SemanticClip(header=Header(stamp=t, frame_id="cam"), stream_id="cam0", seq=7, first_stamp=t, last_stamp=t,
                            sent_stamp=t, frames=16, height=64, width=64, channels=3, k=4, p=0.25,
                            frame_indices=np.array([0, 5, 9, 15], dtype=np.uint16), codec="stae-px", codec_version=1,
-                           camera_ms=12.5, payload=np.frombuffer(b"\x01\x02\x03", dtype=np.uint8))
+                           camera_ms=12.5, payload=np.frombuffer(b"\x01\x02\x03", dtype=np.uint8), model_id="tiny.pt:0123")
         bw.write("/semantic_clip", msg, 1_000_000_002)
-    for bag, expect in ((tmp_path / "bag", {"sensor_msgs/msg/Image": 8, "std_msgs/msg/String": 2}), (tmp_path / "sem", {msgtype("SemanticClip"): 1})):
+    for bag, expect in ((tmp_path / "bag", {"sensor_msgs/msg/Image": 8, msgtype("ActionLabel"): 2}), (tmp_path / "sem", {msgtype("SemanticClip"): 1})):
         with open(_mcap_file(bag), "rb") as f:
             reader = make_reader(f)
             summary = reader.get_summary()
@@ -114,7 +124,7 @@ def test_bag_errors(tmp_path: Path) -> None:
     with pytest.raises(BagFormatError):
         bag_topics(empty)
     write_clip_bag(tmp_path / "ok", _clips(n=1))
-    with pytest.raises(MissingTopicError, match="/camera/image_raw"):
+    with pytest.raises(MissingTopicError, match="/image_raw"):
         list(read_images(tmp_path / "ok", "/other"))
     with pytest.raises(BagError, match="already exists"):
         write_clip_bag(tmp_path / "ok", _clips(n=1))
@@ -240,25 +250,35 @@ def test_record_with_rclpy(tmp_path: Path) -> None:
         from stae_msgs.msg import SemanticClip
     except ImportError:  # interfaces not built on this machine: record only std_msgs
         SemanticClip = None
+    from stae_ros.ros import qos
+
     domain = 100 + os.getpid() % 100
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONPATH=str(REPO))
-    topics = ["/stae_test_chatter"] + (["/stae_test_clip"] if SemanticClip else [])
+    topics = ["/stae_test_chatter"] + (["/stae_test_clip", "/stae_test_cmd"] if SemanticClip else [])
     types = ["/stae_test_chatter=std_msgs/msg/String"] + (["/stae_test_clip=stae_msgs/msg/SemanticClip"] if SemanticClip else [])
-    want = 15 * len(topics)
+    want = 31 if SemanticClip else 15  # 15 strings + 15 clips + the latched command
     bag = tmp_path / "rec"
     cmd = [sys.executable, "-m", "stae_ros.cli", "bag", "record", "--topics", *topics, "--out", str(bag),
-           "--duration", "20", "--max-messages", str(want), "--discovery-timeout", "0.5"]
+           "--duration", "20", "--max-messages", str(want), "--discovery-timeout", "15"]
     for t in types:
         cmd += ["--type", t]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
     ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    node = rclpy.create_node("stae_test_talker", context=ctx)
+    pub = node.create_publisher(String, "/stae_test_chatter", 10)
+    pub_clip = node.create_publisher(SemanticClip, "/stae_test_clip", 10) if SemanticClip else None
+    if SemanticClip:
+        # a command latched before the recorder starts (transient local, depth 1, like the controller's):
+        # recorded only if the recorder asks for the publisher's durability
+        from stae_msgs.msg import BudgetCommand
+
+        pub_cmd = node.create_publisher(BudgetCommand, "/stae_test_cmd", qos.command_qos())
+        pub_cmd.publish(BudgetCommand(mode=BudgetCommand.MODE_SET, k=3, p=0.5, reason="latched"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=dict(env, ROS_DISTRO="testdistro"))
     try:
         line = proc.stdout.readline()  # "recording ..." once subscribed
         assert line.startswith("recording"), proc.stderr.read()
-        rclpy.init(context=ctx, domain_id=domain)
-        node = rclpy.create_node("stae_test_talker", context=ctx)
-        pub = node.create_publisher(String, "/stae_test_chatter", 10)
-        pub_clip = node.create_publisher(SemanticClip, "/stae_test_clip", 10) if SemanticClip else None
         t_end = time.monotonic() + 20.0
         i = 0
         while time.monotonic() < t_end and proc.poll() is None:  # until the recorder has its messages
@@ -290,4 +310,50 @@ def test_record_with_rclpy(tmp_path: Path) -> None:
         for c in clips:
             assert c.stream_id == "cam0" and c.k == 4 and list(c.frame_indices) == [0, 5, 9, 15]
             assert bytes(c.payload) == bytes([c.seq % 256]) * 100 and c.codec == "stae-px"
-        assert len(msgs) + len(clips) >= want
+        assert len(msgs) + len(clips) >= 30
+        cmds = [m for _, m in read_messages(bag, "/stae_test_cmd")]
+        assert [(c.k, c.reason) for c in cmds] == [(3, "latched")], "the latched command was not recorded"
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert meta["ros_distro"] == "testdistro"
+    offered = {t["topic_metadata"]["name"]: t["topic_metadata"]["offered_qos_profiles"] for t in meta["topics_with_message_count"]}
+    assert [q["reliability"] for q in offered["/stae_test_chatter"]] == ["reliable"]
+    if SemanticClip:
+        assert [(q["durability"], q["depth"]) for q in offered["/stae_test_cmd"]] == [("transient_local", 1)]
+
+
+# ---------------------------------------------------------------------------------- replay into the nodes
+def test_a_made_bag_replayed_into_the_nodes_gives_the_live_labels(tmp_path: Path) -> None:
+    """`stae bag make --source synth` writes the clips the camera's synth source plays, on the topics and
+    types the nodes use; `stae bag eval --nodes` plays them into camera_node and edge_node processes,
+    and each clip gets the label (and payload size) the same nodes give it from the live source."""
+    pytest.importorskip("rclpy")
+    pytest.importorskip("stae_msgs.msg")
+    from stae_ros.data import CLASS_NAMES
+    from stae_ros.ros.replay import live_labels
+
+    ckpt = _tiny_checkpoint(tmp_path / "tiny.pt", len(CLASS_NAMES))
+    n = 3
+    bag = tmp_path / "synth_bag"
+    assert stae_main(["bag", "make", "--source", "synth", "--max-clips", str(n), "--clip-len", "4", "--size", "16", "16",
+                      "--out", str(bag)]) == 0
+    topics = bag_topics(bag)
+    assert topics["/image_raw"] == ("sensor_msgs/msg/Image", 4 * n)
+    assert topics["/ground_truth"] == ("stae_msgs/msg/ActionLabel", n)
+    truth, _ = read_ground_truth(bag)
+    assert [g.class_id for g in truth] == [i % len(CLASS_NAMES) for i in range(n)]  # the synth source's order
+
+    budget = {"k": 2, "p": 0.5, "threads": 1}
+    live = live_labels(ckpt, "synth", n, camera={**budget, "source_fps": 200.0}, edge={"threads": 1})
+    assert sorted(live.labels) == list(range(n)), live.node_output
+    out = tmp_path / "replay.json"
+    assert stae_main(["bag", "eval", str(bag), "--nodes", "--model", str(ckpt), "--k", "2", "--p", "0.5",
+                      "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["summary"]["clips"] == n and rep["summary"]["errors"] == 0
+    for c in rep["clips"]:
+        i = c["index"]
+        assert c["true_id"] == truth[i].class_id
+        assert (c["k"], c["p"]) == (2, 0.5)
+        assert (c["label"], c["pred_id"], c["payload_bytes"]) == (
+            live.labels[i].label, live.labels[i].class_id, live.labels[i].payload_bytes), (i, c, live.labels[i])
+        assert c["score"] == pytest.approx(live.labels[i].score, abs=1e-5)

@@ -139,7 +139,8 @@ def evaluate_bag(
     report = BagEvalReport(str(bag), rate)
     total = None
     if truths:
-        total = sum(gt.frames for gt in truths) // window
+        known = [gt.frames for gt in truths if gt.frames > 0]
+        total = sum(known) // window if len(known) == len(truths) else len(truths)
     if max_clips is not None:
         total = min(total, max_clips) if total is not None else max_clips
     bar = None

@@ -29,7 +29,7 @@ class GroundTruth:
     label: str
     first_stamp_ns: int
     last_stamp_ns: int
-    frames: int
+    frames: int  #: -1 when the ground truth does not say (ActionLabel)
     name: str = ""
 
 
@@ -88,15 +88,32 @@ def read_images(path: str | Path, topic: str = IMAGE_TOPIC) -> Iterator[tuple[in
 
 
 def read_ground_truth(path: str | Path, topic: str = GT_TOPIC) -> tuple[list[GroundTruth], list[str]]:
-    """Ground-truth clips and the class names (when the bag lists them)."""
+    """Ground-truth clips and the class names (when the bag lists them).
+
+    Reads stae_msgs/ActionLabel ground truth (what camera_node publishes and `stae bag make`
+    writes): clip i spans the frames after clip i-1's ``clip_stamp`` up to its own. Older bags with
+    std_msgs/String JSON ground truth (with first/last stamps and the class list) read too.
+    """
+    path = Path(path)
     out: list[GroundTruth] = []
     classes: list[str] = []
-    for _, msg in read_messages(path, topic):
-        try:
-            d = json.loads(msg.data)
-            out.append(GroundTruth(int(d["clip"]), int(d["class_id"]), str(d["label"]), int(d["first_stamp_ns"]),
-                                   int(d["last_stamp_ns"]), int(d["frames"]), str(d.get("name", ""))))
-            classes = classes or list(d.get("classes", []))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BagFormatError(f"{path}: ground-truth message on {topic} is not the expected JSON: {exc}") from exc
+    with open_bag(path) as reader:
+        kinds = {c.msgtype for c in _connections(reader, topic, path)}
+    if kinds == {"std_msgs/msg/String"}:
+        for _, msg in read_messages(path, topic):
+            try:
+                d = json.loads(msg.data)
+                out.append(GroundTruth(int(d["clip"]), int(d["class_id"]), str(d["label"]), int(d["first_stamp_ns"]),
+                                       int(d["last_stamp_ns"]), int(d["frames"]), str(d.get("name", ""))))
+                classes = classes or list(d.get("classes", []))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise BagFormatError(f"{path}: ground-truth message on {topic} is not the expected JSON: {exc}") from exc
+        return out, classes
+    if kinds != {"stae_msgs/msg/ActionLabel"}:
+        raise BagFormatError(f"{path}: ground truth on {topic} must be stae_msgs/msg/ActionLabel; got {sorted(kinds)}")
+    labels = sorted((ns_from_stamp(m.clip_stamp), m) for _, m in read_messages(path, topic))
+    previous = 0
+    for last, m in labels:
+        out.append(GroundTruth(int(m.clip_seq), int(m.class_id), str(m.label), previous + 1, last, -1))
+        previous = last
     return out, classes

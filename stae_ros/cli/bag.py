@@ -37,17 +37,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="bag_command", metavar="ACTION")
 
-    m = sub.add_parser("make", help="write a data set's clips as sensor_msgs/Image frames + ground-truth labels",
-                       description="Write each clip's frames as sensor_msgs/Image (rgb8) on /camera/image_raw at --fps, "
-                                   "and one std_msgs/String JSON ground-truth label per clip on /stae/ground_truth.")
-    m.add_argument("--data", required=True, type=Path, help="data set root (HMDB51/UCF101 layout, e.g. from `stae data synth`)")
+    m = sub.add_parser("make", help="write clips as the camera's image_raw frames + ground_truth labels",
+                       description="Write each clip's frames as sensor_msgs/Image (rgb8) on /image_raw at --fps, and one "
+                                   "stae_msgs/ActionLabel ground truth per clip on /ground_truth: the topics and types "
+                                   "camera_node subscribes to and publishes, so the bag replays into the nodes.")
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, help="data set root (HMDB51/UCF101 layout, e.g. from `stae data synth`)")
+    src.add_argument("--source", help="anything camera_node's `source` parameter takes: synth, synth:N, a data set "
+                                      "folder (test split) or a video file; the same clips the live camera plays")
     m.add_argument("--split", default="test", help="split to write (default test)")
     m.add_argument("--out", required=True, type=Path, help="bag directory to create")
     m.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="rosbag2 storage plugin (default mcap)")
     m.add_argument("--fps", type=float, default=10.0, help="frame rate of the stamps (default 10)")
     m.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16, the model's T)")
     m.add_argument("--size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"), help="frame size (default 64 64)")
-    m.add_argument("--max-clips", type=int, default=None, help="write at most this many clips")
+    m.add_argument("--max-clips", type=int, default=None, help="write at most this many clips (required for synth)")
+    m.add_argument("--synth-seed", type=int, default=0, help="--source synth: the data set seed (camera's synth_seed)")
+    m.add_argument("--synth-first-index", type=int, default=150,
+                   help="--source synth: first test clip index per class (camera's synth_first_index)")
     m.add_argument("--force", action="store_true", help="overwrite an existing bag")
     m.set_defaults(func=_make)
 
@@ -59,8 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--k", type=int, default=None, help="frame budget K (default: the model's largest)")
     e.add_argument("--p", type=float, default=None, help="spatial budget p (default: the model's largest)")
     e.add_argument("--rate", choices=("max", "recorded"), default="max", help="replay as fast as possible or at the recorded rate")
-    e.add_argument("--image-topic", default="/camera/image_raw", help="sensor_msgs/Image topic (default /camera/image_raw)")
-    e.add_argument("--gt-topic", default="/stae/ground_truth", help="ground-truth topic ('' for none)")
+    e.add_argument("--image-topic", default="/image_raw", help="sensor_msgs/Image topic (default /image_raw)")
+    e.add_argument("--gt-topic", default="/ground_truth", help="ground-truth topic ('' for none; default /ground_truth)")
+    e.add_argument("--nodes", action="store_true",
+                   help="play the frames through camera_node and edge_node processes (needs rclpy and stae_msgs) "
+                        "instead of the pipelines in this process")
     e.add_argument("--window", type=int, default=None, help="frames per clip window (default: the model's clip length)")
     e.add_argument("--trace", type=Path, default=None, help="mahimahi uplink trace to emulate between camera and edge")
     e.add_argument("--max-clips", type=int, default=None, help="evaluate at most this many clips")
@@ -97,6 +107,9 @@ def _fail(msg: str) -> int:
 def _make(args: argparse.Namespace) -> int:
     from stae_ros.bagio import BagError, ClipItem, write_clip_bag
     from stae_ros.data.errors import DataError
+
+    if args.source is not None:
+        return _make_from_source(args)
     from stae_ros.data.folder import VideoFolderDataset
 
     try:
@@ -120,6 +133,55 @@ def _make(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_from_source(args: argparse.Namespace) -> int:
+    """Clips from a camera source spec (stae_ros.ros.sources: no ROS needed), as the live camera reads them."""
+    from stae_ros.bagio import BagError, ClipItem, write_clip_bag
+    from stae_ros.ros.errors import SourceError
+    from stae_ros.ros.sources import open_source
+
+    h, w = args.size
+    spec = args.source.strip()
+    if (spec == "synth") and args.max_clips is None:
+        return _fail("--source synth plays for ever: give --max-clips (or use synth:N)")
+    try:
+        source = open_source(spec, args.clip_len, h, w, dataset_seed=args.synth_seed,
+                             first_index=args.synth_first_index, loop=False)
+    except SourceError as exc:
+        return _fail(str(exc))
+
+    def clips():
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.max_clips, desc="bag make", unit="clip")
+        frames, n = [], 0
+        try:
+            while args.max_clips is None or n < args.max_clips:
+                frame = source.read()
+                if frame is None:
+                    break
+                frames.append(frame)
+                if len(frames) == args.clip_len:
+                    import numpy as np
+
+                    from stae_ros.pipeline.clips import resize_frame
+
+                    rgb = np.stack([resize_frame(f.rgb, h, w) for f in frames])
+                    truth = frames[-1]
+                    yield ClipItem(rgb, int(truth.truth), str(truth.truth_name or ""), f"clip{n}")
+                    frames, n = [], n + 1
+                    bar.update(1)
+        finally:
+            bar.close()
+            source.close()
+
+    try:
+        s = write_clip_bag(args.out, clips(), fps=args.fps, storage=args.storage, overwrite=args.force)
+    except (BagError, SourceError) as exc:
+        return _fail(str(exc))
+    print(f"wrote {s.path} ({s.storage}): {s.clips} clips, {s.frames} frames, {s.duration_s:.1f} s at {args.fps:g} fps")
+    return 0
+
+
 # ---------------------------------------------------------------------------------- eval
 def _eval(args: argparse.Namespace) -> int:
     from stae_ros.bagio import BagError, evaluate_bag
@@ -127,6 +189,8 @@ def _eval(args: argparse.Namespace) -> int:
     model_path = args.model or _default_model()
     if not Path(model_path).exists():
         return _fail(f"model checkpoint not found: {model_path} (train one with `stae train` or pass --model)")
+    if args.nodes:
+        return _eval_nodes(args, Path(model_path))
     from stae_ros.pipeline import CameraPipeline, EdgePipeline, PipelineError
     from stae_ros.training.checkpoints import load_model
 
@@ -151,8 +215,51 @@ def _eval(args: argparse.Namespace) -> int:
                               gt_topic=args.gt_topic or None, shaper=shaper, max_clips=args.max_clips)
     except BagError as exc:
         return _fail(str(exc))
+    return _print_report(args, report, f"K={camera.k}, p={camera.p:g}, rate={args.rate}")
+
+
+def _eval_nodes(args: argparse.Namespace, model_path: Path) -> int:
+    """`stae bag eval --nodes`: the bag's frames through camera_node and edge_node processes."""
+    from stae_ros.bagio import BagError, BagEvalReport, ClipResult, read_ground_truth
+
+    if args.trace is not None:
+        return _fail("--trace emulates the link in-process; with --nodes put link_emulator_node in between instead")
+    try:
+        from stae_ros.ros.errors import LaunchError
+        from stae_ros.ros.replay import replay_bag
+    except ImportError as exc:
+        return _fail(f"--nodes needs rclpy and the stae_msgs messages (see README): {exc}")
+    camera: dict[str, Any] = {"threads": 1}
+    if args.k is not None:
+        camera["k"] = int(args.k)
+    if args.p is not None:
+        camera["p"] = float(args.p)
+    edge = {"device": args.device}
+    try:
+        truths, _ = read_ground_truth(args.bag, args.gt_topic) if args.gt_topic else ([], [])
+        res = replay_bag(args.bag, model_path, camera=camera, edge=edge, image_topic=args.image_topic,
+                         window=args.window or 0, max_clips=args.max_clips, rate=args.rate)
+    except (BagError, LaunchError, ValueError) as exc:
+        return _fail(str(exc))
+    by_clip = {gt.clip: gt.class_id for gt in truths}
+    report = BagEvalReport(str(args.bag), args.rate)
+    for seq in range(res.clips_sent):
+        lab = res.labels.get(seq)
+        if lab is None:
+            report.clips.append(ClipResult(seq, 0, 0, by_clip.get(seq, -1), -1, "", 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                           error="no label from edge_node"))
+            continue
+        report.clips.append(ClipResult(
+            index=seq, first_stamp_ns=lab.first_stamp_ns, last_stamp_ns=lab.last_stamp_ns, true_id=by_clip.get(seq, -1),
+            pred_id=lab.class_id, label=lab.label, score=lab.score, payload_bytes=lab.payload_bytes, k=lab.k, p=lab.p,
+            camera_ms=lab.camera_ms, link_ms=lab.link_ms, edge_ms=lab.edge_ms,
+            latency_ms=lab.camera_ms + lab.link_ms + lab.edge_ms))
+    return _print_report(args, report, f"camera_node + edge_node, {res.frames_sent} frames played, rate={args.rate}")
+
+
+def _print_report(args: argparse.Namespace, report: Any, how: str) -> int:
     s = report.summary()
-    print(f"bag {args.bag}: {s['clips']} clips (K={camera.k}, p={camera.p:g}, rate={args.rate}), {s['errors']} errors")
+    print(f"bag {args.bag}: {s['clips']} clips ({how}), {s['errors']} errors")
     if s["labelled"]:
         print(f"  accuracy      {s['accuracy'] * 100:.1f}% over {s['labelled']} labelled clips")
     else:
@@ -188,6 +295,33 @@ def _python_type(type_name: str) -> Any:
     return getattr(importlib.import_module(f"{pkg}.msg"), name)
 
 
+def recording_qos(offered: list) -> Any:
+    """The reader QoS that gets everything the publishers offer (what `ros2 bag record` does).
+
+    Reliable only if every publisher is (a reliable reader does not match a best-effort writer);
+    transient local only if every publisher is (then the history they keep, e.g. the latched
+    BudgetCommand in force, is recorded too); volatile and reliable when nobody publishes yet.
+    """
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    reliable = all(q.reliability == ReliabilityPolicy.RELIABLE for q in offered)
+    durable = bool(offered) and all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in offered)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max([100, *(int(q.depth) for q in offered)]),
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if durable else DurabilityPolicy.VOLATILE)
+
+
+def _bag_qos(q: Any) -> Any:
+    """An rclpy QoSProfile as rosbag2 metadata's offered_qos_profiles entry."""
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+    from stae_ros.bagio import bag_qos
+
+    rel = "reliable" if q.reliability == ReliabilityPolicy.RELIABLE else "best_effort"
+    dur = "transient_local" if q.durability == DurabilityPolicy.TRANSIENT_LOCAL else "volatile"
+    return bag_qos(rel, dur, max(1, int(q.depth)))
+
+
 def _record(args: argparse.Namespace) -> int:
     import signal
     import time
@@ -196,7 +330,6 @@ def _record(args: argparse.Namespace) -> int:
 
     try:
         import rclpy
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
     except ImportError as exc:
         return _fail(f"`stae bag record` needs rclpy (the ROS 2 wheels, see README): {exc}")
     explicit: dict[str, str] = {}
@@ -213,7 +346,12 @@ def _record(args: argparse.Namespace) -> int:
     try:
         types: dict[str, str] = {t: explicit[t] for t in args.topics if t in explicit}
         deadline = time.monotonic() + args.discovery_timeout
-        while len(types) < len(args.topics) and time.monotonic() < deadline and not stop["flag"]:
+
+        def publishers_known() -> bool:  # their QoS decides ours (recording_qos), so wait for them too
+            return all(node.count_publishers(t) > 0 for t in args.topics)
+
+        while ((len(types) < len(args.topics) or not publishers_known()) and time.monotonic() < deadline
+               and not stop["flag"]):
             for name, tlist in node.get_topic_names_and_types():
                 if name in args.topics and name not in types and tlist:
                     types[name] = tlist[0]
@@ -230,7 +368,6 @@ def _record(args: argparse.Namespace) -> int:
         counts = {t: 0 for t in types}
         total = {"n": 0}
         with writer as bw:
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
             for topic, tname in types.items():
                 if tname not in bw.store.types:
                     log.warning("not recording %s: type %s is not in the typestore", topic, tname)
@@ -240,7 +377,9 @@ def _record(args: argparse.Namespace) -> int:
                 except (ImportError, AttributeError) as exc:
                     log.warning("not recording %s: cannot import %s (%s)", topic, tname, exc)
                     continue
-                bw.connection(topic, tname)
+                offered = [i.qos_profile for i in node.get_publishers_info_by_topic(topic)]
+                qos = recording_qos(offered)
+                bw.connection(topic, tname, [_bag_qos(q) for q in offered])
 
                 def cb(raw: bytes, topic: str = topic, tname: str = tname) -> None:
                     bw.write_raw(topic, tname, raw, time.time_ns())

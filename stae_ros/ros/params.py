@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 __all__ = [
-    "ParamSpec", "CODECS", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
+    "ParamSpec", "CODECS", "QOS_DEFAULTS", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
     "declare_params", "check_value", "on_set_callback", "param_values",
 ]
 
@@ -53,8 +53,9 @@ def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
     return ParamSpec(name, default, description, **kw)
 
 
-#: QoS defaults per topic, as stae_ros.ros.qos.TOPIC_QOS (kept here too: this module imports no rclpy)
-_QOS_DEFAULTS: dict[str, tuple[str, str, int]] = {
+#: QoS defaults per topic (reliability, durability, depth), as stae_ros.ros.qos.TOPIC_QOS (kept here
+#: too, for code that must not import rclpy: the bag writer records them as offered QoS)
+QOS_DEFAULTS: dict[str, tuple[str, str, int]] = {
     "image_raw": ("best_effort", "volatile", 5),
     "semantic_clip": ("reliable", "volatile", 20),
     "action_label": ("reliable", "volatile", 10),
@@ -66,7 +67,7 @@ _QOS_DEFAULTS: dict[str, tuple[str, str, int]] = {
 
 def _qos(topic: str, what: str) -> tuple[ParamSpec, ...]:
     """qos.<topic>.{reliability,durability,depth}: the QoS this node uses on `topic` (`what`: which endpoint)."""
-    rel, dur, depth = _QOS_DEFAULTS[topic]
+    rel, dur, depth = QOS_DEFAULTS[topic]
     return (
         _p(f"qos.{topic}.reliability", rel, f"QoS reliability of {what}", choices=("reliable", "best_effort"),
            read_only=True),
