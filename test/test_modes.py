@@ -122,9 +122,10 @@ def test_h264_hostile_streams_are_refused_before_conversion(loaded, edge, clips)
     flipped[len(good) // 2] ^= 0x10
     two = pack(good[8:] + good[8:], 1)
     hostile = {
-        "CRC32": bytes(flipped), "128x128": big, "32 pictures": long, "sequence parameter sets": two,
+        "CRC32": bytes(flipped), "128x128": big, "more than the 16 frames": long, "more than the 16": two,
         "shorter than": good[:6], "starts with": b"XX" + good[2:], "version": good[:2] + b"\x09" + good[3:],
         "divide": good[:3] + b"\x05" + good[4:], "start code": pack(b"\x01" * 64, 1),
+        "no sequence parameter set": pack(b"\x00\x00\x01" + b"\x01" * 64, 1),
     }
     results = edge.decode_classify([(d, "h264") for d in hostile.values()] + [(good, "h264")])
     for (named, _), r in zip(hostile.items(), results):

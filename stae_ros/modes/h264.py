@@ -24,9 +24,9 @@ size before decoding to bound its work, and must be able to tell a corrupted str
 (H.264 decoders conceal errors and would return a plausible clip). The 8 bytes are counted in the
 payload size like everything else.
 
-Edge decoding is bounded before any picture is converted: payload size, NAL count, exactly one
-SPS, the parser's frame size against the expected H/scale x W/scale, the packet count against T;
-then each decoded picture's size and the running frame count are checked before its conversion.
+Edge decoding is bounded before any work it would cost: payload size and CRC here, then the
+stae-roi264 payload's bounded H.264 decoder (NAL count, SPS size and format against the expected
+H/scale x W/scale, each picture's size and the frame count before its conversion).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ MAGIC = b"H4"
 _HEADER = struct.Struct("<2sBBI")
 #: the settings a camera starts with; a command's settings apply over these
 DEFAULTS: dict[str, Any] = {"crf": 28, "preset": "ultrafast", "scale": 1}
-#: refused before any decoding: larger payloads, or more NAL units than 4 per frame + 8
+#: payloads larger than this are refused before anything else is read
 MAX_PAYLOAD_BYTES = 8 << 20
 
 
@@ -80,55 +80,19 @@ def unpack(data: bytes) -> tuple[int, bytes]:
     return scale, stream
 
 
-def _nal_types(stream: bytes) -> list[int]:
-    from stae_ros.baselines.video import split_annexb
-
-    types = []
-    for start, end in split_annexb(stream):
-        off = start + (4 if stream[start + 2] == 0 else 3)
-        types.append(stream[off] & 0x1F if off < end else -1)
-    return types
-
-
-def decode_stream(stream: bytes, frames: int, height: int, width: int, rgb: Any = None) -> np.ndarray:
-    """Annex-B H.264 -> uint8 frames,height,width,3, with every limit checked before the work it bounds."""
-    import av
-
-    from stae_ros.data.av_frames import FrameConverter
+def decode_stream(stream: bytes, frames: int, height: int, width: int) -> np.ndarray:
+    """Annex-B H.264 -> uint8 frames,height,width,3 through the bounded decoder the stae-roi264 payload
+    uses (:func:`stae_ros.roi.h264.decode_annexb`: NAL count, SPS size and format checked before
+    decoding, each picture checked before its conversion); its errors become H264PayloadError."""
+    from stae_ros.roi.errors import RoiError
+    from stae_ros.roi.h264 import decode_annexb
 
     if not (stream.startswith(b"\x00\x00\x01") or stream.startswith(b"\x00\x00\x00\x01")):
         raise H264PayloadError(f"h264 stream does not start with a start code (got {stream[:4].hex()})")
-    types = _nal_types(stream)
-    if len(types) > 4 * frames + 8:
-        raise H264PayloadError(f"h264 stream holds {len(types)} NAL units; a {frames}-frame clip has at most {4 * frames + 8}")
-    if types.count(7) != 1:
-        raise H264PayloadError(f"h264 stream holds {types.count(7)} sequence parameter sets; one clip has exactly 1")
     try:
-        ctx = av.CodecContext.create("h264", "r")
-        ctx.thread_count = 1
-        packets = ctx.parse(stream) + ctx.parse(None)
-        if (ctx.width, ctx.height) != (width, height):
-            raise H264PayloadError(f"h264 stream codes {ctx.width}x{ctx.height} pictures; this clip is {width}x{height}")
-        if len(packets) > frames:
-            raise H264PayloadError(f"h264 stream holds {len(packets)} pictures; the clip has {frames}")
-        rgb = rgb or FrameConverter()
-        out = np.empty((frames, height, width, 3), np.uint8)
-        n = 0
-        for packet in packets + [None]:
-            for picture in ctx.decode(packet):
-                if n >= frames:
-                    raise H264PayloadError(f"h264 stream decodes to more than {frames} pictures")
-                if (picture.width, picture.height) != (width, height):
-                    raise H264PayloadError(f"h264 picture {n} is {picture.width}x{picture.height}; expected {width}x{height}")
-                out[n] = rgb.to_rgb(picture)
-                n += 1
-    except (av.error.FFmpegError, ValueError) as exc:  # type: ignore[attr-defined]
-        if isinstance(exc, PipelineError):
-            raise
-        raise H264PayloadError(f"h264 decoder rejected the stream: {type(exc).__name__}: {exc}") from exc
-    if n != frames:
-        raise H264PayloadError(f"h264 stream decoded to {n} pictures; the clip has {frames}")
-    return out
+        return decode_annexb(stream, frames, height, width)
+    except RoiError as exc:
+        raise H264PayloadError(f"h264 stream refused: {exc}") from exc
 
 
 def _scaled(shape: tuple[int, int, int, int], scale: int) -> tuple[int, int]:
@@ -214,14 +178,11 @@ class H264Edge:
     name = NAME
 
     def __init__(self, ctx: ModeContext) -> None:
-        from stae_ros.data.av_frames import FrameConverter
-
         self.device = ctx.device if ctx.device is not None else torch.device("cpu")
         self.model = ctx.loaded.model.to(self.device).eval()
         self.shape = ctx.stae_shape
         self.class_names = list(ctx.loaded.class_names)
         self.model_id = state_identity(ctx.loaded)
-        self._rgb = FrameConverter()
 
     def decode(self, data: bytes) -> Decoded:
         scale, stream = unpack(bytes(data))
@@ -230,7 +191,7 @@ class H264Edge:
         except BudgetError as exc:
             raise H264PayloadError(f"h264 payload header: {exc}") from exc
         T, H, W, _ = self.shape
-        clip = decode_stream(stream, T, h, w, self._rgb)
+        clip = decode_stream(stream, T, h, w)
         if (h, w) != (H, W):
             clip = np.stack([cv2.resize(f, (W, H), interpolation=cv2.INTER_LINEAR) for f in clip])
         return Decoded(clip, T, 1.0)
