@@ -3,6 +3,7 @@
 It is the baseline that offloading has to beat: what a robotics team tries first.
 """
 
+from .crossval import crossval_local
 from .errors import LocalInputError, LocalModelError
 from .io import MODEL_FORMAT, LocalModelFile, load_local_model, save_local_model
 from .model import LocalArch, LocalClassifier
@@ -22,4 +23,5 @@ __all__ = [
     "LocalTrainResult",
     "load_local_config",
     "train_local",
+    "crossval_local",
 ]

@@ -1,10 +1,10 @@
 """Augmentation of the local classifier on top of the shared one (stae_ros.training.augment).
 
 A small network trained from scratch overfits first, so it gets more than shift/brightness/contrast:
-a random zoom (scale jitter, the same crop for all frames of a clip), an optional horizontal flip
-(off by default: the synthetic set's left/right classes would swap; on for sets whose classes are
-mirror-symmetric, like human actions), and a random temporal offset that replays the clip from a
-later frame with the last frames held (a start-time jitter that keeps the direction of time).
+a random zoom (scale jitter, the same crop for all frames of a clip, which also translates it) and
+a random temporal offset that replays the clip from a later frame with the last frames held (a
+start-time jitter that keeps the direction of time). The horizontal flip is the shared one
+(``augment.hflip``, a probability, for sets whose classes are mirror-symmetric).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ __all__ = ["LocalAugment", "augment_local"]
 @dataclass
 class LocalAugment:
     scale: float = 0.0  #: max zoom-in: crop side drawn in [1 - scale, 1] of the frame, resized back
-    hflip: bool = False  #: random horizontal flip (only for mirror-symmetric classes)
     time_shift: int = 0  #: max frames the clip start moves later (the last frame is held)
 
 
@@ -42,8 +41,4 @@ def augment_local(clips: torch.Tensor, cfg: LocalAugment, gen: torch.Generator) 
         grid = F.affine_grid(theta.to(out), [b, c * t, h, w], align_corners=False)
         out = F.grid_sample(out.reshape(b, c * t, h, w), grid, mode="bilinear", padding_mode="border",
                             align_corners=False).view(b, c, t, h, w)
-    if cfg.hflip:
-        flip = torch.rand(b, generator=gen) < 0.5
-        if bool(flip.any()):
-            out = torch.where(flip[:, None, None, None, None], out.flip(-1), out)
     return out
