@@ -192,6 +192,26 @@ def test_a_refused_change_leaves_everything_as_it_was(loaded, files, clips, tmp_
     assert cam.settings == {}
 
 
+def test_a_switch_to_a_mode_with_another_clip_size(loaded, tmp_path):
+    """A local model trained on 8x32x32 clips: the switch says the clip size the camera must cut."""
+    from stae_ros.local import save_local_model
+    from stae_ros.local.model import LocalClassifier
+
+    arch = {"stem_channels": 4, "stage_channels": [8], "stage_depths": [1], "head_channels": 8, "dropout": 0.0}
+    small = save_local_model(tmp_path / "small.pt", LocalClassifier(3, 8, 32, 32, **arch).eval(), ["a", "b", "c"],
+                             (8, 32, 32, 3), arch)
+    cam = CameraPipeline(loaded, k=16, p=0.5, model_files={"local": str(small)})
+    with pytest.raises(BudgetError, match="K=16.*8"):
+        cam.prepare(mode="local", k=16)
+    change = cam.prepare(mode="local")  # K not given: the commanded K, capped at the new clip length
+    assert change.shape == (8, 32, 32, 3) and change.k == 8 and cam.shape == (16, 64, 64, 3)
+    cam.commit(change)
+    enc = cam.encode(np.zeros((8, 32, 32, 3), np.uint8))
+    assert enc.label.label in ("a", "b", "c") and enc.payload == b"" and enc.model_id.startswith("small.pt:")
+    with pytest.raises(PipelineError, match="does not match"):
+        cam.encode(np.zeros((16, 64, 64, 3), np.uint8))  # a clip cut before the switch is refused, not mislabelled
+
+
 def test_hostile_payloads_cost_no_good_clip_its_label(loaded, files, clips, monkeypatch):
     edge = EdgePipeline(loaded, device="cpu")
     good, hostile = [], []

@@ -73,9 +73,9 @@ class CameraPipeline:
         self._active: CameraMode | None = None
         if threads > 0:
             torch.set_num_threads(threads)
-        self.k = int(self.config.budgets.frame[0]) if k is None else k
-        self.p = float(self.config.budgets.spatial[0]) if p is None else p
-        self.commit(self.prepare(mode=codec, k=self.k, p=self.p, settings=settings or {}))
+        self.k = int(self.config.budgets.frame[0])  # the defaults, when k / p are not given
+        self.p = float(self.config.budgets.spatial[0])
+        self.commit(self.prepare(mode=codec, k=k, p=p, settings=settings or {}))
 
     # ---- what is in force ---------------------------------------------------------------------
     @property
@@ -113,8 +113,8 @@ class CameraPipeline:
         """Check a change of mode, budget and settings and build what it needs, changing nothing.
 
         ``mode``: a registered mode name; None or "" keeps the active one. ``k``/``p``: None keeps the
-        commanded budget (checked against the target mode's clip length, so a switch to a mode with
-        shorter clips needs a K that fits). ``settings``: the target mode's knobs over its defaults
+        commanded budget (K capped at the target mode's clip length); a K given is checked against
+        that length (1..T) and p against (0, 1]. ``settings``: the target mode's knobs over its defaults
         ({} = the defaults); None keeps the knobs the target mode has in force (its defaults the
         first time it is used).
 
@@ -127,7 +127,8 @@ class CameraPipeline:
         name = self.codec if mode is None or mode == "" else check_mode(mode)
         camera = self._cameras.get(name) or make_camera(name, self._ctx)
         knobs = camera.settings if settings is None else settings
-        validated = camera.validate(self.k if k is None else k, self.p if p is None else p, knobs)
+        k = min(int(self.k), camera.shape[0]) if k is None else k
+        validated = camera.validate(k, self.p if p is None else p, knobs)
         return PreparedChange(mode=name, k=validated.k, p=validated.p, settings=dict(validated.settings),
                               shape=tuple(camera.shape), camera=camera, validated=validated)
 
