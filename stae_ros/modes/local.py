@@ -2,7 +2,7 @@
 label. Nothing crosses the link for an edge to classify, so this mode has no edge half.
 
 It is the fallback when the link is down and the baseline offloading has to beat. The model file is
-the camera's ``model_files["local"]`` (empty = the shipped ``models/local_default.pt``); its own clip
+the camera's ``model_files["local"]`` (empty = the shipped ``models/stae_local_default.pt``); its own clip
 size sets the clip the camera cuts in this mode.
 """
 
@@ -21,7 +21,7 @@ __all__ = ["NAME", "VERSION", "DEFAULT_MODEL", "LocalCamera", "camera", "edge"]
 
 NAME = "local"
 VERSION = 1
-DEFAULT_MODEL = "models/local_default.pt"
+DEFAULT_MODEL = "models/stae_local_default.pt"
 
 
 class LocalCamera:
