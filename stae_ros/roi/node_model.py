@@ -254,25 +254,21 @@ def _roi_model_from_blob(path: Path, blob: dict[str, Any], at) -> RoiModel:
     at("importance")
     spec = dict(blob["importance"])
     at("classifier")
-    cls = blob["classifier"]
-    latent_config = dict(cls["latent_config"])
+    cls = dict(blob["classifier"])
+    cls_shape, cls_classes = record_shape(cls)  # a PixelClassifier's latent_config or the edge ViT's model_config
     if spec.get("kind") not in IMPORTANCE_KINDS:
         raise RoiModelError(f"{path}: importance kind {spec.get('kind')!r}; known: {IMPORTANCE_KINDS}")
     block = _positive_int(spec.get("block", 0), "importance.block", path)
     if shape[1] % block or shape[2] % block:
         raise RoiModelError(f"{path}: importance block {block} does not divide the {shape[1]}x{shape[2]} frame")
-    at("classifier.latent_config")
-    if (int(latent_config.get("frames", -1)), int(latent_config.get("height", -1)),
-            int(latent_config.get("width", -1))) != shape:
-        raise RoiModelError(f"{path}: classifier is for clips {latent_config.get('frames')}x"
-                            f"{latent_config.get('height')}x{latent_config.get('width')}, the codec for {shape}")
-    if int(latent_config.get("num_classes", -1)) != len(names) or not names:
-        raise RoiModelError(f"{path}: classifier has {latent_config.get('num_classes')} classes, "
-                            f"the file names {len(names)}")
+    if cls_shape != shape:
+        raise RoiModelError(f"{path}: classifier is for clips {cls_shape[0]}x{cls_shape[1]}x{cls_shape[2]}, "
+                            f"the codec for {shape}")
+    if cls_classes != len(names) or not names:
+        raise RoiModelError(f"{path}: classifier has {cls_classes} classes, the file names {len(names)}")
     try:
-        classifier = make_classifier(latent_config)
         at("classifier.state_dict")
-        classifier.load_state_dict(cls["state_dict"])
+        classifier = classifier_from_record(cls)
     except (RuntimeError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise RoiModelError(f"{path}: classifier weights do not fit its config: {exc}") from exc
     net = None
