@@ -71,3 +71,60 @@ def test_profile_cli_on_tiny_data(tiny_loaded, tmp_path):
     assert json.loads((tmp_path / "profiles" / "t.json").read_text())["schema"] == "stae-profile/1"
     for name in ("profile_t_bytes.png", "profile_t_budget.png"):
         assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_mode_measured_on_the_same_clips_into_one_profile(tiny_loaded, tmp_path):
+    """Local, h264 and stae-px points on one clip array: local sends nothing and costs FLOPs on the
+    camera only, the offloading modes cost FLOPs on the edge, and a mode whose model takes another
+    clip size is skipped with the reason, not measured on other clips."""
+    from stae_ros.local import LocalClassifier, save_local_model
+    from stae_ros.profiling.modes import PointSpec
+
+    _, loaded = tiny_loaded
+    c = loaded.config.clip
+    shape = (c.frames, c.height, c.width, c.channels)
+    torch.manual_seed(0)
+    local = LocalClassifier(12, c.frames, c.height, c.width)
+    local_file = save_local_model(tmp_path / "local.pt", local, list(loaded.class_names), shape, {})
+    wrong = save_local_model(tmp_path / "local_big.pt", LocalClassifier(12, c.frames, 2 * c.height, 2 * c.width),
+                             list(loaded.class_names), (c.frames, 2 * c.height, 2 * c.width, 3), {})
+    rng = np.random.default_rng(1)
+    clips = rng.integers(0, 256, (5,) + shape, dtype=np.uint8)
+    labels = rng.integers(0, 12, 5)
+    specs = [PointSpec("local"), PointSpec("h264", None, 1.0, {"crf": 30}), PointSpec("h264", None, 1.0, {"crf": 45}),
+             PointSpec("stae-px", 8, 0.5)]
+    profile = measure_profile(loaded, clips, labels, name="modes", specs=specs, model_files={"local": str(local_file)},
+                              progress=False)
+    by = {(pt.codec, pt.extra["label"]): pt for pt in profile.points}
+    assert set(by) == {("local", "default"), ("h264", "crf=30"), ("h264", "crf=45"), ("stae-px", "K=8 p=0.5")}
+    loc = by[("local", "default")]
+    assert loc.bytes_mean == 0 and loc.edge_gflop is None and loc.camera_gflop > 0
+    with torch.no_grad():  # the local point's accuracy is the camera classifier's own
+        x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 255.0
+        expected = float((local.eval()(x).argmax(1).numpy() == labels).mean())
+    assert loc.accuracy == pytest.approx(expected)
+    assert by[("h264", "crf=45")].bytes_mean < by[("h264", "crf=30")].bytes_mean
+    assert all(pt.edge_gflop > 0 for pt in profile.points if pt.codec != "local")
+    assert by[("stae-px", "K=8 p=0.5")].camera_gflop > 0  # FA + SA run on the camera
+    assert by[("h264", "crf=30")].codec_settings() == {"crf": 30}  # what a BudgetCommand would carry
+    save_profile(profile, tmp_path / "modes.json")
+    assert len(load_profile(tmp_path / "modes.json").points) == 4
+    skipped = measure_profile(loaded, clips, labels, name="x", specs=[PointSpec("local")],
+                              model_files={"local": str(wrong)}, progress=False)
+    assert not skipped.points and "takes clips" in skipped.host["skipped_modes"]["local"]
+
+
+def test_mode_grid_file_is_checked(tmp_path):
+    from stae_ros.configio import ConfigError
+    from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid
+
+    specs = load_mode_grid(DEFAULT_MODES_FILE, model_budgets=[(16, 1.0), (8, 0.5)])
+    assert {s.mode for s in specs} >= {"local", "h264", "stae-px"}
+    assert [(s.k, s.p) for s in specs if s.mode == "stae-px"] == [(16, 1.0), (8, 0.5)]
+    bad = tmp_path / "m.yaml"
+    bad.write_text("modes:\n  h265: {settings: [{}]}\n")
+    with pytest.raises(ConfigError, match="unknown mode 'h265'"):
+        load_mode_grid(bad)
+    bad.write_text("modes:\n  h264: {settings: {crf: 3}}\n")
+    with pytest.raises(ConfigError, match="modes.h264.settings"):
+        load_mode_grid(bad)

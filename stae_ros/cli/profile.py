@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="codec zstd level (default 3: what camera_node sends, stae_ros.codec.DEFAULT_LEVEL)")
     p.add_argument("--value-bits", type=int, default=6, choices=range(1, 9), metavar="{1..8}",
                    help="bits per kept pixel value (default 6: what camera_node sends, config/camera.yaml value_bits)")
+    p.add_argument("--modes", default="", metavar="all|MODE[,MODE...]",
+                   help="measure these modes' points (config/profile_modes.yaml, or --modes-file) into one profile, "
+                        "all on the same clips, with camera and edge FLOPs per point (default: stae-px's (K, p) grid)")
+    p.add_argument("--modes-file", default=None, help="which points each mode gets (default config/profile_modes.yaml)")
+    p.add_argument("--model-file", action="append", default=[], metavar="MODE=PATH",
+                   help="a mode's own model file (repeatable; default: the mode's shipped file)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.set_defaults(func=run)
 
@@ -65,17 +71,38 @@ def run(args: argparse.Namespace) -> int:
         log.error("data set classes %s do not match the model's %s", list(arrays.class_names), loaded.class_names)
         return 2
     command = "stae " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "stae profile"
+    specs, model_files = None, {}
+    if args.modes:
+        from stae_ros.configio import ConfigError
+        from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid
+
+        for item in args.model_file:
+            mode, sep, path = item.partition("=")
+            if not sep or not mode or not path:
+                log.error("--model-file takes MODE=PATH, got %r", item)
+                return 2
+            model_files[mode] = path
+        wanted = None if args.modes == "all" else [m for m in args.modes.split(",") if m]
+        budgets = [(int(k), float(p)) for k in loaded.config.budgets.frame for p in loaded.config.budgets.spatial]
+        try:
+            specs = load_mode_grid(args.modes_file or DEFAULT_MODES_FILE, wanted, budgets)
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return 2
     profile = measure_profile(loaded, clips, labels, name=args.name, model_path=str(args.model),
                               dataset=f"{args.data} ({args.split}, {len(labels)} clips)", command=command,
                               edge_device=args.edge_device, edge_batch=args.edge_batch,
                               zstd_level=args.zstd_level, value_bits=args.value_bits,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, specs=specs, model_files=model_files)
+    if not profile.points:
+        log.error("no point could be measured (skipped modes: %s)", profile.host.get("skipped_modes"))
+        return 2
     path = save_profile(profile, Path(args.out_dir) / f"{args.name}.json")
     print(f"profile: {path}")
-    if args.plots_dir:
+    if args.plots_dir and specs is None:
         print("plots:", plot_accuracy_vs_bytes(profile, Path(args.plots_dir) / f"profile_{args.name}_bytes.png"),
               plot_accuracy_vs_budget(profile, Path(args.plots_dir) / f"profile_{args.name}_budget.png"))
     print(profile_table(profile))
-    summary = summarize(profile)
-    print(json.dumps(summary, indent=2))
+    if specs is None:
+        print(json.dumps(summarize(profile), indent=2))
     return 0

@@ -61,11 +61,27 @@ def summarize(profile: Profile, tolerance: float = 0.05, target_ratio: float = 1
 
 def profile_table(profile: Profile) -> str:
     """A markdown table of the operating points (for docs and the CLI)."""
+    if any(pt.codec != profile.points[0].codec for pt in profile.points):
+        return modes_table(profile)
     lines = ["| K | p | accuracy | bytes mean | bytes p95 | ratio vs f32 | camera ms | edge ms |",
              "|---|---|---|---|---|---|---|---|"]
     for pt in sorted(profile.points, key=lambda q: (-q.k, -q.p)):
         lines.append(f"| {pt.k} | {pt.p:g} | {pt.accuracy * 100:.1f}% | {pt.bytes_mean:.0f} | {pt.bytes_p95:.0f} | "
                      f"{compression_ratio(profile, pt):.0f}x | {pt.camera_ms:.1f} | {pt.edge_ms:.1f} |")
+    return "\n".join(lines)
+
+
+def modes_table(profile: Profile) -> str:
+    """Every mode's points, most accurate first: what each costs on the camera, the link and the edge."""
+    def gflop(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    lines = ["| mode | setting | accuracy | bytes mean | camera GFLOP | camera ms | edge GFLOP | edge ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for pt in sorted(profile.points, key=lambda q: (-q.accuracy, q.bytes_mean)):
+        setting = pt.extra.get("label", f"K={pt.k} p={pt.p:g}")
+        lines.append(f"| {pt.codec} | {setting} | {pt.accuracy * 100:.1f}% | {pt.bytes_mean:.0f} | {gflop(pt.camera_gflop)} | "
+                     f"{pt.camera_ms:.1f} | {gflop(pt.edge_gflop)} | {pt.edge_ms:.1f} |")
     return "\n".join(lines)
 
 
@@ -124,8 +140,13 @@ def measure_point(camera: Any, edge: Any, clips: np.ndarray, labels: np.ndarray,
 def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: str,
                     budgets: Sequence[tuple[int, float]] | None = None, model_path: str = "", dataset: str = "",
                     command: str = "", edge_device: str = "cpu", edge_batch: int = 1, camera_threads: int = 1,
-                    zstd_level: int = CODEC_DEFAULT_LEVEL, value_bits: int = 8, progress: bool = True) -> Profile:
-    """Measure every (K, p) of the model's budget sets (or ``budgets``) on ``clips`` (uint8 N,T,H,W,C)."""
+                    zstd_level: int = CODEC_DEFAULT_LEVEL, value_bits: int = 8, progress: bool = True,
+                    specs: Sequence[Any] | None = None, model_files: dict[str, str] | None = None) -> Profile:
+    """Measure every (K, p) of the model's budget sets (or ``budgets``) on ``clips`` (uint8 N,T,H,W,C).
+
+    With ``specs`` (:class:`stae_ros.profiling.modes.PointSpec`, e.g. from ``config/profile_modes.yaml``)
+    it measures those points of every mode instead, on the same clips, into the same profile.
+    """
     import torch
     from tqdm import tqdm
 
@@ -136,26 +157,39 @@ def measure_profile(loaded: Any, clips: np.ndarray, labels: np.ndarray, name: st
     if budgets is None:
         budgets = [(int(k), float(p)) for k in cfg.budgets.frame for p in cfg.budgets.spatial]
     labels = np.asarray(labels, dtype=np.int64)
-    camera = CameraPipeline(loaded, codec=px_codec.CODEC_NAME, threads=camera_threads, zstd_level=zstd_level,
-                            value_bits=value_bits)
-    edge = EdgePipeline(loaded, device=edge_device)
-    points = []
     t0 = time.perf_counter()
-    for k, p in tqdm(budgets, desc="profile", disable=not progress):
-        point, _ = measure_point(camera, edge, clips, labels, k, p, edge_batch=edge_batch)
-        points.append(point)
-        log.info("K=%d p=%g acc=%.3f bytes=%.0f camera=%.1fms edge=%.1fms", k, p, point.accuracy,
-                 point.bytes_mean, point.camera_ms, point.edge_ms)
+    skipped: dict[str, str] = {}
+    if specs is not None:
+        from .modes import measure_mode_points
+
+        points, skipped = measure_mode_points(loaded, clips, labels, specs, model_files=model_files,
+                                              edge_device=edge_device, edge_batch=edge_batch,
+                                              camera_threads=camera_threads,
+                                              camera_options={"zstd_level": zstd_level, "value_bits": value_bits},
+                                              progress=progress)
+        device = edge_device
+    else:
+        camera = CameraPipeline(loaded, codec=px_codec.CODEC_NAME, threads=camera_threads, zstd_level=zstd_level,
+                                value_bits=value_bits)
+        edge = EdgePipeline(loaded, device=edge_device)
+        device = str(edge.device)
+        points = []
+        for k, p in tqdm(budgets, desc="profile", disable=not progress):
+            point, _ = measure_point(camera, edge, clips, labels, k, p, edge_batch=edge_batch)
+            points.append(point)
+            log.info("K=%d p=%g acc=%.3f bytes=%.0f camera=%.1fms edge=%.1fms", k, p, point.accuracy,
+                     point.bytes_mean, point.camera_ms, point.edge_ms)
     clip = {"frames": cfg.clip.frames, "height": cfg.clip.height, "width": cfg.clip.width, "channels": cfg.clip.channels}
     profile = Profile(
         name=name, clip=clip, points=points, model=model_path, dataset=dataset, command=command,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         host={"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
               "python": sys.version.split()[0], "torch": torch.__version__, "camera_threads": camera_threads,
-              "edge_device": str(edge.device), "edge_threads": torch.get_num_threads(), "edge_batch": edge_batch,
+              "edge_device": device, "edge_threads": torch.get_num_threads(), "edge_batch": edge_batch,
               "zstd_level": zstd_level, "value_bits": value_bits,
-              "measure_s": round(time.perf_counter() - t0, 1)},
+              "measure_s": round(time.perf_counter() - t0, 1), **({"skipped_modes": skipped} if skipped else {})},
     )
     for pt in profile.points:
-        pt.extra["compression_ratio"] = round(compression_ratio(profile, pt), 2)
+        if pt.bytes_mean > 0:
+            pt.extra["compression_ratio"] = round(compression_ratio(profile, pt), 2)
     return profile
