@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["ConfigError", "load_yaml", "check_keys", "deep_merge"]
+__all__ = ["ConfigError", "load_yaml", "check_keys", "deep_merge", "typed_fields", "typed_value"]
 
 
 class ConfigError(ValueError):
@@ -70,3 +70,66 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def typed_value(value: Any, annotation: Any, where: str) -> Any:
+    """``value`` checked against a dataclass field's annotation (int, float, bool, str, dict, list, their
+    ``| None`` and ``Union`` forms); ConfigError naming ``where`` and the expected type otherwise.
+
+    YAML already gives numbers and booleans their types, so nothing is coerced except an int where a
+    float is wanted: ``epochs: abc`` or ``lr: fast`` fail here, before any work starts, instead of
+    as a TypeError deep inside training.
+    """
+    import math
+    import types
+    import typing
+
+    if annotation is Any or isinstance(annotation, str):
+        return value
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return typed_value(value, option, where)
+            except ConfigError:
+                continue
+        names = " or ".join(_type_name(typing.get_origin(a) or a) for a in typing.get_args(annotation))
+        raise ConfigError(f"{where} must be {names}, got {value!r}")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{where} must be empty, got {value!r}")
+    base = origin or annotation
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+    elif base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif base is str:
+        if isinstance(value, str):
+            return value
+    elif base in (dict, list, tuple):
+        if isinstance(value, (list, tuple) if base in (list, tuple) else dict):
+            return value
+    else:
+        return value  # a type configs do not hold (nested dataclasses are checked where they are built)
+    kind = {dict: "a mapping", list: "a list", tuple: "a list", bool: "true or false", int: "an integer",
+            float: "a finite number", str: "a string"}[base]
+    raise ConfigError(f"{where} must be {kind}, got {value!r}")
+
+
+def typed_fields(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` with every key checked against the dataclass ``cls``'s field annotation (see typed_value)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)  # resolves postponed (string) annotations in cls's module
+    return {key: typed_value(value, hints[key], f"{where}.{key}") if key in hints else value
+            for key, value in data.items()}
