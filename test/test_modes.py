@@ -11,7 +11,7 @@ import torch
 from stae_ros.data.synthetic import render_clip
 from stae_ros.modes import CameraMode, EdgeMode, ModeContext, make_camera, make_edge, mode_names
 from stae_ros.modes.base import Decoded
-from stae_ros.pipeline import (BudgetError, CameraPipeline, EdgePipeline, ModelMismatchError, PipelineError,
+from stae_ros.pipeline import (BudgetError, CameraPipeline, EdgePipeline, PipelineError,
                                UnknownModeError)
 from stae_ros.training.checkpoints import load_model
 
