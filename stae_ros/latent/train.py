@@ -12,13 +12,28 @@ from tqdm import tqdm
 
 from .model import LatentConfig, LatentModel
 
-__all__ = ["train_latent", "estimate_bits", "refit_prior"]
+__all__ = ["train_latent", "latent_optimizer", "estimate_bits", "refit_prior"]
 
 log = logging.getLogger(__name__)
 
 
 def _batch(clips: np.ndarray, idx: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(clips[idx])).permute(0, 4, 1, 2, 3).float().div_(255.0)
+
+
+def latent_optimizer(model: LatentModel, lr: float, prior_lr_scale: float = 25.0,
+                     weight_decay: float = 1e-4) -> torch.optim.AdamW:
+    """AdamW over the encoder and head at ``lr``, and over the prior at ``lr * prior_lr_scale``.
+
+    The prior has one location and one scale per channel: with Adam at the network's rate it
+    would need thousands of steps to follow the latent, so it learns prior_lr_scale x faster.
+    """
+    prior = list(model.prior.parameters())
+    rest = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
+    return torch.optim.AdamW(
+        [{"params": rest, "weight_decay": weight_decay},
+         {"params": prior, "lr": lr * prior_lr_scale, "weight_decay": 0.0}], lr=lr
+    )
 
 
 def train_latent(
@@ -38,13 +53,7 @@ def train_latent(
     torch.manual_seed(seed)
     model = init if init is not None else LatentModel(cfg)
     rng = np.random.default_rng(seed)
-    prior = list(model.prior.parameters())
-    rest = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
-    # The prior has one location and one scale per channel: with Adam at the network's rate it
-    # would need thousands of steps to follow the latent, so it learns prior_lr_scale x faster.
-    opt = torch.optim.AdamW(
-        [{"params": rest, "weight_decay": 1e-4}, {"params": prior, "lr": lr * prior_lr_scale, "weight_decay": 0.0}], lr=lr
-    )
+    opt = latent_optimizer(model, lr, prior_lr_scale)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * i / max(steps, 1))))
     y_all = torch.from_numpy(np.asarray(labels, np.int64))
     model.train()

@@ -20,7 +20,7 @@ __all__ = ["STAGES", "StageConfig", "DataConfig", "AugmentConfig", "TrainConfig"
 #: the paper's step-by-step order
 STAGES: tuple[str, ...] = ("classifier", "fa", "sa", "fr")
 
-_TOP_KEYS = ("name", "seed", "pretrained", "model", "data", "stages", "augment", "device", "threads", "eval", "export", "half")
+_TOP_KEYS = ("mode", "name", "seed", "pretrained", "model", "data", "stages", "augment", "device", "threads", "eval", "export", "half")
 
 
 @dataclass

@@ -1,0 +1,65 @@
+"""The edge model as teacher: a trained STAE checkpoint's ViT, frozen, checked against the data.
+
+Why a helper: the payload modes are trained *against the edge model* (stae-latent distils it,
+stae-roi264 fine-tunes it on decoded clips), so each loads the same checkpoint, checks that it
+sees the same clips and classes as the data set, and scores it on raw clips as the reference.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from .errors import TrainingError
+
+__all__ = ["load_teacher", "teacher_logits", "count_gflop"]
+
+log = logging.getLogger(__name__)
+
+
+def load_teacher(path: str, clip: tuple[int, int, int], class_names: list[str], device: torch.device) -> torch.nn.Module:
+    """The STAE model of checkpoint ``path`` (its ``classify`` is the edge ViT), frozen, eval mode.
+
+    A clip shape or class list other than the data set's is a TrainingError naming both."""
+    from .checkpoints import load_model
+    from .errors import CheckpointError
+
+    try:
+        loaded = load_model(path, device)
+    except CheckpointError as exc:
+        raise TrainingError(f"teacher: {exc}") from exc
+    c = loaded.config.clip
+    if (c.frames, c.height, c.width) != tuple(clip):
+        raise TrainingError(f"teacher {path} classifies {c.frames}x{c.height}x{c.width} clips; the run uses "
+                            f"{clip[0]}x{clip[1]}x{clip[2]} (set clip: or the data's size to match)")
+    if list(loaded.class_names) != list(class_names):
+        raise TrainingError(f"teacher {path} has classes {loaded.class_names[:4]}... ({len(loaded.class_names)}); "
+                            f"the data set has {list(class_names)[:4]}... ({len(class_names)})")
+    model = loaded.model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    log.info("teacher: %s (stage %s)", path, loaded.meta.get("stage"))
+    return model
+
+
+@torch.no_grad()
+def teacher_logits(teacher: torch.nn.Module, clips_u8: np.ndarray | torch.Tensor, device: torch.device,
+                   batch: int = 32) -> torch.Tensor:
+    """The edge model's logits on raw uint8 clips ``N,T,H,W,3`` (CPU tensor ``N,classes``)."""
+    from .loop import to_float_clips
+
+    out = [teacher.classify(to_float_clips(clips_u8[i : i + batch], device)).float().cpu()
+           for i in range(0, len(clips_u8), batch)]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def count_gflop(fn, *args) -> float:
+    """GFLOP of one call of ``fn(*args)`` as counted by torch.utils.flop_counter (convs, matmuls)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        fn(*args)
+    return counter.get_total_flops() / 1e9

@@ -1,0 +1,207 @@
+"""`stae train` trains every payload from a YAML config on a data set folder, resumably, and exports
+a model file the camera and edge load: stae-px, stae-latent (distilled from the edge model),
+stae-roi264 (the edge model adapted to decoded clips, or its own classifier), and local."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from stae_ros.cli import main as stae_main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _write_config(src: Path, dst: Path, data_root: Path, **changes) -> Path:
+    """A copy of a tiny config with its data in ``data_root``, absolute paths, and ``changes`` merged."""
+    raw = yaml.safe_load(src.read_text())
+    raw["data"] = dict(raw["data"], root=str(data_root))
+    if isinstance(raw.get("model"), dict) and "base" in raw["model"]:
+        raw["model"]["base"] = str(ROOT / raw["model"]["base"])
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    dst.write_text(yaml.safe_dump(raw))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("train_modes")
+
+
+@pytest.fixture(scope="module")
+def data_root(work) -> Path:
+    """A tiny generated folder set (12 classes, 2 train + 1 test clip each, 8x32x32)."""
+    from stae_ros.data.synthetic import generate_dataset
+
+    root = work / "data"
+    generate_dataset(root, seed=0, train_per_class=2, test_per_class=1, frames=8, height=32, width=32, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def teacher(work, data_root) -> Path:
+    """stae-px trained through `stae train` (no mode key: the default): the edge model of the other tests."""
+    cfg = _write_config(CONFIG / "train_tiny.yaml", work / "px.yaml", data_root)
+    out = work / "px_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    return out / "model.pt"
+
+
+def test_stae_px_is_the_default_mode_and_exports_a_checkpoint(teacher, work, data_root):
+    from stae_ros.training import load_model
+
+    loaded = load_model(teacher)
+    assert loaded.config.clip.frames == 8 and len(loaded.class_names) == 12
+    metrics = json.loads((teacher.parent / "metrics.json").read_text())
+    assert [row["stage"] for row in metrics["history"]][-1] == "fr"
+    # the same config with the mode spelled out trains the same way
+    cfg = _write_config(CONFIG / "train_tiny.yaml", work / "px_named.yaml", data_root, mode="stae-px",
+                        stages={"classifier": {"epochs": 1, "lr": 3.0e-3, "batch_size": 8}})
+    out = work / "px_named"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--stages", "classifier", "--no-progress"]) == 0
+    assert load_model(out / "model.pt").meta["stage"] == "classifier"
+
+
+def test_latent_head_starts_from_the_edge_vit(teacher):
+    from stae_ros.latent.model import LatentConfig, LatentModel
+    from stae_ros.training import load_model
+
+    vit = load_model(teacher).model.vit
+    vc = vit.cfg
+    cfg = LatentConfig(frames=8, height=32, width=32, num_classes=12, time_stride=2, head_kind="vit",
+                       head_dim=vc.dim, head_depth=vc.depth, head_heads=vc.heads, head_mlp_ratio=vc.mlp_ratio)
+    model = LatentModel(cfg)
+    assert not torch.equal(model.head.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    copied = model.head.init_from_vit(vit)
+    assert "blocks.0" in copied and "head" in copied
+    assert torch.equal(model.head.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    assert torch.equal(model.head.head.weight, vit.head.weight[:, : vc.dim])
+
+
+def test_stae_latent_distils_the_edge_model_and_exports_a_codec(teacher, work, data_root):
+    from stae_ros.latent.io import load_latent_codec
+
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent.yaml", data_root, teacher=str(teacher))
+    out = work / "latent_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    codec = load_latent_codec(out / "model.pt")
+    assert codec.cfg.head_kind == "vit" and codec.cfg.time_stride == 2
+    clip = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    payload = codec.encode(clip)
+    assert codec.decode_classify(payload).shape == (1, 12)
+    metrics = json.loads((out / "metrics.json").read_text())
+    final = metrics["final"]
+    assert final["bytes_mean"] > 5 and 0.0 <= final["accuracy"] <= 1.0
+    assert final["teacher_acc"] is not None and final["distill"] > 0
+    assert final["edge_gflop"] > 0 and final["camera_gflop"] > 0
+    assert any("kl" in row for row in metrics["history"])
+
+
+def test_stae_latent_resumes_from_last_checkpoint(work, data_root):
+    from stae_ros.latent.io import load_latent_codec
+    from stae_ros.training.registry import run_mode
+
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_resume.yaml", data_root)
+    out = work / "latent_resume"
+    first = run_mode(cfg, out, progress=False, stop_after_steps=3)
+    assert first.history[-1]["step"] == 3 and not (out / "model.pt").exists()
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--resume", "--no-progress"]) == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [row["step"] for row in history] == [3, 6]
+    load_latent_codec(out / "model.pt")
+
+
+def test_stae_roi264_adapts_the_edge_vit_and_exports_a_roi_model(teacher, work, data_root):
+    from stae_ros.roi.classifier_file import EdgeViTClassifier
+    from stae_ros.roi.node_model import load_roi_model
+
+    cfg = _write_config(CONFIG / "train_roi264_tiny.yaml", work / "roi.yaml", data_root, teacher=str(teacher))
+    out = work / "roi_run"
+    export = work / "exported" / "roi.pt"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--export", str(export), "--no-progress"]) == 0
+    model = load_roi_model(export)
+    assert isinstance(model.classifier, EdgeViTClassifier) and model.shape == (8, 32, 32)
+    clip = np.zeros((8, 32, 32, 3), np.uint8)
+    clip[:, 8:24, 8:24] = 200
+    decoded = model.codec().decode(model.codec().encode(clip, model.importance(clip)))
+    with torch.no_grad():
+        logits = model.classifier(torch.from_numpy(decoded).permute(3, 0, 1, 2)[None].float() / 255)
+    assert logits.shape == (1, 12)
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["bytes_mean"] > 0 and final["classifier"] == "edge ViT" and final["teacher_acc"] is not None
+
+
+def test_stae_roi264_own_classifier_and_learned_map_resume(work, data_root):
+    from stae_ros.roi.classifier import PixelClassifier
+    from stae_ros.roi.node_model import load_roi_model
+    from stae_ros.training.registry import run_mode
+
+    cfg = _write_config(CONFIG / "train_roi264_tiny.yaml", work / "roi_own.yaml", data_root,
+                        importance={"kind": "learned", "block": 8, "steps": 2, "batch": 2, "distill_steps": 1})
+    out = work / "roi_own"
+    run_mode(cfg, out, progress=False, stop_after_steps=2)  # the base phase's first checkpoint
+    last = json.loads((out / "metrics.json").read_text())["history"][-1]
+    assert (last["phase"], last["step"]) == ("base", 2) and not (out / "model.pt").exists()
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--resume", "--no-progress"]) == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [(r["phase"], r["step"]) for r in history] == [("base", 2), ("base", 4), ("finetune", 2), ("finetune", 4)]
+    model = load_roi_model(out / "model.pt")
+    assert isinstance(model.classifier, PixelClassifier) and model.importance_net is not None
+
+
+def test_unknown_mode_is_one_line_naming_the_key_and_the_modes(work, data_root, caplog):
+    from stae_ros.training.registry import MODES
+
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "bad.yaml", data_root, mode="stae-pixels")
+    with caplog.at_level(logging.ERROR):
+        assert stae_main(["train", "--config", str(cfg), "--out", str(work / "bad"), "--no-progress"]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert "'mode'" in errors[0] and "stae-pixels" in errors[0]
+    assert all(mode in errors[0] for mode in MODES)
+
+
+def test_px_only_options_are_refused_by_payload_modes(work, data_root, caplog):
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "opts.yaml", data_root)
+    with caplog.at_level(logging.ERROR):
+        assert stae_main(["train", "--config", str(cfg), "--out", str(work / "opts"), "--stages", "fa"]) == 2
+    assert any("--stages" in r.getMessage() for r in caplog.records)
+
+
+def test_a_mode_whose_module_is_missing_names_it(monkeypatch):
+    from stae_ros.training import registry
+    from stae_ros.training.errors import TrainingError
+
+    monkeypatch.setitem(registry.MODES, "nowhere", "stae_ros.no_such_module:train")
+    with pytest.raises(TrainingError, match="stae_ros.no_such_module:train"):
+        registry.resolve_mode("nowhere")
+
+
+def test_local_mode_trains_through_stae_train(work, data_root):
+    from stae_ros.training import registry
+    from stae_ros.training.errors import TrainingError
+
+    tiny = CONFIG / "train_local_tiny.yaml"
+    try:
+        registry.resolve_mode("local")
+    except TrainingError as exc:
+        pytest.skip(f"local mode not available: {exc}")
+    if not tiny.is_file():
+        pytest.skip(f"{tiny} not present")
+    cfg = _write_config(tiny, work / "local.yaml", data_root, mode="local")
+    out = work / "local_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert (out / "metrics.json").is_file()
