@@ -194,14 +194,20 @@ def test_local_mode_trains_through_stae_train(work, data_root):
     from stae_ros.training import registry
     from stae_ros.training.errors import TrainingError
 
-    tiny = CONFIG / "train_local_tiny.yaml"
     try:
         registry.resolve_mode("local")
     except TrainingError as exc:
         pytest.skip(f"local mode not available: {exc}")
-    if not tiny.is_file():
-        pytest.skip(f"{tiny} not present")
-    cfg = _write_config(tiny, work / "local.yaml", data_root, mode="local")
+    from stae_ros.local import load_local_model
+
+    src = CONFIG / "train_local_synth.yaml"
+    cfg = _write_config(src, work / "local.yaml", data_root, mode="local", clip={"frames": 8, "height": 32, "width": 32},
+                        data={"generate": None, "cache": False, "render_in_memory": False, "stream": False},
+                        model={"stem_channels": 4, "stage_channels": [4, 8], "stage_depths": [1, 1], "head_channels": 8},
+                        train={"epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "warmup_steps": 0},
+                        budget={"preset": ""}, export="", threads=0, device="cpu")
     out = work / "local_run"
-    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
-    assert (out / "metrics.json").is_file()
+    assert registry.run_mode(cfg, out, progress=False, stop_after_steps=2).model_path is not None
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert len(json.loads((out / "metrics.json").read_text())["history"]) == 2
+    load_local_model(out / "model.pt")
