@@ -211,3 +211,42 @@ def test_local_mode_trains_through_stae_train(work, data_root):
     assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--resume", "--no-progress"]) == 0
     assert len(json.loads((out / "metrics.json").read_text())["history"]) == 2
     load_local_model(out / "model.pt")
+
+
+def _imports_of(path: Path, package: str) -> set[str]:
+    """Every stae_ros module a source file imports, at module level or inside functions."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return {n for n in names if n.startswith("stae_ros")}
+
+
+def test_training_modes_do_not_reach_the_payload_studies():
+    """The product's training path (every mode of the registry, the model files it writes) never
+    imports the study scripts that render their own synthetic set."""
+    from stae_ros.training.registry import MODES
+
+    studies = {"stae_ros.latent.evaluate", "stae_ros.roi.evaluate", "stae_ros.roi.study_cli"}
+    seen: set[str] = set()
+    todo = ["stae_ros.cli.train", "stae_ros.training.registry"] + [t.split(":")[0] for t in MODES.values()]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        rel = Path(*name.split("."))
+        for path, package in ((ROOT / rel.with_suffix(".py"), name.rpartition(".")[0]), (ROOT / rel / "__init__.py", name)):
+            if path.is_file():
+                todo.extend(_imports_of(path, package) - seen)
+    assert "stae_ros.training.latent" in seen and "stae_ros.roi.node_model" in seen
+    assert not seen & studies, sorted(seen & studies)
