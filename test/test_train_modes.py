@@ -52,6 +52,17 @@ def data_root(work) -> Path:
 
 
 @pytest.fixture(scope="module")
+def plain_root(work, data_root) -> Path:
+    """The same videos as a plain <class>/<video> folder: no split files, so the loader's seeded split applies."""
+    import shutil
+
+    root = work / "plain"
+    for class_dir in sorted(p for p in data_root.iterdir() if p.is_dir() and p.name != "splits"):
+        shutil.copytree(class_dir, root / class_dir.name)
+    return root
+
+
+@pytest.fixture(scope="module")
 def teacher(work, data_root) -> Path:
     """stae-px trained through `stae train` (no mode key: the default): the edge model of the other tests."""
     cfg = _write_config(CONFIG / "train_tiny.yaml", work / "px.yaml", data_root)
@@ -110,11 +121,12 @@ def test_stae_latent_distils_the_edge_model_and_exports_a_codec(teacher, work, d
     assert any("kl" in row for row in metrics["history"])
 
 
-def test_stae_latent_resumes_from_last_checkpoint(work, data_root):
+def test_stae_latent_resumes_from_last_checkpoint_on_a_plain_folder(work, plain_root):
     from stae_ros.latent.io import load_latent_codec
     from stae_ros.training.registry import run_mode
 
-    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_resume.yaml", data_root)
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_resume.yaml", plain_root,
+                        data={"generate": None, "split": "seeded", "test_fraction": 0.34})
     out = work / "latent_resume"
     first = run_mode(cfg, out, progress=False, stop_after_steps=3)
     assert first.history[-1]["step"] == 3 and not (out / "model.pt").exists()
