@@ -5,7 +5,8 @@
     ros2 launch stae_ros demo.launch.py link_rate_bps:=200000     # through link_emulator_node at 200 kbit/s
     ros2 topic echo /action_label stae_msgs/msg/ActionLabel
 
-Same executables and YAML (share/stae_ros/config) as robot.launch.py and edge.launch.py.
+Same executables and YAML (share/stae_ros/config, or camera_config:=, edge_config:=, controller_config:=)
+as robot.launch.py and edge.launch.py.
 """
 
 from launch import LaunchDescription
@@ -32,23 +33,29 @@ def generate_launch_description() -> LaunchDescription:
                               description="accuracy profile JSON; '' = profiles/default.json"),
         DeclareLaunchArgument("link_rate_bps", default_value="0",
                               description="> 0: clips pass link_emulator_node, a constant link of this many bit/s"),
+        DeclareLaunchArgument("camera_config", default_value=PathJoinSubstitution([config_dir, "camera.yaml"]),
+                              description="camera_node parameter file"),
+        DeclareLaunchArgument("edge_config", default_value=PathJoinSubstitution([config_dir, "edge.yaml"]),
+                              description="edge_node parameter file"),
+        DeclareLaunchArgument("controller_config", default_value=PathJoinSubstitution([config_dir, "controller.yaml"]),
+                              description="controller_node parameter file"),
     ]
     emulate = PythonExpression([LaunchConfiguration("link_rate_bps"), " > 0"])
     camera = Node(
         package=PACKAGE, executable="camera_node", name="camera_node", namespace=ns,
-        parameters=[PathJoinSubstitution([config_dir, "camera.yaml"]),
+        parameters=[LaunchConfiguration("camera_config"),
                     {"source": ParameterValue(LaunchConfiguration("source"), value_type=str), "model": model}],
         output="screen", emulate_tty=True,
     )
     edge = Node(
         package=PACKAGE, executable="edge_node", name="edge_node", namespace=ns,
-        parameters=[PathJoinSubstitution([config_dir, "edge.yaml"]), {"model": model}],
+        parameters=[LaunchConfiguration("edge_config"), {"model": model}],
         output="screen", emulate_tty=True, condition=UnlessCondition(emulate),
     )
     # with an emulated link: camera -> semantic_clip -> link_emulator_node -> semantic_clip_link -> edge
     edge_via_link = Node(
         package=PACKAGE, executable="edge_node", name="edge_node", namespace=ns,
-        parameters=[PathJoinSubstitution([config_dir, "edge.yaml"]), {"model": model}],
+        parameters=[LaunchConfiguration("edge_config"), {"model": model}],
         remappings=[("semantic_clip", "semantic_clip_link")],
         output="screen", emulate_tty=True, condition=IfCondition(emulate),
     )
@@ -60,7 +67,7 @@ def generate_launch_description() -> LaunchDescription:
     )
     controller = Node(
         package=PACKAGE, executable="controller_node", name="controller_node", namespace=ns,
-        parameters=[PathJoinSubstitution([config_dir, "controller.yaml"]),
+        parameters=[LaunchConfiguration("controller_config"),
                     {"profile": ParameterValue(LaunchConfiguration("profile"), value_type=str)}],
         output="screen", emulate_tty=True,
     )

@@ -6,6 +6,7 @@ installed, every LaunchConfiguration is declared, and the parameter keys they se
 """
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -156,3 +157,169 @@ def test_ros_env_sets_private_domain():
     assert env["ROS_DOMAIN_ID"] == "42" and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert "ROS_LOCALHOST_ONLY" not in env and env["PATH"] == "/bin"
     assert "ROS_AUTOMATIC_DISCOVERY_RANGE" not in ros_env(3, localhost_only=False, base={})
+
+
+# ---- config, docs and commands agree with the code ---------------------------------------------
+
+def test_config_yaml_is_the_parameter_tables():
+    from stae_ros.ros.params import yaml_config
+
+    for node, name in NODE_CONFIGS.items():
+        assert (ROOT / "config" / name).read_text() == yaml_config(node), \
+            f"config/{name} differs from params.yaml_config({node!r}): regenerate it"
+
+
+def test_docs_parameter_tables_are_the_parameter_tables():
+    from stae_ros.ros.params import markdown_table
+
+    docs = (ROOT / "docs" / "ros.md").read_text()
+    for node, specs in NODE_PARAMS.items():
+        assert f"### {node}\n\n{markdown_table(specs)}\n" in docs, f"docs/ros.md's {node} table is not params.py's"
+
+
+def _declared(path: Path) -> set[str]:
+    return {c.args[0].value for c in _calls(ast.parse(path.read_text()), "DeclareLaunchArgument")}
+
+
+def test_docs_launch_argument_table_is_what_the_launch_files_declare():
+    """Every argument docs/ros.md names is declared by exactly the launch files it marks (ros2 launch
+    would accept an undeclared one silently), and every declared argument is in the table."""
+    docs = (ROOT / "docs" / "ros.md").read_text()
+    lines = docs[docs.index("| argument | default |"):].splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    files = header[2:-1]
+    assert files == ["robot", "edge", "demo", "multi_robot"]
+    declared = {f: _declared(ROOT / "launch" / f"{f}.launch.py") for f in files}
+    assert set(declared) == {p.name.removesuffix(".launch.py") for p in LAUNCH_FILES}
+    table: dict[str, set[str]] = {}
+    for row in lines[2:]:
+        if not row.startswith("|"):
+            break
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = cells[0].strip("`")
+        table[name] = {f for f, mark in zip(files, cells[2:-1]) if mark == "x"}
+    for name, marked in table.items():
+        really = {f for f in files if name in declared[f]}
+        assert marked == really, f"docs/ros.md says {name} is taken by {sorted(marked)}; declared by {sorted(really)}"
+    every = set().union(*declared.values())
+    assert every <= set(table), f"launch arguments missing from docs/ros.md's table: {sorted(every - set(table))}"
+
+
+#: topic -> message type, as the nodes use them (docs/ros.md 'Topics')
+TOPIC_TYPES = {
+    "image_raw": "sensor_msgs/msg/Image", "semantic_clip": "stae_msgs/msg/SemanticClip",
+    "action_label": "stae_msgs/msg/ActionLabel", "ground_truth": "stae_msgs/msg/ActionLabel",
+    "link_stats": "stae_msgs/msg/LinkStats", "budget_command": "stae_msgs/msg/BudgetCommand",
+    "original": "sensor_msgs/msg/Image", "recovered": "sensor_msgs/msg/Image",
+}
+#: flags of Jazzy's `ros2 topic echo` / `pub` (ros2cli jazzy: ros2topic/verb/{echo,pub}.py, api.add_qos_arguments)
+_QOS_FLAGS = {"--qos-profile", "--qos-depth", "--qos-history", "--qos-reliability", "--qos-durability",
+              "--qos-liveliness", "--qos-liveliness-lease-duration-seconds"}
+_ECHO_FLAGS = _QOS_FLAGS | {"--csv", "--field", "--full-length", "-f", "--truncate-length", "-l", "--no-arr", "--no-str",
+                            "--flow-style", "--no-lost-messages", "--raw", "--filter", "--once", "--timeout",
+                            "--include-message-info", "-i"}
+_PUB_FLAGS = _QOS_FLAGS | {"--stdin", "-r", "--rate", "-p", "--print", "-1", "--once", "-t", "--times", "-w",
+                           "--wait-matching-subscriptions", "--max-wait-time-secs", "--keep-alive", "-n", "--node-name"}
+_SWITCHES = {"--csv", "--full-length", "-f", "--no-arr", "--no-str", "--flow-style", "--no-lost-messages", "--raw",
+             "--once", "--include-message-info", "-i", "--stdin", "-1"}
+
+
+def _ros2_commands(text: str) -> list[list[str]]:
+    """Every `ros2 ...` command of a markdown text: code-block lines and inline code spans."""
+    import shlex
+
+    found = []
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        candidates = [line.strip()] if in_block else re.findall(r"`(ros2 [^`]+)`", line)
+        for cand in candidates:
+            if cand.startswith("ros2 "):
+                cmd = shlex.split(cand, comments=True)
+                if len(cmd) >= 4:  # a command, not a mention such as `ros2 launch`
+                    found.append(cmd)
+    return found
+
+
+def _ros_section(readme: str) -> str:
+    start = readme.index("## On ROS hosts")
+    end = readme.index("\n## ", start + 1)
+    return readme[start:end]
+
+
+def _check_topic_command(cmd: list[str], where: str) -> None:
+    from rclpy.qos import QoSDurabilityPolicy, QoSReliabilityPolicy
+
+    verb, args = cmd[2], cmd[3:]
+    allowed = _ECHO_FLAGS if verb == "echo" else _PUB_FLAGS
+    positional = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-"):
+            assert a in allowed, f"{where}: `ros2 topic {verb}` has no flag {a}: {' '.join(cmd)}"
+            if a not in _SWITCHES:
+                value = args[i + 1]
+                if a == "--qos-durability":
+                    assert value in QoSDurabilityPolicy.short_keys(), (where, value)
+                if a == "--qos-reliability":
+                    assert value in QoSReliabilityPolicy.short_keys(), (where, value)
+                i += 1
+        else:
+            positional.append(a)
+        i += 1
+    topic = positional[0]
+    base = topic.rsplit("/", 1)[-1]
+    assert base in TOPIC_TYPES, f"{where}: no node uses a topic {topic}: {' '.join(cmd)}"
+    assert topic.startswith("/") and "/stae/" not in topic, f"{where}: {topic}"
+    if len(positional) > 1:
+        assert positional[1] == TOPIC_TYPES[base], f"{where}: {topic} carries {TOPIC_TYPES[base]}, not {positional[1]}"
+    if verb == "pub":
+        values = yaml.safe_load(positional[2])
+        fields = set((ROOT / "msg" / (TOPIC_TYPES[base].rsplit("/", 1)[1] + ".msg")).read_text().split())
+        assert set(values) <= fields, f"{where}: {set(values) - fields} are not fields of {TOPIC_TYPES[base]}"
+
+
+def _check_param_command(cmd: list[str], where: str) -> None:
+    verb, node, name = cmd[2], cmd[3].rsplit("/", 1)[-1], cmd[4]
+    specs = {s.name: s for s in NODE_PARAMS[node]}
+    assert name in specs, f"{where}: {node} has no parameter {name}"
+    if verb == "set":
+        from rclpy.parameter import parameter_value_to_python
+        from rclpy.parameter import get_parameter_value  # what `ros2 param set` calls on the value
+
+        value = parameter_value_to_python(get_parameter_value(string_value=cmd[5]))
+        default = specs[name].default
+        assert type(value) is type(default) or (isinstance(default, float) and type(value) is int), \
+            f"{where}: `{' '.join(cmd)}` sends a {type(value).__name__}; {name} is a {type(default).__name__}"
+        assert specs[name].check(value) is None, specs[name].check(value)
+        if name == "codec_settings":
+            assert isinstance(json.loads(value), dict), f"{where}: {value!r} is not a JSON object"
+
+
+def test_docs_commands_parse_as_ros2_reads_them():
+    """The ros2 commands in README's ROS section and docs/ros.md name launch files, arguments, topics,
+    types, flags and parameters that exist, and `ros2 param set` values parse (with rclpy's own
+    parser) to the parameter's type."""
+    pytest.importorskip("rclpy")
+    texts = {"README.md": _ros_section((ROOT / "README.md").read_text()), "docs/ros.md": (ROOT / "docs" / "ros.md").read_text()}
+    seen = set()
+    for where, text in texts.items():
+        for cmd in _ros2_commands(text):
+            kind = tuple(cmd[1:3])
+            seen.add((where, kind))
+            if cmd[1] == "launch":
+                assert cmd[2] == "stae_ros", f"{where}: {' '.join(cmd)}"
+                path = ROOT / "launch" / cmd[3]
+                assert path.is_file(), f"{where}: no launch file {cmd[3]}"
+                for arg in (a for a in cmd[4:] if not a.startswith("-")):  # ros2 launch's own flags (--show-args)
+                    name, sep, _ = arg.partition(":=")
+                    assert sep and name in _declared(path), f"{where}: {cmd[3]} does not declare {name!r}"
+            elif cmd[1] == "topic" and cmd[2] in ("echo", "pub"):
+                _check_topic_command(cmd, where)
+            elif cmd[1] == "param" and cmd[2] in ("set", "get", "describe"):
+                _check_param_command(cmd, where)
+    assert ("README.md", ("launch", "stae_ros")) in seen and ("README.md", ("topic", "echo")) in seen
+    assert ("docs/ros.md", ("param", "set")) in seen and ("docs/ros.md", ("topic", "pub")) in seen

@@ -152,8 +152,8 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/default.json",
        read_only=True),
     _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera encodes): stae-px, "
-       "stae-latent or stae-roi264; the issue-6 codecs' points are in profiles/payloads.json (set profile), "
-       "all at K=T, p=1", choices=CODECS, read_only=True),
+       "stae-latent or stae-roi264 (or h264, local); the whole-clip modes' points are in profiles/payloads.json "
+       "(set profile), all at K=T, p=1", choices=CODECS, read_only=True),
     _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
        "only points measured with it are chosen; empty = the shipped models/stae_latent_default.pt",
        read_only=True),
@@ -256,3 +256,75 @@ def on_set_callback(specs: Iterable[ParamSpec], apply: Callable[[Mapping[str, An
         return SetParametersResult(successful=True)
 
     return callback
+
+
+def markdown_table(specs: Iterable[ParamSpec]) -> str:
+    """The parameter table docs/ros.md shows for a node (a test keeps the two equal)."""
+
+    def show(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v)
+
+    rows = ["| parameter | default | range / choices | runtime | description |", "|---|---|---|---|---|"]
+    for s in specs:
+        if s.choices:
+            limits = ", ".join(s.choices)
+        elif s.min is not None and s.max is not None:
+            limits = f"{s.min} .. {s.max}"
+        else:
+            limits = ""
+        desc = s.description.replace("|", "\\|")
+        rows.append(f"| `{s.name}` | `{show(s.default)}` | {limits} | {'restart' if s.read_only else 'yes'} | {desc} |")
+    return "\n".join(rows)
+
+
+#: first lines of each node's config/<file>.yaml
+_YAML_HEADERS: dict[str, str] = {
+    "camera_node": "# camera_node parameters (robot side). Keys, types and ranges: stae_ros/ros/params.py and docs/ros.md.\n"
+                   "# Used by launch/robot.launch.py, demo.launch.py, multi_robot.launch.py and `stae demo` (the same file).\n",
+    "edge_node": "# edge_node parameters (edge/GPU host). Keys, types and ranges: stae_ros/ros/params.py and docs/ros.md.\n"
+                 "# Used by launch/edge.launch.py, demo.launch.py, multi_robot.launch.py and `stae demo` (the same file).\n",
+    "controller_node": "# controller_node parameters (edge host). Keys, types and ranges: stae_ros/ros/params.py and docs/ros.md.\n"
+                       "# Used by launch/edge.launch.py, demo.launch.py, multi_robot.launch.py and `stae demo` (the same file).\n",
+}
+
+
+def yaml_config(node: str) -> str:
+    """The text of config/<node's file>.yaml: every parameter at its default, described (a test keeps them equal).
+
+    ``qos.<topic>.<policy>`` parameters nest as rcl reads them (qos: <topic>: <policy>: value).
+    """
+    import json
+
+    def comment(s: ParamSpec) -> str:
+        c = s.description
+        if s.min is not None and s.max is not None:
+            c += f" [{s.min}..{s.max}]"
+        if s.choices and s.name.startswith("qos."):
+            c += f" ({' | '.join(s.choices)})"
+        if s.read_only:
+            c += " (read-only: restart to change)"
+        return c
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+
+    out = [_YAML_HEADERS[node].rstrip("\n"), "# '/**' applies to the node under any name and namespace.", "/**:",
+           "  ros__parameters:"]
+    qos: dict[str, list[tuple[str, ParamSpec]]] = {}
+    for s in NODE_PARAMS[node]:
+        if s.name.startswith("qos."):
+            _, topic, policy = s.name.split(".")
+            qos.setdefault(topic, []).append((policy, s))
+            continue
+        out += [f"    # {comment(s)}", f"    {s.name}: {value(s.default)}"]
+    if qos:
+        out += ["    # QoS of each topic (docs/ros.md, 'Topics'); a reader and a writer must agree", "    qos:"]
+        for topic, items in qos.items():
+            out.append(f"      {topic}:")
+            for policy, s in items:
+                out += [f"        # {comment(s)}", f"        {policy}: {value(s.default)}"]
+    return "\n".join(out) + "\n"
