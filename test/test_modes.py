@@ -262,6 +262,13 @@ def test_hostile_payloads_cost_no_good_clip_its_label(loaded, files, clips, monk
     assert edge.failures.snapshot().get("classify/stae-px/RuntimeError") == 1
 
 
+def test_edge_preloads_modes_and_says_which_it_cannot(loaded, tmp_path):
+    edge = EdgePipeline(loaded, device="cpu", codec_models={"stae-latent": str(tmp_path / "absent.pt")})
+    status = edge.preload(list(mode_names()) + ["mpeg2"])
+    assert status["stae-px"] is None and status["h264"] is None and status["stae-roi264"] is None
+    assert "absent.pt" in status["stae-latent"] and "on the camera" in status["local"] and "mpeg2" in status["mpeg2"]
+
+
 def test_mode_halves_from_the_registry_match(loaded, files):
     ctx = ModeContext(loaded, files, device=torch.device("cpu"))
     for mode in EDGE_MODES:

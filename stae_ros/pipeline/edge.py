@@ -143,6 +143,19 @@ class EdgePipeline:
                     self._modes[name] = found
         return found
 
+    def preload(self, names: Sequence[str]) -> dict[str, str | None]:
+        """Load the edge halves of ``names`` now (so the first clip after a camera's switch waits for no
+        model file); {name: None if loaded, else the reason it could not be (e.g. a mode with no edge
+        half, a missing model file)}. Nothing is raised: a mode that fails here fails per clip later."""
+        out: dict[str, str | None] = {}
+        for name in names:
+            try:
+                self.mode(name)
+                out[name] = None
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                out[name] = f"{type(exc).__name__}: {exc}"
+        return out
+
     def clip_shape(self, codec: str) -> tuple[int, int, int, int]:
         """(T, H, W, C) a payload of mode ``codec`` must declare (the mode's model's clip size)."""
         return tuple(self.mode(codec).shape)
