@@ -262,3 +262,23 @@ def test_training_modes_do_not_reach_the_payload_studies():
                 todo.extend(_imports_of(path, package) - seen)
     assert "stae_ros.training.latent" in seen and "stae_ros.roi.node_model" in seen
     assert not seen & studies, sorted(seen & studies)
+
+
+def test_payload_modes_cross_validate_over_a_fold_file(work, plain_root, capsys):
+    """`stae train --fold all` on a payload config: one run per fold of folds.csv, pooled in cv.json."""
+    rows = ["clip,class,fold"]
+    for class_dir in sorted(p for p in plain_root.iterdir() if p.is_dir()):
+        for i, video in enumerate(sorted(class_dir.iterdir())):
+            rows.append(f"{class_dir.name}/{video.name},{class_dir.name},{i % 3}")
+    (plain_root / "folds.csv").write_text("\n".join(rows) + "\n")
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_folds.yaml", plain_root,
+                        data={"generate": None}, train={"steps": 2, "save_every": 2, "refit_prior_steps": 2})
+    out = work / "latent_folds"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--fold", "all", "--no-progress"]) == 0
+    cv = json.loads((out / "cv.json").read_text())
+    assert sorted(cv["folds"]) == ["0", "1", "2"] and cv["pooled"]["test_clips"] == len(rows) - 1
+    folds = cv["folds"].values()
+    assert cv["pooled"]["accuracy"] == pytest.approx(
+        sum(f["accuracy"] * f["test_clips"] for f in folds) / sum(f["test_clips"] for f in folds))
+    assert all((out / f"fold{k}" / "model.pt").is_file() for k in range(3))
+    assert "pooled over 36 test clips" in capsys.readouterr().out

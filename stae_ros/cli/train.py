@@ -55,6 +55,15 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"device": args.device, "export": args.export, "threads": args.threads, "init": args.init,
                  "stages": args.stages, "init_skip": [m for m in (args.init_skip or "").split(",") if m]}
     if args.fold is not None:
+        from stae_ros.training.registry import DEFAULT_MODE, config_mode
+
+        try:
+            mode = config_mode(args.config)[0]
+        except (ConfigError, TrainConfigError) as exc:
+            log.error("%s", exc)
+            return 2
+        if mode != DEFAULT_MODE:
+            return _payload_folds(args, overrides, log)
         from stae_ros.training.crossval import run_folds_cli
 
         return run_folds_cli(args.config, args.out, args.fold, resume=args.resume, progress=not args.no_progress,
@@ -73,4 +82,30 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key}: {value * 100:.1f}%")
         elif key in ("bytes_mean", "teacher_acc", "camera_gflop", "edge_gflop") and isinstance(value, float):
             print(f"  {key}: {value * 100:.1f}%" if key == "teacher_acc" else f"  {key}: {value:.4g}")
+    return 0
+
+
+def _payload_folds(args: argparse.Namespace, overrides: dict, log) -> int:
+    """`--fold` for stae-latent / stae-roi264: one run per fold, pooled accuracy and bytes."""
+    from stae_ros.configio import ConfigError
+    from stae_ros.data.errors import DataError
+    from stae_ros.training import TrainingError
+    from stae_ros.training.crossval import parse_fold
+    from stae_ros.training.errors import CheckpointError, TrainConfigError
+    from stae_ros.training.payload_folds import train_payload_folds
+
+    try:
+        summary = train_payload_folds(args.config, args.out, parse_fold(args.fold), resume=args.resume,
+                                      progress=not args.no_progress, overrides=overrides)
+    except (ConfigError, TrainingError, TrainConfigError, CheckpointError, DataError) as exc:
+        log.error("%s", exc)
+        return 2
+    for k, f in summary["folds"].items():
+        print(f"fold {k} ({f.get('test_clips')} test clips): accuracy {100 * f.get('accuracy', 0.0):.1f}%, "
+              f"{f.get('bytes_mean', 0.0):.1f} B/clip")
+    p = summary["pooled"]
+    if p:
+        print(f"pooled over {p['test_clips']} test clips: accuracy {100 * p.get('accuracy', 0.0):.1f}%, "
+              f"{p.get('bytes_mean', 0.0):.1f} B/clip" +
+              (f", teacher on raw clips {100 * p['teacher_acc']:.1f}%" if "teacher_acc" in p else ""))
     return 0

@@ -83,19 +83,23 @@ def load_payload_config(path: str | Path, mode: str, own_keys: tuple[str, ...]) 
     return cfg
 
 
-#: command-line overrides a payload mode takes (the rest are stae-px's)
-PAYLOAD_OVERRIDES = ("device", "export", "threads", "init")
+#: command-line overrides a payload mode takes (the rest are stae-px's); test_fold comes from --fold
+PAYLOAD_OVERRIDES = ("device", "export", "threads", "init", "test_fold")
 
 
 def apply_overrides(cfg: PayloadConfig, overrides: dict[str, Any] | None) -> None:
-    """Set the command line's ``--device/--export/--threads/--init`` on ``cfg``; others are an error."""
-    given = {k: v for k, v in (overrides or {}).items() if v not in (None, "", [], ())}
+    """Set the command line's ``--device/--export/--threads/--init`` on ``cfg`` (and ``test_fold``:
+    test that fold of the data's fold CSV, no export); others are an error."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None and v not in ("", [], ())}
     unknown = sorted(set(given) - set(PAYLOAD_OVERRIDES))
     if unknown:
         raise TrainConfigError(f"mode {cfg.mode!r} has no option(s) {', '.join('--' + k.replace('_', '-') for k in unknown)} "
                                f"(stae-px only)")
     for key, value in given.items():
-        setattr(cfg, key, int(value) if key == "threads" else str(value))
+        if key == "test_fold":
+            cfg.data.split, cfg.data.test_fold, cfg.export = "folds", int(value), ""
+        else:
+            setattr(cfg, key, int(value) if key == "threads" else str(value))
 
 
 def section(cfg: PayloadConfig, name: str, cls: type, renames: dict[str, str] | None = None) -> Any:
