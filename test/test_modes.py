@@ -262,6 +262,15 @@ def test_hostile_payloads_cost_no_good_clip_its_label(loaded, files, clips, monk
     assert edge.failures.snapshot().get("classify/stae-px/RuntimeError") == 1
 
 
+def test_camera_preloads_modes_without_switching(loaded, files, tmp_path):
+    cam = _camera(loaded, files, "stae-px")
+    status = cam.preload(["h264", "local", "stae-roi264", "mpeg2"])
+    assert status["h264"] is None and status["local"] is None and "mpeg2" in status["mpeg2"]
+    assert cam.codec == "stae-px"
+    cam.set_mode("h264")
+    assert cam.codec == "h264" and cam.encode(np.zeros(cam.shape, np.uint8)).codec == "h264"
+
+
 def test_edge_preloads_modes_and_says_which_it_cannot(loaded, tmp_path):
     edge = EdgePipeline(loaded, device="cpu", codec_models={"stae-latent": str(tmp_path / "absent.pt")})
     status = edge.preload(list(mode_names()) + ["mpeg2"])

@@ -12,7 +12,7 @@ leave some for capture and DDS.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,19 @@ class CameraPipeline:
         self.k, self.p = prepared.k, prepared.p
         if changed:
             log.info("camera mode now %s", prepared.camera.describe())
+
+    def preload(self, names: Sequence[str]) -> dict[str, str | None]:
+        """Load the camera halves of ``names`` now, without changing the active mode, so a later switch
+        to one of them loads no model file; {name: None if loaded, else why it could not be}."""
+        out: dict[str, str | None] = {}
+        for name in names:
+            try:
+                if check_mode(name) not in self._cameras:
+                    self._cameras[name] = make_camera(name, self._ctx)
+                out[name] = None
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                out[name] = f"{type(exc).__name__}: {exc}"
+        return out
 
     def set_budget(self, k: int, p: float) -> None:
         """Change the frame budget K and spatial budget p for the next clips (BudgetError if out of range)."""
