@@ -19,8 +19,11 @@ __all__ = ["contact_sheet"]
 
 def contact_sheet(path: str | Path, seed: int = 0, frames: int = 16, size: int = 112, columns: int = 6,
                   backgrounds: BackgroundPool | None = None, classes: list[int] | None = None,
-                  cell: int = 72, boxes: bool = False) -> Path:
-    """Write a PNG grid: rows = classes, columns = evenly spaced frames of one clip."""
+                  cell: int = 72, boxes: bool = False, blocks: int = 1,
+                  colours: int = 0) -> Path:
+    """Write a PNG grid: rows = classes, columns = evenly spaced frames of one clip; ``blocks``
+    side-by-side blocks of rows keep a sheet of many classes roughly square; ``colours`` > 0
+    writes a palette PNG with that many colours (smaller file)."""
     import cv2
 
     ids = list(range(len(CLASS_NAMES))) if classes is None else classes
@@ -39,9 +42,17 @@ def contact_sheet(path: str | Path, seed: int = 0, frames: int = 16, size: int =
             x = label_w + c * (cell + pad)
             row[pad : pad + cell, x : x + cell] = img
         rows.append(row)
-    sheet = np.concatenate(rows, axis=0)
+    per_block = -(-len(rows) // blocks)
+    blank = np.full_like(rows[0], 255)
+    cols = [np.concatenate((rows[i : i + per_block] + [blank] * per_block)[:per_block], axis=0)
+            for i in range(0, len(rows), per_block)]
+    sheet = np.concatenate(cols, axis=1)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+    if colours:  # an adaptive palette: a few hundred kB instead of over a MB of camera noise
+        from PIL import Image  # installed with matplotlib
+
+        Image.fromarray(sheet).quantize(colours, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    elif not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {out}")
     return out
