@@ -35,7 +35,7 @@ class PayloadConfig:
     device: str = "auto"
     threads: int = 0
     export: str = ""  #: copy the exported model file here
-    teacher: str = ""  #: a stae-ckpt/1 file whose ViT is the edge model (distillation teacher / classifier start)
+    teacher: str = ""  #: a stae-ckpt/1 file whose ViT is the edge model (distillation teacher / classifier start); with --fold, '{fold}' is the fold number
     init: str = ""  #: start from this file's weights (mode-specific format)
     clip: dict[str, int] = field(default_factory=dict)  #: frames, height, width (default: the teacher's, else 16x64x64)
     sections: dict[str, Any] = field(default_factory=dict)  #: the mode's own top-level sections
@@ -96,8 +96,9 @@ def apply_overrides(cfg: PayloadConfig, overrides: dict[str, Any] | None) -> Non
         raise TrainConfigError(f"mode {cfg.mode!r} has no option(s) {', '.join('--' + k.replace('_', '-') for k in unknown)} "
                                f"(stae-px only)")
     for key, value in given.items():
-        if key == "test_fold":
+        if key == "test_fold":  # '{fold}' in teacher/init names each fold's own edge model
             cfg.data.split, cfg.data.test_fold, cfg.export = "folds", int(value), ""
+            cfg.teacher, cfg.init = (p.replace("{fold}", str(int(value))) for p in (cfg.teacher, cfg.init))
         else:
             setattr(cfg, key, int(value) if key == "threads" else str(value))
 
