@@ -69,7 +69,6 @@ setup(
     maintainer_email="maintainers@stae-ros.invalid",
     description="STAE semantic video compression for ROS 2 action recognition offloading",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "stae = stae_ros.cli:main",

@@ -280,6 +280,7 @@ def test_a_rejected_budget_command_changes_nothing(system):
         command(BudgetCommand.MODE_SET, 4, 0.3, '{"crf": 33}'),  # stae-px has no codec settings
         command(BudgetCommand.MODE_SET, 4, 0.3, "not json"),
         command(7, 4, 0.3),  # unknown mode
+        BudgetCommand(mode=BudgetCommand.MODE_SET, k=4, p=0.3, payload_mode="no-such-mode", reason="rejection test"),
     ]
     for cmd in refused:
         n = launcher.output_of(CAM).count("rejected")

@@ -250,9 +250,8 @@ class CameraNode(Node):
         # float32 on the wire: 0.1 arrives as 0.10000000149; keep the profile's value
         params = [Parameter("k", value=int(cmd.k)), Parameter("p", value=round(float(cmd.p), 6)),
                   Parameter("paused", value=False)]
-        payload_mode = str(getattr(cmd, "payload_mode", ""))  # messages built before the field existed lack it
-        if payload_mode:
-            params.append(Parameter("codec", value=payload_mode))
+        if cmd.payload_mode:
+            params.append(Parameter("codec", value=str(cmd.payload_mode)))
         if cmd.codec_settings:
             params.append(Parameter("codec_settings", value=str(cmd.codec_settings)))
         return params
@@ -261,7 +260,7 @@ class CameraNode(Node):
     def _on_budget(self, cmd: BudgetCommand) -> None:
         if cmd.stream_id and cmd.stream_id != self.cfg["stream_id"]:
             return
-        what = (f"BudgetCommand (mode {cmd.mode}, {getattr(cmd, 'payload_mode', '') or 'same payload'}, "
+        what = (f"BudgetCommand (mode {cmd.mode}, {cmd.payload_mode or 'same payload'}, "
                 f"K={cmd.k}, p={cmd.p:.3f}"
                 f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''})")
         params = self.budget_parameters(cmd)
