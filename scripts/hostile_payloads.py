@@ -179,6 +179,60 @@ def latent_random_body() -> bytes:
     return good[: bs.HEADER_BYTES] + rng.integers(0, 256, LatentLimits().max_bytes - bs.HEADER_BYTES, dtype=np.uint8).tobytes()
 
 
+def _noise(t: int, h: int, w: int, seed: int = 5) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+
+
+def px_max(layout: str, quality: int = 90) -> bytes:
+    """The costliest honest stae-px payload at the edge's shape: every pixel of every frame kept, noise."""
+    from stae_ros.codec import SemanticPayload, encode
+
+    t, h, w, c = PX_SHAPE
+    pl = SemanticPayload.from_dense(_noise(t, h, w), np.ones((t, h, w), bool), np.arange(t), PX_SHAPE, 1.0)
+    return encode(pl, layout=layout, quality=quality)
+
+
+def roi_max(x264_params: str = "", crf: int = 0) -> bytes:
+    """stae-roi264 of a 16x64x64 noise clip at CRF 0 (largest stream), or with extra x264 params."""
+    from fractions import Fraction
+
+    import av
+
+    from stae_ros.data.av_frames import FrameConverter
+
+    t, h, w, _ = PX_SHAPE
+    ctx = av.CodecContext.create("libx264", "w")
+    ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
+    ctx.time_base, ctx.framerate = Fraction(1, 16), 16
+    params = f"keyint={t}:scenecut=0:bframes=0" + (f":{x264_params}" if x264_params else "")
+    ctx.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": params}
+    conv, out = FrameConverter(), bytearray()
+    for i, frame in enumerate(_noise(t, h, w)):
+        f = conv.from_rgb(frame)
+        f.pts = i
+        for pkt in ctx.encode(f):
+            out += bytes(pkt)
+    for pkt in ctx.encode(None):
+        out += bytes(pkt)
+    return _roi_container(t, h, w, bytes(out))
+
+
+def latent_max_resealed() -> bytes:
+    """A deliberately made stae-latent payload: valid header and CRC, a random body of the largest
+    size the shape allows (a range decoder turns it into some latent: bounded cost, not integrity)."""
+    from stae_ros.latent import load_latent_codec
+    from stae_ros.latent import bitstream as bs
+
+    codec = load_latent_codec(LATENT_MODEL)
+    good = codec.encode(_clip(codec.cfg.frames, codec.cfg.height, codec.cfg.width))
+    n = bs.max_body_bytes(codec.shape) if hasattr(bs, "max_body_bytes") else 1 << 16
+    body = np.random.default_rng(4).integers(0, 256, n, dtype=np.uint8).tobytes()
+    head = bytearray(good[: bs.HEADER_BYTES])
+    if hasattr(bs, "payload_crc"):
+        head[5:9] = bs.payload_crc(bytes(head) + body).to_bytes(4, "little")
+    return bytes(head) + body
+
+
 def build_all(out: Path) -> dict[str, dict]:
     """Write every payload to out/<name>.bin (cached: existing files are kept); returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
@@ -204,8 +258,17 @@ def build_all(out: Path) -> dict[str, dict]:
         "h264_sps_4096x2160_100_skip": ("h264", "decode_annexb(16x64x64) of an SPS 4096x2160 stream, 100 skip frames",
                                         lambda: _h264_stream(100, 4096, 2160)),
         "h264_4000_frames_64x64": ("h264", "decode_annexb(16x64x64) of 4000 frames", lambda: _h264_stream(4000, 64, 64)),
+        "px_max_tmed_all_kept": ("px", "largest honest payload: all 16x64x64 pixels kept, noise, planar_tmed_sg",
+                                 lambda: px_max("rle+planar_tmed_sg")),
+        "px_max_png_noise": ("px", "all pixels kept, noise, png values", lambda: px_max("bitmap+png")),
+        "px_max_webp_lossless_noise": ("px", "all pixels kept, noise, lossless WebP values", lambda: px_max("bitmap+webp_lossless")),
+        "px_max_jpeg_q100_noise": ("px", "all pixels kept, noise, JPEG quality 100", lambda: px_max("bitmap+jpeg", 100)),
+        "roi_max_crf0_noise": ("roi", "16x64x64 noise at CRF 0 (largest honest stream)", roi_max),
+        "roi_max_8_slices": ("roi", "16x64x64 noise, 8 slices per frame (130 NAL units, under the cap)",
+                             lambda: roi_max("slices=8", 20)),
         "latent_good": ("latent", "good stae-latent payload", None),
         "latent_random_body_1MiB": ("latent", "valid header + random body up to the 1 MiB limit", latent_random_body),
+        "latent_max_resealed": ("latent", "valid header and CRC, random body of the largest size allowed", latent_max_resealed),
     }
     manifest = {}
     for name, (kind, desc, make) in builders.items():
@@ -303,8 +366,12 @@ def run_child(kind: str, path: str, warm: str, cap_gb: float, timeout: float) ->
 
 
 def verdict(name: str, kind: str, r: dict) -> bool:
+    """good_*: must decode; max_*: deliberately valid, may decode or be refused; the rest are
+    attacks and must be refused with the documented error. All within the memory and CPU targets."""
     good = name.endswith("_good") or "_good_" in name
     typed = (r["outcome"] == "decoded") if good else DOCUMENTED[kind] in r["mro"]
+    if "_max_" in name:
+        typed = r["outcome"] == "decoded" or DOCUMENTED[kind] in r["mro"]
     return typed and r["peak_mb"] <= MEM_TARGET_MB and r["cpu_ms"] <= CPU_TARGET_MS
 
 
