@@ -323,3 +323,64 @@ def test_docs_commands_parse_as_ros2_reads_them():
                 _check_param_command(cmd, where)
     assert ("README.md", ("launch", "stae_ros")) in seen and ("README.md", ("topic", "echo")) in seen
     assert ("docs/ros.md", ("param", "set")) in seen and ("docs/ros.md", ("topic", "pub")) in seen
+
+
+def _shell_commands(text: str, prefix: str) -> list[list[str]]:
+    """Code-block lines of a markdown text that start with `prefix` (continuation lines joined)."""
+    import shlex
+
+    found, in_block, pending = [], False, ""
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if not in_block:
+            continue
+        line = pending + line.strip()
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        if line.startswith(prefix):
+            cmd = shlex.split(line, comments=True)
+            found.append(cmd[:-1] if cmd[-1] == "&" else cmd)  # `stae demo &`: in the background
+    return found
+
+
+def test_docs_launcher_and_stae_commands_parse():
+    """The `python -m stae_ros.ros.launcher`, `python -m stae_ros.ros.<node>` and `stae demo|bag` commands
+    of docs/ros.md and docs/bags.md parse with the real argument parsers and name real parameters."""
+    from stae_ros.cli import build_parser as stae_parser
+    from stae_ros.ros.launcher import build_parser
+
+    docs = (ROOT / "docs" / "ros.md").read_text() + (ROOT / "docs" / "bags.md").read_text()
+    launcher_cmds = _shell_commands(docs, "python -m stae_ros.ros.launcher")
+    assert len(launcher_cmds) >= 3
+    for cmd in launcher_cmds:
+        try:
+            args = build_parser().parse_args(cmd[3:])
+        except SystemExit:
+            pytest.fail(f"docs: `{' '.join(cmd)}` does not parse")
+        assert set(args.nodes or []) <= set(NODE_MODULES), f"docs: `{' '.join(cmd)}` names an unknown node"
+        for item in args.param:
+            node, _, kv = item.partition(":")
+            key = kv.partition(":=")[0]
+            assert key in {s.name for s in NODE_PARAMS[node]}, f"docs: {node} has no parameter {key}: {item}"
+    for cmd in _shell_commands(docs, "python -m stae_ros.ros.") + _shell_commands(docs, ".venv/bin/python -m stae_ros.ros."):
+        module = next(a for a in cmd if a.startswith("stae_ros.ros."))
+        node = module.rsplit(".", 1)[1]
+        if node not in NODE_PARAMS:
+            continue
+        ros_args = cmd[cmd.index("--ros-args") + 1:]
+        for flag, value in zip(ros_args, ros_args[1:]):
+            if flag == "--params-file":
+                assert (ROOT / value).is_file(), f"docs: no {value}"
+            if flag == "-p":
+                assert value.partition(":=")[0] in {s.name for s in NODE_PARAMS[node]}, f"docs: {node} -p {value}"
+    stae_cmds = _shell_commands(docs, "stae demo") + _shell_commands(docs, "stae bag")
+    assert len(stae_cmds) >= 4
+    for cmd in stae_cmds:
+        try:
+            stae_parser().parse_args(cmd[1:])
+        except SystemExit:
+            pytest.fail(f"docs: `{' '.join(cmd)}` does not parse")

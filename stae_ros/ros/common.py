@@ -59,6 +59,9 @@ def guarded(method: Callable) -> Callable:
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - that is the point
+            context = getattr(self, "context", None)
+            if context is not None and not context.ok():
+                return None  # a publish racing the Ctrl-C shutdown: the node is stopping, not failing
             self.callback_errors = getattr(self, "callback_errors", 0) + 1
             self.get_logger().error(f"{method.__name__} failed ({self.callback_errors} so far): "
                                     f"{type(exc).__name__}: {exc}")

@@ -25,7 +25,7 @@ from .common import PACKAGE, resolve_data_file
 from .errors import LaunchError
 
 __all__ = ["NODE_MODULES", "NodeSpec", "Launcher", "node_command", "config_file", "pick_domain_id", "ros_env",
-           "format_param", "default_specs", "multi_robot_specs"]
+           "format_param", "default_specs", "multi_robot_specs", "build_parser"]
 
 #: executable name (setup.py console script) -> module run with `python -m`
 NODE_MODULES: dict[str, str] = {
@@ -279,15 +279,15 @@ def multi_robot_specs(robots: Sequence[str] = ("robot1", "robot2"), namespace: s
     return specs
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stae_ros.ros.launcher [--domain-id N] [--ns NS] [--robots R1,R2] [node ...]`: run nodes until Ctrl-C."""
+def build_parser() -> "argparse.ArgumentParser":
+    """The command line of `python -m stae_ros.ros.launcher` (a test parses the docs' commands with it)."""
     import argparse
 
-    import yaml
-
     ap = argparse.ArgumentParser(prog="python -m stae_ros.ros.launcher", description=main.__doc__)
-    ap.add_argument("nodes", nargs="*", default=["camera_node", "edge_node", "controller_node"],
-                    choices=sorted(NODE_MODULES), help="node executables to start")
+    # checked after parsing: Python 3.11's argparse refuses an empty (or default) list against `choices`
+    ap.add_argument("nodes", nargs="*", metavar="NODE",
+                    help=f"node executables to start, of {', '.join(sorted(NODE_MODULES))} "
+                         "(default: camera_node edge_node controller_node)")
     ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random private one)")
     ap.add_argument("--ns", default="", help="namespace of all nodes")
     ap.add_argument("--network", action="store_true", help="discover peers on the network (not only localhost)")
@@ -297,7 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "leaves controller_node out")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NODE:KEY:=VALUE",
                     help="parameter override for one node, e.g. camera_node:source:=synth")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m stae_ros.ros.launcher [--domain-id N] [--ns NS] [--robots R1,R2] [node ...]`: run nodes until Ctrl-C."""
+    import yaml
+
+    ap = build_parser()
     args = ap.parse_args(argv)
+    args.nodes = args.nodes or ["camera_node", "edge_node", "controller_node"]
+    unknown = [n for n in args.nodes if n not in NODE_MODULES]
+    if unknown:
+        ap.error(f"unknown node(s) {', '.join(unknown)}; choose from {', '.join(sorted(NODE_MODULES))}")
     overrides: dict[str, dict[str, str]] = {}
     for item in args.param:
         node, _, kv = item.partition(":")
