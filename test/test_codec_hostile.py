@@ -139,7 +139,7 @@ def test_varints_count_before_building_arrays() -> None:
 
 def test_px_version_error_names_both_versions() -> None:
     data = px.encode(make_payload(seed=5))
-    with pytest.raises(px.UnsupportedVersionError, match="version 9.*reads 1"):
+    with pytest.raises(px.UnsupportedVersionError, match="stae-px format version 9 is not accepted; this edge reads version 1"):
         px.decode(data[:4] + bytes([9]) + data[5:])
 
 

@@ -328,7 +328,7 @@ def decode_header(data: bytes, limits: DecodeLimits | None = None) -> Header:
     if len(data) < len(MAGIC) + 1:
         raise TruncatedPayloadError("payload ends before the version byte")
     if data[4] != CODEC_VERSION:
-        raise UnsupportedVersionError(f"payload format version {data[4]}, this decoder reads {CODEC_VERSION}")
+        raise UnsupportedVersionError(f"stae-px format version {data[4]} is not accepted; this edge reads version {CODEC_VERSION}")
     if len(data) < HEADER_SIZE:
         raise TruncatedPayloadError(f"payload is {len(data)} bytes, the header alone is {HEADER_SIZE}")
     h = unpack_header(data)
