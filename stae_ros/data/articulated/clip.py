@@ -20,7 +20,7 @@ from .classes import CLASS_NAMES
 from .distractors import Distractors
 from .motions import BALL_R, MOTIONS, Motion, solve_body
 from .render import FigureStyle, draw_ball, draw_box, draw_figure, figure_extent_px
-from .skeleton import Proportions, joint_index
+from .skeleton import Proportions
 
 __all__ = ["HardClip", "render_clip", "check_args"]
 

@@ -144,19 +144,19 @@ def _locomotion(rng: np.random.Generator, u: np.ndarray, direction: float, run: 
     return Motion(p, yaw, direction * dist * u, air)
 
 
-def walk_left(rng, u, prop):  # noqa: D103 - one line each, described in CLASSES
+def walk_left(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _locomotion(rng, u, -1.0, run=False)
 
 
-def walk_right(rng, u, prop):  # noqa: D103
+def walk_right(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _locomotion(rng, u, 1.0, run=False)
 
 
-def run_left(rng, u, prop):  # noqa: D103
+def run_left(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _locomotion(rng, u, -1.0, run=True)
 
 
-def run_right(rng, u, prop):  # noqa: D103
+def run_right(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _locomotion(rng, u, 1.0, run=True)
 
 
@@ -190,7 +190,6 @@ def jump_in_place(rng: np.random.Generator, u: np.ndarray, prop: Proportions) ->
 def hop_one_leg(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:
     """Stand on one leg (the other bent up) and hop on it 2-3.5 times, arms out for balance."""
     p = _neutral(rng, u)
-    t = len(u)
     s = np.sin(cycle_phase(rng, u, (2.0, 3.3)))
     k = int(rng.integers(0, 2))
     raise_g = smooth(window(rng, u, (0.0, 0.15), (0.1, 0.2)))
@@ -203,7 +202,7 @@ def hop_one_leg(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> M
     air = rng.uniform(0.04, 0.08) * np.maximum(0.0, s) * raise_g
     yaw, _, _ = _static(rng, u)
     drift = rng.uniform(-0.25, 0.25) * u
-    return Motion(p, yaw, drift, air + 0.0 * t)
+    return Motion(p, yaw, drift, air)
 
 
 def jumping_jack(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:
@@ -235,11 +234,11 @@ def _wave(rng: np.random.Generator, u: np.ndarray, arms: tuple[int, ...]) -> Mot
     return Motion(p, yaw, rx, air)
 
 
-def wave_one_hand(rng, u, prop):  # noqa: D103
+def wave_one_hand(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _wave(rng, u, (int(rng.integers(0, 2)),))
 
 
-def wave_two_hands(rng, u, prop):  # noqa: D103
+def wave_two_hands(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _wave(rng, u, (0, 1))
 
 
@@ -484,11 +483,11 @@ def _box_pose(rng: np.random.Generator, u: np.ndarray, prop: Proportions, pull: 
     return m
 
 
-def push_box(rng, u, prop):  # noqa: D103
+def push_box(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _box_pose(rng, u, prop, pull=False)
 
 
-def pull_box(rng, u, prop):  # noqa: D103
+def pull_box(rng: np.random.Generator, u: np.ndarray, prop: Proportions) -> Motion:  # noqa: D103 (see MOTIONS)
     return _box_pose(rng, u, prop, pull=True)
 
 
