@@ -266,7 +266,7 @@ def test_a_rejected_budget_command_changes_nothing(system):
     """A BudgetCommand or parameter update is applied entirely or not at all: every refused one
     leaves every camera parameter, the paused state included, as it was, and says why."""
     harness, launcher = system
-    res = harness.set_params(CAM, {"k": 2, "p": 0.25, "max_clips": len(harness.clips) + 1, "paused": True})
+    res = harness.set_params(CAM, {"paused": True, "k": 2, "p": 0.25, "max_clips": len(harness.clips) + 1})
     assert all(r.successful for r in res), [r.reason for r in res]
     before = _camera_state(harness)
     assert before["paused"] is True and (before["k"], before["p"]) == (2, 0.25)

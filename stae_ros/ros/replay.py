@@ -149,8 +149,9 @@ def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] 
 
     ``window``: frames per clip window (0 = the model's clip length, how `stae bag make` lays
     clips out); the camera cuts the same windows (its clip_length parameter). ``rate``: 'max'
-    sends each clip's frames as soon as the previous clip is out; 'recorded' also waits for each
-    frame's recorded time.
+    sends a clip's frames once the previous clip is labelled (one clip in flight, so the label
+    latencies are the nodes' work); 'recorded' sends each frame at its recorded time and waits
+    only for the camera's clip, so a host slower than real time shows up as queueing on the edge.
     """
     from stae_ros.bagio import read_images
     from stae_ros.bagio.writer import IMAGE_TOPIC
@@ -190,6 +191,8 @@ def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] 
             if not rig.spin_until(lambda: i in rig.clips, clip_timeout_s):
                 raise LaunchError(f"camera_node sent no clip {i} within {clip_timeout_s:.0f} s of its frames:\n"
                                   + rig.launcher.output_of(rig.specs[0].label)[-2000:])
+            if rate == "max":  # one clip in flight: the latencies are the nodes' work, not a queue
+                rig.spin_until(lambda: i in rig.labels, clip_timeout_s)
         rig.spin_until(lambda: all(s in rig.labels for s in range(sent)), clip_timeout_s)
         return rig.result(sent, frames)
     finally:
