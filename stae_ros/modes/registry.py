@@ -23,6 +23,7 @@ MODES: dict[str, str] = {
     "stae-px": "stae_ros.modes.stae_px",
     "stae-latent": "stae_ros.modes.stae_latent",
     "stae-roi264": "stae_ros.modes.stae_roi264",
+    "h264-cd": "stae_ros.modes.h264_cd",
 }
 
 

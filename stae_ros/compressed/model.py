@@ -1,0 +1,155 @@
+"""The light h264-cd classifier: an I-frame stream, a spiking temporal modulator over the P-frames, late fusion.
+
+In the spirit of the compressed-domain paper (dual encoder + Spiking Temporal Modulator), cut to a
+size an edge can run for a few milliseconds per clip on a CPU:
+
+- **I-frame stream**: three strided 3x3 convolutions (BN, ReLU) over the small RGB I-frame, global
+  average pool -> ``width`` features (appearance: who and where);
+- **P-frame stream (STM)**: per P-frame the motion field (dx, dy) and the residual energy are one
+  3-channel map; three conv-LIF layers (conv + BN computed for every time step at once, then a
+  leaky integrate-and-fire recurrence over the GOP with a learnable leak and threshold per layer,
+  soft reset, and a fast-sigmoid surrogate gradient for the spike). The output is the paper's
+  "accumulated analog membrane potential": the last layer's membrane potential averaged over the
+  GOP, pooled -> ``width`` features (motion that recurs often enough to cross the threshold);
+- **fusion**: the two vectors concatenated, one hidden layer, the classes.
+
+Simplified from the paper, and why: no unified transformer, Conv-Folding, Multi-Modal Mixer or RRDB
+(the ViT of depth 12 alone would cost more than the edge model this mode is meant to undercut); no
+accumulation of P-frames back to the I-frame (the LIF membrane integrates the per-frame vectors
+itself); motion and residual share one STM instead of two (half the cost, and on the camera's
+GOPs the residual is a weak signal on its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["CDConfig", "CDNet", "LIF", "spike", "gop_tensors", "RES_GAIN"]
+
+
+class _FastSigmoidSpike(torch.autograd.Function):
+    """Heaviside forward; derivative of the fast sigmoid ``x / (1 + slope|x|)`` backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None
+
+
+def spike(x: torch.Tensor, slope: float = 5.0) -> torch.Tensor:
+    return _FastSigmoidSpike.apply(x, slope)
+
+
+class LIF(nn.Module):
+    """Leaky integrate-and-fire over dim 1 (time) of B,T,... currents, with soft reset.
+
+    u_t = leak * u_(t-1) + I_t ; s_t = H(u_t - v_th) ; u_t <- u_t - s_t * v_th.
+    ``leak`` (through a sigmoid) and ``v_th`` (through a softplus) are learnt, one per layer as in
+    the paper's dynamic leak and threshold. Returns (spikes B,T,..., mean membrane potential B,...).
+    """
+
+    def __init__(self, leak: float = 0.8, threshold: float = 1.0) -> None:
+        super().__init__()
+        self.leak_logit = nn.Parameter(torch.tensor(float(torch.logit(torch.tensor(leak)))))
+        self.th_raw = nn.Parameter(torch.tensor(float(torch.log(torch.expm1(torch.tensor(threshold))))))
+
+    def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        leak = torch.sigmoid(self.leak_logit)
+        th = nn.functional.softplus(self.th_raw) + 1e-3
+        u = torch.zeros_like(current[:, 0])
+        acc = torch.zeros_like(u)
+        spikes = []
+        for t in range(current.shape[1]):
+            u = leak * u + current[:, t]
+            s = spike((u - th) / th)
+            acc = acc + u
+            u = u - s * th
+            spikes.append(s)
+        return torch.stack(spikes, 1), acc / current.shape[1]
+
+
+@dataclass
+class CDConfig:
+    """Sizes of the network; ``frames`` is the GOP length T (T-1 P-frames), ``grid`` the feature grid."""
+
+    num_classes: int
+    frames: int = 16
+    grid_h: int = 28
+    grid_w: int = 28
+    iframe_size: int = 56
+    width: int = 32  #: channels of the last layer of each stream (the first two have width/4, width/2)
+    hidden: int = 128
+    dropout: float = 0.2
+    leak: float = 0.8
+    threshold: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 1 or self.frames < 2 or self.width < 4 or self.hidden < 1:
+            raise ValueError(f"CDConfig needs num_classes >= 1, frames >= 2, width >= 4, hidden >= 1; got {self}")
+        if min(self.grid_h, self.grid_w, self.iframe_size) < 4:
+            raise ValueError(f"CDConfig grid and iframe_size must be >= 4; got {self}")
+
+
+def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+
+
+class CDNet(nn.Module):
+    """forward(iframe B,3,S,S float in [0,1], pframes B,T-1,3,gh,gw) -> logits B,C."""
+
+    def __init__(self, cfg: CDConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.istream = nn.Sequential(_conv(3, w // 4, 2), nn.ReLU(inplace=True), _conv(w // 4, w // 2, 2),
+                                     nn.ReLU(inplace=True), _conv(w // 2, w, 2), nn.ReLU(inplace=True),
+                                     nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.convs = nn.ModuleList([_conv(3, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
+        self.lifs = nn.ModuleList([LIF(cfg.leak, cfg.threshold) for _ in self.convs])
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(2 * w, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
+                                  nn.Linear(cfg.hidden, cfg.num_classes))
+
+    def stm(self, pframes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        """The spiking temporal modulator: (pooled mean membrane potential B,w, spike rate per layer)."""
+        b, t = pframes.shape[:2]
+        x = pframes
+        rates = []
+        potential = None
+        for conv, lif in zip(self.convs, self.lifs):
+            cur = conv(x.flatten(0, 1))
+            cur = cur.view(b, t, *cur.shape[1:])
+            x, potential = lif(cur)
+            rates.append(float(x.detach().mean()))
+        assert potential is not None
+        return self.pool(potential), rates
+
+    def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
+        motion, _ = self.stm(pframes)
+        return self.head(torch.cat([self.istream(iframe), motion], dim=1))
+
+
+#: the residual energy (mean |luma error| / 255, typically 0.001..0.05) is multiplied by this before
+#: the network, so that the motion (pixels / 4) and the residual start on comparable scales
+RES_GAIN = 16.0
+
+
+def gop_tensors(iframes: Any, mv: Any, residual: Any, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network inputs from stacked features: I-frames uint8 N,S,S,3 -> float N,3,S,S in [0,1];
+    motion N,P,2,gh,gw and residual N,P,1,gh,gw -> pframes float N,P,3,gh,gw."""
+    i = torch.as_tensor(iframes).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    p = torch.cat([torch.as_tensor(mv).to(device).float(), torch.as_tensor(residual).to(device).float() * RES_GAIN], dim=2)
+    return i, p

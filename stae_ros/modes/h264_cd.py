@@ -1,0 +1,140 @@
+"""h264-cd: the clip as plain H.264 (exactly the ``h264`` mode's camera and payload), classified on the
+edge in the compressed domain: from the GOP's I-frame, motion vectors and residuals, by a light
+three-stream network with a spiking temporal modulator (:mod:`stae_ros.compressed`), instead of
+by the edge ViT on the reconstructed RGB clip.
+
+Camera: the h264 camera unchanged (libx264 through PyAV, one GOP per clip, ``tune=zerolatency``,
+knobs ``crf``, ``preset``, ``scale``) and the h264 wire format (``b"H4"`` header with the scale
+and a CRC32, then Annex-B). Only the mode name and the model identity differ: the clip size is
+the h264-cd model file's (``model_files["h264-cd"]``, empty = the shipped
+``models/stae_h264cd_default.pt``), and the payload names that file as its model.
+
+Edge, per message: header and CRC (the h264 mode's :func:`unpack`), the coded size from the
+scale, then one bounded libavcodec pass with ``flags2=+export_mvs``
+(:func:`stae_ros.compressed.extract_gop`: NAL count, SPS size and format checked before decoding,
+every picture checked before it is read, at most T pictures) -> I-frame, motion field, residual
+map. Per batch: the network. No RGB clip is rebuilt, so ``keep_recovered`` has nothing to return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from . import h264
+from .base import Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_clip, load_mode_file
+from .errors import BudgetError
+
+__all__ = ["NAME", "VERSION", "DEFAULT_MODEL", "H264CdCamera", "H264CdEdge", "H264CdPayloadError", "camera", "edge"]
+
+NAME = "h264-cd"
+VERSION = h264.VERSION
+DEFAULT_MODEL = "models/stae_h264cd_default.pt"
+
+
+class H264CdPayloadError(h264.H264PayloadError):
+    """An h264-cd payload that is malformed, corrupted or over the compressed-domain reader's limits."""
+
+
+def _load(ctx: ModeContext) -> Any:
+    from stae_ros.compressed.io import H264CdModelError, load_cd_model
+
+    return load_mode_file(NAME, ctx.model_file(NAME) or None, DEFAULT_MODEL, load_cd_model, H264CdModelError)
+
+
+class H264CdCamera(h264.H264Camera):
+    """The h264 camera, cutting clips of the h264-cd model's size and naming that model."""
+
+    name = NAME
+    version = VERSION
+
+    def __init__(self, ctx: ModeContext) -> None:  # noqa: D107 - the h264 camera's state, another model
+        self.path, file = _load(ctx)
+        self.shape = file.shape
+        self.class_names = list(file.class_names)
+        self.model_id = file.model_id
+        self._settings: dict[str, Any] = {}
+        self._codec: Any = None
+        self._size = self.shape[1:3]
+        self.apply(self.validate(1, 1.0, {}))
+
+    def validate(self, k: int, p: float, settings: Mapping[str, Any]) -> Validated:
+        try:
+            return replace(super().validate(k, p, settings), mode=NAME)
+        except BudgetError as exc:
+            raise BudgetError(str(exc).replace("h264 ", f"{NAME} ", 1)) from exc
+
+    def encode(self, clip: np.ndarray) -> EncodedClip:
+        """The whole clip (K=T, p=1) as the h264 mode codes it; select_ms is the downscale, encode_ms libx264."""
+        check_clip(clip, self.shape, f"{NAME} model's")
+        timer = Timer()
+        h, w = self._size
+        if (h, w) != clip.shape[1:3]:
+            import cv2
+
+            clip = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in clip])
+        select_ms = timer.ms()
+        data = h264.pack(self._codec.encode(clip), self._scale)
+        total = timer.ms()
+        frames = self.shape[0]
+        return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
+                           frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
+                           encode_ms=total - select_ms, model_id=self.model_id,
+                           settings={**h264.DEFAULTS, **self._settings})
+
+    def describe(self) -> str:
+        s = {**h264.DEFAULTS, **self._settings}
+        return (f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} "
+                f"(classified in the compressed domain by {self.model_id})")
+
+
+class H264CdEdge:
+    """Bounded compressed-domain parse per message (CPU); the light network over the batch."""
+
+    name = NAME
+
+    def __init__(self, ctx: ModeContext) -> None:
+        self.path, file = _load(ctx)
+        self.device = ctx.device if ctx.device is not None else torch.device("cpu")
+        self.model = file.model.to(self.device).eval()
+        self.spec = file.spec
+        self.shape = file.shape
+        self.class_names = list(file.class_names)
+        self.model_id = file.model_id
+
+    def decode(self, data: bytes) -> Decoded:
+        from stae_ros.compressed.extract import CompressedStreamError, extract_gop
+
+        try:
+            scale, stream = h264.unpack(bytes(data))
+        except h264.H264PayloadError as exc:
+            raise H264CdPayloadError(str(exc).replace("h264 ", f"{NAME} ", 1)) from exc
+        try:
+            h, w = h264._scaled(self.shape, scale)
+        except BudgetError as exc:
+            raise H264CdPayloadError(f"{NAME} payload header: {exc}") from exc
+        try:
+            gop = extract_gop(stream, self.spec, h, w)
+        except CompressedStreamError as exc:
+            raise H264CdPayloadError(f"{NAME} stream refused: {exc}") from exc
+        return Decoded(gop, self.shape[0], 1.0)
+
+    @torch.inference_mode()
+    def classify(self, items: list[Decoded], keep_recovered: bool = False) -> Classified:
+        from stae_ros.compressed.model import gop_tensors
+
+        gops = [d.data for d in items]
+        iframe, pframes = gop_tensors(np.stack([g.iframe for g in gops]), np.stack([g.mv for g in gops]),
+                                      np.stack([g.residual for g in gops]), self.device)
+        return Classified(self.model(iframe, pframes), None)
+
+
+def camera(ctx: ModeContext) -> H264CdCamera:
+    return H264CdCamera(ctx)
+
+
+def edge(ctx: ModeContext) -> H264CdEdge:
+    return H264CdEdge(ctx)

@@ -1,0 +1,321 @@
+"""`stae train` mode ``h264-cd``: the compressed-domain classifier on the camera's own H.264 GOPs.
+
+1. every training clip is coded by the camera's encoder (the h264 mode's libx264 settings, at each
+   ``codec.train_crfs``) and read back by the edge's compressed-domain reader
+   (:func:`stae_ros.compressed.extract_gop`): I-frame, motion field, residual map. This is done once
+   per clip and CRF and cached in ``<out>/features_*.npz`` (a resumed run reads it back), because
+   libx264 and the reader cost more per clip than a training step of the light network;
+2. the test clips likewise at ``codec.crf``; their payload sizes are the mode's bytes;
+3. with ``teacher:`` (a STAE checkpoint of the same clip size and classes: the edge model), the
+   test streams are also fully decoded and scored by the edge ViT, which is the reference this mode
+   is measured against ("the edge model on the same H.264 stream"); with ``train.distill`` > 0 the
+   network also learns the ViT's answers on the decoded training clips (KL, temperature T);
+4. the network trains for ``train.steps`` (resumable phase, ``last.pt`` every ``save_every``
+   steps, tqdm bar), then the ``stae-h264cd-model/1`` file is written (``model.pt``, copied to
+   ``export`` when set).
+
+``augment:`` is not applied: the features are computed once from the coded stream, and the
+obvious augmentation (a horizontal flip) would swap classes such as walk_left / walk_right.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .errors import TrainingError
+from .payload_config import apply_overrides, load_payload_config, section
+from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
+
+__all__ = ["MODE", "CodecSection", "FeatureSection", "CdTrainSettings", "train_h264_cd_mode", "encode_features"]
+
+log = logging.getLogger(__name__)
+
+MODE = "h264-cd"
+OWN_KEYS = ("codec", "features", "model", "train")
+
+
+@dataclass
+class CodecSection:
+    """``codec:``: the camera's libx264 settings (the h264 mode's knobs) for test and training clips."""
+
+    crf: int = 28
+    preset: str = "ultrafast"
+    train_crfs: list[int] = field(default_factory=lambda: [28])
+
+
+@dataclass
+class FeatureSection:
+    """``features:``: the grid the motion and residual are read on, and the I-frame size (0 = H/2)."""
+
+    block: int = 4
+    iframe_size: int = 0
+
+
+@dataclass
+class CdTrainSettings:
+    """``train:``: the network's schedule."""
+
+    steps: int = 1500
+    batch: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    warmup_steps: int = 50
+    distill: float = 0.0  #: with a teacher: weight of KL(edge ViT on the decoded clip || network)
+    temperature: float = 2.0
+    grad_clip: float = 1.0
+    save_every: int = 100
+    eval_each_save: bool = True
+    eval_batch: int = 64
+
+
+def _clip_shape(cfg: Any) -> tuple[int, int, int]:
+    if cfg.clip:
+        return int(cfg.clip.get("frames", 16)), int(cfg.clip.get("height", 64)), int(cfg.clip.get("width", 64))
+    if cfg.teacher:
+        from .checkpoints import load_checkpoint_dict
+
+        c = load_checkpoint_dict(cfg.teacher)["config"].get("clip", {})
+        return int(c.get("frames", 16)), int(c.get("height", 64)), int(c.get("width", 64))
+    return 16, 64, 64
+
+
+def encode_features(clips: np.ndarray, spec: Any, crf: int, preset: str, desc: str = "h264-cd features",
+                    progress: bool = True, keep_streams: bool = False) -> dict[str, Any]:
+    """Every clip through the camera's encoder and the edge's reader: stacked ``iframe``, ``mv``,
+    ``residual`` arrays, payload ``bytes`` per clip, and (``keep_streams``) the streams."""
+    from tqdm import tqdm
+
+    from stae_ros.baselines.video import H264Codec
+    from stae_ros.compressed.extract import extract_gop
+    from stae_ros.modes.h264 import pack
+
+    codec = H264Codec(crf=int(crf), preset=preset, stream=True)
+    n = len(clips)
+    gh, gw = spec.grid
+    out = {"iframe": np.empty((n, spec.iframe_size, spec.iframe_size, 3), np.uint8),
+           "mv": np.empty((n, spec.frames - 1, 2, gh, gw), np.float16),
+           "residual": np.empty((n, spec.frames - 1, 1, gh, gw), np.float16),
+           "bytes": np.zeros(n, np.int64)}
+    streams: list[bytes] = []
+    for i in tqdm(range(n), desc=desc, disable=not progress, leave=False, mininterval=2.0):
+        stream = codec.encode(np.ascontiguousarray(clips[i]))
+        gop = extract_gop(stream, spec)
+        out["iframe"][i], out["mv"][i], out["residual"][i] = gop.iframe, gop.mv, gop.residual
+        out["bytes"][i] = len(pack(stream, 1))
+        if keep_streams:
+            streams.append(stream)
+    if keep_streams:
+        out["streams"] = streams
+    return out
+
+
+def _cached_features(path: Path, clips: np.ndarray, spec: Any, crf: int, preset: str, progress: bool) -> dict[str, Any]:
+    key = np.asarray([len(clips), *clips.shape[1:4], spec.block, spec.iframe_size, int(crf)], np.int64)
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if np.array_equal(z["key"], key) and str(z["preset"]) == preset:
+                    return {k: z[k] for k in ("iframe", "mv", "residual", "bytes")}
+        except (OSError, KeyError, ValueError) as exc:
+            log.warning("feature cache %s unreadable (%s): recomputing", path, exc)
+    feats = encode_features(clips, spec, crf, preset, desc=f"features {path.stem}", progress=progress)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, key=key, preset=np.asarray(preset), **feats)
+    tmp.replace(path)
+    return feats
+
+
+@torch.no_grad()
+def _accuracy(model: torch.nn.Module, feats: dict[str, Any], labels: np.ndarray, batch: int,
+              device: torch.device | None = None) -> float:
+    from stae_ros.compressed.model import gop_tensors
+
+    model.eval()
+    correct = 0
+    for i in range(0, len(labels), batch):
+        x = gop_tensors(feats["iframe"][i : i + batch], feats["mv"][i : i + batch], feats["residual"][i : i + batch],
+                        device)
+        correct += int((model(*x).argmax(1).cpu().numpy() == labels[i : i + batch]).sum())
+    return correct / max(len(labels), 1)
+
+
+def _decoded_teacher(teacher: torch.nn.Module, clips: np.ndarray, spec: Any, crf: int, preset: str,
+                     batch: int, progress: bool) -> tuple[torch.Tensor, float]:
+    """(the edge ViT's logits on the fully decoded H.264 clips, mean decode+ViT ms per clip)."""
+    from tqdm import tqdm
+
+    from stae_ros.baselines.video import H264Codec
+    from stae_ros.modes.h264 import decode_stream
+
+    from .loop import to_float_clips
+
+    codec = H264Codec(crf=int(crf), preset=preset, stream=True)
+    logits, t_ms = [], 0.0
+    for i in tqdm(range(0, len(clips), batch), desc="edge model on decoded H.264", disable=not progress, leave=False):
+        streams = [codec.encode(np.ascontiguousarray(c)) for c in clips[i : i + batch]]
+        t0 = time.perf_counter()
+        dec = np.stack([decode_stream(s, spec.frames, spec.height, spec.width) for s in streams])
+        logits.append(teacher.classify(to_float_clips(dec)).float().cpu())
+        t_ms += (time.perf_counter() - t0) * 1000.0
+    return torch.cat(logits), t_ms / max(len(clips), 1)
+
+
+def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = False, progress: bool = True,
+                       overrides: dict[str, Any] | None = None, stop_after_steps: int = 0) -> Any:
+    """Train an h264-cd model from a ``mode: h264-cd`` config into ``out_dir``; writes ``last.pt``,
+    ``metrics.json`` and ``model.pt`` (the stae-h264cd-model/1 file)."""
+    from stae_ros.baselines.video import PRESETS
+    from stae_ros.compressed.extract import CompressedStreamError, FeatureSpec
+    from stae_ros.compressed.io import save_cd_model
+    from stae_ros.compressed.model import CDConfig, CDNet, gop_tensors
+    from stae_ros.profiling.flops import count_flops
+
+    from .loop import TrainResult, prepare_data, resolve_device
+    from .teacher import load_teacher
+
+    t_start = time.perf_counter()
+    cfg = load_payload_config(config, MODE, OWN_KEYS)
+    apply_overrides(cfg, overrides)
+    cs = section(cfg, "codec", CodecSection)
+    fs = section(cfg, "features", FeatureSection)
+    ts = section(cfg, "train", CdTrainSettings)
+    if cs.preset not in PRESETS or not cs.train_crfs or not all(0 <= int(c) <= 51 for c in [cs.crf, *cs.train_crfs]):
+        raise TrainingError(f"{cfg.source}: codec: preset must be one of {PRESETS} and crf / train_crfs in 0..51")
+    if ts.steps < 0 or ts.batch < 1 or ts.lr <= 0 or ts.save_every < 1 or not 0.0 <= ts.distill <= 1.0:
+        raise TrainingError(f"{cfg.source}: train: steps >= 0, batch >= 1, lr > 0, save_every >= 1, distill in [0, 1]")
+    clip = _clip_shape(cfg)
+    try:
+        spec = FeatureSpec(frames=clip[0], height=clip[1], width=clip[2], block=int(fs.block),
+                           iframe_size=int(fs.iframe_size) or clip[1] // 2)
+    except CompressedStreamError as exc:
+        raise TrainingError(f"{cfg.source}: features: {exc}") from exc
+    model_spec = dict(cfg.sections.get("model") or {})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dev = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+
+    train_arr, test_arr = prepare_data(cfg.data_config(), clip[0], (clip[1], clip[2]))
+    class_names = list(train_arr.class_names)
+    try:
+        ncfg = CDConfig(num_classes=len(class_names), frames=spec.frames, grid_h=spec.grid[0], grid_w=spec.grid[1],
+                        iframe_size=spec.iframe_size, **model_spec)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"{cfg.source}: model: {exc}") from exc
+    net = CDNet(ncfg).to(dev)
+    teacher = load_teacher(cfg.teacher, clip, class_names, torch.device("cpu")) if cfg.teacher else None
+
+    # 1-2. compressed-domain features, once per clip and CRF (cached in the run folder)
+    tr_parts = [_cached_features(out / f"features_train_crf{int(c)}.npz", train_arr.clips, spec, int(c), cs.preset,
+                                 progress) for c in cs.train_crfs]
+    tr = {k: np.concatenate([p[k] for p in tr_parts]) for k in ("iframe", "mv", "residual")}
+    te = _cached_features(out / f"features_test_crf{int(cs.crf)}.npz", test_arr.clips, spec, int(cs.crf), cs.preset,
+                          progress)
+    train_y = np.tile(np.asarray(train_arr.labels, np.int64), len(cs.train_crfs))
+    test_y = np.asarray(test_arr.labels, np.int64)
+    n_train = len(train_y)
+    log.info("h264-cd: train %d feature sets (%d clips x CRF %s), test %d, %d classes, spec %s", n_train,
+             len(train_arr.labels), cs.train_crfs, len(test_y), len(class_names), spec)
+
+    state = RunState(mode=MODE)
+    last = out / "last.pt"
+    opt_blob = None
+    if resume:
+        blob = load_run(last, MODE)
+        restore(blob, state, {"network": net})
+        opt_blob = blob.get("optimizer")
+        log.info("resuming at phase %s step %d", state.phase, state.step)
+
+    # 3. the edge model on the same stream: reference accuracy (and distillation targets)
+    soft = None
+    if teacher is not None:
+        if "edge_model_acc" not in state.extra:
+            t_logits, t_ms = _decoded_teacher(teacher, test_arr.clips, spec, int(cs.crf), cs.preset, 16, progress)
+            state.extra["edge_model_acc"] = float((t_logits.argmax(1).numpy() == test_y).mean())
+            state.extra["edge_model_decode_classify_ms"] = t_ms
+            log.info("edge model on the decoded H.264 test stream (CRF %d): %.1f%%", cs.crf,
+                     100 * state.extra["edge_model_acc"])
+        if ts.distill > 0:
+            soft = torch.cat([_decoded_teacher(teacher, train_arr.clips, spec, int(c), cs.preset, 16, progress)[0]
+                              for c in cs.train_crfs])
+    distill = ts.distill if soft is not None else 0.0
+
+    opt = torch.optim.AdamW(net.parameters(), lr=ts.lr, weight_decay=ts.weight_decay)
+    if opt_blob is not None:
+        opt.load_state_dict(opt_blob)
+
+    def save() -> None:
+        save_run(last, state, {"network": net}, opt)
+        write_metrics(out, state, {"config": cfg.to_dict(), "class_names": class_names, "features": asdict(spec)})
+
+    def step_fn(step: int, gen: torch.Generator) -> dict[str, float]:
+        net.train()
+        idx = torch.randint(0, n_train, (ts.batch,), generator=gen).numpy()
+        x = gop_tensors(tr["iframe"][idx], tr["mv"][idx], tr["residual"][idx], dev)
+        y = torch.as_tensor(train_y[idx], device=dev)
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, ts.steps, ts.lr, ts.warmup_steps)
+        logits = net(*x)
+        ce = F.cross_entropy(logits, y)
+        loss = (1.0 - distill) * ce
+        stats = {"ce": ce.item()}
+        if distill > 0:
+            t = ts.temperature
+            kl = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(soft[idx].to(dev) / t, 1), reduction="batchmean",
+                          log_target=True) * t * t
+            loss = loss + distill * kl
+            stats["kl"] = kl.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if ts.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), ts.grad_clip)
+        opt.step()
+        stats["train_acc"] = float((logits.argmax(1) == y).float().mean())
+        return stats
+
+    def evaluate() -> dict[str, float]:
+        return {"test_acc": _accuracy(net, te, test_y, ts.eval_batch, dev)}
+
+    finished = run_phase(name="train", index=0, state=state, total=ts.steps, save_every=ts.save_every, seed=cfg.seed,
+                         step_fn=step_fn, save=save, evaluate=evaluate if ts.eval_each_save else None,
+                         progress=progress, stop_after_steps=stop_after_steps)
+    model_path = out / "model.pt"
+    final: dict[str, Any] = dict(state.history[-1]) if state.history else {}
+    if finished:
+        net.cpu().eval()
+        sample = gop_tensors(te["iframe"][:1], te["mv"][:1], te["residual"][:1])
+        sizes = np.asarray(te["bytes"], np.float64)
+        final = {
+            "accuracy": _accuracy(net, te, test_y, ts.eval_batch),
+            "bytes_mean": float(sizes.mean()) if len(sizes) else 0.0,
+            "bytes_p95": float(np.percentile(sizes, 95)) if len(sizes) else 0.0,
+            "crf": int(cs.crf), "preset": cs.preset, "train_crfs": [int(c) for c in cs.train_crfs],
+            "network_gflop": count_flops(net, *sample).gflop,
+            "edge_model_acc": state.extra.get("edge_model_acc"),
+            "edge_model_decode_classify_ms": state.extra.get("edge_model_decode_classify_ms"),
+            "test_clips": len(test_y), "train_clips": len(train_arr.labels),
+            "wall_s": round(time.perf_counter() - t_start, 1),
+        }
+        meta = {"mode": MODE, "config": cfg.source, "teacher": cfg.teacher, "metrics": final}
+        save_cd_model(model_path, net, spec, class_names, meta)
+        state.extra["final"] = final
+        save()
+        log.info("h264-cd: %.1f%% at %.0f B/clip (edge model on the same stream: %s)", 100 * final["accuracy"],
+                 final["bytes_mean"], final["edge_model_acc"])
+        if cfg.export:
+            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model_path, cfg.export)
+            log.info("exported %s -> %s", model_path, cfg.export)
+    return TrainResult(out_dir=out, model_path=model_path, history=state.history, final=final,
+                       wall_s=time.perf_counter() - t_start)

@@ -1,0 +1,148 @@
+"""h264-cd: compressed-domain features, the light network's training through `stae train`, the mode's
+camera -> edge round trip, and refusal of hostile streams. Tiny clips made on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from stae_ros.baselines.video import H264Codec
+from stae_ros.compressed.extract import MV_NORM, CompressedStreamError, FeatureSpec, extract_gop, residual_map
+from stae_ros.compressed.io import H264CdModelError, load_cd_model, save_cd_model
+from stae_ros.compressed.model import CDConfig, CDNet, gop_tensors
+from stae_ros.modes import ModeContext, PipelineError, make_camera, make_edge
+from stae_ros.modes import h264 as h264_mode
+from stae_ros.modes.h264_cd import H264CdPayloadError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shifting_clip(dx: int, dy: int, frames: int = 8, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A blurred random texture moving by (dx, dy) pixels per frame."""
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur((rng.random((size + 64, size + 64, 3)) * 255).astype(np.uint8), (5, 5), 1.5)
+    return np.stack([np.roll(np.roll(big, dx * t, 1), dy * t, 0)[32:32 + size, 32:32 + size] for t in range(frames)])
+
+
+@pytest.mark.parametrize("dx,dy", [(2, 1), (-3, 2), (0, -1)])
+def test_motion_vectors_recover_global_motion(dx: int, dy: int) -> None:
+    clip = _shifting_clip(dx, dy)
+    stream = H264Codec(crf=23, preset="ultrafast", stream=True).encode(clip)
+    spec = FeatureSpec(frames=8, height=64, width=64, block=4, iframe_size=32)
+    gop = extract_gop(stream, spec)
+    assert gop.mv.shape == (7, 2, 16, 16) and gop.residual.shape == (7, 1, 16, 16) and gop.iframe.shape == (32, 32, 3)
+    inner = gop.mv[:, :, 2:-2, 2:-2] * MV_NORM  # away from the borders, where content enters the frame
+    assert np.median(inner[:, 0]) == pytest.approx(dx, abs=0.25)
+    assert np.median(inner[:, 1]) == pytest.approx(dy, abs=0.25)
+    assert np.mean(np.abs(inner[:, 0] - dx) < 0.5) > 0.9 and np.mean(np.abs(inner[:, 1] - dy) < 0.5) > 0.9
+
+
+def test_residual_is_motion_compensated() -> None:
+    """The residual map is the error after warping the reference with the vectors: with the true
+    vectors it is far below the plain frame difference of a moving texture."""
+    clip = _shifting_clip(3, 2)
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in clip])
+    true = np.zeros((7, 2, 16, 16), np.float32)
+    true[:, 0], true[:, 1] = 3.0, 2.0
+    compensated = residual_map(luma, true, 4)[:, :, 2:-2, 2:-2].mean()
+    plain = residual_map(luma, np.zeros_like(true), 4)[:, :, 2:-2, 2:-2].mean()
+    assert compensated < 0.2 * plain
+    gop = extract_gop(H264Codec(crf=23, preset="ultrafast", stream=True).encode(clip), FeatureSpec(8, 64, 64, 4, 32))
+    assert gop.residual[:, :, 2:-2, 2:-2].mean() < 0.3 * plain
+
+
+def _tiny_config(tmp_path: Path, **train: int) -> Path:
+    raw = yaml.safe_load((REPO / "config" / "train_h264_cd_tiny.yaml").read_text())
+    raw["data"]["root"] = str(tmp_path / "data")
+    raw["train"].update(train)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_trains_through_stae_train_and_resumes(tmp_path: Path) -> None:
+    from stae_ros.training.registry import run_mode
+
+    cfg = _tiny_config(tmp_path)
+    out = tmp_path / "run"
+    partial = run_mode(cfg, out, progress=False, stop_after_steps=2)
+    assert not (out / "model.pt").exists() and (out / "last.pt").is_file()
+    before = {k: v.clone() for k, v in torch.load(out / "last.pt", weights_only=True)["modules"]["network"].items()}
+    result = run_mode(cfg, out, resume=True, progress=False)
+    assert partial.history[-1]["step"] == 2 and result.history[-1]["step"] == 4
+    after = torch.load(out / "last.pt", weights_only=True)["modules"]["network"]
+    assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+    file = load_cd_model(out / "model.pt")
+    assert file.shape == (8, 32, 32, 3) and len(file.class_names) == 12
+    assert 0.0 <= result.final["accuracy"] <= 1.0 and result.final["bytes_mean"] > 0
+
+
+def _model_file(tmp_path: Path, frames: int = 8, size: int = 32) -> Path:
+    torch.manual_seed(0)
+    spec = FeatureSpec(frames=frames, height=size, width=size, block=4, iframe_size=16)
+    net = CDNet(CDConfig(num_classes=3, frames=frames, grid_h=size // 4, grid_w=size // 4, iframe_size=16, width=8,
+                         hidden=16))
+    return save_cd_model(tmp_path / "cd.pt", net.eval(), spec, ["a", "b", "c"])
+
+
+def test_mode_round_trip(tmp_path: Path) -> None:
+    path = _model_file(tmp_path)
+    ctx = ModeContext(loaded=None, model_files={"h264-cd": str(path)})
+    cam, edge = make_camera("h264-cd", ctx), make_edge("h264-cd", ctx)
+    assert cam.shape == edge.shape == (8, 32, 32, 3) and cam.model_id == edge.model_id
+    clip = _shifting_clip(1, 0, frames=8, size=32)
+    enc = cam.encode(clip)
+    assert enc.codec == "h264-cd" and enc.k == 8 and enc.model_id == edge.model_id
+    scale, stream = h264_mode.unpack(enc.payload)  # the h264 mode's wire format
+    assert scale == 1 and stream.startswith(b"\x00\x00")
+    item = edge.decode(enc.payload)
+    logits = edge.classify([item, item]).logits
+    assert tuple(logits.shape) == (2, 3)
+    direct = extract_gop(stream, edge.spec)
+    with torch.inference_mode():
+        expect = load_cd_model(path).model(*gop_tensors(direct.iframe[None], direct.mv[None], direct.residual[None]))
+    torch.testing.assert_close(logits[:1], expect)
+    # a coarser camera (scale 2) still reaches the same network
+    cam.apply(cam.validate(8, 1.0, {"scale": 2, "crf": 33}))
+    assert tuple(edge.classify([edge.decode(cam.encode(clip).payload)]).logits.shape) == (1, 3)
+    with pytest.raises(PipelineError, match="h264-cd setting"):
+        cam.validate(8, 1.0, {"crf": 99})
+
+
+def test_hostile_streams_refused(tmp_path: Path) -> None:
+    ctx = ModeContext(loaded=None, model_files={"h264-cd": str(_model_file(tmp_path))})
+    edge = make_edge("h264-cd", ctx)
+    with pytest.raises(H264CdPayloadError, match="over the limit"):
+        edge.decode(b"H4" + bytes(h264_mode.MAX_PAYLOAD_BYTES))
+    big = H264Codec(crf=28, preset="ultrafast", stream=True).encode(_shifting_clip(1, 1, frames=8, size=64))
+    with pytest.raises(H264CdPayloadError, match="SPS declares 64x64"):  # larger pictures than the header says
+        edge.decode(h264_mode.pack(big, 1))
+    longer = H264Codec(crf=28, preset="ultrafast", stream=True).encode(_shifting_clip(1, 1, frames=12, size=32))
+    with pytest.raises(H264CdPayloadError, match="more than the 8 frames"):
+        edge.decode(h264_mode.pack(longer, 1))
+    with pytest.raises(H264CdPayloadError, match="more than .* NAL units"):
+        edge.decode(h264_mode.pack(b"".join(b"\x00\x00\x01\x09\xf0" for _ in range(500)), 1))
+    good = h264_mode.pack(longer, 1)
+    with pytest.raises(H264CdPayloadError, match="CRC32"):
+        edge.decode(good[:-3] + bytes(3))
+    with pytest.raises(CompressedStreamError, match="start code"):
+        extract_gop(b"\xff" * 64, FeatureSpec(8, 32, 32, 4, 16))
+
+
+def test_bad_model_file_named(tmp_path: Path) -> None:
+    path = _model_file(tmp_path)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["num_classes"] = 5
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(H264CdModelError, match="bad.pt: field 'config.num_classes'"):
+        load_cd_model(tmp_path / "bad.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(H264CdModelError, match="junk.pt is not a readable torch file"):
+        load_cd_model(tmp_path / "junk.pt")
+    with pytest.raises(PipelineError, match="cannot load the h264-cd model"):
+        make_edge("h264-cd", ModeContext(loaded=None, model_files={"h264-cd": str(tmp_path / "junk.pt")}))
