@@ -128,9 +128,16 @@ class SAConfig:
     kernel_size: int = 7
     hidden: int = 0  #: 0: one k x k conv (the paper); >0: k x k conv to `hidden` maps, ReLU, 3x3 conv
     motion: bool = True  #: add channel max+mean of |frame - previous frame| as two more inputs
+    #: start: ``none`` (PyTorch's random init) or ``motion`` (the score is the motion summed over a
+    #: 3x3 neighbourhood: SA keeps the moving pixels and their edges before, or without, any training)
+    init: str = "none"
 
     def __post_init__(self) -> None:
         _positive("sa", kernel_size=self.kernel_size)
+        if self.init not in ("none", "motion"):
+            raise ConfigError(f"sa.init must be 'none' or 'motion', got {self.init!r}")
+        if self.init == "motion" and (not self.motion or self.hidden or self.kernel_size < 3):
+            raise ConfigError("sa.init: motion needs sa.motion: true, sa.hidden: 0 and sa.kernel_size >= 3 (one conv over the motion maps)")
         if self.kernel_size % 2 != 1:
             raise ConfigError(f"sa.kernel_size must be odd (same padding), got {self.kernel_size}")
         _non_negative_int("sa", hidden=self.hidden)

@@ -67,6 +67,27 @@ class SpatialAttention(nn.Module):
             )
         else:
             self.net = nn.Conv2d(in_ch, 1, k, padding=k // 2)
+        if cfg.init == "motion":
+            self.init_motion_prior()
+
+    @torch.no_grad()
+    def init_motion_prior(self) -> None:
+        """Scores = the channel-max motion summed over each pixel's 3x3 neighbourhood (plus a
+        little of it over the whole window, so among still pixels those near motion come first).
+
+        Why: SA trained only against a classifier that never saw missing pixels learns what keeps
+        the zero-filled clip looking whole (on a static camera: a fixed patch of background, as
+        the moving person makes mask edges move too) and drops the actor. The motion prior keeps
+        the actor and its edges; FR and the ViT then learn on exactly those pixels.
+        """
+        if not isinstance(self.net, nn.Conv2d) or self.net.in_channels != 4:
+            raise ValueError("the motion prior needs one conv over the four maps (sa.motion: true, sa.hidden: 0)")
+        k = self.net.kernel_size[0]
+        self.net.weight.zero_()
+        self.net.bias.fill_(-1.0)
+        c = k // 2
+        self.net.weight[0, 2] = 0.5  # channel 2: max over colour of |x_t - x_{t-1}|; the whole window breaks ties near motion
+        self.net.weight[0, 2, c - 1 : c + 2, c - 1 : c + 2] += 10.0
 
     def logits(self, frames: Tensor, motion: Tensor | None = None) -> Tensor:
         """Pre-sigmoid pixel scores ``B,K,H,W``."""

@@ -81,7 +81,9 @@ def train_folds(cfg: TrainConfig, out_dir: str | Path, folds: list[int] | None =
     ``<out>/fold<N>``; write ``<out>/cv.json`` with the per-fold and pooled accuracies.
 
     With ``resume``, a fold whose ``model.pt`` and ``metrics.json`` are complete is read back, not
-    retrained, and one with only ``last.pt`` continues from it.
+    retrained, and one with only ``last.pt`` continues from it. An ``init`` path containing
+    ``{fold}`` starts each fold from its own checkpoint (e.g. ``runs/w/fold{fold}/stage_classifier.pt``
+    to train FA, SA and FR beside each fold's classifier).
     """
     from stae_ros.data.errors import DataError
     from stae_ros.data.folder import list_folds
@@ -110,7 +112,10 @@ def train_folds(cfg: TrainConfig, out_dir: str | Path, folds: list[int] | None =
                 log.info("fold %d: already trained (%s), not retrained", fold, fdir)
         if done is None:
             log.info("fold %d of %s: training into %s", fold, available, fdir)
-            res = train(fcfg, fdir, resume=resume and (fdir / "last.pt").is_file(), **train_kwargs)
+            kwargs = dict(train_kwargs)
+            if isinstance(kwargs.get("init"), str) and "{fold}" in kwargs["init"]:
+                kwargs["init"] = kwargs["init"].replace("{fold}", str(fold))
+            res = train(fcfg, fdir, resume=resume and (fdir / "last.pt").is_file(), **kwargs)
             done = res.final
         result.folds[fold] = {"test_clips": _test_clips(fcfg), "final": done, "model": str(fdir / "model.pt")}
     result.pooled = pool_folds(result.folds)
