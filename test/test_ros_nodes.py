@@ -554,6 +554,7 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
 
             def last() -> tuple[int, float, str]:
                 c = harness.commands[-1]
+                assert c.payload_mode == codec  # every command names the mode it is for
                 return c.k, round(c.p, 6), c.codec_settings
 
             # a fast link: 200 kB in 10 ms = 160 Mbit/s -> the accurate, large point fits 1 s; the
@@ -572,8 +573,47 @@ def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
             assert harness.spin_until(lambda: last() == slow, 15, launcher), \
                 [(c.k, c.p, c.codec_settings, c.reason) for c in harness.commands]
             assert all(c.k != 1 for c in harness.commands)  # the other codec's point is never chosen
+            assert {c.payload_mode for c in harness.commands} == {codec}
             if codec == "stae-roi264":  # the unshipped point (no knobs, best accuracy) is never chosen
                 assert all(c.codec_settings for c in harness.commands), [c.codec_settings for c in harness.commands]
+    finally:
+        harness.close()
+
+
+def test_controller_starts_the_camera_on_local_and_offloads_once_the_link_is_measured(tmp_path):
+    """Across modes: before any LinkStats the only mode that needs no link is chosen; a fast link
+    measured later makes the edge's more accurate mode worth its bytes."""
+    domain = pick_domain_id()
+    harness = Harness(domain, namespace=NS)
+    profile = json.loads(_profile(tmp_path / "p.json").read_text())
+    profile["points"].append(dict(codec="local", k=8, p=1.0, accuracy=0.5, bytes_mean=0, bytes_p95=0, camera_ms=20,
+                                  edge_ms=0))
+    (tmp_path / "modes.json").write_text(json.dumps(profile))
+    spec = NodeSpec("controller_node", namespace=NS, params={"profile": str(tmp_path / "modes.json"), "codec": "all",
+                                                             "deadline_s": 1.0, "min_interval_s": 0.0,
+                                                             "decide_period_s": 0.1})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            out = lambda: launcher.output_of(f"{NS}/controller_node")  # noqa: E731
+            assert launcher.wait_for_line(f"{NS}/controller_node", "controller ready", 30), out()
+            assert "unknown mode other" in out()  # a point of a mode this package does not have is never planned
+            assert harness.spin_until(lambda: bool(harness.commands), 15, launcher), out()
+            first = harness.commands[0]
+            assert first.payload_mode == "local" and first.codec_settings == "" and first.rate_bps == 0.0
+            now = time.time_ns()
+            seqs = itertools.count()
+
+            def fast() -> None:
+                seq = next(seqs)
+                s = LinkStats(stream_id="camera", clip_seq=seq, bytes=200_000, ok=True)
+                sent = now + seq * 50_000_000
+                s.sent_stamp.sec, s.sent_stamp.nanosec = divmod(sent, 1_000_000_000)
+                s.received_stamp.sec, s.received_stamp.nanosec = divmod(sent + 10_000_000, 1_000_000_000)
+                harness.pub_stats.publish(s)
+
+            assert harness.publish_until(fast, lambda: harness.commands[-1].payload_mode != "local", 15, launcher), out()
+            last = harness.commands[-1]
+            assert last.payload_mode in ("stae-px", "stae-roi264") and last.rate_bps > 1e6 and last.reason
     finally:
         harness.close()
 

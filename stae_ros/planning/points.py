@@ -17,22 +17,33 @@ from stae_ros.resources import codec_model_file
 __all__ = ["realisable_points", "settings_text"]
 
 
-def realisable_points(points: Iterable[OperatingPoint], codec: str,
+def realisable_points(points: Iterable[OperatingPoint], codec: str | Iterable[str],
                       codec_model: str = "") -> tuple[list[OperatingPoint], dict[str, int]]:
-    """(points of `codec` a camera with `codec_model` can realise, counts of the others by reason)."""
+    """(points a camera can realise, counts of the others by reason).
+
+    ``codec``: one mode name, several, or "all" (every registered mode). ``codec_model``: the
+    stae-latent model file camera and edge share (only its points are kept).
+    """
+    from stae_ros.modes.registry import mode_names
+
+    wanted = set(mode_names()) if codec == "all" else {codec} if isinstance(codec, str) else set(codec)
+    known = set(mode_names())
     kept: list[OperatingPoint] = []
     skipped: dict[str, int] = {}
 
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
 
-    in_use = codec_model_file(codec_model, codec) if codec == "stae-latent" else None
+    latent = "stae-latent"
+    in_use = codec_model_file(codec_model, latent) if latent in wanted else None
     for pt in points:
-        if pt.codec != codec:
+        if pt.codec not in known:
+            skip(f"unknown mode {pt.codec}")
+        elif pt.codec not in wanted:
             skip(f"codec {pt.codec}")
         elif not pt.shipped:
             skip("model file not shipped")
-        elif in_use is not None and codec_model_file(pt.extra.get("model", ""), codec) != in_use:
+        elif pt.codec == latent and codec_model_file(pt.extra.get("model", ""), latent) != in_use:
             skip("another stae-latent model file")
         else:
             kept.append(pt)

@@ -1,8 +1,10 @@
 """controller_node: LinkStats -> rate estimate -> planner -> BudgetCommand (when the choice changes).
 
 The decision logic is stae_ros.planning (Planner, RateEstimator); the profile is
-stae_ros.profiling.schema. Without a profile the node stays up and says so (the camera then keeps
-its configured budget).
+stae_ros.profiling.schema. The planner chooses a mode and its setting (BudgetCommand.payload_mode
+plus K, p and codec_settings); before any LinkStats it sends the camera to a mode that needs no
+link (local) when the profile has one, else leaves the camera's budget alone. Without a profile
+the node stays up and says so.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ControllerNode(Node):
         self.rate = RateEstimator(prior_bps=float(cfg["initial_rate_bps"]) or None)
         self.planner = None
         self._settings_text = settings_text
-        self.current: tuple[int, float, str] | None = None
+        self.current: tuple[str, int, float, str] | None = None
         self.last_change = -1e18
         self.stats_seen = 0
         self.commands_sent = 0
@@ -50,22 +52,40 @@ class ControllerNode(Node):
             if skipped:
                 self.get_logger().info(f"profile points not planned over: {skipped}")
             self.profile = replace(profile, points=points)
-            self.planner = Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]))
-        except ProfileError as exc:
+            self.camera_gflops = self._camera_rate(cfg["camera_preset"])
+            self.planner = self._make_planner(self.cfg)
+        except (ProfileError, ValueError) as exc:
             self.get_logger().error(f"no planning: {exc}; the camera keeps its configured budget")
         self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.topic_qos("budget_command", cfg))
         self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.topic_qos("link_stats", cfg))
         self.create_timer(float(cfg["decide_period_s"]), self._decide)
         self.add_on_set_parameters_callback(on_set_callback(CONTROLLER_PARAMS, self._apply_params))
         if self.planner is not None:
-            self.get_logger().info(f"controller ready: profile {path} ({len(self.profile.points)} points), "
-                                   f"deadline {cfg['deadline_s']} s, margin {cfg['margin']}")
+            modes = sorted({pt.codec for pt in self.profile.points})
+            self.get_logger().info(f"controller ready: profile {path} ({len(self.profile.points)} points, modes "
+                                   f"{', '.join(modes)}), deadline {cfg['deadline_s']} s, margin {cfg['margin']}, "
+                                   f"camera {cfg['camera_preset'] or 'as measured'}")
+
+    @staticmethod
+    def _camera_rate(preset: str) -> float | None:
+        """The preset's effective GFLOP/s ("" = None: the profile's measured ms); BudgetError names a bad preset."""
+        if not preset:
+            return None
+        from stae_ros.profiling.budgets import camera_budget
+
+        return camera_budget(preset).rate_gflops
+
+    def _make_planner(self, cfg: Mapping[str, Any]) -> Any:
+        period = float(cfg["clip_period_s"])
+        return self._Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]),
+                             hysteresis=float(cfg["hysteresis"]), period_s=period if period > 0 else None,
+                             camera_gflops=self.camera_gflops, ratios=self.rate.ratios)
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
-        if ("deadline_s" in changes or "margin" in changes) and self.planner is not None:
+        planning = {"deadline_s", "margin", "hysteresis", "clip_period_s"}
+        if planning & set(changes) and self.planner is not None:
             try:
-                self.planner = self._Planner(self.profile, float(changes.get("deadline_s", self.cfg["deadline_s"])),
-                                             float(changes.get("margin", self.cfg["margin"])))
+                self.planner = self._make_planner({**self.cfg, **changes})
             except ValueError as exc:
                 return str(exc)
             self.current = None  # re-announce under the new constraints
@@ -89,11 +109,12 @@ class ControllerNode(Node):
     def _decide(self) -> None:
         if self.planner is None:
             return
-        rate = self.rate.conservative_bps
-        if rate is None:
-            return  # nothing measured and no initial rate: leave the camera's budget alone
+        rate = self.rate.ewma_bps
         decision = self.planner.choose(rate)
-        point = (int(decision.point.k), float(decision.point.p), self._settings_text(decision.point))
+        if rate is None and decision.point.bytes_mean > 0:
+            return  # nothing measured, no initial rate and no mode without a link: leave the camera alone
+        chosen = decision.point
+        point = (chosen.codec, int(chosen.k), float(chosen.p), self._settings_text(chosen))
         if point == self.current:
             return
         now = time.monotonic()
@@ -103,15 +124,15 @@ class ControllerNode(Node):
         cmd.header.stamp = ns_to_stamp(wall_ns())
         cmd.stream_id = self.cfg["stream_id"]
         cmd.mode = BudgetCommand.MODE_SET
-        cmd.k, cmd.p, cmd.codec_settings = point
-        cmd.rate_bps = float(rate)
+        cmd.payload_mode, cmd.k, cmd.p, cmd.codec_settings = point
+        cmd.rate_bps = float(rate or 0.0)
         cmd.predicted_s = float(decision.predicted_s) if decision.predicted_s != float("inf") else 0.0
         cmd.reason = str(decision.reason)
         self.pub_cmd.publish(cmd)
         self.commands_sent += 1
         self.current, self.last_change = point, now
-        knobs = f" settings {point[2]}" if point[2] else ""
-        self.get_logger().info(f"budget -> K={point[0]} p={point[1]:g}{knobs}: {decision.reason}")
+        knobs = f" settings {point[3]}" if point[3] else ""
+        self.get_logger().info(f"budget -> {point[0]} K={point[1]} p={point[2]:g}{knobs}: {decision.reason}")
 
 
 def main(args: list[str] | None = None) -> int:

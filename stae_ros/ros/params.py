@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
+from stae_ros.modes.registry import mode_names
+
 __all__ = [
     "ParamSpec", "CODECS", "QOS_DEFAULTS", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
     "declare_params", "check_value", "on_set_callback", "param_values",
@@ -45,8 +47,8 @@ class ParamSpec:
         return None
 
 
-#: payload codecs a camera can send and an edge decode (SemanticClip.codec)
-CODECS: tuple[str, ...] = ("local", "h264", "stae-px", "stae-latent", "stae-roi264")  # = stae_ros.modes.MODES
+#: payload modes a camera can send and an edge decode (SemanticClip.codec): the registry's, in its order
+CODECS: tuple[str, ...] = mode_names()
 
 
 def _p(name: str, default: Any, description: str, **kw: Any) -> ParamSpec:
@@ -151,9 +153,14 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
 CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/default.json",
        read_only=True),
-    _p("codec", "stae-px", "only operating points of this codec are chosen (what the camera encodes): stae-px, "
-       "stae-latent or stae-roi264 (or h264, local); the whole-clip modes' points are in profiles/payloads.json "
-       "(set profile), all at K=T, p=1", choices=CODECS, read_only=True),
+    _p("codec", "all", "the modes the controller may choose: all (every registered mode the profile has points "
+       "of; BudgetCommand.payload_mode switches the camera) or one mode name (only that mode's points)",
+       choices=("all",) + CODECS, read_only=True),
+    _p("camera_preset", "", "camera host from config/camera_budgets.yaml whose FLOP rate times each point's camera "
+       "half (points that record FLOPs); empty = the profile's measured ms", read_only=True),
+    _p("clip_period_s", 0.5, "seconds between two clips of the camera, for the planner's look-ahead (a payload that "
+       "holds the link past the next clip is charged for it); 0 = plan each clip alone", min=0.0, max=3600.0),
+    _p("hysteresis", 0.005, "gain in expected useful accuracy needed to leave the current point", min=0.0, max=0.99),
     _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
        "only points measured with it are chosen; empty = the shipped models/stae_latent_default.pt",
        read_only=True),
