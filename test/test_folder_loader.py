@@ -85,10 +85,11 @@ def test_random_sampling_is_seeded_ordered_and_varies(hmdb: Path) -> None:
     assert len(seen) > 1
 
 
-def test_short_clips_pad_by_repeating_the_last_frame() -> None:
-    assert sample_indices(3, 6).tolist() == [0, 1, 2, 2, 2, 2]
+def test_short_clips_loop_by_default_or_pad_by_repeating_the_last_frame() -> None:
+    assert sample_indices(3, 6).tolist() == [0, 1, 2, 0, 1, 2]
+    assert sample_indices(3, 6, short_clip="pad").tolist() == [0, 1, 2, 2, 2, 2]
     rng = np.random.default_rng(0)
-    assert sample_indices(3, 6, "random", rng).tolist() == [0, 1, 2, 2, 2, 2]
+    assert sample_indices(3, 6, "random", rng, short_clip="pad").tolist() == [0, 1, 2, 2, 2, 2]
     with pytest.raises(ValueError, match="sampling"):
         sample_indices(10, 4, "middle")  # type: ignore[arg-type]
 
@@ -109,7 +110,7 @@ def test_ucf101_layout(tmp_path: Path) -> None:
     assert len(train) == 4 and len(test) == 2
     clip, label = test[1]
     assert label == 1 and clip.shape == (16, 24, 32, 3)
-    assert clip[:, 0, 0, 0].astype(int).tolist() == [100 + i for i in range(12)] + [111] * 4
+    assert clip[:, 0, 0, 0].astype(int).tolist() == [100 + i for i in range(12)] + [100, 101, 102, 103]  # looped
     (root / "ucfTrainTestlist" / "trainlist01.txt").write_text("Basketball/v_x.avi 1\n")
     with pytest.raises(DatasetLayoutError, match="disagrees"):
         VideoFolderDataset(root, "train")

@@ -20,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
     p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split to measure on")
+    p.add_argument("--fold", type=int, default=None, help="data with a fold CSV (clip,class,fold): the tested fold "
+                                                          "(the one the model was not trained on; default: the split source auto finds)")
+    p.add_argument("--short-clip", default="loop", choices=("loop", "pad", "resample"),
+                   help="videos shorter than the clip (default loop: as training's data.short_clip)")
     p.add_argument("--name", default="default", help="profile name: writes <out-dir>/<name>.json")
     p.add_argument("--out-dir", default="profiles", help="where the JSON goes")
     p.add_argument("--plots-dir", default="docs/img", help="where the PNG plots go ('' for none)")
@@ -62,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     c = loaded.config.clip
-    arrays = load_split_arrays(args.data, args.split, c.frames, (c.height, c.width))
+    from stae_ros.data.errors import DataError
+    from stae_ros.data.folder import SplitSpec
+
+    spec = SplitSpec(source="folds", test_fold=args.fold) if args.fold is not None else None
+    try:
+        arrays = load_split_arrays(args.data, args.split, c.frames, (c.height, c.width), split_spec=spec, short_clip=args.short_clip)
+    except (DataError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
     clips, labels = arrays.clips, np.asarray(arrays.labels)
     if args.limit and args.limit < len(labels):
         idx = np.sort(np.random.default_rng(0).permutation(len(labels))[: args.limit])

@@ -24,7 +24,7 @@ __all__ = ["ClipArrays", "load_split_arrays", "cache_path"]
 
 log = logging.getLogger(__name__)
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  #: 2: the short-clip rule is part of the key (default loop; 1 padded short videos)
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ class ClipArrays:
 
 
 def cache_path(root: str | Path, split: str, clip_len: int, size: Sequence[int], sampling: str = "uniform", split_id: int | str = 1,
-               short_clip: str = "pad") -> Path:
+               short_clip: str = "loop") -> Path:
     """Where :func:`load_split_arrays` caches this split (``split_id``: the split's tag, e.g. ``fold2``)."""
     h, w = int(size[0]), int(size[1])
-    short = "" if short_clip == "pad" else f"_{short_clip}"
+    short = "" if short_clip == "loop" else f"_{short_clip}"
     return Path(root) / ".stae_cache" / f"{split}{split_id}_T{clip_len}_{h}x{w}_{sampling}{short}.npz"
 
 
@@ -106,7 +106,7 @@ def load_split_arrays(
     progress: bool = True,
     cache_file: str | Path | None = None,
     split_spec: SplitSpec | None = None,
-    short_clip: str = "pad",
+    short_clip: str = "loop",
 ) -> ClipArrays:
     """Decode every clip of a split into memory (with a tqdm bar), or load the cached copy.
 
@@ -123,7 +123,7 @@ def load_split_arrays(
     ds = VideoFolderDataset(root, split, clip_len, tuple(size), sampling, skip_broken, seed=0, split_id=split_id,  # type: ignore[arg-type]
                             split_spec=split_spec, short_clip=short_clip)  # type: ignore[arg-type]
     size_t = ds.size
-    key = _fingerprint(ds.samples, clip_len, size_t, f"{sampling}|{short_clip}" if short_clip != "pad" else sampling)
+    key = _fingerprint(ds.samples, clip_len, size_t, f"{sampling}|{short_clip}")
     path = Path(cache_file) if cache_file is not None else cache_path(root, split, clip_len, size_t, sampling, ds.split_tag, short_clip)
     if cache and path.is_file():
         try:

@@ -385,7 +385,7 @@ def discover_samples(
 
 
 def sample_indices(num_frames: int, clip_len: int, mode: Sampling = "uniform", rng: np.random.Generator | None = None,
-                   short_clip: ShortClip = "pad") -> np.ndarray:
+                   short_clip: ShortClip = "loop") -> np.ndarray:
     """Which decoded frames make the clip (length ``clip_len``).
 
     ``uniform``: evenly spaced over the whole video (the centre of each of ``clip_len`` equal
@@ -397,7 +397,7 @@ def sample_indices(num_frames: int, clip_len: int, mode: Sampling = "uniform", r
     * ``loop``: every frame, then again from the first (``0..n-1, 0..``), so the clip keeps the
       video's own frame rate and motion in every frame; with ``random`` the loop starts at a
       random frame. Most actions of short labelled clips are periodic (walking, waving), and the
-      one seam costs less than a stretch or a freeze: docs/real_footage.md has the measurement;
+      one seam costs less than a stretch or a freeze (docs/real_footage.md says why). The default;
     * ``resample``: the uniform rule stretched over the short video (each frame shown about
       ``clip_len / n`` times): the whole action, slowed down by a clip-dependent factor.
     """
@@ -455,7 +455,7 @@ class VideoFolderDataset:
         split_id: int = 1,
         layout: str = "auto",
         split_spec: SplitSpec | None = None,
-        short_clip: ShortClip = "pad",
+        short_clip: ShortClip = "loop",
     ) -> None:
         if clip_len < 1:
             raise ValueError(f"clip_len must be >= 1, got {clip_len}")

@@ -72,7 +72,7 @@ class DataConfig:
     test_fold: int = 0  #: folds: the fold tested (the others train); `stae train --fold all` runs each in turn
     split_seed: int = 0  #: seeded split: the generator seed
     test_fraction: float = 0.3  #: seeded split: share of each class held out for testing
-    short_clip: str = "pad"  #: videos shorter than the clip: loop, pad (repeat the last frame) or resample
+    short_clip: str = "loop"  #: videos shorter than the clip: loop (default), pad (repeat the last frame) or resample
 
     def split_spec(self) -> Any:
         """The :class:`stae_ros.data.folder.SplitSpec` these keys describe (raises TrainConfigError)."""
