@@ -44,3 +44,35 @@ def test_right_types_pass_and_ints_become_floats() -> None:
                                  "budgets": [1, 2], "half": True, "unknown": object}, "cfg")
     assert out["lr"] == 1.0 and isinstance(out["lr"], float) and out["epochs"] == 3 and out["half"] is True
     assert typed_value("auto", bool | str, "half") == "auto"
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("edit, named", [
+    ("stages:\n  classifier:\n    epochs: abc\n", "stages.classifier.epochs must be an integer, got 'abc'"),
+    ("stages:\n  classifier:\n    lr: fast\n", "stages.classifier.lr must be a finite number, got 'fast'"),
+    ("seed: abc\n", "seed must be an integer, got 'abc'"),
+    ("eval:\n  budgets: [[16, 1.0], 7]\n", "eval.budgets must be a list of [K, p] pairs"),
+    ("eval:\n  budgets: [[sixteen, 1.0]]\n", "eval.budgets K must be an integer"),
+    ("data: abc\n", "data must be a mapping"),
+    ("data:\n  cache: maybe\n", "data.cache must be true or false"),
+])
+def test_training_configs_with_wrong_types_fail_before_any_work(tmp_path, edit, named, caplog) -> None:
+    """`stae train` on such a file: exit 2 and one line naming the key, before a model is built."""
+    import yaml
+
+    from stae_ros.cli import main
+    from stae_ros.training import load_train_config
+
+    base = yaml.safe_load((ROOT / "config" / "train_tiny.yaml").read_text())
+    base.update(yaml.safe_load(edit))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(base))
+    with pytest.raises(ConfigError) as exc:
+        load_train_config(bad)
+    assert named in str(exc.value)
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and named in errors[0].getMessage() and errors[0].exc_info is None
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

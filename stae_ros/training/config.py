@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stae_ros.configio import ConfigError, check_keys, deep_merge, load_yaml
+from stae_ros.configio import ConfigError, check_keys, deep_merge, load_yaml, typed_fields, typed_value
 
 from .errors import TrainConfigError
 
@@ -122,12 +122,28 @@ class TrainConfig:
 
 
 def _dataclass_from(cls: type, data: dict[str, Any] | None, where: str) -> Any:
+    """``cls`` built from a config section whose keys and value types are checked first (ConfigError names them)."""
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {data!r}")
     data = dict(data or {})
     check_keys(data, cls.__dataclass_fields__.keys(), where=where)
+    data = typed_fields(cls, data, where)
     try:
         return cls(**data)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def top_value(raw: dict[str, Any], key: str, kind: Any, default: Any, path: Path) -> Any:
+    """A top-level config value checked against ``kind`` (e.g. ``int``, ``str | None``); ConfigError names the key."""
+    return typed_value(raw.get(key, default), kind, f"{path}: {key}")
+
+
+def _eval_budgets(value: Any, path: Path) -> list[tuple[int, float]]:
+    if not isinstance(value, list) or not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in value):
+        raise ConfigError(f"{path}: eval.budgets must be a list of [K, p] pairs, got {value!r}")
+    return [(typed_value(k, int, f"{path}: eval.budgets K"), typed_value(p, float, f"{path}: eval.budgets p"))
+            for k, p in value]
 
 
 def _resolve_model(spec: Any, config_path: Path) -> dict[str, Any]:
@@ -162,23 +178,25 @@ def load_train_config(path: str | Path) -> TrainConfig:
     for name, st in stages.items():
         st.validate(name)
     ev = raw.get("eval") or {}
+    if not isinstance(ev, dict):
+        raise ConfigError(f"{path}: 'eval' must be a mapping (budgets, batch_size, each_epoch), got {ev!r}")
     check_keys(ev, ("budgets", "batch_size", "each_epoch"), where=f"{path}: eval")
-    budgets = [(int(k), float(p)) for k, p in ev.get("budgets", [])]
+    budgets = _eval_budgets(ev.get("budgets", []), path)
     for k, p in budgets:
         if k < 1 or not 0.0 < p <= 1.0:
             raise TrainConfigError(f"{path}: eval budget K={k} p={p} is out of range")
     cfg = TrainConfig(
-        name=str(raw.get("name", path.stem)),
-        seed=int(raw.get("seed", 0)),
+        name=top_value(raw, "name", str, path.stem, path),
+        seed=top_value(raw, "seed", int, 0, path),
         model=_resolve_model(raw.get("model"), path),
         data=_dataclass_from(DataConfig, raw.get("data"), f"{path}: data"),
         stages=stages,
         augment=_dataclass_from(AugmentConfig, raw.get("augment"), f"{path}: augment"),
-        device=str(raw.get("device", "auto")),
-        threads=int(raw.get("threads", 0)),
+        device=top_value(raw, "device", str, "auto", path),
+        threads=top_value(raw, "threads", int, 0, path),
         eval_budgets=budgets,
-        eval_batch_size=int(ev.get("batch_size", 32)),
-        eval_each_epoch=bool(ev.get("each_epoch", True)),
+        eval_batch_size=typed_value(ev.get("batch_size", 32), int, f"{path}: eval.batch_size"),
+        eval_each_epoch=typed_value(ev.get("each_epoch", True), bool, f"{path}: eval.each_epoch"),
         export=str(raw.get("export", "") or ""),
         pretrained=str(raw.get("pretrained", "") or ""),
         half=raw.get("half", "auto"),

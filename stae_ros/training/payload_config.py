@@ -14,7 +14,7 @@ from typing import Any
 
 from stae_ros.configio import ConfigError, check_keys, load_yaml
 
-from .config import AugmentConfig, DataConfig, TrainConfig, _dataclass_from
+from .config import AugmentConfig, DataConfig, TrainConfig, _dataclass_from, top_value
 from .errors import TrainConfigError
 
 __all__ = ["COMMON_KEYS", "PayloadConfig", "load_payload_config", "apply_overrides", "section"]
@@ -63,12 +63,12 @@ def load_payload_config(path: str | Path, mode: str, own_keys: tuple[str, ...]) 
     check_keys(clip, ("frames", "height", "width", "channels"), where=f"{path}: clip")
     cfg = PayloadConfig(
         mode=mode,
-        name=str(raw.get("name", path.stem)),
-        seed=int(raw.get("seed", 0)),
+        name=top_value(raw, "name", str, path.stem, path),
+        seed=top_value(raw, "seed", int, 0, path),
         data=_dataclass_from(DataConfig, raw.get("data"), f"{path}: data"),
         augment=_dataclass_from(AugmentConfig, raw.get("augment"), f"{path}: augment"),
-        device=str(raw.get("device", "auto")),
-        threads=int(raw.get("threads", 0)),
+        device=top_value(raw, "device", str, "auto", path),
+        threads=top_value(raw, "threads", int, 0, path),
         export=str(raw.get("export", "") or ""),
         teacher=str(raw.get("teacher", "") or ""),
         init=str(raw.get("init", "") or ""),
