@@ -40,7 +40,8 @@ ROI_MODEL = ROOT / "models" / "stae_roi264_default.pt"
 LATENT_MODEL = ROOT / "models" / "stae_latent_default.pt"
 MEM_TARGET_MB = 64.0
 CPU_TARGET_MS = 200.0
-DOCUMENTED = {"px": "CodecError", "roi": "RoiPayloadError", "h264": "RoiPayloadError", "latent": "LatentPayloadError"}
+DOCUMENTED = {"px": "CodecError", "roi": "RoiPayloadError", "h264": "RoiPayloadError", "latent": "LatentPayloadError",
+              "h264mode": "PipelineError"}
 
 
 # ----------------------------------------------------------------------------- payload builders
@@ -168,6 +169,12 @@ def _roi_container(t: int, h: int, w: int, annexb: bytes) -> bytes:
     return rc.MAGIC + bytes([rc.CODEC_VERSION, 0]) + _varint(t) + _varint(h) + _varint(w) + body
 
 
+def _h264mode(stream: bytes) -> bytes:
+    from stae_ros.modes import h264 as mode
+
+    return mode.pack(stream, 1)
+
+
 def latent_random_body() -> bytes:
     """A valid stae-latent header (this model's fingerprint) followed by random bytes up to the limit."""
     from stae_ros.latent import LatentLimits, load_latent_codec
@@ -266,6 +273,10 @@ def build_all(out: Path) -> dict[str, dict]:
         "roi_max_crf0_noise": ("roi", "16x64x64 noise at CRF 0 (largest honest stream)", roi_max),
         "roi_max_8_slices": ("roi", "16x64x64 noise, 8 slices per frame (130 NAL units, under the cap)",
                              lambda: roi_max("slices=8", 20)),
+        "h264mode_good": ("h264mode", "good h264-mode payload, 16x64x64", lambda: _h264mode(_h264_stream(t, w, h, "veryfast"))),
+        "h264mode_sps_4096x2160_100_skip": ("h264mode", "h264 mode, SPS 4096x2160, 100 skip frames",
+                                            lambda: _h264mode(_h264_stream(100, 4096, 2160))),
+        "h264mode_4000_frames_64x64": ("h264mode", "h264 mode, 4000 frames of 64x64", lambda: _h264mode(_h264_stream(4000, 64, 64))),
         "latent_good": ("latent", "good stae-latent payload", None),
         "latent_random_body_1MiB": ("latent", "valid header + random body up to the 1 MiB limit", latent_random_body),
         "latent_max_resealed": ("latent", "valid header and CRC, random body of the largest size allowed", latent_max_resealed),
@@ -306,6 +317,11 @@ def _decoder(kind: str):
 
         t, h, w, _ = PX_SHAPE
         return lambda data: decode_annexb(data, t, h, w)
+    if kind == "h264mode":  # the h264 mode's own container and decoder (stae_ros/modes/h264.py)
+        from stae_ros.modes import h264 as mode
+
+        t, h, w, _ = PX_SHAPE
+        return lambda data: mode.decode_stream(mode.unpack(data)[1], t, h, w)
     if kind == "latent":
         from stae_ros.latent import load_latent_codec
 
@@ -389,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(*args.child)))
         return 0
     manifest = build_all(args.out)
-    warm = {"px": "px_good_auto", "roi": "roi_good", "h264": "h264_good", "latent": "latent_good"}
+    warm = {"px": "px_good_auto", "roi": "roi_good", "h264": "h264_good", "latent": "latent_good", "h264mode": "h264mode_good"}
     rows, results = [], {}
     for name, m in manifest.items():
         if args.only and not name.startswith(args.only):
