@@ -7,7 +7,9 @@ split ...) along several paths that differ in one part only:
 * ``no_fr``: the same pixels, the dropped ones left at zero (what FA/SA train against);
 * ``motion``: SA replaced by the n pixels with the largest ``|x_t - x_{t-1}|`` (dilated), then FR;
 * ``random``: n random pixels per frame, then FR;
-* ``cover``: the share of moving pixels (``|x_t - x_{t-1}| > 0.08``) that SA keeps.
+* ``cover``: the share of moving pixels (``|x_t - x_{t-1}| > 0.08``) that SA keeps;
+* ``bytes``: the mean stae-px payload of a clip through the camera pipeline (the profile's codec
+  settings), and how many times fewer than at full budget (``x``).
 
     python scripts/masked_input_probe.py runs/weizmann/fold0/model.pt --config config/train_weizmann.yaml \
         --fold 0 16,0.5 16,0.25 8,0.5
@@ -22,7 +24,8 @@ import torch.nn.functional as F
 
 from stae_ros.data.arrays import load_split_arrays
 from stae_ros.models.config import budget_pixels
-from stae_ros.models.selection import Selection, gather_frames, top_k_frames, top_pixels_mask
+from stae_ros.models.selection import Selection, gather_frames, top_pixels_mask
+from stae_ros.pipeline import CameraPipeline
 from stae_ros.training import load_model, load_train_config
 from stae_ros.training.loop import to_float_clips
 
@@ -61,8 +64,15 @@ def main() -> None:
         zero, mask = model.assemble(x, sel)
         return acc(model.classify(model.recover(zero, mask)))
 
-    print(f"{len(y)} test clips; full budget: {acc(model.classify(x)) * 100:.1f}%")
-    print(f"{'K':>3} {'p':>5} {'stae':>6} {'no_fr':>6} {'motion':>7} {'random':>7} {'cover':>6}")
+    camera = CameraPipeline(loaded)
+
+    def payload_bytes(k: int, p: float) -> float:
+        camera.set_budget(k, p)
+        return sum(len(camera.encode(clip).payload) for clip in arrays.clips) / len(arrays.clips)
+
+    full_bytes = payload_bytes(c.frames, 1.0)
+    print(f"{len(y)} test clips; full budget: {acc(model.classify(x)) * 100:.1f}%, {full_bytes:.0f} B/clip")
+    print(f"{'K':>3} {'p':>5} {'stae':>6} {'no_fr':>6} {'motion':>7} {'random':>7} {'cover':>6} {'bytes':>7} {'x':>5}")
     for text in args.points:
         k, p = int(text.split(",")[0]), float(text.split(",")[1])
         n = budget_pixels(p, c.height, c.width)
@@ -77,7 +87,7 @@ def main() -> None:
         moving = gather_frames(motion[:, None], idx)[:, 0] > 0.08
         cover = float((sel.mask & moving).sum() / moving.sum().clamp_min(1))
         print(f"{k:3d} {p:5.2f} {with_fr(sel) * 100:6.1f} {no_fr * 100:6.1f} {with_fr(motion_sel) * 100:7.1f} "
-              f"{with_fr(random_sel) * 100:7.1f} {cover * 100:6.1f}")
+              f"{with_fr(random_sel) * 100:7.1f} {cover * 100:6.1f} {(b := payload_bytes(k, p)):7.0f} {full_bytes / b:5.1f}")
 
 
 def sel_kept(mask: torch.Tensor) -> torch.Tensor:
