@@ -22,6 +22,7 @@ from rclpy.parameter import Parameter
 
 from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from . import qos
 from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
@@ -29,6 +30,7 @@ from .errors import ImageConversionError, SourceError
 from .images import array_to_image, image_to_rgb
 from .params import CAMERA_PARAMS, declare_params, on_set_callback
 from .sources import Frame, open_source
+from .status import STATUS_PERIOD_S, STATUS_TOPIC, status_json
 
 __all__ = ["CameraNode", "main"]
 
@@ -60,6 +62,7 @@ class CameraNode(Node):
             self.set_parameters([Parameter("k", value=T)])
         self.pipeline = CameraPipeline(loaded, k=k, p=float(cfg["p"]), codec=cfg["codec"], threads=int(cfg["threads"]),
                                        codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]),
+                                       model_files={"local": cfg["local_model"]} if cfg["local_model"] else None,
                                        settings=self._parse_settings(cfg["codec_settings"]))
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
@@ -73,12 +76,18 @@ class CameraNode(Node):
         # a mode that labels clips on the camera publishes its labels where the edge would
         self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.topic_qos("action_label", cfg))
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
+        self.pub_status = self.create_publisher(String, STATUS_TOPIC, qos.label_qos())
         self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.topic_qos("budget_command", cfg))
 
         self.seq = 0
         self.frames_in = 0
         self.frames_bad = 0
         self.clips_failed = 0
+        self.clips_sent = 0  #: SemanticClips published (the rest of seq: labelled here, or failed)
+        self.local_labels = 0  #: clips the active mode labelled on the camera
+        self.refused_commands = 0
+        self.switches = 0
+        self.started_ns = wall_ns()
         self.last_truth = (-1, "")
         self.source = None
         self.timer = None
@@ -91,6 +100,7 @@ class CameraNode(Node):
             self.create_subscription(Image, "image_raw", self._on_image, qos.topic_qos("image_raw", cfg))
             where = f"topic {self.resolve_topic_name('image_raw')}"
         self.add_on_set_parameters_callback(on_set_callback(CAMERA_PARAMS, self._apply_params))
+        self.create_timer(STATUS_PERIOD_S, self._publish_status)
         self.get_logger().info(
             f"camera ready: model {model_path} ({T}x{H}x{W}, {len(self.class_names)} classes), {where}, "
             f"clip window {length} stride {stride} ({cfg['frame_sampling']}), codec {self._codec_text()}, "
@@ -98,6 +108,21 @@ class CameraNode(Node):
 
     def _codec_text(self) -> str:
         return self.pipeline.describe()
+
+    def status(self) -> dict[str, Any]:
+        """The counters of the status topic. Every clip encoded gets the next seq and is either sent
+        (clips_sent) or labelled here (local_labels): seq = clips_sent + local_labels. A clip that
+        could not be encoded gets no seq and is counted in clips_failed."""
+        return {"stream_id": self.cfg["stream_id"], "started_ns": self.started_ns, "seq": self.seq,
+                "clips_sent": self.clips_sent, "local_labels": self.local_labels, "clips_failed": self.clips_failed,
+                "frames_in": self.frames_in, "frames_bad": self.frames_bad, "refused_commands": self.refused_commands,
+                "mode": self.pipeline.codec, "model_id": self.pipeline.model_id, "switches": self.switches,
+                "k": self.pipeline.k, "p": self.pipeline.p, "paused": bool(self.cfg["paused"]),
+                "callback_errors": getattr(self, "callback_errors", 0)}
+
+    @guarded
+    def _publish_status(self) -> None:
+        self.pub_status.publish(String(data=status_json("camera_node", self.status())))
 
     def _make_cutter(self) -> None:
         """Cut clips of the active mode's shape (a mode switch may change it)."""
@@ -204,8 +229,10 @@ class CameraNode(Node):
         msg.sent_stamp = ns_to_stamp(wall_ns())
         if enc.label is None:
             self.pub_clip.publish(msg)
+            self.clips_sent += 1
         else:  # labelled on the camera: only the label leaves it
             self._publish_label(msg, enc)
+            self.local_labels += 1
         truth, name = self.last_truth
         if truth >= 0 and self.cfg["publish_truth"]:
             t = ActionLabel()
@@ -265,16 +292,22 @@ class CameraNode(Node):
                 f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''})")
         params = self.budget_parameters(cmd)
         if isinstance(params, str):
+            self.refused_commands += 1
             self.get_logger().warning(f"{what} rejected: {params}; nothing changed")
             return
+        before = self.pipeline.codec
         # all or nothing: the on-set callback sees every value at once and validates them all
         # before anything is applied, exactly as `ros2 param set` / set_parameters_atomically
         result = self.set_parameters_atomically(params)
         if not result.successful:
+            self.refused_commands += 1
             self.get_logger().warning(f"{what} rejected: {result.reason}; nothing changed "
                                       f"(K={self.pipeline.k} p={self.pipeline.p:g} paused={self.cfg['paused']})")
             return
         knobs = f" settings {self.cfg['codec_settings']}" if self.cfg["codec_settings"] else ""
+        if self.pipeline.codec != before:
+            self.get_logger().info(f"mode switch {before} -> {self.pipeline.codec} from clip {self.seq} "
+                                   f"({self.pipeline.model_id}; {cmd.reason or 'no reason given'})")
         self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g}{knobs} "
                                f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
 
@@ -297,12 +330,16 @@ class CameraNode(Node):
         # ---- nothing below refuses
         if prepared is not None:
             old_shape = self.pipeline.shape
+            if prepared.mode != self.pipeline.codec:
+                self.switches += 1
             self.pipeline.commit(prepared)
             if tuple(prepared.shape) != tuple(old_shape):
                 self._make_cutter()
         if "source_fps" in changes and self.timer is not None:
             self._make_timer(float(changes["source_fps"]))
         self.cfg.update(changes)
+        if prepared is not None and self.switches and "codec" in changes:
+            self._publish_status()  # a switch is worth seeing at once, not within the second
         return None
 
 

@@ -75,7 +75,8 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     """Create the node and spin it until SIGINT/SIGTERM or shutdown; always clean up.
 
     Returns the process exit code: 0 on a clean stop, 1 when the node could not start (the
-    reason is logged: a missing model, a bad parameter). With `fast_exit` the process ends right
+    reason is logged: a missing model, a bad parameter), 2 when ROS itself could not be started
+    (enforced security without this node's keys: stae_ros.ros.status.check_security). With `fast_exit` the process ends right
     after the ROS clean-up (os._exit after flushing output): the interpreter's own teardown of
     torch takes seconds on a small host, longer than launchers wait after SIGINT.
     """
@@ -115,7 +116,19 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    rclpy.init(args=args)
+    from .status import SecurityConfigError, check_security
+
+    # fail closed, in one line: enforced security without this node's keys never starts a participant
+    try:
+        check_security(args=args if args is not None else sys.argv)
+        rclpy.init(args=args)
+    except SecurityConfigError as exc:
+        print(f"[FATAL] could not start: {exc}", file=sys.stderr, flush=True)
+        return _exit(2, fast_exit)
+    except Exception as exc:  # noqa: BLE001 - rcl's own refusal (e.g. a DDS-Security error): one line, not a trace
+        print(f"[FATAL] could not start: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr, flush=True)
+        return _exit(2, fast_exit)
     node = None
     rc = 0
     try:
@@ -148,6 +161,11 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
             rclpy.try_shutdown()
         except BaseException:  # noqa: BLE001 - shutting down anyway; do not print a traceback
             pass
+    return _exit(rc, fast_exit)
+
+
+def _exit(rc: int, fast_exit: bool) -> int:
+    """Return `rc`, or with `fast_exit` end the process with it at once (after flushing output)."""
     if fast_exit:
         logging.shutdown()
         sys.stdout.flush()

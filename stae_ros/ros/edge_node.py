@@ -4,14 +4,18 @@ Clips are queued on arrival (their own callback group, so they keep arriving whi
 and a timer classifies whatever waits, up to `batch_max` clips in one forward pass: after a link
 stall several clips arrive together and one batched pass costs far less than several.
 A malformed clip (bad payload bytes, contradicting fields, unknown codec) is logged with the
-reason, counted, reported in LinkStats (ok=false) and skipped; the node carries on.
+reason, counted, reported in LinkStats (ok=false) and skipped; the node carries on. A clip older
+than `deadline_ms` when its batch starts is dropped as stale, and a clip that arrives twice (same
+stream, seq and stamp: a duplicating link) is labelled once. Every clip received is accounted for
+on the status topic (stae/status, JSON, 1 Hz): received = labelled + rejected + stale + queue
+drops + duplicates + waiting.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -21,12 +25,17 @@ from rclpy.node import Node
 
 from sensor_msgs.msg import Image
 from stae_msgs.msg import ActionLabel, LinkStats, SemanticClip
+from std_msgs.msg import String
 
 from . import qos
 from .common import guarded, ms_between, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
 from .errors import MalformedClipError
 from .images import array_to_image
 from .params import EDGE_PARAMS, declare_params, on_set_callback
+from .status import STATUS_PERIOD_S, STATUS_TOPIC, status_json
+
+#: (stream, seq, stamp) keys remembered to refuse a second copy of a clip: bounded memory
+SEEN_LIMIT = 4096
 
 __all__ = ["EdgeNode", "main", "check_clip_fields"]
 
@@ -100,6 +109,13 @@ class EdgeNode(Node):
         self.labelled = 0
         self.malformed = 0
         self.dropped = 0
+        self.stale = 0
+        self.duplicates = 0
+        self.queue_peak = 0
+        self.started_ns = wall_ns()
+        self.reasons: Counter[str] = Counter()  #: refusals before the pipeline (fields, stale, queue, duplicate)
+        self.streams: dict[str, Counter[str]] = {}
+        self.seen: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
         rx_group = MutuallyExclusiveCallbackGroup()
         work_group = MutuallyExclusiveCallbackGroup()
@@ -119,6 +135,8 @@ class EdgeNode(Node):
         inputs = ", ".join(self.resolve_topic_name(f"{ns}/semantic_clip" if ns else "semantic_clip")
                            for ns in self.outputs)
         self.create_timer(float(cfg["batch_period_ms"]) / 1000.0, self._on_timer, callback_group=work_group)
+        self.pub_status = self.create_publisher(String, STATUS_TOPIC, qos.label_qos())
+        self.create_timer(STATUS_PERIOD_S, self._publish_status, callback_group=MutuallyExclusiveCallbackGroup())
         self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))
         self.get_logger().info(
             f"edge ready: model {model_path} on {self.pipeline.device}, {len(self.pipeline.class_names)} classes, "
@@ -144,17 +162,57 @@ class EdgeNode(Node):
         self.cfg.update(changes)
         return None
 
+    def _count(self, stream: str, what: str, reason: str | None = None) -> None:
+        """One clip of `stream` ended as `what` (labelled, rejected, stale, ...); `reason`: the failure key."""
+        self.streams.setdefault(stream, Counter())[what] += 1
+        if reason:
+            self.reasons[reason] += 1
+
+    def status(self) -> dict[str, Any]:
+        """The counters of the status topic (see the module docstring for how they add up)."""
+        with self.lock:
+            failures = Counter(self.reasons)
+            failures.update(self.pipeline.failures.snapshot())
+            return {"started_ns": self.started_ns, "received": self.received, "labelled": self.labelled,
+                    "rejected": self.malformed, "stale": self.stale, "queue_dropped": self.dropped,
+                    "duplicates": self.duplicates, "waiting": len(self.queue), "queue_peak": self.queue_peak,
+                    "queue_limit": int(self.cfg["queue_limit"]), "failures": dict(failures),
+                    "streams": {k: dict(v) for k, v in self.streams.items()},
+                    "callback_errors": getattr(self, "callback_errors", 0)}
+
+    @guarded
+    def _publish_status(self) -> None:
+        self.pub_status.publish(String(data=status_json("edge_node", self.status())))
+
     @guarded
     def _on_clip(self, msg: SemanticClip, out: _Outputs | None = None) -> None:
         now = wall_ns()
+        key = (str(msg.stream_id), int(msg.seq), stamp_to_ns(msg.header.stamp))
+        evicted: list[_Waiting] = []
         with self.lock:
             self.received += 1
+            self._count(key[0], "received")
+            if key in self.seen:
+                self.duplicates += 1
+                self._count(key[0], "duplicates", "receive/duplicate")
+                self.get_logger().warning(f"clip {key[0]}#{key[1]} arrived again: ignored "
+                                          f"({self.duplicates} so far)", throttle_duration_sec=5.0)
+                return
+            self.seen[key] = None
+            if len(self.seen) > SEEN_LIMIT:
+                self.seen.popitem(last=False)
             self.queue.append(_Waiting(msg, now, out))
             while len(self.queue) > int(self.cfg["queue_limit"]):
                 old = self.queue.popleft()
+                evicted.append(old)
                 self.dropped += 1
+                self._count(str(old.msg.stream_id), "queue_dropped", "queue/full")
                 self.get_logger().warning(f"edge queue over {self.cfg['queue_limit']}: dropped clip "
-                                          f"{old.msg.stream_id}#{old.msg.seq} ({self.dropped} so far)")
+                                          f"{old.msg.stream_id}#{old.msg.seq} ({self.dropped} so far)",
+                                          throttle_duration_sec=5.0)
+            self.queue_peak = max(self.queue_peak, len(self.queue))
+        for old in evicted:  # outside the lock: publishing may block
+            self._publish_stats(old, ok=False, error=f"queue full: over {self.cfg['queue_limit']} clips waiting")
 
     @guarded
     def _on_timer(self) -> None:
@@ -165,16 +223,23 @@ class EdgeNode(Node):
             try:
                 self._process(batch)
             except Exception as exc:  # noqa: BLE001 - never die on one batch; say what happened
-                self.malformed += len(batch)
+                with self.lock:
+                    self.malformed += len(batch)
+                    for item in batch:
+                        self._count(str(item.msg.stream_id), "rejected", f"batch/?/{type(exc).__name__}")
                 self.get_logger().error(f"batch of {len(batch)} clips failed: {type(exc).__name__}: {exc}")
 
     def _out(self, item: _Waiting) -> _Outputs:
         """The publishers of the input the clip came from (the first input for a clip without one)."""
         return item.out if item.out is not None else next(iter(self.outputs.values()))
 
-    def _reject(self, item: _Waiting, reason: str) -> None:
-        self.malformed += 1
+    def _reject(self, item: _Waiting, reason: str, key: str | None = None) -> None:
+        """Count and report a clip that gets no label; `key`: its failure reason when the pipeline
+        did not count it already."""
         m = item.msg
+        with self.lock:
+            self.malformed += 1
+            self._count(str(m.stream_id), "rejected", key)
         self.get_logger().warning(f"malformed clip {m.stream_id}#{m.seq} from {m.header.frame_id or '?'} "
                                   f"rejected ({self.malformed} so far): {reason}")
         self._publish_stats(item, ok=False, error=reason)
@@ -193,16 +258,32 @@ class EdgeNode(Node):
         s.ok, s.error = ok, error[:500]
         self._out(item).stats.publish(s)
 
+    def _drop_stale(self, item: _Waiting, age_ms: float) -> None:
+        m = item.msg
+        with self.lock:
+            self.stale += 1
+            self._count(str(m.stream_id), "stale", "deadline/stale")
+        self.get_logger().warning(f"clip {m.stream_id}#{m.seq} is {age_ms:.0f} ms old, past the "
+                                  f"{self.cfg['deadline_ms']:g} ms deadline: dropped ({self.stale} so far)",
+                                  throttle_duration_sec=5.0)
+        self._publish_stats(item, ok=False, error=f"stale: {age_ms:.0f} ms old, deadline {self.cfg['deadline_ms']:g} ms")
+
     def _process(self, batch: list[_Waiting]) -> None:
         from stae_ros.pipeline import PipelineError  # torch-heavy: imported with the pipeline, not with the module
 
         start = wall_ns()
+        deadline_ms = float(self.cfg["deadline_ms"])
         good: list[_Waiting] = []
         for item in batch:
+            if deadline_ms > 0:
+                age_ms = ms_between(stamp_to_ns(item.msg.header.stamp), start)
+                if age_ms > deadline_ms:
+                    self._drop_stale(item, age_ms)
+                    continue
             try:
                 check_clip_fields(item.msg, self.pipeline.clip_shape(str(item.msg.codec)))
             except (MalformedClipError, PipelineError) as exc:
-                self._reject(item, str(exc))
+                self._reject(item, str(exc), f"fields/{str(item.msg.codec)[:32] or '?'}/{type(exc).__name__}")
                 continue
             good.append(item)
         if not good:
@@ -233,7 +314,9 @@ class EdgeNode(Node):
             label.edge_ms = float((now - item.received_ns) / 1e6)
             label.total_ms = float(ms_between(stamp_to_ns(m.header.stamp), now))
             self._out(item).label.publish(label)
-            self.labelled += 1
+            with self.lock:
+                self.labelled += 1
+                self._count(str(m.stream_id), "labelled")
             self._publish_stats(item, ok=True, decode_ms=res.decode_ms, infer_ms=res.infer_ms)
             if self.cfg["publish_recovered"] and res.recovered is not None:
                 strip = np.concatenate(list(res.recovered), axis=1)

@@ -113,6 +113,8 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("codec_settings", "", "stae-roi264: JSON object of operating-point knobs over the model file's settings "
        "(crf, threshold, mode, frame_select, frame_stride, frame_threshold), e.g. '{\"crf\": 33}'; empty = the "
        "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
+    _p("local_model", "", "model file of the local mode (the camera's own classifier, stae train mode local); "
+       "empty = the shipped models/stae_local_default.pt; loaded when the camera first runs local", read_only=True),
     _p("value_bits", 6, "stae-px: bits per kept pixel value (8 = lossless; 6 = error <= 2 grey levels, under camera "
        "noise, ~25% fewer bytes; must match the profile the controller plans with)", min=1, max=8, read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
@@ -124,6 +126,7 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     *_qos("image_raw", "the image_raw subscription"),
     *_qos("semantic_clip", "the semantic_clip publisher"),
     *_qos("ground_truth", "the ground_truth publisher"),
+    *_qos("action_label", "the action_label publisher (labels of the local mode)"),
     *_qos("budget_command", "the budget_command subscription"),
 )
 
@@ -140,6 +143,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("batch_period_ms", 5.0, "how often the waiting clips are collected into a batch", min=0.5, max=1000.0,
        read_only=True),
     _p("queue_limit", 64, "clips waiting on the edge beyond this are dropped, oldest first", min=1, max=100_000),
+    _p("deadline_ms", 0.0, "a clip older than this when its batch starts (capture of its last frame to now) is "
+       "dropped unlabelled, counted as stale and reported in LinkStats (ok=false); 0 = label every clip however "
+       "late", min=0.0, max=3_600_000.0),
     _p("topk", 5, "entries in ActionLabel.topk_*", min=1, max=100),
     _p("publish_recovered", False, "publish each recovered clip as one rgb8 strip on recovered (for rviz/viz)"),
     _p("namespaces", "", "comma-separated robot namespaces this edge serves, e.g. 'robot1,robot2': for each, "
@@ -183,6 +189,14 @@ LINK_EMULATOR_PARAMS: tuple[ParamSpec, ...] = (
     _p("queue_limit_bytes", 0, "drop-tail queue size in bytes (0 = unlimited)", min=0, max=2**31 - 1, read_only=True),
     _p("overhead_bytes", 200, "bytes added to each payload for headers when shaping", min=0, max=65_536,
        read_only=True),
+    _p("loss", 0.0, "probability that a message is lost on the link (counted and logged)", min=0.0, max=1.0),
+    _p("reorder", 0.0, "probability that a message is held back reorder_delay_ms longer, so later ones overtake "
+       "it", min=0.0, max=1.0),
+    _p("reorder_delay_ms", 50.0, "extra delay of a reordered message (ms)", min=0.0, max=60_000.0),
+    _p("duplicate", 0.0, "probability that a message is delivered twice (the edge must label it once)",
+       min=0.0, max=1.0),
+    _p("seed", 0, "seed of the loss / reorder / duplicate draws (the same seed repeats the same pattern)",
+       min=0, max=2**31 - 1, read_only=True),
     *_qos("semantic_clip", "the semantic_clip_in subscription and the semantic_clip_out publisher"),
 )
 
