@@ -9,8 +9,10 @@ size an edge can run for a few milliseconds per clip on a CPU:
   3-channel map; three conv-LIF layers (conv + BN computed for every time step at once, then a
   leaky integrate-and-fire recurrence over the GOP with a learnable leak and threshold per layer,
   soft reset, and a fast-sigmoid surrogate gradient for the spike). The output is the paper's
-  "accumulated analog membrane potential": the last layer's membrane potential averaged over the
-  GOP, pooled -> ``width`` features (motion that recurs often enough to cross the threshold);
+  "accumulated analog membrane potential": the last layer's membrane potential averaged over
+  ``segments`` stretches of the GOP and ``spatial`` x ``spatial`` regions of the frame. Why not
+  one average: an average over the GOP cannot tell a jump (up, then down) from standing still,
+  nor a rotation (opposite motion on opposite sides) from no motion;
 - **fusion**: the two vectors concatenated, one hidden layer, the classes.
 
 Simplified from the paper, and why: no unified transformer, Conv-Folding, Multi-Modal Mixer or RRDB
@@ -55,7 +57,8 @@ class LIF(nn.Module):
 
     u_t = leak * u_(t-1) + I_t ; s_t = H(u_t - v_th) ; u_t <- u_t - s_t * v_th.
     ``leak`` (through a sigmoid) and ``v_th`` (through a softplus) are learnt, one per layer as in
-    the paper's dynamic leak and threshold. Returns (spikes B,T,..., mean membrane potential B,...).
+    the paper's dynamic leak and threshold. Returns (spikes B,T,..., membrane potential B,T,...
+    before the reset: the analog state the paper's modulator passes on).
     """
 
     def __init__(self, leak: float = 0.8, threshold: float = 1.0) -> None:
@@ -67,15 +70,14 @@ class LIF(nn.Module):
         leak = torch.sigmoid(self.leak_logit)
         th = nn.functional.softplus(self.th_raw) + 1e-3
         u = torch.zeros_like(current[:, 0])
-        acc = torch.zeros_like(u)
-        spikes = []
+        spikes, potentials = [], []
         for t in range(current.shape[1]):
             u = leak * u + current[:, t]
             s = spike((u - th) / th)
-            acc = acc + u
+            potentials.append(u)
             u = u - s * th
             spikes.append(s)
-        return torch.stack(spikes, 1), acc / current.shape[1]
+        return torch.stack(spikes, 1), torch.stack(potentials, 1)
 
 
 @dataclass
@@ -92,6 +94,8 @@ class CDConfig:
     dropout: float = 0.2
     leak: float = 0.8
     threshold: float = 1.0
+    segments: int = 4  #: the last STM layer's potential is averaged over this many stretches of the GOP
+    spatial: int = 2  #: ... and over spatial x spatial regions (order and layout reach the head)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +103,8 @@ class CDConfig:
     def __post_init__(self) -> None:
         if self.num_classes < 1 or self.frames < 2 or self.width < 4 or self.hidden < 1:
             raise ValueError(f"CDConfig needs num_classes >= 1, frames >= 2, width >= 4, hidden >= 1; got {self}")
+        if self.segments < 1 or self.segments > self.frames - 1 or self.spatial < 1:
+            raise ValueError(f"CDConfig needs 1 <= segments <= frames - 1 and spatial >= 1; got {self}")
         if min(self.grid_h, self.grid_w, self.iframe_size) < 4:
             raise ValueError(f"CDConfig grid and iframe_size must be >= 4; got {self}")
 
@@ -119,12 +125,13 @@ class CDNet(nn.Module):
                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.convs = nn.ModuleList([_conv(3, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
         self.lifs = nn.ModuleList([LIF(cfg.leak, cfg.threshold) for _ in self.convs])
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(2 * w, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
+        self.pool = nn.AdaptiveAvgPool3d((cfg.segments, cfg.spatial, cfg.spatial))
+        self.head = nn.Sequential(nn.Linear(w + w * cfg.segments * cfg.spatial ** 2, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
                                   nn.Linear(cfg.hidden, cfg.num_classes))
 
     def stm(self, pframes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
-        """The spiking temporal modulator: (pooled mean membrane potential B,w, spike rate per layer)."""
+        """The spiking temporal modulator: (the last layer's membrane potential averaged over
+        segments x spatial x spatial regions of the GOP, B,w*segments*spatial^2; spike rate per layer)."""
         b, t = pframes.shape[:2]
         x = pframes
         rates = []
@@ -135,7 +142,7 @@ class CDNet(nn.Module):
             x, potential = lif(cur)
             rates.append(float(x.detach().mean()))
         assert potential is not None
-        return self.pool(potential), rates
+        return self.pool(potential.transpose(1, 2)).flatten(1), rates
 
     def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
         motion, _ = self.stm(pframes)

@@ -69,8 +69,9 @@ class CdTrainSettings:
     lr: float = 3e-3
     weight_decay: float = 1e-3
     warmup_steps: int = 50
-    distill: float = 0.0  #: with a teacher: weight of KL(edge ViT on the decoded clip || network)
+    distill: float = 0.0  #: with a teacher: weight of KL(edge ViT on the raw training clip || network)
     temperature: float = 2.0
+    shift: int = 0  #: random translation of a batch by up to this many grid cells (features and I-frame alike)
     grad_clip: float = 1.0
     save_every: int = 100
     eval_each_save: bool = True
@@ -169,6 +170,18 @@ def _decoded_teacher(teacher: torch.nn.Module, clips: np.ndarray, spec: Any, crf
     return torch.cat(logits), t_ms / max(len(clips), 1)
 
 
+def _shift(x: tuple[torch.Tensor, torch.Tensor], cells: int, spec: Any,
+           gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translate a batch (I-frames and P-frame maps together) by a random whole number of grid cells,
+    wrapping around: the action's position in the frame is not its class."""
+    iframe, pframes = x
+    dy, dx = (int(v) for v in torch.randint(-cells, cells + 1, (2,), generator=gen))
+    if dx == 0 and dy == 0:
+        return x
+    py, px = round(dy * spec.iframe_size / spec.grid[0]), round(dx * spec.iframe_size / spec.grid[1])
+    return iframe.roll((py, px), dims=(-2, -1)), pframes.roll((dy, dx), dims=(-2, -1))
+
+
 def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = False, progress: bool = True,
                        overrides: dict[str, Any] | None = None, stop_after_steps: int = 0) -> Any:
     """Train an h264-cd model from a ``mode: h264-cd`` config into ``out_dir``; writes ``last.pt``,
@@ -246,9 +259,10 @@ def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = F
             state.extra["edge_model_decode_classify_ms"] = t_ms
             log.info("edge model on the decoded H.264 test stream (CRF %d): %.1f%%", cs.crf,
                      100 * state.extra["edge_model_acc"])
-        if ts.distill > 0:
-            soft = torch.cat([_decoded_teacher(teacher, train_arr.clips, spec, int(c), cs.preset, 16, progress)[0]
-                              for c in cs.train_crfs])
+        if ts.distill > 0:  # the edge model's answers on the raw clips, the same target at every CRF
+            from .teacher import teacher_logits
+
+            soft = teacher_logits(teacher, train_arr.clips, torch.device("cpu")).repeat(len(cs.train_crfs), 1)
     distill = ts.distill if soft is not None else 0.0
 
     opt = torch.optim.AdamW(net.parameters(), lr=ts.lr, weight_decay=ts.weight_decay)
@@ -263,6 +277,8 @@ def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = F
         net.train()
         idx = torch.randint(0, n_train, (ts.batch,), generator=gen).numpy()
         x = gop_tensors(tr["iframe"][idx], tr["mv"][idx], tr["residual"][idx], dev)
+        if ts.shift > 0:
+            x = _shift(x, ts.shift, spec, gen)
         y = torch.as_tensor(train_y[idx], device=dev)
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, ts.steps, ts.lr, ts.warmup_steps)

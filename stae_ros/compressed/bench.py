@@ -1,0 +1,142 @@
+"""Edge cost of h264-cd against full decode + the edge model, on the same H.264 payloads.
+
+    python -m stae_ros.compressed.bench --model runs/x/model.pt --data datasets/hard --limit 50 \
+        [--edge-ckpt models/stae_default.pt] --out out/cd_bench.json
+
+For each test clip the h264-cd camera codes the payload once; then, interleaved clip by clip (so
+that both see the same load on a shared host), the edge work of both paths is timed on one thread:
+
+- **h264-cd**: payload check, the bounded compressed-domain parse (libavcodec with exported
+  motion vectors, the I-frame conversion, the motion field and the motion-compensated residual)
+  and the light network;
+- **full decode + edge model**: the h264 mode's edge half: the same payload check, the bounded
+  decode to RGB, and the STAE checkpoint's ViT on the clip.
+
+FLOPs are counted with :func:`stae_ros.profiling.flops.count_flops` on the same calls (torch ops
+only: neither libavcodec nor the numpy parse count, on either side, so the ms are the figure that
+includes parsing). The reference model is ``--edge-ckpt`` when given; otherwise the shipped edge
+model's architecture (``models/stae_default.pt``'s config) rebuilt at the h264-cd model's clip
+size and class count, untrained: its cost is that of the edge model at that size, but it has no
+accuracy to compare (reported as null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["compare_edge_cost", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _reference(edge_ckpt: str, shape: tuple[int, int, int, int], n_classes: int) -> tuple[Any, bool]:
+    """(a loaded STAE model whose ``classify`` is the edge ViT, whether it is a trained checkpoint)."""
+    from stae_ros.models import STAE, ModelConfig
+    from stae_ros.training.checkpoints import load_checkpoint_dict, load_model
+
+    if edge_ckpt:
+        return load_model(edge_ckpt).model.eval(), True
+    cfg = dict(load_checkpoint_dict("models/stae_default.pt")["config"])
+    cfg["clip"] = {**cfg["clip"], "frames": shape[0], "height": shape[1], "width": shape[2]}
+    cfg["vit"] = {**cfg["vit"], "num_classes": n_classes}
+    torch.manual_seed(0)
+    return STAE(ModelConfig.from_dict(cfg)).eval(), False
+
+
+def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, class_names: list[str],
+                      edge_ckpt: str = "", progress: bool = True) -> dict[str, Any]:
+    """Accuracy, bytes, median edge ms and GFLOP per clip of both paths on ``clips`` (uint8 N,T,H,W,3)."""
+    from tqdm import tqdm
+
+    from stae_ros.modes import ModeContext
+    from stae_ros.modes.h264 import decode_stream, unpack
+    from stae_ros.modes.h264_cd import H264CdCamera, H264CdEdge
+    from stae_ros.profiling.flops import count_flops
+
+    torch.set_num_threads(1)
+    ctx = ModeContext(loaded=None, model_files={"h264-cd": model_path})
+    cam, edge = H264CdCamera(ctx), H264CdEdge(ctx)
+    ref, trained = _reference(edge_ckpt, tuple(edge.shape), len(edge.class_names))
+    T, H, W, _ = edge.shape
+    names = [class_names[int(i)] for i in labels]
+
+    def cd(payload: bytes) -> int:
+        return int(edge.classify([edge.decode(payload)]).logits.argmax(1)[0])
+
+    @torch.inference_mode()
+    def full(payload: bytes) -> int:
+        _, stream = unpack(payload)
+        clip = decode_stream(stream, T, H, W)
+        x = torch.from_numpy(clip[None]).permute(0, 4, 1, 2, 3).float().div_(255.0)
+        return int(ref.classify(x).argmax(1)[0])
+
+    payloads = [cam.encode(np.ascontiguousarray(c)).payload for c in clips]
+    for _ in range(2):  # warm-up: lazy imports, allocator
+        cd(payloads[0])
+        full(payloads[0])
+    ms_cd, ms_full, hit_cd, hit_full = [], [], [], []
+    for p, truth in tqdm(list(zip(payloads, names)), desc="edge cost", disable=not progress):
+        t0 = time.perf_counter()
+        a = cd(p)
+        t1 = time.perf_counter()
+        b = full(p)
+        t2 = time.perf_counter()
+        ms_cd.append((t1 - t0) * 1e3)
+        ms_full.append((t2 - t1) * 1e3)
+        hit_cd.append(edge.class_names[a] == truth)
+        hit_full.append(trained and b < len(class_names) and class_names[b] == truth)
+    g_cd = count_flops(cd, payloads[0]).gflop
+    g_full = count_flops(full, payloads[0]).gflop
+    sizes = np.asarray([len(p) for p in payloads], np.float64)
+    med_cd, med_full = float(np.median(ms_cd)), float(np.median(ms_full))
+    return {
+        "clip": [T, H, W], "clips": len(payloads), "camera": cam.describe(), "bytes_mean": float(sizes.mean()),
+        "h264_cd": {"accuracy": float(np.mean(hit_cd)), "edge_ms": med_cd, "edge_ms_p90": float(np.percentile(ms_cd, 90)),
+                    "edge_gflop": g_cd, "model": model_path},
+        "full_decode_edge_model": {"accuracy": float(np.mean(hit_full)) if trained else None, "edge_ms": med_full,
+                                   "edge_ms_p90": float(np.percentile(ms_full, 90)), "edge_gflop": g_full,
+                                   "model": edge_ckpt or "models/stae_default.pt architecture at this clip size (untrained)"},
+        "speedup_ms": med_full / med_cd if med_cd > 0 else None,
+        "flop_ratio": g_full / g_cd if g_cd > 0 else None,
+        "threads": 1,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stae_ros.compressed.io import load_cd_model
+    from stae_ros.data.arrays import load_split_arrays
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="h264-cd model file")
+    ap.add_argument("--data", required=True, help="data folder (the same layout every mode trains on)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--limit", type=int, default=50, help="clips (evenly spread over the split); 0 = all")
+    ap.add_argument("--edge-ckpt", default="", help="the trained edge model (a STAE checkpoint of the same clip size)")
+    ap.add_argument("--out", default="", help="write the result as JSON here")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    shape = load_cd_model(args.model).shape
+    arr = load_split_arrays(args.data, args.split, shape[0], shape[1:3])
+    idx = np.arange(len(arr.labels))
+    if args.limit and args.limit < len(idx):
+        idx = np.linspace(0, len(idx) - 1, args.limit).round().astype(int)
+    result = compare_edge_cost(args.model, arr.clips[idx], np.asarray(arr.labels)[idx], list(arr.class_names),
+                               args.edge_ckpt)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
