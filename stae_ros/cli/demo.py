@@ -3,7 +3,10 @@
 The nodes are the same executables and YAML files `ros2 launch stae_ros demo.launch.py` uses,
 started by stae_ros.ros.launcher on a private ROS_DOMAIN_ID. This process listens to their topics
 (ActionLabel, ground truth, BudgetCommand, and for --viz the clip images), prints one line per
-label with its latency breakdown, and stops after --clips labels with a summary.
+label with its latency breakdown, and stops after --clips labels with a summary. Every mode switch
+is printed as it happens: the controller's BudgetCommand that asks for it (with its reason) and the
+first label of the new mode. The summary adds the nodes' own counters from their status topic
+(stae/status): clips published, labelled and dropped, and the edge's failures per reason.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fps", type=float, default=None, help="camera frame rate of the own source (default: camera.yaml)")
     p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
     p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
-    p.add_argument("--codec", default=None, choices=("stae-px", "stae-latent", "stae-roi264"),
-                   help="camera payload codec (default: camera.yaml); the controller plans over this codec's points")
+    p.add_argument("--codec", default=None, choices=_mode_names(),
+                   help="camera payload mode (default: camera.yaml); the controller then plans over this mode's "
+                        "points only (default: every mode the profile has)")
     p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
     p.add_argument("--link-rate", type=float, default=0.0, metavar="BPS",
                    help="put link_emulator_node between camera and edge: a constant link of BPS bits/s")
@@ -47,6 +51,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds (default 180)")
     p.add_argument("--show-node-output", action="store_true", help="print every line the nodes log")
     p.set_defaults(func=run)
+
+
+def _mode_names() -> tuple[str, ...]:
+    from stae_ros.modes.registry import mode_names
+
+    return mode_names()
 
 
 def _keep_for_late_readers(topic: str) -> dict[str, Any]:
@@ -91,14 +101,20 @@ class _Demo:
         self.images: dict[str, dict[int, Any]] = {"original": {}, "recovered": {}}
         self.stamp_to_seq: dict[int, int] = {}
         self.shape = (16, 64, 64)
+        self.status: dict[str, dict[str, Any]] = {}
+        self.asked_mode: str | None = None  #: the payload mode the last BudgetCommand asked for
+        self.label_mode: str | None = None  #: the mode of the last label printed
+        self.switches: list[tuple[float, str, str]] = []
 
     # ---- set-up -------------------------------------------------------------------------------
     def _specs(self) -> list:
         from stae_ros.ros.launcher import NodeSpec
 
         viz = bool(self.args.viz)
+        # labels of the local mode come from the camera itself: kept for this late reader like the edge's
         cam: dict[str, Any] = {"model": str(self.model), "source": self.args.source, "publish_original": viz,
-                               "wait_for_subscribers": 2 if viz else 1, **_keep_for_late_readers("ground_truth")}
+                               "wait_for_subscribers": 2 if viz else 1, **_keep_for_late_readers("ground_truth"),
+                               **_keep_for_late_readers("action_label")}
         if self.args.fps is not None:
             cam["source_fps"] = float(self.args.fps)
         if self.args.k is not None:
@@ -182,6 +198,11 @@ class _Demo:
         node.create_subscription(ActionLabel, "action_label", self._on_label, qos.label_qos(depth=100, durable=True))
         node.create_subscription(ActionLabel, "ground_truth", self._on_truth, qos.label_qos(depth=100, durable=True))
         node.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.command_qos())
+        from std_msgs.msg import String
+
+        from stae_ros.ros.status import STATUS_TOPIC
+
+        node.create_subscription(String, STATUS_TOPIC, self._on_status, qos.label_qos())
         if self.viz_want:
             node.create_subscription(SemanticClip, "semantic_clip", self._on_clip, qos.clip_qos())
             node.create_subscription(Image, "original", lambda m: self._on_image("original", m), qos.image_out_qos(20))
@@ -201,7 +222,27 @@ class _Demo:
         self.truth[msg.clip_seq] = (msg.class_id, msg.label)
 
     def _on_budget(self, msg: Any) -> None:
-        print(f"  budget -> K={msg.k} p={msg.p:g} ({msg.reason})", flush=True)
+        t = time.monotonic() - self.t0
+        mode = msg.payload_mode or self.asked_mode or "same mode"
+        if msg.payload_mode and msg.payload_mode != self.asked_mode:
+            was = self.asked_mode or "start"
+            self.switches.append((t, was, msg.payload_mode))
+            print(f"  {t:6.1f} s  MODE {was} -> {msg.payload_mode}  K={msg.k} p={msg.p:g}"
+                  f"{' ' + msg.codec_settings if msg.codec_settings else ''}  ({msg.reason or 'no reason given'})",
+                  flush=True)
+            self.asked_mode = msg.payload_mode
+        else:
+            print(f"  {t:6.1f} s  budget -> {mode} K={msg.k} p={msg.p:g} ({msg.reason or 'no reason given'})",
+                  flush=True)
+
+    def _on_status(self, msg: Any) -> None:
+        from stae_ros.ros.status import parse_status
+
+        try:
+            s = parse_status(msg.data)
+        except ValueError:
+            return
+        self.status[s["node"]] = s
 
     def _on_clip(self, msg: Any) -> None:
         from stae_ros import codec
@@ -271,6 +312,11 @@ class _Demo:
             if need_truth and seq not in self.truth:
                 continue
             m = self.labels[seq]
+            if m.mode and m.mode != self.label_mode:
+                if self.label_mode is not None:
+                    print(f"  first label of mode {m.mode} (after {self.label_mode}): clip {seq}, model {m.model_id}",
+                          flush=True)
+                self.label_mode = m.mode
             self.stamp_to_seq.setdefault(stamp_to_ns(m.clip_stamp), seq)
             t = self.truth.get(seq, (-1, ""))
             mark = "" if not t[1] else ("  ok  " if t[1] == m.label else "  MISS")
@@ -299,6 +345,12 @@ class _Demo:
         for name in ("camera_ms", "link_ms", "edge_ms"):
             vals = [getattr(m, name) for m in msgs]
             print(f"    {name[:-3]:<7} p50 {_pct(vals, 50):7.1f}  p95 {_pct(vals, 95):7.1f}")
+        modes: dict[str, int] = {}
+        for m in msgs:
+            modes[m.mode or "?"] = modes.get(m.mode or "?", 0) + 1
+        print(f"  labels per mode: {modes}; mode switches asked: {len(self.switches)}")
+        for line in _status_lines(self.status):
+            print(line)
         print("-" * 78, flush=True)
 
     def _write_viz(self) -> None:
@@ -323,3 +375,30 @@ class _Demo:
             return
         path = render_demo_strip(clips, self.args.viz, *self.shape)
         print(f"stae demo: wrote {path}", flush=True)
+
+
+def _status_lines(status: dict[str, dict[str, Any]]) -> list[str]:
+    """The nodes' counters from their last status report (stae/status), for the summary."""
+    lines = []
+    cam = status.get("camera_node")
+    if cam:
+        lines.append(f"  camera: {cam.get('seq')} clips ({cam.get('clips_sent')} sent, {cam.get('local_labels')} "
+                     f"labelled on the camera, {cam.get('clips_failed')} failed), {cam.get('refused_commands')} "
+                     f"refused commands, {cam.get('switches')} mode switches, {cam.get('frames_bad')} bad frames, "
+                     f"rss {cam.get('rss_mb')} MB")
+    edge = status.get("edge_node")
+    if edge:
+        lines.append(f"  edge: {edge.get('received')} received, {edge.get('labelled')} labelled, "
+                     f"{edge.get('rejected')} rejected, {edge.get('stale')} stale, {edge.get('queue_dropped')} "
+                     f"dropped (queue full), {edge.get('duplicates')} duplicates, queue peak {edge.get('queue_peak')}, "
+                     f"rss {edge.get('rss_mb')} MB")
+        failures = edge.get("failures") or {}
+        lines.append("  edge failures by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(failures.items()))
+                                                      or "none"))
+    link = status.get("link_emulator_node")
+    if link:
+        lines.append(f"  link: {link.get('forwarded')} forwarded, {link.get('dropped')} dropped (queue), "
+                     f"{link.get('lost')} lost, {link.get('reordered')} reordered, {link.get('duplicated')} duplicated")
+    if not lines:
+        lines.append("  (no status reports received from the nodes)")
+    return lines
