@@ -50,6 +50,7 @@ if str(ROOT) not in sys.path:
 CORPUS = ROOT / "test" / "fuzz_corpus"
 CPU_LIMIT_S = 0.2
 RSS_LIMIT_MB = 64.0
+SLOW_MS = 20.0  #: inputs slower than this (and than every earlier one) are kept in out/fuzz/slow/<target>/
 TARGET_NAMES = ("px", "roi", "h264", "latent", "fields")
 
 
@@ -294,8 +295,9 @@ class Harness:
     cost; ``peak_rss_growth_mb`` reports it separately.)
     """
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, slow_dir: Path | None = None) -> None:
         self.target = target
+        self.slow_dir = slow_dir
         self.execs = 0
         self.worst_cpu_ms = 0.0
         self.worst_spike_mb = 0.0
@@ -314,6 +316,9 @@ class Harness:
         except self.target.documented:
             pass
         dt = time.thread_time() - t0
+        if dt * 1e3 > max(self.worst_cpu_ms, SLOW_MS) and self.slow_dir is not None:  # keep the slowest inputs to study
+            self.slow_dir.mkdir(parents=True, exist_ok=True)
+            (self.slow_dir / f"slow-{dt * 1e3:06.1f}ms-{hashlib.sha1(data).hexdigest()[:12]}").write_bytes(data)
         self.worst_cpu_ms = max(self.worst_cpu_ms, dt * 1e3)
         if dt > CPU_LIMIT_S:
             raise OverLimit(f"{self.target.name}: {dt * 1e3:.0f} ms of CPU for one input (target {CPU_LIMIT_S * 1e3:.0f} ms)")
@@ -419,7 +424,7 @@ def run_atheris(name: str, runs: int, seconds: float, seed: int, out: Path) -> N
         if name == "fields":
             import stae_ros.ros.edge_node  # noqa: F401
     target = TARGETS[name]()
-    harness = Harness(target)
+    harness = Harness(target, slow_dir=out / "slow" / name)
     work = out / name
     work.mkdir(parents=True, exist_ok=True)
     crashes = out / "findings" / name

@@ -151,6 +151,10 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> 
 #: sequence / stream, filler. Data partitioning, SVC / MVC extensions and reserved types are
 #: refused before decoding (the camera's libx264 never writes them).
 ALLOWED_NAL_TYPES = frozenset({1, 5, 6, 7, 8, 9, 10, 11, 12})
+#: a clip's stream needs one SPS (libx264 writes one per GOP); a few are allowed, no more, and none
+#: larger than the largest legal one (scaling lists included) so that parsing them stays cheap
+MAX_SPS = 4
+MAX_SPS_BYTES = 4096
 _HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 
 
@@ -174,26 +178,28 @@ class SpsInfo:
 
 
 class _Bits:
-    """MSB-first bit reader over an RBSP with Exp-Golomb codes; running out is a payload error."""
+    """MSB-first bit reader over an RBSP with Exp-Golomb codes; running out is a payload error.
+
+    The RBSP is one Python int, so a read is a shift and a mask, not a loop over bits: a hostile
+    SPS full of 63-bit Exp-Golomb codes costs microseconds per field, not a Python call per bit.
+    """
 
     def __init__(self, data: bytes) -> None:
-        self.data, self.pos, self.end = data, 0, 8 * len(data)
+        self.value, self.pos, self.end = int.from_bytes(data, "big"), 0, 8 * len(data)
 
     def u(self, n: int) -> int:
         if self.pos + n > self.end:
             raise BitstreamDecodeError("H.264 SPS ends early")
-        v = 0
-        for _ in range(n):
-            v = (v << 1) | ((self.data[self.pos >> 3] >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return v
+        self.pos += n
+        return (self.value >> (self.end - self.pos)) & ((1 << n) - 1)
 
     def ue(self, cap: int = (1 << 31) - 1) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise BitstreamDecodeError("H.264 SPS holds an Exp-Golomb code longer than 32 bits")
+        ahead = min(32, self.end - self.pos)
+        window = (self.value >> (self.end - self.pos - ahead)) & ((1 << ahead) - 1)
+        if window == 0:
+            raise BitstreamDecodeError("H.264 SPS holds an Exp-Golomb code longer than 32 bits or ends early")
+        zeros = ahead - window.bit_length()
+        self.pos += zeros + 1
         v = (1 << zeros) - 1 + self.u(zeros)
         if v > cap:
             raise BitstreamDecodeError(f"H.264 SPS field value {v} is over {cap}")
@@ -288,8 +294,12 @@ def check_nals(data: bytes, frames: int, height: int, width: int, max_nals: int 
         if head & 0x80 or kind not in ALLOWED_NAL_TYPES:
             raise BitstreamDecodeError(f"H.264 NAL unit type {kind} (header 0x{head:02x}) is not accepted")
         if kind == 7:
-            info = parse_sps(data[start:end])
             sps += 1
+            if sps > MAX_SPS:
+                raise BitstreamDecodeError(f"H.264 stream holds more than {MAX_SPS} SPS")
+            if end - start > MAX_SPS_BYTES:
+                raise BitstreamDecodeError(f"H.264 SPS of {end - start} bytes is over {MAX_SPS_BYTES}")
+            info = parse_sps(data[start:end])
             if (info.width, info.height) != (width, height):
                 raise BitstreamDecodeError(f"H.264 SPS declares {info.width}x{info.height} pictures; header says {width}x{height}")
             if info.chroma_format_idc != 1 or info.bit_depth != 8 or not info.frame_mbs_only or info.max_num_ref_frames > 16:
