@@ -30,6 +30,7 @@ first picture must be intra, and decoding stops at the first picture beyond T.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -79,6 +80,8 @@ class CompressedGop:
     residual: np.ndarray
 
 
+#: PyAV's side-data key (looked up once: converting the name costs an enum lookup per picture)
+_MOTION_VECTORS: object = None
 #: the smallest H.264 inter partition: vectors are painted at this resolution, then pooled to the cells
 _PART = 4
 #: numpy dtype of libavcodec's AVMotionVector (as PyAV 18 exports it)
@@ -88,42 +91,51 @@ MV_DTYPE = np.dtype({"names": ["source", "w", "h", "src_x", "src_y", "dst_x", "d
                      "offsets": [0, 4, 5, 6, 8, 10, 12, 16, 24, 28, 32], "itemsize": 40})
 
 
-def mv_field(vectors: list[np.ndarray | None], height: int, width: int, cell: int) -> np.ndarray:
-    """Block motion vectors of P-frames (one AVMotionVector record array per frame, None = none) ->
-    float32 P,2,height/cell,width/cell.
+def _column(raw: np.ndarray, offset: int, dtype: str) -> np.ndarray:
+    """One field of AVMotionVector records (uint8 N,40) as a plain array."""
+    size = np.dtype(dtype).itemsize
+    return np.ascontiguousarray(raw[:, offset : offset + size]).view(dtype)[:, 0]
+
+
+def mv_field(vectors: list[bytes | np.ndarray | None], height: int, width: int, cell: int) -> np.ndarray:
+    """Block motion vectors of P-frames (one buffer of libavcodec AVMotionVector records per frame,
+    None = none) -> float32 P,2,height/cell,width/cell.
 
     Each cell holds the displacement (dst - src, pixels) of the content it shows since the past
     reference, i.e. ``-motion / motion_scale``. Vectors are painted at 4x4-pixel resolution (every
     H.264 partition covers whole 4x4 units), then averaged over each cell (``cell`` > 4) or repeated
     (``cell`` < 4, a camera coding at a reduced size). Cells with no vector (intra blocks, I-frames)
     hold 0. Vectors from a future reference (B-frames, never written by the camera) are ignored.
-    One vectorised pass for the whole GOP: the per-frame Python overhead would cost more than the
-    decode itself.
+    One vectorised pass over the raw records of the whole GOP: per-frame or per-field numpy work
+    would cost more than the decode itself.
     """
     n = len(vectors)
     ph, pw = height // _PART, width // _PART
-    fine = np.zeros((2, n, ph, pw), np.float32)
-    parts = [(i, v) for i, v in enumerate(vectors) if v is not None and len(v)]
-    if parts:
-        frame = np.concatenate([np.full(len(v), i, np.int64) for i, v in parts])
-        v = np.concatenate([v for _, v in parts])
-        keep = v["source"] < 0
-        frame, v = frame[keep], v[keep]
-        scale = np.maximum(v["motion_scale"].astype(np.float32), 1.0)
-        disp = np.stack([-v["motion_x"] / scale, -v["motion_y"] / scale]).astype(np.float32)
-        w, h = v["w"].astype(np.int64), v["h"].astype(np.int64)
-        x0 = (v["dst_x"].astype(np.int64) - w // 2) // _PART
-        y0 = (v["dst_y"].astype(np.int64) - h // 2) // _PART
-        for bw, bh in set(zip((w // _PART).tolist(), (h // _PART).tolist())):
-            sel = np.flatnonzero((w // _PART == bw) & (h // _PART == bh))
-            oy, ox = np.meshgrid(np.arange(max(bh, 1)), np.arange(max(bw, 1)), indexing="ij")
-            cy = y0[sel, None] + oy.ravel()[None, :]
-            cx = x0[sel, None] + ox.ravel()[None, :]
+    fine = np.zeros((2, n, ph * pw), np.float32)
+    bufs = [bytes(v) if v is not None else b"" for v in vectors]
+    counts = np.asarray([len(b) // MV_DTYPE.itemsize for b in bufs], np.int64)
+    if counts.sum():
+        raw = np.frombuffer(b"".join(bufs), np.uint8).reshape(-1, MV_DTYPE.itemsize)
+        frame = np.repeat(np.arange(n, dtype=np.int64), counts)
+        keep = _column(raw, 0, "<i4") < 0  # source: -1 = past reference
+        raw, frame = raw[keep], frame[keep]
+        w, h = raw[:, 4].astype(np.int64), raw[:, 5].astype(np.int64)
+        scale = np.maximum(_column(raw, 32, "<u2").astype(np.float32), 1.0)
+        dx = -_column(raw, 24, "<i4") / scale
+        dy = -_column(raw, 28, "<i4") / scale
+        x0 = (_column(raw, 10, "<i2").astype(np.int64) - w // 2) // _PART
+        y0 = (_column(raw, 12, "<i2").astype(np.int64) - h // 2) // _PART
+        bw, bh = np.maximum(w // _PART, 1), np.maximum(h // _PART, 1)
+        for kw, kh in set(zip(bw.tolist(), bh.tolist())):
+            sel = np.flatnonzero((bw == kw) & (bh == kh))
+            oy, ox = np.divmod(np.arange(kw * kh), kw)
+            cy = y0[sel, None] + oy[None, :]
+            cx = x0[sel, None] + ox[None, :]
             ok = (cx >= 0) & (cx < pw) & (cy >= 0) & (cy < ph)
-            f = np.broadcast_to(frame[sel, None], cy.shape)[ok]
-            for c in range(2):
-                fine[c][f, cy[ok], cx[ok]] = np.broadcast_to(disp[c, sel, None], cy.shape)[ok]
-    fine = fine.transpose(1, 0, 2, 3)
+            where = (frame[sel, None] * (ph * pw) + cy * pw + cx)[ok]
+            fine[0].reshape(-1)[where] = np.broadcast_to(dx[sel, None], cy.shape)[ok]
+            fine[1].reshape(-1)[where] = np.broadcast_to(dy[sel, None], cy.shape)[ok]
+    fine = fine.reshape(2, n, ph, pw).transpose(1, 0, 2, 3)
     if cell == _PART:
         return np.ascontiguousarray(fine)
     if cell > _PART:
@@ -133,21 +145,35 @@ def mv_field(vectors: list[np.ndarray | None], height: int, width: int, cell: in
     return np.ascontiguousarray(np.repeat(np.repeat(fine, k, axis=2), k, axis=3))
 
 
+@lru_cache(maxsize=8)
+def _pixel_grid(p: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y pixel coordinates (float32 P,H,W); read-only, shared by every GOP of that size."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid = (np.ascontiguousarray(np.broadcast_to(xs, (p, h, w))), np.ascontiguousarray(np.broadcast_to(ys, (p, h, w))))
+    for g in grid:
+        g.setflags(write=False)
+    return grid
+
+
 def residual_map(lumas: np.ndarray, fields: np.ndarray, cell: int) -> np.ndarray:
     """Mean |luma_t - luma_(t-1) warped by field_t| per cell, /255: float32 P,1,gh,gw for luma planes
-    T,H,W uint8 and fields P=T-1,2,gh,gw (pixels). One remap over the stacked reference planes."""
+    T,H,W uint8 and fields P=T-1,2,gh,gw (pixels). One remap over the stacked reference planes and
+    one area resize for the cell means (OpenCV: a Python loop per frame would cost more than the decode)."""
     t, h, w = lumas.shape
     p, _, gh, gw = fields.shape
-    flow = np.repeat(np.repeat(fields, cell, axis=2), cell, axis=3)  # P,2,H,W
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    map_x = (xs[None] - flow[:, 0]).reshape(p * h, w)
+    xs, ys = _pixel_grid(p, h, w)
+    full = np.broadcast_to(fields[:, :, :, None, :, None], (p, 2, gh, cell, gw, cell)).reshape(p, 2, h, w)
+    map_x = np.subtract(xs, full[:, 0], dtype=np.float32)
+    map_y = np.subtract(ys, full[:, 1], dtype=np.float32)
     # each frame's rows sample only its own reference (clamped to it: the border is replicated)
-    map_y = (np.clip(ys[None] - flow[:, 1], 0, h - 1) + (np.arange(p, dtype=np.float32) * h)[:, None, None]).reshape(p * h, w)
-    refs = np.ascontiguousarray(lumas[:-1].reshape(p * h, w))
-    warped = cv2.remap(refs, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.INTER_LINEAR,
+    np.clip(map_y, 0, h - 1, out=map_y)
+    map_y += (np.arange(p, dtype=np.float32) * h)[:, None, None]
+    refs = lumas[:-1].reshape(p * h, w)
+    warped = cv2.remap(refs, map_x.reshape(p * h, w), map_y.reshape(p * h, w), cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(np.ascontiguousarray(lumas[1:].reshape(p * h, w)), warped).astype(np.float32)
-    return (err.reshape(p, 1, gh, cell, gw, cell).mean(axis=(3, 5)) / 255.0).astype(np.float32)
+    err = cv2.absdiff(lumas[1:].reshape(p * h, w), warped).astype(np.float32)
+    cells = cv2.resize(err, (gw, p * gh), interpolation=cv2.INTER_AREA) if cell > 1 else err
+    return (cells * np.float32(1.0 / 255.0)).reshape(p, 1, gh, gw)
 
 
 def extract_gop(stream: bytes, spec: FeatureSpec, coded_height: int | None = None,
@@ -161,6 +187,11 @@ def extract_gop(stream: bytes, spec: FeatureSpec, coded_height: int | None = Non
     from stae_ros.roi.errors import RoiError
     from stae_ros.roi.h264 import check_nals
 
+    global _MOTION_VECTORS
+    if _MOTION_VECTORS is None:
+        from av.sidedata.sidedata import Type
+
+        _MOTION_VECTORS = Type.MOTION_VECTORS
     T = spec.frames
     ch, cw = coded_height or spec.height, coded_width or spec.width
     gh, gw = spec.grid
@@ -176,7 +207,7 @@ def extract_gop(stream: bytes, spec: FeatureSpec, coded_height: int | None = Non
     except RoiError as exc:
         raise CompressedStreamError(f"H.264 stream refused: {exc}") from exc
     lumas = np.empty((T, ch, cw), np.uint8)
-    vectors: list[np.ndarray | None] = []
+    vectors: list[bytes | None] = []
     iframe: np.ndarray | None = None
     count = 0
     try:
@@ -198,8 +229,8 @@ def extract_gop(stream: bytes, spec: FeatureSpec, coded_height: int | None = Non
                     rgb = FrameConverter().to_rgb(frame)
                     iframe = cv2.resize(rgb, (spec.iframe_size, spec.iframe_size), interpolation=cv2.INTER_AREA)
                 else:
-                    side = frame.side_data.get("MOTION_VECTORS")
-                    vectors.append(None if side is None else np.frombuffer(side, MV_DTYPE))
+                    side = frame.side_data.get(_MOTION_VECTORS)
+                    vectors.append(None if side is None else bytes(side))
                 count += 1
     except CompressedStreamError:
         raise

@@ -69,11 +69,12 @@ class LIF(nn.Module):
     def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         leak = torch.sigmoid(self.leak_logit)
         th = nn.functional.softplus(self.th_raw) + 1e-3
+        fast = not torch.is_grad_enabled()  # inference: a plain comparison, no autograd node per step
         u = torch.zeros_like(current[:, 0])
         spikes, potentials = [], []
         for t in range(current.shape[1]):
-            u = leak * u + current[:, t]
-            s = spike((u - th) / th)
+            u = current[:, t] + leak * u
+            s = (u > th).to(u.dtype) if fast else spike((u - th) / th)
             potentials.append(u)
             u = u - s * th
             spikes.append(s)
@@ -94,17 +95,27 @@ class CDConfig:
     dropout: float = 0.2
     leak: float = 0.8
     threshold: float = 1.0
+    #: P-frames summed per STM time step (the paper's accumulated P-frames): 15 P-frames / 3 = 5 steps.
+    #: Why: the LIF recurrence is sequential, so its cost is per step, and one P-frame of a fast
+    #: camera holds a motion of a pixel or two, below what the coarse grid resolves well
+    accumulate: int = 1
     segments: int = 4  #: the last STM layer's potential is averaged over this many stretches of the GOP
     spatial: int = 2  #: ... and over spatial x spatial regions (order and layout reach the head)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def steps(self) -> int:
+        """STM time steps: the T-1 P-frames in groups of ``accumulate`` (the last group may be shorter)."""
+        return -(-(self.frames - 1) // max(self.accumulate, 1))
+
     def __post_init__(self) -> None:
         if self.num_classes < 1 or self.frames < 2 or self.width < 4 or self.hidden < 1:
             raise ValueError(f"CDConfig needs num_classes >= 1, frames >= 2, width >= 4, hidden >= 1; got {self}")
-        if self.segments < 1 or self.segments > self.frames - 1 or self.spatial < 1:
-            raise ValueError(f"CDConfig needs 1 <= segments <= frames - 1 and spatial >= 1; got {self}")
+        if self.accumulate < 1 or self.segments < 1 or self.segments > self.steps or self.spatial < 1:
+            raise ValueError(f"CDConfig needs accumulate >= 1, 1 <= segments <= STM steps ({self.steps}) and "
+                             f"spatial >= 1; got {self}")
         if min(self.grid_h, self.grid_w, self.iframe_size) < 4:
             raise ValueError(f"CDConfig grid and iframe_size must be >= 4; got {self}")
 
@@ -132,8 +143,14 @@ class CDNet(nn.Module):
     def stm(self, pframes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         """The spiking temporal modulator: (the last layer's membrane potential averaged over
         segments x spatial x spatial regions of the GOP, B,w*segments*spatial^2; spike rate per layer)."""
-        b, t = pframes.shape[:2]
         x = pframes
+        k = self.cfg.accumulate
+        if k > 1:  # accumulated P-frames: motion and residual summed over k consecutive pictures
+            pad = (-x.shape[1]) % k
+            if pad:
+                x = torch.cat([x, x.new_zeros(x.shape[0], pad, *x.shape[2:])], dim=1)
+            x = x.view(x.shape[0], -1, k, *x.shape[2:]).sum(2)
+        b, t = x.shape[:2]
         rates = []
         potential = None
         for conv, lif in zip(self.convs, self.lifs):
