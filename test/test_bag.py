@@ -357,3 +357,27 @@ def test_a_made_bag_replayed_into_the_nodes_gives_the_live_labels(tmp_path: Path
         assert (c["label"], c["pred_id"], c["payload_bytes"]) == (
             live.labels[i].label, live.labels[i].class_id, live.labels[i].payload_bytes), (i, c, live.labels[i])
         assert c["score"] == pytest.approx(live.labels[i].score, abs=1e-5)
+
+
+def test_a_replay_that_starts_mid_bag_labels_every_whole_clip_after_it(tmp_path: Path) -> None:
+    """The replay starts at frame 6 of a bag of 5 clips of 4 frames (inside clip 1): the camera cuts its
+    windows from the first frame it gets, and each of the 3 whole windows that follow gets one label."""
+    pytest.importorskip("rclpy")
+    pytest.importorskip("stae_msgs.msg")
+    from stae_ros.bagio import read_images
+    from stae_ros.data import CLASS_NAMES
+    from stae_ros.ros.replay import replay_bag
+
+    ckpt = _tiny_checkpoint(tmp_path / "tiny.pt", len(CLASS_NAMES))
+    bag = tmp_path / "synth_bag"
+    assert stae_main(["bag", "make", "--source", "synth", "--max-clips", "5", "--clip-len", "4", "--size", "16", "16",
+                      "--out", str(bag)]) == 0
+    stamps = [stamp for stamp, _ in read_images(bag, "/image_raw")]
+    assert len(stamps) == 20
+    res = replay_bag(bag, ckpt, camera={"k": 2, "p": 0.5, "threads": 1}, edge={"threads": 1}, start_frame=6)
+    assert res.clips_sent == 3 and res.frames_sent == 12, res.node_output
+    assert sorted(res.labels) == [0, 1, 2], res.node_output
+    for i, lab in res.labels.items():  # clip i spans bag frames 6 + 4i .. 9 + 4i
+        assert (lab.first_stamp_ns, lab.last_stamp_ns) == (stamps[6 + 4 * i], stamps[9 + 4 * i]), (i, lab)
+    with pytest.raises(ValueError, match="start_frame"):
+        replay_bag(bag, ckpt, start_frame=-1)

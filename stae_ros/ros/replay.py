@@ -144,7 +144,7 @@ class _Rig:
 def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] | None = None,
                edge: Mapping[str, Any] | None = None, image_topic: str | None = None, window: int = 0,
                max_clips: int | None = None, rate: str = "max", clip_timeout_s: float = 60.0,
-               domain_id: int | None = None) -> ReplayResult:
+               domain_id: int | None = None, start_frame: int = 0) -> ReplayResult:
     """Play the bag's images into camera_node clip by clip and collect edge_node's labels.
 
     ``window``: frames per clip window (0 = the model's clip length, how `stae bag make` lays
@@ -152,7 +152,11 @@ def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] 
     sends a clip's frames once the previous clip is labelled (one clip in flight, so the label
     latencies are the nodes' work); 'recorded' sends each frame at its recorded time and waits
     only for the camera's clip, so a host slower than real time shows up as queueing on the edge.
+    ``start_frame``: start the replay at this image of the bag (mid-bag, mid-clip: the camera
+    cuts its windows from the first frame it gets, as a camera switched on at that moment would).
     """
+    import itertools
+
     from stae_ros.bagio import read_images
     from stae_ros.bagio.writer import IMAGE_TOPIC
     from sensor_msgs.msg import Image
@@ -162,6 +166,8 @@ def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] 
 
     if rate not in ("max", "recorded"):
         raise ValueError(f"rate must be 'max' or 'recorded', got {rate!r}")
+    if int(start_frame) < 0:
+        raise ValueError(f"start_frame must be >= 0, got {start_frame}")
     window = int(window) or _clip_length(model)
     cam = {"source": "", "clip_length": window, **REPLAY_CAMERA_QOS, **dict(camera or {})}
     rig = _Rig(model, cam, dict(edge or {}), domain_id)
@@ -174,7 +180,8 @@ def replay_bag(bag: str | Path, model: str | Path, *, camera: Mapping[str, Any] 
         rig.wait_matched()
         t0_wall = time.monotonic()
         t0_bag: int | None = None
-        for i, clip in enumerate(_windows(read_images(bag, image_topic or IMAGE_TOPIC), window)):
+        images = itertools.islice(read_images(bag, image_topic or IMAGE_TOPIC), int(start_frame), None)
+        for i, clip in enumerate(_windows(images, window)):
             if max_clips is not None and i >= max_clips:
                 break
             for stamp_ns, rgb in clip:
