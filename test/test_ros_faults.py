@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,18 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_checkpoint(tmp_path_factory.mktemp("fault_model") / "tiny.pt")
 
 
+def _show(name: str, report: dict) -> None:
+    """One line per run with the figures docs/reliability.md quotes (pytest -s shows them)."""
+    for stream, r in report.get("streams", {}).items():
+        print(f"{name} {stream}: published {r['published']} = labelled {r['labelled']} + dropped {r['dropped']} "
+              f"{r['dropped_by_reason']} (+ {r['missing_count']} missing); latency p50 {r['latency_ms_p50']} ms "
+              f"p95 {r['latency_ms_p95']} ms")
+    for node, m in report.get("memory", {}).items():
+        print(f"{name} {node}: rss {m['rss_mb_third']} MB at 1/3, end {m['rss_mb_end']} MB, "
+              f"+{m['growth_after_third_mb']} MB")
+    print(f"{name} edge: {report.get('edge')}; link: {report.get('link')}; switch: {report.get('switch')}")
+
+
 def _explain(report: dict) -> str:
     keep = {k: v for k, v in report.items() if k not in ("node_output_tail", "config")}
     return json.dumps(keep, indent=1, default=str)[-6000:] + "\n" + "\n".join(
@@ -48,10 +59,12 @@ def _explain(report: dict) -> str:
 # ---- load ------------------------------------------------------------------------------------
 
 def test_twice_real_time_for_60_s_is_bounded_and_every_clip_is_accounted_for(tiny_model):
+    name = "soak60"
     rep = run(RigConfig(duration_s=60.0, namespace=f"{NS}/soak",
                         camera={"model": str(tiny_model), "source_fps": 60.0, "k": 4, "p": 0.5},
                         edge={"model": str(tiny_model), "threads": 1}))
     why = _explain(rep)
+    _show(name, rep)
     r = rep["streams"]["camera"]
     assert r["published"] >= 0.5 * 60 * 60 / T, why  # the camera did run at load (2x: 7.5 clips/s)
     assert rep["drained"] and rep["exact"], why
@@ -64,10 +77,12 @@ def test_twice_real_time_for_60_s_is_bounded_and_every_clip_is_accounted_for(tin
 
 
 def test_two_cameras_feed_one_edge_with_exact_accounting(tiny_model):
+    name = "multi2"
     rep = run(RigConfig(duration_s=8.0, namespace=f"{NS}/multi", robots=("robot1", "robot2"),
                         camera={"model": str(tiny_model), "source_fps": 30.0, "k": 4, "p": 0.5},
                         edge={"model": str(tiny_model), "threads": 1}))
     why = _explain(rep)
+    _show(name, rep)
     assert rep["exact"], why
     for robot in ("robot1", "robot2"):
         r = rep["streams"][robot]
@@ -80,12 +95,14 @@ def test_two_cameras_feed_one_edge_with_exact_accounting(tiny_model):
 
 def test_a_switch_every_second_loses_and_mislabels_no_clip():
     """The shipped models; stae-px, h264, stae-latent and local in turn, one switch a second."""
+    name = "switch"
     modes = ["stae-px", "h264", "stae-latent"]
     if (ROOT / "models" / "stae_local_default.pt").is_file():
         modes.append("local")
     rep = run(RigConfig(duration_s=15.0, namespace=f"{NS}/switch", switch_modes=tuple(modes), switch_period_s=1.0,
                         camera={"source_fps": 30.0}, edge={"threads": 1}))
     why = _explain(rep)
+    _show(name, rep)
     assert rep["exact"], why
     sw = rep["switch"]["camera"]
     assert sw["mode_runs"] >= 8, why  # the camera did switch, about once a second
@@ -99,12 +116,14 @@ def test_a_switch_every_second_loses_and_mislabels_no_clip():
 
 def test_loss_reordering_and_duplicates_through_the_link_emulator(tiny_model):
     """10% lost, 30% held back 400 ms (past the edge's 300 ms deadline: stale), 10% sent twice."""
+    name = "link"
     rep = run(RigConfig(duration_s=12.0, namespace=f"{NS}/link",
                         camera={"model": str(tiny_model), "source_fps": 30.0, "k": 4, "p": 0.5},
                         edge={"model": str(tiny_model), "threads": 1, "deadline_ms": 300.0},
                         link={"rate_bps": 50e6, "loss": 0.1, "reorder": 0.3, "reorder_delay_ms": 400.0,
                               "duplicate": 0.1, "seed": 7}))
     why = _explain(rep)
+    _show(name, rep)
     r, link, edge = rep["streams"]["camera"], rep["link"], rep["edge"]
     assert rep["drained"], why
     assert link["lost"] > 0 and link["reordered"] > 0 and link["duplicated"] > 0, why
@@ -239,6 +258,7 @@ def test_the_edge_killed_and_restarted_mid_stream(tiny_model):
         assert obs.spin_until(lambda: any(s > back_at for s in obs.labels["camera"]), 60, edge2), \
             edge2.output_of(f"{ns}/edge_node")
         first = min(s for s in obs.labels["camera"] if s > back_at)
+        print(f"edge restart: first label {first - back_at} clip(s) after the edge's return")
         assert first - back_at <= 2, f"labels resumed {first - back_at} clips after the edge's return (clip {first})"
         assert not any(gone_at < s < back_at - 2 for s in obs.labels["camera"])  # nothing was labelled while away
         assert obs.spin_until(lambda: all(s in obs.labels["camera"] for s in range(first, first + 4)), 30, cam)
