@@ -146,3 +146,22 @@ def test_bad_model_file_named(tmp_path: Path) -> None:
         load_cd_model(tmp_path / "junk.pt")
     with pytest.raises(PipelineError, match="cannot load the h264-cd model"):
         make_edge("h264-cd", ModeContext(loaded=None, model_files={"h264-cd": str(tmp_path / "junk.pt")}))
+
+
+def test_lif_fires_on_sustained_input_only_and_passes_gradients() -> None:
+    """Leaky integration: a weak input leaks away without a spike, a sustained strong one fires
+    periodically (soft reset), and the surrogate gradient reaches the input and both parameters."""
+    from stae_ros.compressed.model import LIF
+
+    lif = LIF(leak=0.5, threshold=1.0)
+    weak = torch.full((1, 12, 1), 0.4)  # u converges to 0.8 < 1
+    strong = torch.full((1, 12, 1), 0.7)  # u passes 1 on step 2
+    with torch.no_grad():
+        assert lif(weak)[0].sum() == 0
+        s = lif(strong)[0][0, :, 0]
+    assert s[0] == 0 and s[1] == 1 and 3 <= int(s.sum()) <= 9
+    x = strong.clone().requires_grad_(True)
+    spikes, potential = lif(x)
+    (spikes.sum() + potential.sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert lif.leak_logit.grad is not None and lif.th_raw.grad is not None and lif.th_raw.grad != 0
