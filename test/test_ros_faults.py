@@ -2,7 +2,7 @@
 
 Each test starts its own nodes on a private ROS_DOMAIN_ID and namespace. Accounting is exact: every
 clip a camera numbered is labelled once or reported dropped once (LinkStats ok=false, with the
-reason), and the nodes' status topics (stae/status) agree.
+reason), and the nodes' status topics (stae_status) agree.
 """
 
 from __future__ import annotations

@@ -211,6 +211,7 @@ TOPIC_TYPES = {
     "action_label": "stae_msgs/msg/ActionLabel", "ground_truth": "stae_msgs/msg/ActionLabel",
     "link_stats": "stae_msgs/msg/LinkStats", "budget_command": "stae_msgs/msg/BudgetCommand",
     "original": "sensor_msgs/msg/Image", "recovered": "sensor_msgs/msg/Image",
+    "stae_status": "std_msgs/msg/String",
 }
 #: flags of Jazzy's `ros2 topic echo` / `pub` (ros2cli jazzy: ros2topic/verb/{echo,pub}.py, api.add_qos_arguments)
 _QOS_FLAGS = {"--qos-profile", "--qos-depth", "--qos-history", "--qos-reliability", "--qos-durability",

@@ -6,7 +6,7 @@ started by stae_ros.ros.launcher on a private ROS_DOMAIN_ID. This process listen
 label with its latency breakdown, and stops after --clips labels with a summary. Every mode switch
 is printed as it happens: the controller's BudgetCommand that asks for it (with its reason) and the
 first label of the new mode. The summary adds the nodes' own counters from their status topic
-(stae/status): clips published, labelled and dropped, and the edge's failures per reason.
+(stae_status): clips published, labelled and dropped, and the edge's failures per reason.
 """
 
 from __future__ import annotations
@@ -378,7 +378,7 @@ class _Demo:
 
 
 def _status_lines(status: dict[str, dict[str, Any]]) -> list[str]:
-    """The nodes' counters from their last status report (stae/status), for the summary."""
+    """The nodes' counters from their last status report (stae_status), for the summary."""
     lines = []
     cam = status.get("camera_node")
     if cam:

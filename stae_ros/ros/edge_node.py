@@ -7,7 +7,7 @@ A malformed clip (bad payload bytes, contradicting fields, unknown codec) is log
 reason, counted, reported in LinkStats (ok=false) and skipped; the node carries on. A clip older
 than `deadline_ms` when its batch starts is dropped as stale, and a clip that arrives twice (same
 stream, seq and stamp: a duplicating link) is labelled once. Every clip received is accounted for
-on the status topic (stae/status, JSON, 1 Hz): received = labelled + rejected + stale + queue
+on the status topic (stae_status, JSON, 1 Hz): received = labelled + rejected + stale + queue
 drops + duplicates + waiting.
 """
 

@@ -4,7 +4,7 @@
 queue, base delay) -> `semantic_clip_out` at the computed delivery time; dropped clips are counted
 and logged. On top of the shaping, `loss`, `reorder` and `duplicate` lose, hold back (so later
 messages overtake) or repeat a share of the messages, drawn from a seeded generator; every such
-event is counted and reported on the status topic (stae/status). Use it between camera and edge (remap the edge's `semantic_clip` to the output) to
+event is counted and reported on the status topic (stae_status). Use it between camera and edge (remap the edge's `semantic_clip` to the output) to
 try budgets and the controller on a slow link on one host.
 """
 

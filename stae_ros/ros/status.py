@@ -1,7 +1,7 @@
-"""The nodes' status topic (``stae/status``) and the security pre-check every node runs at start.
+"""The nodes' status topic (``stae_status``) and the security pre-check every node runs at start.
 
 Status: diagnostic_msgs is not part of the Python wheels this package runs on, so each node
-publishes a std_msgs/String holding one JSON object on ``stae/status`` (relative to its namespace)
+publishes a std_msgs/String holding one JSON object on ``stae_status`` (relative to its namespace)
 once a second, and again at once after an event worth seeing (a mode switch). A consumer reads
 ``json.loads(msg.data)``; every object carries ``node`` and ``stamp_ns``; the rest is the node's
 counters (docs/ros.md, "Status topic"). Counters only grow while a node runs, so a reader can
@@ -24,7 +24,7 @@ __all__ = ["STATUS_TOPIC", "STATUS_PERIOD_S", "ENCLAVE_FILES", "rss_mb", "status
            "enclave_from_args", "check_security", "SecurityConfigError"]
 
 #: relative topic name of the status reports (std_msgs/String, JSON)
-STATUS_TOPIC = "stae/status"
+STATUS_TOPIC = "stae_status"
 STATUS_PERIOD_S = 1.0
 
 #: files rcl's DDS-Security plugins read from an enclave directory (what `ros2 security create_enclave` writes)
