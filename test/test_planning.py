@@ -75,8 +75,10 @@ def test_no_rate_and_infeasible() -> None:
     pl = Planner(make_profile(), deadline_s=0.01)
     d = pl.choose(1e3)
     assert not d.feasible and "nothing is expected" in d.reason
-    d0 = Planner(make_profile(), deadline_s=1.0).choose(None)
+    d0 = Planner(make_profile(), deadline_s=1.0, probe_every=0).choose(None)
     assert not d0.feasible and d0.point.bytes_mean == min(p.bytes_mean for p in make_profile().points)
+    probe = Planner(make_profile(), deadline_s=1.0).choose(None)  # the first blind decision probes the link
+    assert probe.probe and probe.feasible and probe.point.bytes_mean * 8 / 1e5 < 1.0
 
 
 def local_point(accuracy: float = 0.6, camera_ms: float = 40.0, camera_gflop: float | None = None) -> OperatingPoint:
@@ -86,7 +88,12 @@ def local_point(accuracy: float = 0.6, camera_ms: float = 40.0, camera_gflop: fl
 def test_falls_back_to_local_without_statistics_or_link() -> None:
     prof = make_profile()
     prof.points.append(local_point())
-    assert Planner(prof, 1.0).choose(None).point.codec == "local"
+    blind = Planner(prof, 1.0, probe_every=4)
+    modes = [blind.choose(None).point.codec for _ in range(9)]
+    # the first blind decision probes the link, then local, probing again every 4th decision
+    assert modes == ["stae-px", "local", "local", "local", "stae-px", "local", "local", "local", "stae-px"]
+    assert "probing" in Planner(prof, 1.0).choose(None).reason
+    assert Planner(prof, 1.0, probe_every=0).choose(None).point.codec == "local"  # never probes
     assert Planner(prof, 1.0).choose(1e3).point.codec == "local"  # 1 kbit/s: nothing offloaded arrives
     good = Planner(prof, 1.0).choose(5e6)  # the edge is worth it at this rate
     assert good.point.codec == "stae-px" and good.point.accuracy > 0.6

@@ -51,6 +51,7 @@ class Decision:
     reason: str
     p_hit: float = 0.0  #: predicted probability that the clip's label arrives before the deadline
     utility: float = 0.0  #: this clip's expected useful accuracy: accuracy x p_hit
+    probe: bool = False  #: made without link statistics, as if the link ran at the planner's probe rate
 
 
 def point_label(pt: OperatingPoint) -> str:
@@ -76,6 +77,8 @@ class Planner:
         camera_gflops: float | None = None,
         edge_gflops: float | None = None,
         ratios: RateRatioModel | None = None,
+        probe_every: int = 4,
+        probe_bps: float = 1e5,
     ) -> None:
         if not deadline_s > 0:
             raise PlanningError(f"deadline must be > 0 s, got {deadline_s}")
@@ -100,6 +103,11 @@ class Planner:
         self.camera_gflops = camera_gflops
         self.edge_gflops = edge_gflops
         self.ratios = ratios if ratios is not None else RateRatioModel()
+        if probe_every < 0 or not probe_bps > 0:
+            raise PlanningError(f"probe_every must be >= 0 and probe_bps > 0, got {probe_every} and {probe_bps}")
+        self.probe_every = int(probe_every)
+        self.probe_bps = float(probe_bps)
+        self._blind = 0  #: decisions in a row without a rate
         # most accurate first; among equals the cheaper one (the order ties are broken in)
         self.points = sorted(profile.points, key=lambda p: (-p.accuracy, p.bytes_mean, p.camera_ms + p.edge_ms))
         self.current: OperatingPoint | None = None
@@ -176,7 +184,23 @@ class Planner:
     # ------------------------------------------------------------------ the decision
     def choose(self, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0, queue_s: float = 0.0,
                ratios: np.ndarray | None = None) -> Decision:
-        """Decide for the next clip. ``rate_bps`` None means no link statistics yet."""
+        """Decide for the next clip. ``rate_bps`` None means no link statistics yet.
+
+        Without statistics only points that need no link are sure to be on time; but a controller
+        that never sends never learns the link. So the first blind decision, and every
+        ``probe_every``-th after it, plans as if the link ran at ``probe_bps`` with the prior's
+        spread (a probe: usually a small payload), and its LinkStats start the estimate; the others
+        choose among the points that need no link (``local``). A link that is up from the start
+        thus costs no clip, and one that is down costs one clip in ``probe_every``.
+        """
+        probing = False
+        if rate_bps is None:
+            self._blind += 1
+            due = self.probe_every == 1 or (self.probe_every > 1 and self._blind % self.probe_every == 1)
+            if due and any(self._bytes(p) > 0 for p in self.points):
+                rate_bps, ratios, probing = self.probe_bps, self.ratios.prior, True
+        else:
+            self._blind = 0
         r = self.ratios.samples() if ratios is None else np.asarray(ratios, dtype=np.float64)
         if r.size == 0 or not np.all(r > 0):
             raise PlanningError("rate ratios must be a non-empty array of values > 0")
@@ -186,7 +210,8 @@ class Planner:
         for i, pt in enumerate(self.points):
             p_hit, med = self.hit_probability(pt, rate_bps, r, camera_scale, edge_scale, queue_s)
             scored.append((pt.accuracy * p_hit + later[i], p_hit, med, pt))
-        rate_txt = "no link statistics" if rate_bps is None else f"{rate_bps / 1e6:.2f} Mbps"
+        rate_txt = ("no link statistics" if rate_bps is None else
+                    f"no link statistics: probing as if {rate_bps / 1e6:.2f} Mbps" if probing else f"{rate_bps / 1e6:.2f} Mbps")
         best = max(scored, key=lambda s: (s[0], -self._bytes(s[3])))
         if best[0] <= 0.0:
             # nothing is expected to arrive in time: send what finishes first (and costs least)
@@ -194,11 +219,11 @@ class Planner:
             self.current, self._up_count = fastest[3], 0
             return Decision(fastest[3], fastest[2], False,
                             f"nothing is expected to meet {self.budget_s:.3f} s at {rate_txt}: fastest "
-                            f"{point_label(fastest[3])}", fastest[1], fastest[3].accuracy * fastest[1])
+                            f"{point_label(fastest[3])}", fastest[1], fastest[3].accuracy * fastest[1], probing)
         by_point = {id(s[3]): s for s in scored}
         cur = by_point.get(id(self.current)) if self.current is not None else None
         def decide(s: tuple[float, float, float, OperatingPoint], reason: str) -> Decision:
-            return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], s[3].accuracy * s[1])
+            return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], s[3].accuracy * s[1], probing)
 
         why = (f"{point_label(best[3])}: expected useful accuracy {best[3].accuracy * best[1]:.3f} "
                f"(P(on time) {best[1]:.2f}) at {rate_txt}")

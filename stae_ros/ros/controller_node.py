@@ -111,7 +111,7 @@ class ControllerNode(Node):
             return
         rate = self.rate.ewma_bps
         decision = self.planner.choose(rate)
-        if rate is None and decision.point.bytes_mean > 0:
+        if rate is None and decision.point.bytes_mean > 0 and not decision.probe:
             return  # nothing measured, no initial rate and no mode without a link: leave the camera alone
         chosen = decision.point
         point = (chosen.codec, int(chosen.k), float(chosen.p), self._settings_text(chosen))
