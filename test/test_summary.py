@@ -168,3 +168,30 @@ def test_committed_readme_table_matches_the_committed_results_file() -> None:
     with pytest.raises(sm.SummaryError, match="markers"):
         sm.replace_block("no markers here", "x")
 
+
+
+def test_a_modes_profile_becomes_one_set_of_every_mode(tmp_path):
+    """`stae bench summary --from-profile`: each profile point is one results point, local sends nothing
+    and costs the edge nothing, and the README table can be made from it."""
+    from stae_ros.bench.summary import from_profile, main as summary_main, results_table
+    from stae_ros.profiling.schema import OperatingPoint, Profile, save_profile
+
+    pts = [OperatingPoint("local", 16, 1.0, 0.7, 0.0, 0.0, 30.0, 0.0, 10, {"label": "default"}, camera_gflop=0.1),
+           OperatingPoint("h264", 16, 1.0, 0.9, 2000.0, 2600.0, 5.0, 40.0, 10, {"label": "crf=33", "crf": 33},
+                          camera_gflop=0.0, edge_gflop=0.127)]
+    prof = Profile(name="m", clip={"frames": 16, "height": 64, "width": 64, "channels": 3}, points=pts,
+                   model="models/stae_default.pt", dataset="d (test, 10 clips)", command="stae profile --modes all",
+                   created="2026-12-06T10:00:00+00:00", host={"machine": "x86_64", "python": "3.11.7"})
+    summary = from_profile(prof, "tiny", "procedural", 12, camera_budget_gflop=0.8)
+    entry = summary["sets"]["tiny"]
+    assert entry["test_clips"] == 10 and entry["command"] == "stae profile --modes all"
+    local, h264 = entry["points"]
+    assert (local["mode"], local["bytes_mean"], local["edge_gflop"], local["edge_ms"]) == ("local", 0.0, 0.0, 0.0)
+    assert (h264["setting"], h264["edge_gflop"], h264["accuracy"]) == ("crf=33", 0.127, 0.9)
+    assert "| h264 | crf=33 | 90.0% |" in results_table(summary)
+    path = save_profile(prof, tmp_path / "m.json")
+    out = tmp_path / "summary.json"
+    assert summary_main(["summary", "--from-profile", str(path), "--out", str(out)]) == 2  # set, kind, classes needed
+    assert summary_main(["summary", "--from-profile", str(path), "--out", str(out), "--set", "tiny", "--kind",
+                         "procedural", "--classes", "12"]) == 0
+    assert json.loads(out.read_text())["sets"]["tiny"]["points"][1]["mode"] == "h264"

@@ -349,6 +349,28 @@ def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, ki
     return summary
 
 
+def from_profile(profile: Any, set_name: str, kind: str, classes: int, camera_budget_gflop: float | None = None) -> dict[str, Any]:
+    """A one-set summary of a `stae profile --modes` profile: every mode's points as the nodes run
+    them (shipped model files, no per-mode fine-tuning), measured on the same test clips."""
+    points = []
+    for pt in profile.points:
+        label = pt.extra.get("label") if isinstance(pt.extra, dict) else None
+        points.append({"mode": pt.codec, "setting": str(label or f"K={pt.k} p={pt.p:g}"), "accuracy": float(pt.accuracy),
+                       "bytes_mean": float(pt.bytes_mean), "camera_gflop": pt.camera_gflop, "camera_ms": float(pt.camera_ms),
+                       "edge_gflop": pt.edge_gflop if pt.bytes_mean > 0 else 0.0,
+                       "edge_ms": float(pt.edge_ms) if pt.bytes_mean > 0 else 0.0})
+    host = profile.host or {}
+    host_text = ", ".join(str(v) for v in (host.get("machine"), f"Python {host.get('python')}" if host.get("python") else None,
+                                           f"torch {host.get('torch')}" if host.get("torch") else None) if v)
+    date = str(profile.created)[:10]
+    n = max((pt.n_clips for pt in profile.points), default=0)
+    entry = {"kind": kind, "classes": int(classes), "test_clips": int(n), "camera_budget_gflop": camera_budget_gflop,
+             "command": profile.command, "date": date, "host": host_text, "points": points}
+    summary = {"command": profile.command, "date": date, "host": host_text, "sets": {set_name: entry}}
+    validate(summary)
+    return summary
+
+
 # ------------------------------------------------------------------------------- merge and files
 def merge(*summaries: Mapping[str, Any]) -> dict[str, Any]:
     """One summary from several, oldest first: a data set measured again is replaced by the newest
@@ -479,8 +501,12 @@ def current_block(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------- CLI
 def register_summary_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--from-bench", type=Path, required=True, metavar="CODECS_JSON",
-                   help="a `stae bench codecs` report (codecs.json)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--from-bench", type=Path, metavar="CODECS_JSON", help="a `stae bench codecs` report (codecs.json)")
+    src.add_argument("--from-profile", type=Path, metavar="PROFILE_JSON",
+                     help="a `stae profile --modes` profile: every mode as the nodes run it, on the same clips "
+                          "(needs --set, --kind and --classes)")
+    p.add_argument("--classes", type=int, default=None, help="with --from-profile: number of classes of the data set")
     p.add_argument("--out", type=Path, default=DEFAULT_PATH, help="summary file, merged if present (default: %(default)s)")
     p.add_argument("--set", dest="set_name", default=None, help="data set name (default: the data root's folder name)")
     p.add_argument("--kind", choices=SET_KINDS, default=None, help="data set kind (default: from the data root)")
@@ -495,6 +521,8 @@ def register_readme_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_summary(args: argparse.Namespace) -> int:
+    if args.from_profile is not None:
+        return _run_profile_summary(args)
     try:
         report = json.loads(Path(args.from_bench).read_text(encoding="utf-8"))
         if not isinstance(report, dict) or "rows" not in report:
@@ -507,6 +535,24 @@ def run_summary(args: argparse.Namespace) -> int:
         return 2
     name = next(iter(summary["sets"]))
     print(f"wrote {args.out}: set {name} ({len(summary['sets'][name]['points'])} points); sets: {', '.join(merged['sets'])}")
+    return 0
+
+
+def _run_profile_summary(args: argparse.Namespace) -> int:
+    from stae_ros.profiling.schema import ProfileError, load_profile
+
+    if not args.set_name or not args.kind or not args.classes or args.classes < 2:
+        print("stae bench summary: --from-profile needs --set NAME, --kind real|procedural and --classes N (>= 2)")
+        return 2
+    try:
+        summary = from_profile(load_profile(args.from_profile), args.set_name, args.kind, args.classes,
+                               camera_budget_gflop=_camera_budget())
+        merged = write_summary(summary, args.out)
+    except (OSError, ProfileError, SummaryError) as exc:
+        print(f"stae bench summary: {exc}")
+        return 2
+    print(f"wrote {args.out}: set {args.set_name} ({len(summary['sets'][args.set_name]['points'])} points); "
+          f"sets: {', '.join(merged['sets'])}")
     return 0
 
 
