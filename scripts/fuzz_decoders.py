@@ -429,7 +429,13 @@ def run_atheris(name: str, runs: int, seconds: float, seed: int, out: Path) -> N
     work.mkdir(parents=True, exist_ok=True)
     crashes = out / "findings" / name
     crashes.mkdir(parents=True, exist_ok=True)
-    args = [sys.argv[0], str(work), str(CORPUS / name), f"-runs={runs}", f"-seed={seed}", "-timeout=5",
+    dirs = [str(work)]
+    if (CORPUS / name).is_dir():
+        dirs.append(str(CORPUS / name))
+    else:  # a target without a committed corpus starts from its seeds
+        for data in target.seeds():
+            (work / f"seed-{hashlib.sha1(data).hexdigest()[:16]}").write_bytes(data)
+    args = [sys.argv[0], *dirs, f"-runs={runs}", f"-seed={seed}", "-timeout=5",
             "-rss_limit_mb=4096", f"-artifact_prefix={crashes}/", "-print_final_stats=1", "-max_len=4096"]
     if seconds:
         args.append(f"-max_total_time={int(seconds)}")
