@@ -63,3 +63,26 @@ def test_every_registered_mode_module_imports_without_ros():
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded, asked = map(int, proc.stdout.split()[-2:])
     assert loaded == asked == len(MODES), proc.stdout
+
+
+def test_no_product_module_imports_the_studies():
+    """studies/ holds research code only: nothing under stae_ros/ may import it (directly, lazily
+    inside a function, or by a module string handed to importlib)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "stae_ros"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"studies(\.\w+)+(:\w+)?", node.value):
+                names = [node.value]
+            offenders += [f"{path.relative_to(package.parent)}:{node.lineno} {n}" for n in names if n.split(".")[0] == "studies"]
+    assert len(list(package.rglob("*.py"))) > 50
+    assert not offenders, offenders

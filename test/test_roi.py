@@ -20,7 +20,7 @@ from stae_ros.roi.errors import ChecksumError
 from stae_ros.roi.h264 import X264Settings, decode_annexb, encode_annexb, pack_nals, split_nals, unpack_nals
 from stae_ros.roi.importance import ImportanceNet, composite_numpy, composite_torch, motion_importance
 from stae_ros.roi.baseline import resize_clip
-from stae_ros.roi.report import bytes_at_accuracy, equal_accuracy_table
+from studies.roi.report import bytes_at_accuracy, equal_accuracy_table
 
 
 def _clip(seed: int = 0, t: int = 8, size: int = 64) -> np.ndarray:
@@ -201,7 +201,7 @@ def test_motion_importance_finds_the_moving_square() -> None:
 
 def test_profile_points_merge_per_codec(tmp_path) -> None:
     from stae_ros.profiling.schema import load_profile
-    from stae_ros.roi.report import write_profile_points
+    from studies.roi.report import write_profile_points
 
     clip = {"frames": 16, "height": 64, "width": 64, "channels": 3}
     pt = {"accuracy": 0.7, "bytes_mean": 100.0, "bytes_p95": 150.0, "camera_ms": 5.0, "edge_ms": 1.0, "n_clips": 10}
@@ -278,7 +278,7 @@ def test_uniform_fa_and_bad_settings() -> None:
 
 def test_real_footage_clips_and_resize(tmp_path) -> None:
     from stae_ros.data.video_io import write_video
-    from stae_ros.roi.real_footage import footage_clips, square_resize
+    from studies.roi.real_footage import footage_clips, square_resize
 
     frames = np.zeros((40, 48, 80, 3), np.uint8)
     frames[:, :, 16:64] = 200  # the centre square is bright, the side bands dark
@@ -293,7 +293,7 @@ def test_real_footage_clips_and_resize(tmp_path) -> None:
 
 
 def test_residual_map_starts_at_the_motion_map_and_crop_composite() -> None:
-    from stae_ros.roi.residual_map import ResidualImportance, crop_composite_torch
+    from studies.roi.residual_map import ResidualImportance, crop_composite_torch
 
     clip = _clip(5)
     net = ResidualImportance(block=8, dilate=1)
@@ -317,7 +317,7 @@ def test_residual_map_starts_at_the_motion_map_and_crop_composite() -> None:
 def test_profile_points_keep_fa_knobs_cpu_time_and_unshipped_models(tmp_path):
     """Study rows become planner points: FA knobs kept, one-thread CPU ms preferred, out/ models named as unshipped."""
     from stae_ros.profiling.schema import load_profile
-    from stae_ros.roi.report import write_profile_points
+    from studies.roi.report import write_profile_points
 
     rows = [
         {"label": "roi fa", "accuracy": 0.7, "bytes_mean": 380.0, "bytes_p95": 500.0, "camera_ms": 40.0, "camera_cpu_ms": 15.0,
@@ -341,7 +341,7 @@ def test_profile_points_keep_fa_knobs_cpu_time_and_unshipped_models(tmp_path):
 def test_map_training_rate_term_shrinks_what_is_kept(kind: str) -> None:
     """The rate proxy works: with a large beta the trained map keeps less than with beta = 0."""
     from stae_ros.roi.map_training import MapTraining
-    from stae_ros.roi.residual_map import train_residual_map
+    from studies.roi.residual_map import train_residual_map
     from stae_ros.roi.train_map import train_importance
 
     clips = np.stack([_clip(seed) for seed in range(6)])

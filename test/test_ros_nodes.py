@@ -458,7 +458,7 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
                 launcher.output_of(edge)[-2000:]
             import numpy as np
 
-            from stae_ros.pipeline.payloads import RoiPayload
+            from stae_ros.modes.stae_roi264 import RoiPayload
 
             decoder = RoiPayload()  # an edge with the file's settings: the knobs travel in the bitstream
 

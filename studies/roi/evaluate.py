@@ -1,6 +1,6 @@
 """Bytes-vs-accuracy sweep of the stae-roi264 payload against libx264, written to out/payloads/.
 
-    python -m stae_ros.roi.evaluate --config config/roi_default.yaml
+    python -m studies.roi.evaluate --config config/roi_default.yaml
 
 Trains the importance map once (cached), then for each (CRF, threshold, frame threshold)
 point encodes every train and test clip with `RoiCodec` (map net included in camera ms),
@@ -20,16 +20,16 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .baseline import StudyConfig, base_classifier, codec_point, h264_points
-from .codec import RoiCodec, RoiSettings
-from .dataset import load_payload_data
-from .h264 import X264Settings
-from .cputime import time_camera_cpu
-from .importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
-from .report import equal_accuracy_table, plot_curves, reference_curves, save_json, write_profile_points
-from .map_training import MapTraining
-from .study_cli import start_study, study_parser
-from .train_map import train_importance
+from stae_ros.roi.baseline import StudyConfig, base_classifier, codec_point, h264_points
+from stae_ros.roi.codec import RoiCodec, RoiSettings
+from stae_ros.roi.dataset import load_payload_data
+from stae_ros.roi.h264 import X264Settings
+from studies.roi.cputime import time_camera_cpu
+from stae_ros.roi.importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
+from studies.roi.report import equal_accuracy_table, plot_curves, reference_curves, save_json, write_profile_points
+from stae_ros.roi.map_training import MapTraining
+from studies.roi.study_cli import start_study, study_parser
+from stae_ros.roi.train_map import train_importance
 
 log = logging.getLogger(__name__)
 _Net = TypeVar("_Net")
@@ -61,7 +61,7 @@ def _load_or_train(path: Path, load: Callable[[Path], _Net], train: Callable[[],
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = study_parser("python -m stae_ros.roi.evaluate", __doc__, "config/roi_default.yaml", "roi.json",
+    ap = study_parser("python -m studies.roi.evaluate", __doc__, "config/roi_default.yaml", "roi.json",
                       "docs/img/payload_roi.png")
     ap.add_argument("--only-map", action="store_true", help="train/cache the importance map and stop")
     ap.add_argument("--only-points", default="", help="comma-separated indices of config points to run (no report)")
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         map_path = Path(f"motion_b{mc['block']}_d{mc.get('dilate', 1)}")
         importance_fn = lambda clip: motion_importance(clip, mc["block"], mc.get("dilate", 1))  # noqa: E731
     elif mc["kind"] == "residual":  # motion map + learned residual, trained for crop mode (residual_map.py)
-        from .residual_map import load_residual_map, save_residual_map, train_residual_map
+        from studies.roi.residual_map import load_residual_map, save_residual_map, train_residual_map
 
         train = MapTraining.from_section(mc, batch=8, lr=1e-3)
         map_path = out / f"roi_resmap_beta{train.beta:g}_{train.steps}_b{train.batch}.pt"

@@ -1,4 +1,4 @@
-"""Measure model size and speed: ``python -m stae_ros.models.measure [--config YAML]``.
+"""Measure model size and speed: ``python -m studies.models.measure [--config YAML]``.
 
 Prints parameters per module, camera-side FA+SA ms per clip on ONE CPU thread (worst operating
 point: K = max frame budget with p < 1, so SA runs on every kept frame; through the tensor path
@@ -17,9 +17,9 @@ from typing import Callable
 
 import torch
 
-from .camera_select import select_uint8
-from .config import ModelConfig
-from .stae import STAE
+from stae_ros.models.camera_select import select_uint8
+from stae_ros.models.config import ModelConfig
+from stae_ros.models.stae import STAE
 
 __all__ = ["main", "measure"]
 

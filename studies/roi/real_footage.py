@@ -1,7 +1,7 @@
 """Bytes per clip and camera ms on real footage (no labels, so no accuracy): stae-latent,
 stae-roi264 and libx264 on the same 16-frame clips.
 
-    python -m stae_ros.roi.real_footage --data-dir ../shared/data --sizes 64,112
+    python -m studies.roi.real_footage --data-dir ../shared/data --sizes 64,112
 
 Each video is read with the project's loader (`stae_ros.data.video_io.read_video`), cut into
 consecutive 16-frame clips at its own frame rate, and every frame is centre-cropped to a square
@@ -9,7 +9,7 @@ and resized (area filter) to the payload models' input size (the latent models a
 a fixed size; the pixel codecs get the same frames, so the comparison is like for like). The
 resize is reported separately and not counted in any codec's camera ms. Camera ms: one torch
 thread, libx264 `threads=1`, best of 5 per clip, median over clips (wall) and the CPU time of
-those runs (`stae_ros.roi.cputime`). Writes out/payloads/real_footage.json and prints a
+those runs (`studies.roi.cputime`). Writes out/payloads/real_footage.json and prints a
 markdown table.
 """
 
@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec import RoiCodec, RoiSettings
-from .cputime import time_camera_cpu
-from .h264 import X264Settings, encode_annexb, pack_nals
-from .importance import motion_importance
-from .report import save_json
+from stae_ros.roi.codec import RoiCodec, RoiSettings
+from studies.roi.cputime import time_camera_cpu
+from stae_ros.roi.h264 import X264Settings, encode_annexb, pack_nals
+from stae_ros.roi.importance import motion_importance
+from studies.roi.report import save_json
 
 __all__ = ["square_resize", "footage_clips", "main"]
 
@@ -60,7 +60,7 @@ def footage_clips(path: Path, frames: int, clips: int) -> np.ndarray:
 
 
 def _latent_models(size: int, dirs: list[Path]) -> list[Path]:
-    from .errors import RoiError  # noqa: F401  (same error family as the rest of the module)
+    from stae_ros.roi.errors import RoiError  # noqa: F401  (same error family as the rest of the module)
     from stae_ros.latent.io import load_latent_model
 
     found = []
@@ -76,7 +76,7 @@ def _latent_models(size: int, dirs: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.real_footage", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m studies.roi.real_footage", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", default="../shared/data", help="folder of videos")
     ap.add_argument("--sizes", default="64,112", help="square frame sides to resize to (latent models must exist at that size)")
     ap.add_argument("--clips", type=int, default=6, help="16-frame clips per video (from the start)")

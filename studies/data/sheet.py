@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .backgrounds import BackgroundPool
-from .classes import CLASS_NAMES
-from .clip import render_clip
+from stae_ros.data.articulated.backgrounds import BackgroundPool
+from stae_ros.data.articulated.classes import CLASS_NAMES
+from stae_ros.data.articulated.clip import render_clip
 
 __all__ = ["contact_sheet"]
 

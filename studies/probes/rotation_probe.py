@@ -5,7 +5,7 @@ so this probe isolates the pair: a fresh ViT of the default shape, trained from 
 rendered rotate_cw/rotate_ccw clips (seeds far from the stored data set's), tested on held-out
 ones. A stem that stays at 50% here cannot be rescued by more steps of the full schedule.
 
-    python scripts/rotation_probe.py --stem flow --steps 400
+    python -m studies.probes.rotation_probe --stem flow --steps 400
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """FA's two knobs on the stae-roi264 payload: frame rate (hold) against quality (x264 zones).
 
-Issue 6 asks that FA lower "the frame rate or quality of unimportant frames rather than deleting
-motion". Holding repeats the previous frame (H.264 codes it as skipped blocks); zones code the
+The question: should FA lower the frame rate or the quality of unimportant frames rather than
+delete motion? Holding repeats the previous frame (H.264 codes it as skipped blocks); zones code the
 same frames at a forced coarse QP, so their motion still arrives. This measures both on the
 stored synthetic test split with the shipped roi model file, through the same RoiPayload the
 camera node uses (codec_settings knobs), and classifies every decoded clip with the file's one
 classifier (fine-tuned on CRF 33 + 38 crop clips, no FA): no per-point fine-tuning, so the
 accuracies favour settings near those; the bytes are exact.
 
-    python scripts/fa_zones_probe.py --data datasets/synth --out out/fa_zones.json
+    python -m studies.probes.fa_zones_probe --data datasets/synth --out out/fa_zones.json
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from stae_ros.pipeline.payloads import RoiPayload
+from stae_ros.modes.stae_roi264 import RoiPayload
 
 VARIANTS: list[tuple[str, dict]] = [
     ("file settings (crop, CRF 38)", {}),
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:32s} {row['bytes_mean']:7.0f} B  {100 * row['accuracy']:5.1f}%  {row['camera_ms_median']:5.1f} ms",
               flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"command": "python scripts/fa_zones_probe.py " + " ".join(argv or []),
+    Path(args.out).write_text(json.dumps({"command": "python -m studies.probes.fa_zones_probe " + " ".join(argv or []),
                                           "rows": rows}, indent=2))
     return 0
 

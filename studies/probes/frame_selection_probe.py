@@ -2,7 +2,7 @@
 camera -> stae-px -> edge path at each (K, p), once with FA's top-K and once with K evenly spaced
 frames (SA, FR and the ViT unchanged), and prints both accuracies.
 
-    python scripts/frame_selection_probe.py models/stae_default.pt 8,1 4,1 4,0.05 [--data datasets/synth]
+    python -m studies.probes.frame_selection_probe models/stae_default.pt 8,1 4,1 4,0.05 [--data datasets/synth]
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ that path into its steps so the gain of moving them to the uint8 clip (as SA was
 before writing it: conversion, the 2x2 average pool and the difference are what a uint8 path
 would replace; the 3x3 conv stays.
 
-    OMP_NUM_THREADS=1 python scripts/fa_cost_probe.py --model models/stae_default.pt --data datasets/synth
+    OMP_NUM_THREADS=1 python -m studies.probes.fa_cost_probe --model models/stae_default.pt --data datasets/synth
 
 Timing: minimum CPU time (process_time) per clip over repeats, median over clips
-(:func:`stae_ros.roi.cputime.time_camera_cpu`); unlike the bench, no back-to-back batching of
+(:func:`studies.roi.cputime.time_camera_cpu`); unlike the bench, no back-to-back batching of
 sub-millisecond calls, so expect a few hundredths of a ms of timer overhead per step.
 """
 
@@ -27,7 +27,7 @@ from stae_ros.data.video_io import read_video
 from stae_ros.models.camera_select import select_uint8
 from stae_ros.models.motion import frame_difference
 from stae_ros.models.selection import clip_tensor
-from stae_ros.roi.cputime import time_camera_cpu
+from studies.roi.cputime import time_camera_cpu
 from stae_ros.runtime import keep_freed_memory
 from stae_ros.training.checkpoints import load_model
 

@@ -28,10 +28,10 @@ from tqdm import tqdm
 
 from stae_ros.models.selection import clip_tensor
 
-from .classifier import to_tensor
-from .netfile import load_net_file, save_net_file
-from .importance import ImportanceNet, motion_importance
-from .map_training import MapTraining, map_and_classifier_optimizer
+from stae_ros.roi.classifier import to_tensor
+from stae_ros.roi.netfile import load_net_file, save_net_file
+from stae_ros.roi.importance import ImportanceNet, motion_importance
+from stae_ros.roi.map_training import MapTraining, map_and_classifier_optimizer
 
 __all__ = ["ResidualImportance", "crop_composite_torch", "train_residual_map", "save_residual_map", "load_residual_map"]
 
@@ -70,7 +70,7 @@ class ResidualImportance(nn.Module):
 
 def _hard_window_mask(keep: np.ndarray, h: int, w: int) -> np.ndarray:
     """keep B,T,hb,wb bool -> B,H,W float mask of the camera's crop window (RoiCodec.crop_window)."""
-    from .codec import RoiCodec, RoiSettings
+    from stae_ros.roi.codec import RoiCodec, RoiSettings
 
     codec = RoiCodec(RoiSettings(threshold=0.5, mode="crop"))
     out = np.zeros((len(keep), h, w), np.float32)

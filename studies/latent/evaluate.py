@@ -1,6 +1,6 @@
 """Rate-accuracy sweep of the stae-latent payload against libx264, written to out/payloads/.
 
-    python -m stae_ros.latent.evaluate --config config/latent_default.yaml
+    python -m studies.latent.evaluate --config config/latent_default.yaml
 
 Trains a warm-start model once, then one model per lambda (cached as .pt in out_dir), codes
 every test clip through the real range coder (bytes are the actual payload lengths), and
@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec import LatentCodec
-from .io import load_latent_model, save_latent_model
-from .model import LatentConfig, LatentModel
-from stae_ros.roi.cputime import time_camera_cpu
-from .train import estimate_bits, refit_prior, train_latent
-from stae_ros.roi.report import save_json
+from stae_ros.latent.codec import LatentCodec
+from stae_ros.latent.io import load_latent_model, save_latent_model
+from stae_ros.latent.model import LatentConfig, LatentModel
+from studies.roi.cputime import time_camera_cpu
+from stae_ros.latent.train import estimate_bits, refit_prior, train_latent
+from studies.roi.report import save_json
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ def measure(codec: LatentCodec, clips: np.ndarray, labels: np.ndarray, timing_cl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from stae_ros.roi.study_cli import start_study, study_parser
+    from studies.roi.study_cli import start_study, study_parser
 
-    ap = study_parser("python -m stae_ros.latent.evaluate", __doc__, "config/latent_default.yaml", "latent.json",
+    ap = study_parser("python -m studies.latent.evaluate", __doc__, "config/latent_default.yaml", "latent.json",
                       "docs/img/payload_latent.png")
     ap.add_argument("--crfs", default="51,48,43,38,33,28,23", help="libx264 CRFs of the reference curve")
     ap.add_argument("--ref-scales", default="1",
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stae_ros.roi.baseline import StudyConfig, base_classifier, h264_points
     from stae_ros.roi.dataset import load_payload_data
-    from stae_ros.roi.report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
+    from studies.roi.report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
 
     cfg = LatentConfig(**conf["model"])
     tr = conf["train"]

@@ -1,6 +1,6 @@
 """One plot and markdown tables from a study's result files (latent + roi JSON, shared H.264 reference).
 
-    python -m stae_ros.roi.summary out/payloads112/latent.json out/payloads112/roi.json \
+    python -m studies.roi.summary out/payloads112/latent.json out/payloads112/roi.json \
         --plot docs/img/payload_112.png --title "16x112x112" \
         --profile profiles/payloads_112.json --clip 16,112,112
 
@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
+from studies.roi.report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
 
 __all__ = ["main"]
 
@@ -26,7 +26,7 @@ def _fmt(v, pct: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.summary", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m studies.roi.summary", description=__doc__.split("\n\n")[0])
     ap.add_argument("results", nargs="+", help="latent.json / roi.json files of one study")
     ap.add_argument("--plot", default="", help="combined plot path ('' = none)")
     ap.add_argument("--title", default="", help="plot title suffix")
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     refs = {"h264": [(r["bytes_mean"], r["accuracy"]) for r in ref], "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref]}
     curves |= reference_curves(ref)
     if args.plot:
-        plot_curves(curves, args.plot, f"issue-6 payloads vs libx264 ({args.title})")
+        plot_curves(curves, args.plot, f"payloads vs libx264 ({args.title})")
     if args.profile:
         t, h, w = (int(v) for v in args.clip.split(","))
         clip = {"frames": t, "height": h, "width": w, "channels": 3}

@@ -8,8 +8,8 @@ AVX2 and AVX-512 paths are not bit-exact). On CPUs without AVX-512 the two modes
 ``--time-runs N`` then times the camera's encode both ways (one thread, one test clip per class,
 N interleaved runs; minimum CPU time per clip, median over clips).
 
-    python scripts/x264_repeat_probe.py --data datasets/synth --passes 5 --busy 2
-    OMP_NUM_THREADS=1 python scripts/x264_repeat_probe.py --passes 1 --time-runs 4
+    python -m studies.probes.x264_repeat_probe --data datasets/synth --passes 5 --busy 2
+    OMP_NUM_THREADS=1 python -m studies.probes.x264_repeat_probe --passes 1 --time-runs 4
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 
 import stae_ros.roi.h264 as h264
 from stae_ros.data.video_io import read_video
-from stae_ros.pipeline.payloads import RoiPayload
-from stae_ros.roi.cputime import time_camera_cpu
+from stae_ros.modes.stae_roi264 import RoiPayload
+from studies.roi.cputime import time_camera_cpu
 from stae_ros.runtime import keep_freed_memory
 
 

@@ -1,12 +1,12 @@
 """What opening an encoder and PyAV's per-frame colour conversion cost per clip, next to a stream.
 
-Why this exists: until 2026-12-06 the codec bench opened a libx264/libx265 encoder for every clip
+Why this exists: an earlier codec bench opened a libx264/libx265 encoder for every clip
 and let PyAV build a libswscale context for every frame. A robot streaming H.264 pays neither per
 clip, so the bench overstated H.264's camera and edge cost. This script measures the three ways
 side by side on the same clips, one thread, the bench's timing rule (minimum of repeated samples
 per clip, median over clips), so the size of that correction can be re-checked:
 
-    .venv/bin/python scripts/x264_open_cost.py [--size 64] [--clips 12]
+    .venv/bin/python -m studies.probes.x264_open_cost [--size 64] [--clips 12]
 
 - ``per-clip + per-frame sws``: what the bench measured before (encoder opened per clip,
   ``VideoFrame.reformat``/``to_ndarray(format=...)`` per frame);

@@ -11,7 +11,7 @@ split ...) along several paths that differ in one part only:
 * ``bytes``: the mean stae-px payload of a clip through the camera pipeline (the profile's codec
   settings), and how many times fewer than at full budget (``x``).
 
-    python scripts/masked_input_probe.py runs/weizmann/fold0/model.pt --config config/train_weizmann.yaml \
+    python -m studies.probes.masked_input_probe runs/weizmann/fold0/model.pt --config config/train_weizmann.yaml \
         --fold 0 16,0.5 16,0.25 8,0.5
 """
 

@@ -1,6 +1,6 @@
 """Camera-side ms per clip on one CPU thread, robust to a busy machine.
 
-    python -m stae_ros.latent.timing out/payloads/stae_latent_lam0.001.pt [...]
+    python -m studies.latent.timing out/payloads/stae_latent_lam0.001.pt [...]
 
 Each clip is encoded `repeats` times and its fastest run kept (other processes can only make a
 run slower, never faster); the report gives the median over clips of that, next to the plain
@@ -45,14 +45,14 @@ def time_camera(encode: Callable[[np.ndarray], bytes], clips: np.ndarray, repeat
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stae_ros.latent.timing", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m studies.latent.timing", description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="+", help="stae-latent model bundles (.pt)")
     ap.add_argument("--clips", type=int, default=30, help="test clips to time")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     from stae_ros.roi.dataset import load_payload_data
 
-    from .io import load_latent_codec
+    from stae_ros.latent.io import load_latent_codec
 
     clips = load_payload_data().test_clips[:: max(1, 480 // args.clips)][: args.clips]
     for path in args.models:
