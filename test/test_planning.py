@@ -351,3 +351,18 @@ def test_the_cameras_accept_every_shipped_profile_point_the_controller_can_choos
     for name in ("payloads.json", "payloads_112.json"):
         roi, _ = realisable_points(load_profile(root / "profiles" / name).points, "stae-roi264")
         assert roi and all(set(json.loads(settings_text(p))) <= roi_knobs for p in roi)
+
+
+def test_a_stale_estimate_is_no_estimate() -> None:
+    """A camera that moved to local stops measuring the link: after stale_after_s without a confirmation
+    (and nothing in flight) the monitor gives no rate, so the planner goes back to probing."""
+    from stae_ros.planning import LinkMonitor
+
+    mon = LinkMonitor(RateEstimator(), stale_after_s=5.0)
+    assert mon.rate_bps(0.0) is None
+    mon.on_sent(0, 10000, 0.0)
+    mon.on_feedback(0, 10000, 0.0, 0.1)
+    assert mon.rate_bps(4.0) is not None
+    assert mon.rate_bps(5.2) is None
+    mon.on_sent(1, 10000, 6.0)  # in flight: the no-news rule bounds the old estimate instead
+    assert mon.rate_bps(6.5) is not None

@@ -157,11 +157,16 @@ class LinkMonitor:
     * the queue ahead of a new clip: unconfirmed messages replayed at the current rate estimate.
     """
 
-    def __init__(self, estimator: RateEstimator | None = None, feedback_delay_s: float = 0.0, lost_after_s: float = 30.0) -> None:
+    def __init__(self, estimator: RateEstimator | None = None, feedback_delay_s: float = 0.0, lost_after_s: float = 30.0,
+                 stale_after_s: float = 5.0) -> None:
         self.estimator = estimator if estimator is not None else RateEstimator()
         self.feedback_delay_s = feedback_delay_s
         self.lost_after_s = lost_after_s
+        #: with nothing in flight and no confirmation for this long, the estimate says nothing about the
+        #: link now (a camera that switched to local stops measuring): rate_bps is then None
+        self.stale_after_s = stale_after_s
         self._out: dict[int, tuple[float, int]] = {}  # seq -> (sent_s, bytes)
+        self._last_feedback_s = -math.inf
 
     def on_sent(self, seq: int, nbytes: int, sent_s: float) -> None:
         self._out[seq] = (sent_s, int(nbytes))
@@ -170,6 +175,7 @@ class LinkMonitor:
         """A confirmation (LinkStats). The link is FIFO, so earlier unconfirmed clips were lost."""
         for s in [s for s in self._out if s <= seq]:
             del self._out[s]
+        self._last_feedback_s = max(self._last_feedback_s, received_s)
         return self.estimator.observe(nbytes, sent_s, received_s)
 
     def _prune(self, now_s: float) -> list[tuple[float, int]]:
@@ -178,9 +184,12 @@ class LinkMonitor:
         return sorted(self._out.values())
 
     def rate_bps(self, now_s: float) -> float | None:
-        """Conservative rate, capped by what the oldest unconfirmed message proves."""
+        """The EWMA rate, capped by what the oldest unconfirmed message proves; None before any
+        confirmation, or when the last one is older than ``stale_after_s`` and nothing is in flight."""
         rate = self.estimator.ewma_bps
         out = self._prune(now_s)
+        if not out and now_s - self._last_feedback_s > self.stale_after_s:
+            return None
         if out and rate is not None:
             sent, nbytes = out[0]
             elapsed = now_s - sent - self.estimator.base_delay_s - self.feedback_delay_s

@@ -41,6 +41,7 @@ class ControllerNode(Node):
         self.current: tuple[str, int, float, str] | None = None
         self.last_change = -1e18
         self.stats_seen = 0
+        self._last_stats = -1e18  #: time.monotonic() of the last usable LinkStats
         self.commands_sent = 0
         path = resolve_data_file(cfg["profile"], "profiles/default.json")
         try:
@@ -102,6 +103,7 @@ class ControllerNode(Node):
             return
         try:
             self.rate.observe(int(msg.bytes), sent / 1e9, max(recv, sent) / 1e9)
+            self._last_stats = time.monotonic()
         except ValueError as exc:
             self.get_logger().warning(f"LinkStats {msg.stream_id}#{msg.clip_seq} ignored: {exc}")
 
@@ -109,7 +111,8 @@ class ControllerNode(Node):
     def _decide(self) -> None:
         if self.planner is None:
             return
-        rate = self.rate.ewma_bps
+        fresh = time.monotonic() - self._last_stats <= float(self.cfg["stale_after_s"])
+        rate = self.rate.ewma_bps if fresh or self.stats_seen == 0 else None  # before any stats: initial_rate_bps
         decision = self.planner.choose(rate)
         if rate is None and decision.point.bytes_mean > 0 and not decision.probe:
             return  # nothing measured, no initial rate and no mode without a link: leave the camera alone

@@ -123,6 +123,17 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("paused", False, "stop publishing clips (BudgetCommand MODE_PAUSE/MODE_RESUME set it too)"),
     _p("publish_truth", True, "publish the known label of each clip (synth, data set) on ground_truth"),
     _p("publish_original", False, "publish each clip's T model-sized frames as one rgb8 strip on original (for viz)"),
+    _p("guidance", True, "take the edge's sensitivity maps (sensitivity_map topic) in modes that use them "
+       "(stae-px: SA's pixel choice, stae-roi264: the coded region); false = always the camera's own map"),
+    _p("guidance_max_age_clips", 12, "a sensitivity map older than this many clips is stale (own map used)",
+       min=1, max=100_000),
+    _p("guidance_max_age_s", 5.0, "a sensitivity map older than this many seconds is stale (own map used)",
+       min=0.001, max=3600.0),
+    _p("guidance_signature_distance", 0.08, "a sensitivity map whose scene signature (mean colour per 4x4 cell) "
+       "differs from the current clip's by more than this (0..1) is stale (scene changed)", min=0.0, max=1.0),
+    _p("guidance_weight", 2.0, "stae-px: weight of log(map) added to SA's pixel logits", min=0.0, max=100.0),
+    _p("guidance_mix", 1.0, "stae-roi264: share of the map in the importance map (1 = replaces the motion map)",
+       min=0.0, max=1.0),
     *_qos("image_raw", "the image_raw subscription"),
     *_qos("semantic_clip", "the semantic_clip publisher"),
     *_qos("ground_truth", "the ground_truth publisher"),
@@ -151,6 +162,10 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("namespaces", "", "comma-separated robot namespaces this edge serves, e.g. 'robot1,robot2': for each, "
        "<ns>/semantic_clip in and <ns>/action_label, <ns>/link_stats, <ns>/recovered out (relative names); "
        "empty = the node's own semantic_clip, action_label, ...", read_only=True),
+    _p("sensitivity_every", 0, "publish the classifier's input-gradient sensitivity map of every Nth labelled clip "
+       "of each input on <ns>/sensitivity_map (modes that support it: stae-px, stae-roi264); 0 = off", min=0,
+       max=100_000),
+    _p("sensitivity_grid", 8, "cells per side of the sensitivity map", min=1, max=64),
     *_qos("semantic_clip", "the semantic_clip subscription"),
     *_qos("action_label", "the action_label publisher"),
     *_qos("link_stats", "the link_stats publisher"),
@@ -167,6 +182,8 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("clip_period_s", 0.5, "seconds between two clips of the camera, for the planner's look-ahead (a payload that "
        "holds the link past the next clip is charged for it); 0 = plan each clip alone", min=0.0, max=3600.0),
     _p("hysteresis", 0.005, "gain in expected useful accuracy needed to leave the current point", min=0.0, max=0.99),
+    _p("stale_after_s", 5.0, "LinkStats older than this say nothing about the link now: the planner then decides "
+       "as without statistics (local, probing the link now and then)", min=0.1, max=3600.0),
     _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
        "only points measured with it are chosen; empty = the shipped models/stae_latent_default.pt",
        read_only=True),
