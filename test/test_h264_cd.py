@@ -165,3 +165,19 @@ def test_lif_fires_on_sustained_input_only_and_passes_gradients() -> None:
     (spikes.sum() + potential.sum()).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert lif.leak_logit.grad is not None and lif.th_raw.grad is not None and lif.th_raw.grad != 0
+
+
+def test_edge_cost_bench_compares_both_paths(tmp_path: Path) -> None:
+    from stae_ros.compressed.bench import compare_edge_cost
+
+    clips = np.stack([_shifting_clip(1, 0, frames=8, size=32, seed=s) for s in range(2)])
+    before = torch.get_num_threads()
+    try:
+        r = compare_edge_cost(str(_model_file(tmp_path)), clips, np.array([0, 1]), ["a", "b", "c"], progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert r["clips"] == 2 and r["clip"] == [8, 32, 32] and r["bytes_mean"] > 0
+    cd, full = r["h264_cd"], r["full_decode_edge_model"]
+    assert 0 < cd["edge_gflop"] < full["edge_gflop"] and full["accuracy"] is None  # untrained reference: cost only
+    assert cd["parse_ms"] > 0 and cd["network_ms"] > 0 and full["decode_ms"] > 0 and full["model_ms"] > 0
+    assert r["flop_ratio"] == pytest.approx(full["edge_gflop"] / cd["edge_gflop"])

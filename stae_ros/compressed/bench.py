@@ -44,8 +44,12 @@ def _reference(edge_ckpt: str, shape: tuple[int, int, int, int], n_classes: int)
 
     if edge_ckpt:
         return load_model(edge_ckpt).model.eval(), True
-    cfg = dict(load_checkpoint_dict("models/stae_default.pt")["config"])
+    from stae_ros.resources import find_data_file
+
+    cfg = dict(load_checkpoint_dict(find_data_file(None, "models/stae_default.pt"))["config"])
     cfg["clip"] = {**cfg["clip"], "frames": shape[0], "height": shape[1], "width": shape[2]}
+    frames = [k for k in cfg["budgets"]["frame"] if k <= shape[0]] or [shape[0]]
+    cfg["budgets"] = {**cfg["budgets"], "frame": frames}
     cfg["vit"] = {**cfg["vit"], "num_classes": n_classes}
     torch.manual_seed(0)
     return STAE(ModelConfig.from_dict(cfg)).eval(), False
@@ -68,20 +72,35 @@ def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, cl
     T, H, W, _ = edge.shape
     names = [class_names[int(i)] for i in labels]
 
+    split: dict[str, list[float]] = {"parse": [], "network": [], "decode": [], "model": []}
+
     def cd(payload: bytes) -> int:
-        return int(edge.classify([edge.decode(payload)]).logits.argmax(1)[0])
+        t0 = time.perf_counter()
+        item = edge.decode(payload)
+        t1 = time.perf_counter()
+        out = int(edge.classify([item]).logits.argmax(1)[0])
+        split["parse"].append((t1 - t0) * 1e3)
+        split["network"].append((time.perf_counter() - t1) * 1e3)
+        return out
 
     @torch.inference_mode()
     def full(payload: bytes) -> int:
+        t0 = time.perf_counter()
         _, stream = unpack(payload)
         clip = decode_stream(stream, T, H, W)
         x = torch.from_numpy(clip[None]).permute(0, 4, 1, 2, 3).float().div_(255.0)
-        return int(ref.classify(x).argmax(1)[0])
+        t1 = time.perf_counter()
+        out = int(ref.classify(x).argmax(1)[0])
+        split["decode"].append((t1 - t0) * 1e3)
+        split["model"].append((time.perf_counter() - t1) * 1e3)
+        return out
 
     payloads = [cam.encode(np.ascontiguousarray(c)).payload for c in clips]
     for _ in range(2):  # warm-up: lazy imports, allocator
         cd(payloads[0])
         full(payloads[0])
+    for v in split.values():
+        v.clear()
     ms_cd, ms_full, hit_cd, hit_full = [], [], [], []
     for p, truth in tqdm(list(zip(payloads, names)), desc="edge cost", disable=not progress):
         t0 = time.perf_counter()
@@ -93,6 +112,7 @@ def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, cl
         ms_full.append((t2 - t1) * 1e3)
         hit_cd.append(edge.class_names[a] == truth)
         hit_full.append(trained and b < len(class_names) and class_names[b] == truth)
+    parts = {f"{k}_ms": float(np.median(v)) for k, v in split.items()}
     g_cd = count_flops(cd, payloads[0]).gflop
     g_full = count_flops(full, payloads[0]).gflop
     sizes = np.asarray([len(p) for p in payloads], np.float64)
@@ -100,9 +120,11 @@ def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, cl
     return {
         "clip": [T, H, W], "clips": len(payloads), "camera": cam.describe(), "bytes_mean": float(sizes.mean()),
         "h264_cd": {"accuracy": float(np.mean(hit_cd)), "edge_ms": med_cd, "edge_ms_p90": float(np.percentile(ms_cd, 90)),
-                    "edge_gflop": g_cd, "model": model_path},
+                    "edge_gflop": g_cd, "model": model_path,
+                    "parse_ms": parts["parse_ms"], "network_ms": parts["network_ms"]},
         "full_decode_edge_model": {"accuracy": float(np.mean(hit_full)) if trained else None, "edge_ms": med_full,
                                    "edge_ms_p90": float(np.percentile(ms_full, 90)), "edge_gflop": g_full,
+                                   "decode_ms": parts["decode_ms"], "model_ms": parts["model_ms"],
                                    "model": edge_ckpt or "models/stae_default.pt architecture at this clip size (untrained)"},
         "speedup_ms": med_full / med_cd if med_cd > 0 else None,
         "flop_ratio": g_full / g_cd if g_cd > 0 else None,
