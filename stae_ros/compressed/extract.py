@@ -17,9 +17,10 @@ coded residual (the dequantised transform coefficients never leave the decoder).
 reconstructed every picture anyway (it must, to predict the next one), so "decoded P-frame minus
 its motion-compensated reference" costs one warp and one subtraction of a luma plane per picture.
 It differs from the coded residual in three documented ways: bilinear instead of H.264's 6-tap
-quarter-pel filter, one vector per 4x4 cell (exact for every H.264 partition), and intra blocks
-inside P-frames (which export no vector) are compared with the unmoved reference. No RGB
-conversion is done except for the I-frame, and nothing of the size of the clip is kept.
+quarter-pel filter, one vector per cell (exact for every H.264 partition at the default 4x4
+cells), and intra blocks inside P-frames (which export no vector) are compared with the unmoved
+reference. No RGB conversion is done except for the I-frame; the T luma planes kept for the
+residual are a third of the RGB clip's size.
 
 Bounds, before any work they would cost: :func:`stae_ros.roi.h264.check_nals` (NAL count for T
 pictures, allowed NAL types, every SPS declaring exactly the expected coded size, 8-bit 4:2:0

@@ -99,6 +99,10 @@ class CDConfig:
     #: Why: the LIF recurrence is sequential, so its cost is per step, and one P-frame of a fast
     #: camera holds a motion of a pixel or two, below what the coarse grid resolves well
     accumulate: int = 1
+    #: append the motion field's curl and divergence (fixed finite differences) to each P-frame map:
+    #: rotation and approach/recede are exactly these, and a bar turning about one end shows them
+    #: in a few cells only
+    flow_derivatives: bool = False
     segments: int = 4  #: the last STM layer's potential is averaged over this many stretches of the GOP
     spatial: int = 2  #: ... and over spatial x spatial regions (order and layout reach the head)
 
@@ -124,6 +128,19 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
 
 
+def _curl_div(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Central-difference curl (dv/dx - du/dy) and divergence (du/dx + dv/dy) of a flow B,T,H,W -> B,T,2,H,W."""
+    def dx(a: torch.Tensor) -> torch.Tensor:
+        return (nn.functional.pad(a, (0, 1, 0, 0), mode="replicate")[..., 1:] -
+                nn.functional.pad(a, (1, 0, 0, 0), mode="replicate")[..., :-1]) * 0.5
+
+    def dy(a: torch.Tensor) -> torch.Tensor:
+        return (nn.functional.pad(a, (0, 0, 0, 1), mode="replicate")[..., 1:, :] -
+                nn.functional.pad(a, (0, 0, 1, 0), mode="replicate")[..., :-1, :]) * 0.5
+
+    return torch.stack([dx(v) - dy(u), dx(u) + dy(v)], dim=2)
+
+
 class CDNet(nn.Module):
     """forward(iframe B,3,S,S float in [0,1], pframes B,T-1,3,gh,gw) -> logits B,C."""
 
@@ -134,7 +151,8 @@ class CDNet(nn.Module):
         self.istream = nn.Sequential(_conv(3, w // 4, 2), nn.ReLU(inplace=True), _conv(w // 4, w // 2, 2),
                                      nn.ReLU(inplace=True), _conv(w // 2, w, 2), nn.ReLU(inplace=True),
                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.convs = nn.ModuleList([_conv(3, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
+        cin = 5 if cfg.flow_derivatives else 3
+        self.convs = nn.ModuleList([_conv(cin, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
         self.lifs = nn.ModuleList([LIF(cfg.leak, cfg.threshold) for _ in self.convs])
         self.pool = nn.AdaptiveAvgPool3d((cfg.segments, cfg.spatial, cfg.spatial))
         self.head = nn.Sequential(nn.Linear(w + w * cfg.segments * cfg.spatial ** 2, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
@@ -144,6 +162,8 @@ class CDNet(nn.Module):
         """The spiking temporal modulator: (the last layer's membrane potential averaged over
         segments x spatial x spatial regions of the GOP, B,w*segments*spatial^2; spike rate per layer)."""
         x = pframes
+        if self.cfg.flow_derivatives:
+            x = torch.cat([x, _curl_div(x[:, :, 0], x[:, :, 1])], dim=2)
         k = self.cfg.accumulate
         if k > 1:  # accumulated P-frames: motion and residual summed over k consecutive pictures
             pad = (-x.shape[1]) % k

@@ -51,7 +51,8 @@ class H264CdCamera(h264.H264Camera):
     name = NAME
     version = VERSION
 
-    def __init__(self, ctx: ModeContext) -> None:  # noqa: D107 - the h264 camera's state, another model
+    def __init__(self, ctx: ModeContext) -> None:
+        # the h264 camera's state, with the clip size, classes and identity of the h264-cd model file
         self.path, file = _load(ctx)
         self.shape = file.shape
         self.class_names = list(file.class_names)
