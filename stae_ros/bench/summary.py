@@ -225,6 +225,10 @@ def _no_flops(row: Mapping[str, Any] | None, report: Mapping[str, Any]) -> tuple
 UNCOUNTED_CAMERA = ("jpeg", "h264", "h265", "roi264", "roi")
 
 
+#: modes whose camera side is not torch: a profile's 0 GFLOP there means "not counted", so null
+UNCOUNTED_CAMERA_MODES = ("jpeg", "h264", "h265", "stae-roi264", "h264-cd")
+
+
 def bench_flop_counter(report: Mapping[str, Any]) -> FlopCounter:
     """A :data:`FlopCounter` for a bench report's points, with the profiler's counter
     (``stae_ros.profiling.flops.count_flops``) on one clip of the report's shape.
@@ -355,8 +359,11 @@ def from_profile(profile: Any, set_name: str, kind: str, classes: int, camera_bu
     points = []
     for pt in profile.points:
         label = pt.extra.get("label") if isinstance(pt.extra, dict) else None
+        camera_gflop = pt.camera_gflop
+        if pt.codec in UNCOUNTED_CAMERA_MODES and not camera_gflop:  # libx264 / numpy: the counter saw nothing
+            camera_gflop = None
         points.append({"mode": pt.codec, "setting": str(label or f"K={pt.k} p={pt.p:g}"), "accuracy": float(pt.accuracy),
-                       "bytes_mean": float(pt.bytes_mean), "camera_gflop": pt.camera_gflop, "camera_ms": float(pt.camera_ms),
+                       "bytes_mean": float(pt.bytes_mean), "camera_gflop": camera_gflop, "camera_ms": float(pt.camera_ms),
                        "edge_gflop": pt.edge_gflop if pt.bytes_mean > 0 else 0.0,
                        "edge_ms": float(pt.edge_ms) if pt.bytes_mean > 0 else 0.0})
     host = profile.host or {}
