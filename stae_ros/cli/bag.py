@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .validate import float_in, int_in
+
+
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
@@ -48,12 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--split", default="test", help="split to write (default test)")
     m.add_argument("--out", required=True, type=Path, help="bag directory to create")
     m.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="rosbag2 storage plugin (default mcap)")
-    m.add_argument("--fps", type=float, default=10.0, help="frame rate of the stamps (default 10)")
-    m.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16, the model's T)")
-    m.add_argument("--size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"), help="frame size (default 64 64)")
-    m.add_argument("--max-clips", type=int, default=None, help="write at most this many clips (required for synth)")
-    m.add_argument("--synth-seed", type=int, default=0, help="--source synth: the data set seed (camera's synth_seed)")
-    m.add_argument("--synth-first-index", type=int, default=150,
+    m.add_argument("--fps", type=float_in(0.0, 1000.0, lo_open=True), default=10.0, help="frame rate of the stamps (default 10)")
+    m.add_argument("--clip-len", type=int_in(1, 1024), default=16, help="frames per clip (default 16, the model's T)")
+    m.add_argument("--size", type=int_in(16, 4096), nargs=2, default=(64, 64), metavar=("H", "W"), help="frame size (default 64 64)")
+    m.add_argument("--max-clips", type=int_in(1), default=None, help="write at most this many clips (required for synth)")
+    m.add_argument("--synth-seed", type=int_in(0), default=0, help="--source synth: the data set seed (camera's synth_seed)")
+    m.add_argument("--synth-first-index", type=int_in(0), default=150,
                    help="--source synth: first test clip index per class (camera's synth_first_index)")
     m.add_argument("--force", action="store_true", help="overwrite an existing bag")
     m.set_defaults(func=_make)
@@ -63,17 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "them on the edge pipeline, and score against the ground-truth topic.")
     e.add_argument("bag", type=Path, help="bag directory (mcap or sqlite3)")
     e.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {DEFAULT_MODEL.relative_to(DEFAULT_MODEL.parents[1])})")
-    e.add_argument("--k", type=int, default=None, help="frame budget K (default: the model's largest)")
-    e.add_argument("--p", type=float, default=None, help="spatial budget p (default: the model's largest)")
+    e.add_argument("--k", type=int_in(1), default=None, help="frame budget K (default: the model's largest)")
+    e.add_argument("--p", type=float_in(0.0, 1.0, lo_open=True), default=None, help="spatial budget p (default: the model's largest)")
     e.add_argument("--rate", choices=("max", "recorded"), default="max", help="replay as fast as possible or at the recorded rate")
     e.add_argument("--image-topic", default="/image_raw", help="sensor_msgs/Image topic (default /image_raw)")
     e.add_argument("--gt-topic", default="/ground_truth", help="ground-truth topic ('' for none; default /ground_truth)")
     e.add_argument("--nodes", action="store_true",
                    help="play the frames through camera_node and edge_node processes (needs rclpy and stae_msgs) "
                         "instead of the pipelines in this process")
-    e.add_argument("--window", type=int, default=None, help="frames per clip window (default: the model's clip length)")
+    e.add_argument("--window", type=int_in(1, 1024), default=None, help="frames per clip window (default: the model's clip length)")
     e.add_argument("--trace", type=Path, default=None, help="mahimahi uplink trace to emulate between camera and edge")
-    e.add_argument("--max-clips", type=int, default=None, help="evaluate at most this many clips")
+    e.add_argument("--max-clips", type=int_in(1), default=None, help="evaluate at most this many clips")
     e.add_argument("--device", default="auto", help="edge device: auto, cpu, cuda")
     e.add_argument("--json", type=Path, default=None, help="write the per-clip results and summary as JSON")
     e.set_defaults(func=_eval)
@@ -83,9 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--topics", nargs="+", default=list(DEFAULT_RECORD_TOPICS), help="topics to record (default: our four)")
     r.add_argument("--out", required=True, type=Path, help="bag directory to create")
     r.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage plugin (default mcap)")
-    r.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
-    r.add_argument("--max-messages", type=int, default=None, help="stop after this many messages in total")
-    r.add_argument("--discovery-timeout", type=float, default=5.0, help="seconds to wait for the topics to appear (default 5)")
+    r.add_argument("--duration", type=float_in(0.0, lo_open=True), default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    r.add_argument("--max-messages", type=int_in(1), default=None, help="stop after this many messages in total")
+    r.add_argument("--discovery-timeout", type=float_in(0.0, lo_open=True), default=5.0, help="seconds to wait for the topics to appear (default 5)")
     r.add_argument("--type", action="append", default=[], metavar="TOPIC=TYPE",
                    help="type of a topic not yet published (e.g. /semantic_clip=stae_msgs/msg/SemanticClip)")
     r.add_argument("--force", action="store_true", help="overwrite an existing bag")

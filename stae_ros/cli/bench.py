@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from .validate import float_in, int_in
+
+
 __all__ = ["register"]
 
 
@@ -22,31 +25,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--real-footage", default=None, metavar="DIR", help="folder of videos for bytes/speed (e.g. ../shared/data)")
     p.add_argument("--out", default="out/bench", help="output folder (default: %(default)s)")
     p.add_argument("--tiny", action="store_true", help="tiny run for tests: tiny random model if --model is missing, 1-2 points per method")
-    p.add_argument("--repeats", "--repeat", type=int, default=3, dest="repeats",
+    p.add_argument("--repeats", "--repeat", type=int_in(1, 100), default=3, dest="repeats",
                    help="timing runs per point and side, each its own child process, interleaved; reported as "
                         "median ± half-range (default: %(default)s)")
-    p.add_argument("--reps-per-clip", type=int, default=5,
+    p.add_argument("--reps-per-clip", type=int_in(1, 1000), default=5,
                    help="samples per clip within one run (at least); the minimum CPU time is kept (default: %(default)s)")
-    p.add_argument("--min-run-s", type=float, default=1.5,
+    p.add_argument("--min-run-s", type=float_in(0.0), default=1.5,
                    help="sampling rounds over the clips go on until one run has lasted this long (default: %(default)s)")
-    p.add_argument("--min-sample-ms", type=float, default=2.0,
+    p.add_argument("--min-sample-ms", type=float_in(0.0), default=2.0,
                    help="calls faster than this are repeated back to back within one sample (default: %(default)s)")
-    p.add_argument("--probe-tolerance", type=float, default=0.08,
+    p.add_argument("--probe-tolerance", type=float_in(0.0), default=0.08,
                    help="redo a timing run whose host probe (a fixed workload timed in the same child) was this "
                         "fraction above the median of all runs, i.e. a slow phase of the host hit it; 0 = never "
                         "(default: %(default)s)")
-    p.add_argument("--test-per-class", type=int, default=25,
+    p.add_argument("--test-per-class", type=int_in(0), default=25,
                    help="test clips per class; 0 = the whole test split (default: %(default)s = the whole synthetic split)")
-    p.add_argument("--ft-per-class", type=int, default=20, help="fine-tuning clips per class, from the train split (default: %(default)s)")
+    p.add_argument("--ft-per-class", type=int_in(0), default=20, help="fine-tuning clips per class, from the train split (default: %(default)s)")
     p.add_argument("--adapt", choices=("full", "head"), default="full",
                    help="classifier adaptation per codec: full = every ViT weight, head = frozen backbone (default: %(default)s)")
-    p.add_argument("--adapt-steps", "--ft-steps", type=int, default=None, dest="adapt_steps",
+    p.add_argument("--adapt-steps", "--ft-steps", type=int_in(0), default=None, dest="adapt_steps",
                    help="adaptation steps per operating point (default: 150 for full, 300 for head)")
-    p.add_argument("--adapt-batch", type=int, default=16, help="mini-batch of the full adaptation (default: %(default)s)")
-    p.add_argument("--timing-clips", type=int, default=12, help="test clips each timing run measures (default: %(default)s)")
-    p.add_argument("--edge-threads", type=int, default=1, help="CPU threads of the edge-side child (default: %(default)s)")
+    p.add_argument("--adapt-batch", type=int_in(1, 4096), default=16, help="mini-batch of the full adaptation (default: %(default)s)")
+    p.add_argument("--timing-clips", type=int_in(1), default=12, help="test clips each timing run measures (default: %(default)s)")
+    p.add_argument("--edge-threads", type=int_in(1, 256), default=1, help="CPU threads of the edge-side child (default: %(default)s)")
     p.add_argument("--only", nargs="*", default=[], help="restrict to these families, modes or point names (e.g. h264 stae_fast latent stae-k4-p0.05)")
-    p.add_argument("--no-external", action="store_true", help="leave out the issue-6 payloads (roi, latent)")
+    p.add_argument("--no-external", action="store_true", help="leave out the stae-roi264 and stae-latent payloads")
     p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
                    help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
     p.add_argument("--summary", default=None, metavar="JSON",
@@ -74,15 +77,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "the camera verdicts against x264 agree.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="codecs.json files, or the folders holding them")
     p.add_argument("--out", default=None, help="write compare.json and compare.md into this folder")
-    p.add_argument("--tolerance", type=float, default=0.10, help="spread counted as stable (default: %(default)s)")
+    p.add_argument("--tolerance", type=float_in(0.0), default=0.10, help="spread counted as stable (default: %(default)s)")
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("transport", help="rclpy publish->receive latency/throughput: SemanticClip vs Image vs CompressedImage",
                        description="Two processes on localhost, private ROS_DOMAIN_ID, reliable and best-effort QoS, p50/p99.")
     p.add_argument("--sizes", default="5e3,5e4,5e5,2e6,1e7", help="message sizes in bytes, comma-separated (default: %(default)s)")
-    p.add_argument("--messages", type=int, default=100, help="messages per (type, size, QoS) (default: %(default)s)")
-    p.add_argument("--rate", type=float, default=20.0, help="publish rate in Hz for latency (default: %(default)s)")
-    p.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a private one from the pid)")
+    p.add_argument("--messages", type=int_in(1), default=100, help="messages per (type, size, QoS) (default: %(default)s)")
+    p.add_argument("--rate", type=float_in(0.0, lo_open=True), default=20.0, help="publish rate in Hz for latency (default: %(default)s)")
+    p.add_argument("--domain-id", type=int_in(0, 232), default=None, help="ROS_DOMAIN_ID (default: a private one from the pid)")
     p.add_argument("--out", default="out/bench", help="output folder (default: %(default)s)")
     p.add_argument("--tiny", action="store_true", help="two small sizes, few messages (for tests)")
     p.set_defaults(func=_transport)

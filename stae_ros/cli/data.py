@@ -7,9 +7,15 @@ import json
 import logging
 from pathlib import Path
 
+from .validate import float_in, int_in
+
+
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
+
+
+MAX_SIDE = 1024  #: frame side limit of `stae data synth --size`: larger frames only exhaust memory
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -20,8 +26,8 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must be N or HxW, got {text!r}") from None
     if len(parts) == 1:
         parts = parts * 2
-    if len(parts) != 2 or min(parts) < 16:
-        raise argparse.ArgumentTypeError(f"size must be N or HxW with sides >= 16, got {text!r}")
+    if len(parts) != 2 or min(parts) < 16 or max(parts) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"must be N or HxW with sides in [16, {MAX_SIDE}], got {text!r}")
     return parts[0], parts[1]
 
 
@@ -40,15 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render the deterministic procedural action data set: same seed, same bytes.",
     )
     synth.add_argument("--out", type=Path, default=Path("datasets/synth"), help="output root (default: datasets/synth)")
-    synth.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    synth.add_argument("--seed", type=int_in(0), default=0, help="base seed (default 0)")
     synth.add_argument("--kind", choices=("synth", "hard"), default="synth",
                        help="synth: the moving-bar set (default); hard: articulated figures over real-footage "
                        "backgrounds with camera motion (stae_ros.data.articulated)")
-    synth.add_argument("--train-per-class", type=int, default=None, help="training clips per class (default 200; hard: 100)")
-    synth.add_argument("--test-per-class", type=int, default=None, help="test clips per class (default 50; hard: 25)")
-    synth.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
+    synth.add_argument("--train-per-class", type=int_in(1, 100_000), default=None, help="training clips per class (default 200; hard: 100)")
+    synth.add_argument("--test-per-class", type=int_in(1, 100_000), default=None, help="test clips per class (default 50; hard: 25)")
+    synth.add_argument("--frames", type=int_in(1, 1024), default=16, help="frames per clip (default 16)")
     synth.add_argument("--size", type=_size, default=None, help="frame size N or HxW (default 64; hard: 112)")
-    synth.add_argument("--workers", type=int, default=None, help="render processes (default: auto, <= 2)")
+    synth.add_argument("--workers", type=int_in(1, 256), default=None, help="render processes (default: auto, <= 2)")
     synth.add_argument("--backgrounds", type=Path, default=None,
                        help="hard: folder of videos to cut backgrounds from (missing: procedural backgrounds)")
     synth.add_argument("--control", choices=("none", "single_frame", "actor_removed"), default="none",
@@ -66,13 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     insp.add_argument("--png", type=Path, default=None, help="write a contact sheet of a few clips here")
     insp.add_argument("--split", default="auto", choices=("auto", "hmdb51", "ucf101", "folds", "seeded"),
                       help="split source (default auto: HMDB51/UCF101 split files, else folds.csv, else seeded)")
-    insp.add_argument("--split-id", type=int, default=1, help="split number (HMDB51 1-3, UCF101 1-3; default 1)")
+    insp.add_argument("--split-id", type=int_in(1, 3), default=1, help="split number (HMDB51 1-3, UCF101 1-3; default 1)")
     insp.add_argument("--folds-file", default="", help="fold CSV with columns clip,class,fold (default <root>/folds.csv)")
-    insp.add_argument("--test-fold", type=int, default=0, help="fold CSV: the tested fold (default 0)")
-    insp.add_argument("--split-seed", type=int, default=0, help="seeded split: seed (default 0)")
-    insp.add_argument("--test-fraction", type=float, default=0.3, help="seeded split: share of each class tested (default 0.3)")
-    insp.add_argument("--clip-len", type=int, default=16, help="model clip length: videos shorter than this are counted (default 16)")
-    insp.add_argument("--clips", type=int, default=6, help="clips on the contact sheet (default 6)")
+    insp.add_argument("--test-fold", type=int_in(0), default=0, help="fold CSV: the tested fold (default 0)")
+    insp.add_argument("--split-seed", type=int_in(0), default=0, help="seeded split: seed (default 0)")
+    insp.add_argument("--test-fraction", type=float_in(0.0, 1.0, lo_open=True), default=0.3, help="seeded split: share of each class tested (default 0.3)")
+    insp.add_argument("--clip-len", type=int_in(1, 1024), default=16, help="model clip length: videos shorter than this are counted (default 16)")
+    insp.add_argument("--clips", type=int_in(1, 1000), default=6, help="clips on the contact sheet (default 6)")
     insp.add_argument("--no-decode", action="store_true", help="skip decoding every file (no broken-file scan, no lengths)")
     insp.add_argument("--json", type=Path, default=None, help="also write the summary as JSON here")
     insp.set_defaults(func=_cmd_inspect)

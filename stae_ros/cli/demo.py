@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .validate import float_in, int_in
+
 __all__ = ["register", "run"]
 
 
@@ -28,27 +30,27 @@ def register(subparsers: Any) -> None:
         description="Start camera_node, edge_node and controller_node as processes (config/*.yaml) on a private "
                     "ROS_DOMAIN_ID, play the synthetic test split (labels known) or real footage, print each label "
                     "with its latency, and stop after --clips labels with a summary.")
-    p.add_argument("--clips", type=int, default=12, help="stop after this many labels (default 12)")
+    p.add_argument("--clips", type=int_in(1), default=12, help="stop after this many labels (default 12)")
     p.add_argument("--source", default="synth",
                    help="'synth' (synthetic test split), a video file, /dev/videoN, or a data set folder (default synth)")
     p.add_argument("--viz", metavar="FILE", default=None,
                    help="write a PNG: original, kept and recovered frames of the first clips with label vs truth")
-    p.add_argument("--viz-clips", type=int, default=4, help="clips shown in --viz (default 4)")
-    p.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random private one)")
+    p.add_argument("--viz-clips", type=int_in(1, 64), default=4, help="clips shown in --viz (default 4)")
+    p.add_argument("--domain-id", type=int_in(0, 232), default=None, help="ROS_DOMAIN_ID (default: a random private one)")
     p.add_argument("--model", default="", help="checkpoint (default: models/stae_default.pt)")
     p.add_argument("--profile", default="", help="accuracy profile for the controller (default: profiles/default.json)")
-    p.add_argument("--fps", type=float, default=None, help="camera frame rate of the own source (default: camera.yaml)")
-    p.add_argument("--k", type=int, default=None, help="initial frame budget K (default: camera.yaml)")
-    p.add_argument("--p", type=float, default=None, help="initial spatial budget p (default: camera.yaml)")
+    p.add_argument("--fps", type=float_in(0.0, 1000.0, lo_open=True), default=None, help="camera frame rate of the own source (default: camera.yaml)")
+    p.add_argument("--k", type=int_in(1), default=None, help="initial frame budget K (default: camera.yaml)")
+    p.add_argument("--p", type=float_in(0.0, 1.0, lo_open=True), default=None, help="initial spatial budget p (default: camera.yaml)")
     p.add_argument("--codec", default=None, choices=_mode_names(),
                    help="camera payload mode (default: camera.yaml); the controller then plans over this mode's "
                         "points only (default: every mode the profile has)")
     p.add_argument("--no-controller", action="store_true", help="keep the camera's budget fixed")
-    p.add_argument("--link-rate", type=float, default=0.0, metavar="BPS",
+    p.add_argument("--link-rate", type=float_in(0.0), default=0.0, metavar="BPS",
                    help="put link_emulator_node between camera and edge: a constant link of BPS bits/s")
     p.add_argument("--trace", default="", metavar="FILE",
                    help="put link_emulator_node between camera and edge, shaped by this mahimahi trace")
-    p.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds (default 180)")
+    p.add_argument("--timeout", type=float_in(0.0, lo_open=True), default=180.0, help="give up after this many seconds (default 180)")
     p.add_argument("--show-node-output", action="store_true", help="print every line the nodes log")
     p.set_defaults(func=run)
 

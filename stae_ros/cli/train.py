@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from .validate import int_in
+
+
 __all__ = ["register", "run"]
 
 
@@ -33,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="stae-px: comma-separated modules (fa, sa, fr, vit) NOT taken from --init: they start fresh, e.g. "
                         "--init-skip vit to train a classifier of another input stem from scratch beside trained FA/SA/FR")
     p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"), help="override the config's device")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (override the config)")
+    p.add_argument("--threads", type=int_in(1, 256), default=None, help="torch CPU threads (override the config)")
     p.add_argument("--export", default=None, help="copy the final model here (override the config's export)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
     p.add_argument("--fold", default=None, metavar="N|all",
