@@ -15,6 +15,8 @@ import torch
 
 from stae_ros import codec as px_codec
 from stae_ros.models.camera_select import select_uint8
+from stae_ros.sensitivity.camera import guided_select_uint8
+from stae_ros.sensitivity.guidance import GuidanceRules, GuidanceSlot
 
 from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_budget, check_clip,
                    freeze_settings, state_identity)
@@ -48,6 +50,7 @@ class PxCamera:
         self.model_id = state_identity(ctx.loaded)
         budgets = ctx.loaded.config.budgets
         self.k, self.p = int(budgets.frame[0]), float(budgets.spatial[0])
+        self.guidance = GuidanceSlot(self.model_id, NAME, ctx.options.get("guidance"))
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -66,7 +69,14 @@ class PxCamera:
     def select(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame indices (K,) and pixel mask (K,H,W) the attention modules keep for this clip."""
         check_clip(clip, self.shape, "model's")
+        guide = self.guidance.for_clip(clip) if self.p < 1.0 else None
+        if guide is not None:
+            return guided_select_uint8(self.model, clip, self.k, self.p, guide, self.guidance.rules.weight)
         return select_uint8(self.model, clip, self.k, self.p)
+
+    def set_guidance(self, data: bytes | None, rules: GuidanceRules | None = None) -> str | None:
+        """An edge sensitivity map (wire bytes) to steer SA with; None = accepted, else why it was refused."""
+        return self.guidance.offer(data, rules)
 
     def encode(self, clip: np.ndarray) -> EncodedClip:
         timer = Timer()
@@ -119,6 +129,15 @@ class PxEdge:
             rec_np = (recovered.clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 4, 1).cpu().numpy()
             rec = list(rec_np)
         return Classified(logits, rec)
+
+    def guidance_input(self, item: Decoded) -> tuple[torch.Tensor, Any]:
+        """The recovered clip 1,3,T,H,W the ViT classifies, and the ViT (for the sensitivity map)."""
+        clip, mask = item.data
+        with torch.no_grad():
+            x = torch.from_numpy(clip[None]).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
+            m = torch.from_numpy(mask[None]).to(self.device).unsqueeze(1).float()
+            rec = self.model.recover(x, m) if bool((m < 1).any()) else x
+        return rec.clamp(0, 1), self.model.classify
 
 
 def camera(ctx: ModeContext) -> PxCamera:

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from stae_ros.resources import DEFAULT_CODEC_MODELS
+from stae_ros.sensitivity.camera import mix_importance
+from stae_ros.sensitivity.guidance import GuidanceRules, GuidanceSlot
 
 from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_budget, check_clip,
                    freeze_settings, load_mode_file, model_identity)
@@ -115,6 +117,7 @@ class RoiCamera:
         self.class_names = list(self.payload.class_names)
         self.model_id = model_identity(self.payload.path)
         self._settings: dict[str, Any] = {}
+        self.guidance = GuidanceSlot(self.model_id, NAME, ctx.options.get("guidance"))
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -135,7 +138,7 @@ class RoiCamera:
         select_ms is the importance map, encode_ms the crop/fill + libx264."""
         check_clip(clip, self.shape, f"{NAME} model's")
         timer = Timer()
-        importance = self.payload.importance(clip)
+        importance = self.importance(clip)
         select_ms = timer.ms()
         data = self.payload.encode(clip, importance)
         total = timer.ms()
@@ -143,6 +146,16 @@ class RoiCamera:
         return EncodedClip(payload=data, codec=NAME, codec_version=self.version, k=frames, p=1.0,
                            frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
                            encode_ms=total - select_ms, model_id=self.model_id, settings=self.settings)
+
+    def importance(self, clip: np.ndarray) -> np.ndarray:
+        """The camera's own block map, or its mix with a fresh edge sensitivity map."""
+        own = self.payload.importance(clip)
+        guide = self.guidance.for_clip(clip)
+        return own if guide is None else mix_importance(own, guide, self.guidance.rules.mix)
+
+    def set_guidance(self, data: bytes | None, rules: GuidanceRules | None = None) -> str | None:
+        """An edge sensitivity map (wire bytes) to code by; None = accepted, else why it was refused."""
+        return self.guidance.offer(data, rules)
 
     def describe(self) -> str:
         knobs = f", settings {self._settings}" if self._settings else ""
@@ -168,6 +181,11 @@ class RoiEdge:
     def classify(self, items: list[Decoded], keep_recovered: bool = False) -> Classified:
         clips = [d.data for d in items]
         return Classified(self.payload.logits(np.stack(clips)), clips if keep_recovered else None)
+
+    def guidance_input(self, item: Decoded) -> tuple[torch.Tensor, Any]:
+        """The decoded clip 1,3,T,H,W and the roi classifier (for the sensitivity map)."""
+        x = torch.from_numpy(np.ascontiguousarray(item.data[None])).to(self.payload.device)
+        return x.permute(0, 4, 1, 2, 3).float().div_(255.0), self.payload.model.classifier
 
 
 def camera(ctx: ModeContext) -> RoiCamera:

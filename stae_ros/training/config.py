@@ -37,6 +37,7 @@ class StageConfig:
     full_budget_prob: float = 0.0  #: fa/sa/fr: probability that a batch uses the full budget (K=T, p=1)
     grad_clip: float = 1.0
     also_freeze: list[str] = field(default_factory=list)  #: extra parameter-name prefixes kept frozen (CPU cost savers, e.g. "fr.first")
+    sens_teacher: float = 0.0  #: sa stage: weight of the input-gradient teacher term (stae_ros.sensitivity.teacher)
 
     def validate(self, name: str) -> None:
         if self.epochs < 0:

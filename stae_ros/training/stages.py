@@ -83,7 +83,12 @@ def stage_loss(model: torch.nn.Module, stage: str, clips: torch.Tensor, labels: 
             loss = loss + cfg.recon_weight * F.mse_loss(recovered, clips)
         return loss, logits
     logits = model(clips, budget.k, budget.p, stage)
-    return _ce(logits, labels, logit_bias), logits
+    loss = _ce(logits, labels, logit_bias)
+    if stage == "sa" and cfg.sens_teacher > 0:
+        from stae_ros.sensitivity.teacher import sa_teacher_loss
+
+        loss = loss + cfg.sens_teacher * sa_teacher_loss(model, clips, labels)
+    return loss, logits
 
 
 @torch.no_grad()

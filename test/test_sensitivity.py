@@ -1,0 +1,189 @@
+"""Sensitivity maps: where the gradient points, the wire format, staleness, and the camera following a map."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from stae_ros.sensitivity import (GuidanceRules, GuidanceSlot, SensitivityError, SensitivityMap, decode_map, encode_map,
+                                  saliency_grid, scene_signature)
+from stae_ros.sensitivity.wire import _HEAD
+
+
+def _corner_clips(n: int, rng: np.random.Generator, size: int = 16, frames: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Static noise background; a bright square in the bottom-right quadrant moves right (class 0) or left (1)."""
+    x = np.repeat(rng.uniform(0.2, 0.6, (n, 3, 1, size, size)), frames, axis=2).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    for i in range(n):
+        r0 = int(rng.integers(size // 2, size - 2))
+        for t in range(frames):
+            c0 = size // 2 + (t if y[i] == 0 else frames - 1 - t) // 2
+            x[i, :, t, r0:r0 + 3, c0:c0 + 3] = 1.0
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def test_map_of_a_corner_action_peaks_in_that_corner():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Conv3d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv3d(6, 6, 3, padding=1), nn.ReLU(),
+                          nn.AdaptiveMaxPool3d(1), nn.Flatten(), nn.Linear(6, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(40):
+        x, y = _corner_clips(16, rng)
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, y = _corner_clips(32, rng)
+    assert (model(x).argmax(1) == y).float().mean() > 0.8  # it learned the action
+    maps = saliency_grid(model, x, (4, 4)).detach().numpy()
+    assert maps.shape == (32, 4, 4) and maps.max() <= 1.0 and maps.min() >= 0.0
+    quadrant = maps[:, 2:, 2:].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+    assert np.median(quadrant) > 0.5  # most of the sensitivity in 1/4 of the frame: the corner of the action
+    peaks = [np.unravel_index(m.argmax(), m.shape) for m in maps]
+    assert np.mean([r >= 2 and c >= 2 for r, c in peaks]) > 0.8
+
+
+def _map(model_id: str = "m:1", mode: str = "stae-px", values: np.ndarray | None = None,
+         clip: np.ndarray | None = None) -> SensitivityMap:
+    v = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8) if values is None else values
+    sig = scene_signature(clip) if clip is not None else np.full((4, 4, 3), 100, np.uint8)
+    return SensitivityMap(v, 7, 123456789, model_id, sig, mode)
+
+
+def test_wire_round_trip_and_refusals():
+    m = _map()
+    data = encode_map(m)
+    back = decode_map(data)
+    assert (back.seq, back.stamp_ns, back.model_id, back.mode) == (7, 123456789, "m:1", "stae-px")
+    assert np.abs(back.values - m.values).max() <= 0.5 / 255 + 1e-6
+    assert np.array_equal(back.signature, m.signature)
+    flipped = bytearray(data)
+    flipped[30] ^= 0x10
+    with pytest.raises(SensitivityError, match="CRC32"):
+        decode_map(bytes(flipped))
+    with pytest.raises(SensitivityError, match="bytes; its header says"):
+        decode_map(data[:-1])
+    with pytest.raises(SensitivityError, match="expected"):
+        decode_map(b"XX" + data[2:])
+    with pytest.raises(SensitivityError, match="version"):
+        decode_map(data[:2] + b"\x09" + data[3:])
+    with pytest.raises(SensitivityError, match="limit"):
+        decode_map(b"SM" + bytes(100_000))
+    with pytest.raises(SensitivityError, match="must be bytes"):
+        decode_map("SM")  # type: ignore[arg-type]
+    # a well-sealed frame whose header is out of bounds: refused on the bound, before any reading
+    body = _HEAD.pack(b"SM", 1, 0, 0, 0, 0, 8, 4, 0, 0)
+    with pytest.raises(SensitivityError, match="grid 0x8"):
+        decode_map(body + struct.pack("<I", zlib.crc32(body)))
+
+
+def test_stale_or_malformed_maps_are_refused_and_the_slot_falls_back():
+    now = [0.0]
+    clip = np.random.default_rng(1).integers(0, 255, (4, 16, 16, 3), dtype=np.uint8)
+    slot = GuidanceSlot("m:1", "stae-px", GuidanceRules(max_age_clips=2, max_age_s=1.0), clock=lambda: now[0])
+    assert slot.for_clip(clip) is None
+    assert "model" in slot.offer(encode_map(_map("other:2", clip=clip)))
+    assert "mode" in slot.offer(encode_map(_map(mode="stae-roi264", clip=clip)))
+    assert slot.offer(b"garbage") and slot.map is None
+    assert slot.offer(encode_map(_map(clip=clip))) is None
+    assert slot.offer(encode_map(_map(clip=clip))[:-3]) is not None  # a corrupt one keeps the good one
+    assert slot.for_clip(clip) is not None and slot.for_clip(clip) is not None
+    assert slot.for_clip(clip) is None and "clips" in slot.last_reason  # third clip: older than 2 clips
+    slot.offer(encode_map(_map(clip=clip)))
+    now[0] = 2.0
+    assert slot.for_clip(clip) is None and "s since" in slot.last_reason
+    slot.offer(encode_map(_map(clip=clip)))
+    other = clip // 3
+    assert slot.for_clip(other) is None and "scene changed" in slot.last_reason
+    assert slot.for_clip(clip) is not None
+    assert slot.counts["refused"] == 4
+
+
+def test_roi_camera_keeps_its_own_map_unless_a_fresh_one_came():
+    from stae_ros.modes.base import ModeContext
+    from stae_ros.modes.stae_roi264 import RoiCamera
+
+    cam = RoiCamera(ModeContext(loaded=None))
+    t, h, w, _ = cam.shape
+    clip = np.random.default_rng(2).integers(0, 255, (t, h, w, 3), dtype=np.uint8)
+    own = cam.payload.importance(clip)
+    assert cam.set_guidance(b"\x00" * 40) is not None
+    assert np.array_equal(cam.importance(clip), own)
+    corner = np.zeros((8, 8), np.float32)
+    corner[:2, :2] = 1.0
+    assert cam.set_guidance(encode_map(_map("elsewhere:0", "stae-roi264", corner, clip))) is not None
+    assert np.array_equal(cam.importance(clip), own)
+    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip))) is None
+    guided = cam.importance(clip)
+    hb, wb = own.shape[1:]
+    assert guided.shape == own.shape and guided[:, : hb // 4, : wb // 4].min() == 1.0 and guided[:, hb // 2:].max() == 0.0
+    assert np.array_equal(cam.importance(clip // 3), cam.payload.importance(clip // 3))  # scene changed: its own map
+
+
+def test_px_pixel_choice_follows_a_fresh_map():
+    from stae_ros.models.camera_select import select_uint8
+    from stae_ros.modes.base import ModeContext
+    from stae_ros.modes.stae_px import PxCamera
+    from stae_ros.training.checkpoints import load_model
+
+    cam = PxCamera(ModeContext(load_model("models/stae_default.pt")))
+    cam.apply(cam.validate(cam.shape[0], 0.1, {}))
+    t, h, w, _ = cam.shape
+    clip = np.random.default_rng(3).integers(0, 255, (t, h, w, 3), dtype=np.uint8)
+    own = select_uint8(cam.model, clip, cam.k, cam.p)[1]
+    assert np.array_equal(cam.select(clip)[1], own)  # no map: SA's own choice
+    corner = np.zeros((8, 8), np.float32)
+    corner[4:, 4:] = 1.0
+    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-px", corner, clip)), GuidanceRules(weight=10.0)) is None
+    mask = cam.select(clip)[1]
+    assert mask.sum() == own.sum()  # the same budget
+    share = mask[:, h // 2:, w // 2:].sum() / mask.sum()
+    assert share > 0.95 and own[:, h // 2:, w // 2:].sum() / own.sum() < 0.5
+    assert np.array_equal(cam.select(clip // 3)[1], select_uint8(cam.model, clip // 3, cam.k, cam.p)[1])
+
+
+def test_sa_teacher_target_and_loss():
+    import copy
+
+    from stae_ros.models import STAE, ModelConfig
+    from stae_ros.sensitivity.teacher import gradient_target, sa_teacher_loss
+    from test_models import TINY
+
+    torch.manual_seed(0)
+    model = STAE(ModelConfig.from_dict(copy.deepcopy(TINY)))
+    clips = torch.rand(4, 3, 8, 32, 32)
+    labels = torch.tensor([0, 1, 0, 1])
+    w = torch.randn(2)
+
+    def corner_classifier(x: torch.Tensor) -> torch.Tensor:  # reads only the top-left 8x8 pixels
+        return x[:, :, :, :8, :8].pow(2).sum(dim=(1, 2, 3, 4))[:, None] * w[None]
+
+    target = gradient_target(corner_classifier, clips, labels, pool=1)
+    assert torch.allclose(target.sum(dim=(2, 3)), torch.ones(4, 8))
+    assert target[:, :, :8, :8].sum(dim=(2, 3)).min() > 0.999
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in model.sa.parameters():
+        p.requires_grad_(True)
+    # a classifier whose evidence is the brightness of each pixel: a target SA's maps can express
+    model.classify = lambda x: x.pow(3).sum(dim=(1, 2, 3, 4))[:, None] * w[None]  # type: ignore[method-assign]
+    clips = torch.rand(4, 3, 8, 32, 32) ** 3
+    opt = torch.optim.Adam(model.sa.parameters(), lr=0.05)
+    t = gradient_target(model.classify, clips, labels).flatten(2)
+    entropy = float(-(t * t.clamp_min(1e-30).log()).sum(dim=2).mean())  # the loss's floor
+    with torch.no_grad():
+        first = float(sa_teacher_loss(model, clips, labels)) - entropy
+    for _ in range(25):
+        loss = sa_teacher_loss(model, clips, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(sa_teacher_loss(model, clips, labels)) - entropy < 0.5 * first  # KL to the target halved
+    assert all(p.grad is None for p in model.vit.parameters())  # the classifier is the teacher, not trained
