@@ -284,7 +284,8 @@ def run(cfg: RigConfig, progress: Callable[[str], None] | None = None) -> dict[s
 
         def drained() -> bool:
             cams = [obs.status.get(f"camera_node:{s}", {}) for s in streams]
-            done = all(len(obs.labels.get(s, {})) + len(obs.failed.get(s, {})) >= int(c.get("seq", 0))
+            lost = int(obs.status.get("link_emulator_node", {}).get("lost", 0))  # never reach the edge
+            done = all(len(obs.labels.get(s, {})) + len(obs.failed.get(s, {})) + lost >= int(c.get("seq", 0))
                        for s, c in zip(streams, cams))
             return done and obs.status.get("edge_node", {}).get("waiting", 1) == 0
 
