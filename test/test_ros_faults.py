@@ -371,6 +371,9 @@ def test_a_keystore_without_the_enclaves_keys_is_refused(tmp_path):
     out = (proc.stdout + proc.stderr).strip()
     assert proc.returncode != 0 and "link emulator:" not in out, out
     assert "Traceback" not in out, out
+    fatal = [ln for ln in out.splitlines() if ln.startswith("[FATAL]")]
+    assert len(fatal) == 1 and "could not start" in fatal[0], out  # the reason (the wheels: no security libraries)
+    print(fatal[0])
 
 
 # ---- stae demo shows the switches ---------------------------------------------------------------

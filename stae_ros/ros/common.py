@@ -147,7 +147,7 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         if state["stopping"]:  # the context went down under a callback or start-up step: a normal stop
             logging.getLogger(PACKAGE).debug("error while stopping", exc_info=True)
         else:
-            msg = f"{type(exc).__name__}: {exc}"
+            msg = " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever rcl's message holds
             if node is not None:
                 node.get_logger().fatal(msg)
             else:
