@@ -22,7 +22,7 @@ from rclpy.parameter import Parameter
 
 from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
+from std_msgs.msg import String, UInt8MultiArray
 
 from . import qos
 from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
@@ -78,6 +78,7 @@ class CameraNode(Node):
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
         self.pub_status = self.create_publisher(String, STATUS_TOPIC, qos.label_qos())
         self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.topic_qos("budget_command", cfg))
+        self._init_guidance()
 
         self.seq = 0
         self.frames_in = 0
@@ -310,6 +311,33 @@ class CameraNode(Node):
                                    f"({self.pipeline.model_id}; {cmd.reason or 'no reason given'})")
         self.get_logger().info(f"budget now K={self.pipeline.k} p={self.pipeline.p:g}{knobs} "
                                f"paused={self.cfg['paused']} ({cmd.reason or 'no reason given'})")
+
+    def _init_guidance(self) -> None:
+        """The edge's sensitivity maps (stae_ros.sensitivity wire bytes in a uint8 array) for the active mode."""
+        self.guidance_refused = 0
+        self.create_subscription(UInt8MultiArray, "sensitivity_map", self._on_sensitivity, qos.label_qos())
+
+    @guarded
+    def _on_sensitivity(self, msg: UInt8MultiArray) -> None:
+        """Hand a map to the active mode if it takes maps; a refused one is logged in one line and the mode
+        keeps its own (or its previous) map."""
+        from stae_ros.sensitivity import GuidanceRules, SensitivityError, supports_guidance
+
+        mode = self.pipeline.active
+        if not self.cfg["guidance"] or not supports_guidance(mode):
+            return
+        c = self.cfg
+        try:
+            rules = GuidanceRules(int(c["guidance_max_age_clips"]), float(c["guidance_max_age_s"]),
+                                  float(c["guidance_signature_distance"]), float(c["guidance_weight"]),
+                                  float(c["guidance_mix"]))
+        except SensitivityError as exc:
+            rules = None
+            self.get_logger().warning(f"guidance parameters: {exc}; keeping the mode's rules")
+        reason = mode.set_guidance(bytes(msg.data), rules)
+        if reason:
+            self.guidance_refused += 1
+            self.get_logger().warning(f"sensitivity map refused: {reason}", throttle_duration_sec=5.0)
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
         """Validate every change first, then commit them all: a refusal changes nothing.

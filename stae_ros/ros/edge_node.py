@@ -13,6 +13,7 @@ drops + duplicates + waiting.
 
 from __future__ import annotations
 
+import array
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -25,7 +26,7 @@ from rclpy.node import Node
 
 from sensor_msgs.msg import Image
 from stae_msgs.msg import ActionLabel, LinkStats, SemanticClip
-from std_msgs.msg import String
+from std_msgs.msg import String, UInt8MultiArray
 
 from . import qos
 from .common import guarded, ms_between, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
@@ -136,6 +137,7 @@ class EdgeNode(Node):
                            for ns in self.outputs)
         self.create_timer(float(cfg["batch_period_ms"]) / 1000.0, self._on_timer, callback_group=work_group)
         self.pub_status = self.create_publisher(String, STATUS_TOPIC, qos.label_qos())
+        self._init_sensitivity()
         self.create_timer(STATUS_PERIOD_S, self._publish_status, callback_group=MutuallyExclusiveCallbackGroup())
         self.add_on_set_parameters_callback(on_set_callback(EDGE_PARAMS, self._apply_params))
         self.get_logger().info(
@@ -229,6 +231,43 @@ class EdgeNode(Node):
                         self._count(str(item.msg.stream_id), "rejected", f"batch/?/{type(exc).__name__}")
                 self.get_logger().error(f"batch of {len(batch)} clips failed: {type(exc).__name__}: {exc}")
 
+    def _init_sensitivity(self) -> None:
+        """<ns>/sensitivity_map publishers (stae_ros.sensitivity wire bytes in a uint8 array), one per input."""
+        self.sensitivity_pubs = {id(out): self.create_publisher(UInt8MultiArray, (f"{ns}/" if ns else "")
+                                                                + "sensitivity_map", qos.label_qos())
+                                 for ns, out in self.outputs.items()}
+        self.sensitivity_count: Counter[int] = Counter()
+        self.sensitivity_sent = 0
+
+    def _publish_sensitivity(self, items: list[_Waiting], results: list[Any]) -> None:
+        """Every ``sensitivity_every``-th labelled clip of each input: the classifier's input-gradient map
+        of that clip, for modes that expose their classifier's input; a failure is logged, never fatal."""
+        every = int(self.cfg["sensitivity_every"])
+        if every <= 0:
+            return
+        from stae_ros.sensitivity import encode_map, sensitivity_map
+
+        for item, res in zip(items, results):
+            out = self._out(item)
+            if res.error:
+                continue
+            self.sensitivity_count[id(out)] += 1
+            if self.sensitivity_count[id(out)] % every:
+                continue
+            try:
+                mode = self.pipeline.mode(str(item.msg.codec))
+                if not callable(getattr(mode, "guidance_input", None)):
+                    continue
+                grid = int(self.cfg["sensitivity_grid"])
+                smap = sensitivity_map(mode, mode.decode(bytes(item.msg.payload)), int(item.msg.seq), (grid, grid))
+                msg = UInt8MultiArray()
+                msg.data = array.array("B", encode_map(smap))
+                self.sensitivity_pubs[id(out)].publish(msg)
+                self.sensitivity_sent += 1
+            except Exception as exc:  # noqa: BLE001 - a map is an extra; the labels are already out
+                self.get_logger().warning(f"sensitivity map of clip {item.msg.seq} failed: {type(exc).__name__}: {exc}",
+                                          throttle_duration_sec=5.0)
+
     def _out(self, item: _Waiting) -> _Outputs:
         """The publishers of the input the clip came from (the first input for a clip without one)."""
         return item.out if item.out is not None else next(iter(self.outputs.values()))
@@ -291,6 +330,7 @@ class EdgeNode(Node):
         # the clip's model_id must be the model this edge runs for its mode ("" is refused too)
         results = self.pipeline.decode_classify([(bytes(i.msg.payload), i.msg.codec, str(i.msg.model_id))
                                                  for i in good])
+        self._publish_sensitivity(good, results)
         for item, res in zip(good, results):
             m = item.msg
             if res.error:
