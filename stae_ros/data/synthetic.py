@@ -19,7 +19,6 @@ with ``min(height, width)`` (constants below are fractions of it), so any clip s
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .layout import check_counts, clip_jobs, run_jobs, write_layout
 
 __all__ = [
     "CLASS_NAMES",
@@ -388,35 +389,15 @@ def generate_dataset(
     process pool (default: 1, or 2 when there are more than 400 clips and >= 2 CPUs).
     """
     _check_args(0, frames, height, width)
-    if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class == 0:
-        raise ValueError(f"need a positive number of clips, got train={train_per_class} test={test_per_class}")
+    check_counts(train_per_class, test_per_class)
     root = Path(root)
     (root / "splits").mkdir(parents=True, exist_ok=True)
     per_class = train_per_class + test_per_class
-    jobs = []
-    for cid, cname in enumerate(CLASS_NAMES):
-        (root / cname).mkdir(exist_ok=True)
-        for idx in range(per_class):
-            jobs.append((root / cname / f"{cname}_{idx:04d}.avi", cid, clip_seed(seed, cid, idx), frames, height, width, fps))
+    jobs = clip_jobs(root, CLASS_NAMES, per_class, lambda cid, idx: clip_seed(seed, cid, idx), frames, height, width, fps)
     if workers is None:
         workers = 2 if len(jobs) > 400 and (os.cpu_count() or 1) >= 2 else 1
-    results = _run_jobs(jobs, workers, progress)
-
-    clips: dict[str, dict] = {}
-    for (path, cid, cseed, *_), (fname, boxes, region) in zip(jobs, results):
-        idx = int(path.stem.rsplit("_", 1)[1])
-        clips[fname] = {
-            "class": CLASS_NAMES[cid],
-            "label": cid,
-            "split": "train" if idx < train_per_class else "test",
-            "seed": cseed,
-            "boxes": boxes,
-            "region": region,
-        }
-    for cid, cname in enumerate(CLASS_NAMES):
-        lines = [f"{cname}_{idx:04d}.avi {1 if idx < train_per_class else 2}" for idx in range(per_class)]
-        (root / "splits" / f"{cname}_test_split1.txt").write_text("\n".join(lines) + "\n")
-    (root / "classInd.txt").write_text("".join(f"{i + 1} {n}\n" for i, n in enumerate(CLASS_NAMES)))
+    results = run_jobs(_render_and_write, jobs, workers, progress, "synth", chunksize=16,
+                       start_method="spawn" if os.name == "nt" else "fork")
     ann = {
         "format": ANNOTATIONS_FORMAT,
         "classes": list(CLASS_NAMES),
@@ -430,35 +411,10 @@ def generate_dataset(
         "train_per_class": train_per_class,
         "test_per_class": test_per_class,
         "box_format": "x0,y0,x1,y1 pixels, x1/y1 exclusive; boxes per frame, region per clip",
-        "clips": clips,
     }
-    (root / "annotations.json").write_text(json.dumps(ann, sort_keys=True, separators=(",", ":")) + "\n")
+    write_layout(root, CLASS_NAMES, train_per_class, per_class, jobs, results, ann)
     log.info("wrote %d clips (%d classes) to %s", len(jobs), len(CLASS_NAMES), root)
     return root
-
-
-def _run_jobs(jobs: list, workers: int, progress: bool) -> list:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="synth", unit="clip", disable=not progress)
-    try:
-        if workers <= 1:
-            out = []
-            for job in jobs:
-                out.append(_render_and_write(job))
-                bar.update()
-            return out
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn" if os.name == "nt" else "fork")
-        with ctx.Pool(workers) as pool:
-            out = []
-            for res in pool.imap(_render_and_write, jobs, chunksize=16):  # imap keeps order: deterministic
-                out.append(res)
-                bar.update()
-            return out
-    finally:
-        bar.close()
 
 
 def dataset_digest(root: str | Path) -> str:

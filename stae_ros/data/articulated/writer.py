@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..layout import check_counts, clip_jobs, run_jobs, write_layout
 from .backgrounds import BackgroundPool
 from .classes import CLASS_DESCRIPTIONS, CLASS_NAMES
 from .clip import check_args
@@ -66,33 +66,21 @@ def generate_hard_dataset(
     check_args(0, frames, height, width)
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}")
-    if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class == 0:
-        raise ValueError(f"need a positive number of clips, got train={train_per_class} test={test_per_class}")
+    check_counts(train_per_class, test_per_class)
     root = Path(root)
     (root / "splits").mkdir(parents=True, exist_ok=True)
     _POOL = BackgroundPool.from_folder(backgrounds, short_side=2 * max(height, width))
     per_class = train_per_class + test_per_class
-    jobs = []
-    for cid, cname in enumerate(CLASS_NAMES):
-        (root / cname).mkdir(exist_ok=True)
-        for idx in range(per_class):
-            jobs.append((root / cname / f"{cname}_{idx:04d}.avi", cid, clip_seed(seed, cid, idx), frames, height, width, fps, control))
+    jobs = clip_jobs(root, CLASS_NAMES, per_class, lambda cid, idx: clip_seed(seed, cid, idx),
+                     frames, height, width, fps, control)
     if workers is None:
         workers = 2 if len(jobs) > 200 and (os.cpu_count() or 1) >= 2 else 1
     t0 = time.perf_counter()
-    results = _run(jobs, workers, progress)
+    # "fork": the workers inherit the decoded background pool
+    results = run_jobs(_job, jobs, workers, progress, "synth hard", chunksize=8, start_method="fork")
     dt = time.perf_counter() - t0
     log.info("hard set: %d clips in %.1f s (%.1f clips/s, %d worker(s))", len(jobs), dt, len(jobs) / max(dt, 1e-9), workers)
 
-    clips: dict[str, dict] = {}
-    for (path, cid, cseed, *_), (fname, boxes, region) in zip(jobs, results):
-        idx = int(path.stem.rsplit("_", 1)[1])
-        clips[fname] = {"class": CLASS_NAMES[cid], "label": cid, "split": "train" if idx < train_per_class else "test",
-                        "seed": cseed, "boxes": boxes, "region": region}
-    for cname in CLASS_NAMES:
-        lines = [f"{cname}_{idx:04d}.avi {1 if idx < train_per_class else 2}" for idx in range(per_class)]
-        (root / "splits" / f"{cname}_test_split1.txt").write_text("\n".join(lines) + "\n")
-    (root / "classInd.txt").write_text("".join(f"{i + 1} {n}\n" for i, n in enumerate(CLASS_NAMES)))
     ann = {
         "format": ANNOTATIONS_FORMAT,
         "classes": list(CLASS_NAMES),
@@ -109,32 +97,7 @@ def generate_hard_dataset(
         "backgrounds": {"kind": _POOL.kind, "folder": None if backgrounds is None else str(backgrounds),
                         "videos": sorted({s.split("#")[0] for s in _POOL.sources}), "frames": len(_POOL.frames)},
         "box_format": "x0,y0,x1,y1 pixels, x1/y1 exclusive; actor box per frame; region = union of the boxes",
-        "clips": clips,
     }
-    (root / "annotations.json").write_text(json.dumps(ann, sort_keys=True, separators=(",", ":")) + "\n")
+    write_layout(root, CLASS_NAMES, train_per_class, per_class, jobs, results, ann)
     log.info("wrote %d clips (%d classes, control %s) to %s", len(jobs), len(CLASS_NAMES), control, root)
     return root
-
-
-def _run(jobs: list, workers: int, progress: bool) -> list:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="synth hard", unit="clip", disable=not progress)
-    try:
-        if workers <= 1:
-            out = []
-            for job in jobs:
-                out.append(_job(job))
-                bar.update()
-            return out
-        import multiprocessing as mp
-
-        ctx = mp.get_context("fork")  # the workers inherit the decoded background pool
-        with ctx.Pool(workers) as pool:
-            out = []
-            for res in pool.imap(_job, jobs, chunksize=8):  # imap keeps order: deterministic
-                out.append(res)
-                bar.update()
-            return out
-    finally:
-        bar.close()
