@@ -30,7 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import TrainingError
-from .payload_config import PayloadConfig, apply_overrides, load_payload_config, section
+from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "LatentTrainSettings", "train_latent_mode", "build_latent_config"]
@@ -100,18 +100,6 @@ def build_latent_config(model: dict[str, Any], clip: tuple[int, int, int], num_c
         raise TrainingError(f"model: {exc}") from exc
 
 
-def _clip_shape(cfg: PayloadConfig) -> tuple[int, int, int]:
-    """frames, height, width: the config's ``clip:``, else the teacher's, else 16x64x64."""
-    if cfg.clip:
-        return int(cfg.clip.get("frames", 16)), int(cfg.clip.get("height", 64)), int(cfg.clip.get("width", 64))
-    if cfg.teacher:
-        from .checkpoints import load_checkpoint_dict
-
-        c = load_checkpoint_dict(cfg.teacher)["config"].get("clip", {})
-        return int(c.get("frames", 16)), int(c.get("height", 64)), int(c.get("width", 64))
-    return 16, 64, 64
-
-
 @torch.no_grad()
 def _evaluate(model: torch.nn.Module, clips: torch.Tensor, labels: torch.Tensor, batch: int,
               device: torch.device) -> dict[str, float]:
@@ -161,7 +149,7 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     from stae_ros.latent.train import latent_optimizer, refit_prior
 
     from .augment import augment_batch
-    from .loop import TrainResult, prepare_data, resolve_device, to_float_clips
+    from .loop import TrainResult, prepare_data, to_float_clips
     from .teacher import count_gflop, load_teacher, teacher_logits
 
     t_start = time.perf_counter()
@@ -169,14 +157,9 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     apply_overrides(cfg, overrides)
     ts = section(cfg, "train", LatentTrainSettings, renames={"lambda": "lam"})
     ts.validate(cfg.source)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    dev = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    out, dev = start_run(cfg, out_dir)
 
-    clip = _clip_shape(cfg)
+    clip = clip_shape(cfg, cfg.teacher)
     train_arr, test_arr = prepare_data(cfg.data_config(), clip[0], (clip[1], clip[2]))
     class_names = list(train_arr.class_names)
     teacher = load_teacher(cfg.teacher, clip, class_names, dev) if cfg.teacher else None

@@ -17,7 +17,7 @@ from stae_ros.configio import ConfigError, check_keys, load_yaml
 from .config import AugmentConfig, DataConfig, TrainConfig, _dataclass_from, top_value
 from .errors import TrainConfigError
 
-__all__ = ["COMMON_KEYS", "PayloadConfig", "load_payload_config", "apply_overrides", "section"]
+__all__ = ["COMMON_KEYS", "PayloadConfig", "load_payload_config", "apply_overrides", "section", "clip_shape", "start_run"]
 
 #: top-level keys every payload mode accepts
 COMMON_KEYS = ("mode", "name", "seed", "data", "augment", "device", "threads", "export", "teacher", "init", "clip")
@@ -114,3 +114,32 @@ def section(cfg: PayloadConfig, name: str, cls: type, renames: dict[str, str] | 
         if yaml_key in raw:
             raw[attr] = raw.pop(yaml_key)
     return _dataclass_from(cls, raw, f"{cfg.source}: {name}")
+
+
+def clip_shape(cfg: PayloadConfig, checkpoint: str = "") -> tuple[int, int, int]:
+    """frames, height, width: the config's ``clip:``, else that of ``checkpoint`` (the model the run
+    starts from or distils), else 16x64x64."""
+    if cfg.clip:
+        c = cfg.clip
+    elif checkpoint:
+        from .checkpoints import load_checkpoint_dict
+
+        c = load_checkpoint_dict(checkpoint)["config"].get("clip", {})
+    else:
+        return 16, 64, 64
+    return int(c.get("frames", 16)), int(c.get("height", 64)), int(c.get("width", 64))
+
+
+def start_run(cfg: PayloadConfig, out_dir: str | Path) -> tuple[Path, Any]:
+    """Make the run folder, apply ``threads`` and ``seed``; return the folder and the torch device."""
+    import torch
+
+    from .loop import resolve_device
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dev = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    return out, dev

@@ -34,7 +34,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import TrainingError
-from .payload_config import apply_overrides, load_payload_config, section
+from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "RoiSection", "ImportanceSection", "RoiTrainSettings", "train_roi264_mode"]
@@ -145,8 +145,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     from stae_ros.roi.node_model import make_classifier, save_roi_model
 
     from .augment import augment_batch
-    from .checkpoints import load_checkpoint_dict
-    from .loop import TrainResult, prepare_data, resolve_device, to_float_clips
+    from .loop import TrainResult, prepare_data, to_float_clips
     from .teacher import load_teacher, teacher_logits
 
     t_start = time.perf_counter()
@@ -162,21 +161,10 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     _settings(r, r.crf)
     if imp_cfg.kind == "learned" and imp_cfg.block not in (8, 16):
         raise TrainingError(f"{cfg.source}: importance.block of a learned map must be 8 or 16, got {imp_cfg.block}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    dev = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    out, dev = start_run(cfg, out_dir)
 
     start_ckpt = cfg.init or cfg.teacher
-    if cfg.clip:
-        clip = (int(cfg.clip.get("frames", 16)), int(cfg.clip.get("height", 64)), int(cfg.clip.get("width", 64)))
-    elif start_ckpt:
-        c = load_checkpoint_dict(start_ckpt)["config"].get("clip", {})
-        clip = (int(c.get("frames", 16)), int(c.get("height", 64)), int(c.get("width", 64)))
-    else:
-        clip = (16, 64, 64)
+    clip = clip_shape(cfg, start_ckpt)
     if imp_cfg.block < 1 or clip[1] % imp_cfg.block or clip[2] % imp_cfg.block or clip[1] % r.bg_block or clip[2] % r.bg_block:
         raise TrainingError(f"{cfg.source}: importance.block {imp_cfg.block} and roi.bg_block {r.bg_block} must divide "
                             f"the {clip[1]}x{clip[2]} frame")
