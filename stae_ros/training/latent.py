@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from .errors import TrainingError
 from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
-from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
+from .steps import RunState, cosine_lr, load_run, optimizer_step, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "LatentTrainSettings", "train_latent_mode", "build_latent_config"]
 
@@ -150,7 +150,7 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
 
     from .augment import augment_batch
     from .loop import TrainResult, prepare_data, to_float_clips
-    from .teacher import count_gflop, load_teacher, teacher_logits
+    from .teacher import count_gflop, distill_kl, load_teacher, teacher_logits
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -230,15 +230,10 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
             else:
                 with torch.no_grad():
                     t_logits = teacher.classify(x)
-            kl = F.kl_div(F.log_softmax(logits / temp, dim=1), F.log_softmax(t_logits / temp, dim=1),
-                          reduction="batchmean", log_target=True) * temp * temp
+            kl = distill_kl(logits, t_logits, temp)
             loss = loss + distill * kl
             stats["kl"] = kl.item()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if ts.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), ts.grad_clip)
-        opt.step()
+        optimizer_step(opt, loss, model.parameters(), ts.grad_clip)
         stats["loss"] = loss.item()
         stats["train_acc"] = float((logits.argmax(1) == y).float().mean())
         return stats

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from .errors import TrainingError
 from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
-from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
+from .steps import RunState, cosine_lr, load_run, optimizer_step, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "RoiSection", "ImportanceSection", "RoiTrainSettings", "train_roi264_mode"]
 
@@ -146,7 +146,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
 
     from .augment import augment_batch
     from .loop import TrainResult, prepare_data, to_float_clips
-    from .teacher import load_teacher, teacher_logits
+    from .teacher import distill_kl, load_teacher, teacher_logits
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -218,11 +218,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         return opt
 
     def sgd_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if ts.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(classifier.parameters(), ts.grad_clip)
-        opt.step()
+        optimizer_step(opt, loss, classifier.parameters(), ts.grad_clip)
 
     # 1. own classifier on raw clips
     if own_classifier and ts.base_steps > 0:
@@ -302,8 +298,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         stats = {"ce": ce.item()}
         if distill > 0:
             t_logits = soft[idx % n_train].to(dev)
-            kl = F.kl_div(F.log_softmax(logits / temp, dim=1), F.log_softmax(t_logits / temp, dim=1),
-                          reduction="batchmean", log_target=True) * temp * temp
+            kl = distill_kl(logits, t_logits, temp)
             loss = loss + distill * kl
             stats["kl"] = kl.item()
         sgd_step(opt, loss)

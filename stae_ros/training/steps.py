@@ -17,13 +17,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 
 from .errors import TrainingError
 
-__all__ = ["RUN_FORMAT", "RunState", "chunk_generator", "cosine_lr", "run_phase", "save_run", "load_run", "write_metrics"]
+__all__ = ["RUN_FORMAT", "RunState", "chunk_generator", "cosine_lr", "run_phase", "save_run", "load_run", "write_metrics", "optimizer_step"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ class RunState:
 
 def chunk_generator(seed: int, phase_index: int, chunk: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) * 1_000_003 + phase_index * 10_007 + chunk)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: Iterable[torch.nn.Parameter],
+                   grad_clip: float) -> None:
+    """One step on ``loss``, gradients clipped to norm ``grad_clip`` first when it is > 0."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:

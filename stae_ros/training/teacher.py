@@ -14,7 +14,7 @@ import torch
 
 from .errors import TrainingError
 
-__all__ = ["load_teacher", "teacher_logits", "count_gflop"]
+__all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def teacher_logits(teacher: torch.nn.Module, clips_u8: np.ndarray | torch.Tensor
     out = [teacher.classify(to_float_clips(clips_u8[i : i + batch], device)).float().cpu()
            for i in range(0, len(clips_u8), batch)]
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def distill_kl(logits: torch.Tensor, t_logits: torch.Tensor, temp: float) -> torch.Tensor:
+    """KL(teacher || student) at temperature ``temp``, scaled by ``temp**2`` (Hinton et al.) so its
+    gradients keep their size whatever the temperature."""
+    import torch.nn.functional as F
+
+    return F.kl_div(F.log_softmax(logits / temp, dim=1), F.log_softmax(t_logits / temp, dim=1),
+                    reduction="batchmean", log_target=True) * temp * temp
 
 
 def count_gflop(fn, *args) -> float:
