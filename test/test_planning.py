@@ -295,6 +295,9 @@ def test_bench_controller_cli(tmp_path) -> None:
     assert "controller" in md and "traces met" in md
     assert set(rep["targets"]["traces_met"]) == {"vs_best_single_fixed", "vs_best_fixed_per_trace", "vs_oracle", "hit_rate_vs_oracle"}
     assert all(0 <= v <= 2 for v in rep["targets"]["traces_met"].values())
+    clips = sum(t["controller"]["clips"] for t in rep["traces"].values())
+    assert sum(c["clips"] for c in rep["calibration"]) == clips  # every controller decision has a P(on time)
+    assert all(0.0 <= c["measured"] <= 1.0 and c["from"] <= c["predicted"] <= c["to"] for c in rep["calibration"])
     assert (tmp_path / "out" / "controller_summary.png").stat().st_size > 1000
     with pytest.raises(SystemExit, match="camera-preset"):
         run(parser.parse_args(["--trace", str(trace), "--synthetic", "0", "--trace-dir", str(tmp_path / "none"),

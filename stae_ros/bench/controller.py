@@ -80,6 +80,7 @@ class PolicyResult:
     rate_est_bps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     modes: list[str] = field(default_factory=list)  #: the mode of each clip's point
     labels: list[str] = field(default_factory=list)  #: each clip's point (mode and setting)
+    p_hit: np.ndarray = field(default_factory=lambda: np.zeros(0))  #: controller: predicted P(on time) per clip
 
     def summary(self, deadline_s: float) -> dict[str, float]:
         hit = self.completion_s <= deadline_s
@@ -150,6 +151,7 @@ def simulate(
     ps = np.zeros(n)
     modes: list[str] = []
     labels: list[str] = []
+    p_hit = np.full(n, np.nan)
     rate_log = np.full(n, np.nan)
     tclip = start_s + np.arange(1, n + 1) * interval_s
     monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0), feedback_delay_s=feedback_ms / 1000.0)
@@ -164,7 +166,8 @@ def simulate(
             rate = monitor.rate_bps(t_c)
             queue_s = monitor.queue_s(t_c, rate)
             rate_log[i] = rate if rate is not None else np.nan
-            pt = planner.choose(rate, queue_s=queue_s, ratios=monitor.estimator.ratios.samples()).point
+            decision = planner.choose(rate, queue_s=queue_s, ratios=monitor.estimator.ratios.samples())
+            pt, p_hit[i] = decision.point, decision.p_hit
         elif policy == "oracle":
             actual: dict[int, float] = {}
             for cand in planner.points:
@@ -192,7 +195,7 @@ def simulate(
         modes.append(pt.codec)
         labels.append(point_label(pt))
     name = policy if isinstance(policy, str) else point_name(policy)
-    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log, modes, labels)
+    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log, modes, labels, p_hit)
 
 
 def point_name(pt: OperatingPoint) -> str:
@@ -420,8 +423,29 @@ def evaluate(traces: list[DeliveryTrace], profile: Profile, sim_kw: dict[str, An
         "traces_met": {k: int(sum(t["targets"][k] for t in report["traces"].values())) for k in TARGETS},
         "traces": len(report["traces"]),
     }
+    report["calibration"] = calibration([r["controller"] for r in all_results.values()],
+                                        sim_kw["deadline_s"] * (1.0 - sim_kw["margin"]))
     report["summary_plot"] = str(plot_summary(out / "controller_summary.png", report))
     return report
+
+
+CALIBRATION_BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.995, 1.0 + 1e-9)
+
+
+def calibration(results: list[PolicyResult], budget_s: float) -> list[dict[str, float]]:
+    """Predicted P(on time) against the share of those clips that met the planning budget, by bin:
+    the check that the planner's probabilities mean what they say."""
+    pred = np.concatenate([r.p_hit for r in results]) if results else np.zeros(0)
+    hit = np.concatenate([r.completion_s <= budget_s for r in results]) if results else np.zeros(0, bool)
+    ok = np.isfinite(pred)
+    pred, hit = pred[ok], hit[ok]
+    rows = []
+    for lo, hi in zip(CALIBRATION_BINS, CALIBRATION_BINS[1:]):
+        m = (pred >= lo) & (pred < hi)
+        if m.any():
+            rows.append({"from": lo, "to": min(hi, 1.0), "clips": int(m.sum()), "predicted": float(pred[m].mean()),
+                         "measured": float(hit[m].mean())})
+    return rows
 
 
 def plot_summary(path: Path, report: dict[str, Any]) -> Path:
@@ -443,9 +467,10 @@ def plot_summary(path: Path, report: dict[str, Any]) -> Path:
         ax.set_ylabel(title)
         lo = min(report["traces"][n][p][key] for n in names for p, _ in pols)
         ax.set_ylim(max(0.0, lo - 0.05), 1.0)
-    axes[0].legend(fontsize=8, ncol=4, loc="lower left")
+    handles, texts = axes[0].get_legend_handles_labels()
+    fig.legend(handles, texts, fontsize=8, ncol=4, loc="upper center")
     axes[1].set_xticks(x, [n.replace(".up", "") for n in names], rotation=30, ha="right", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -458,7 +483,7 @@ def _fmt_s(v: float) -> str:
 
 def markdown_table(report: dict[str, Any], deadline_s: float) -> str:
     def row_label(pol: str, s: dict[str, Any]) -> str:
-        name = str(s.get("name", "")).replace("fixed ", "")
+        name = str(s.get("name", "")).replace("fixed ", "") or "hindsight"
         return {"best_fixed": f"best fixed per trace ({name})", "best_single_fixed": f"best single fixed ({name})"}.get(pol, pol)
 
     pols = ("controller", "oracle", "best_fixed", "best_single_fixed")
@@ -488,6 +513,10 @@ def markdown_table(report: dict[str, Any], deadline_s: float) -> str:
         lines += ["", "| controller target | traces met | all traces (mean) |", "|---|---|---|"]
         for key, text in tg["definitions"].items():
             lines.append(f"| {text} | {tg['traces_met'][key]} of {tg['traces']} | {'met' if tg['aggregate'][key] else 'missed'} |")
+        cal = report.get("calibration") or []
+        if cal:
+            lines += ["", "| controller's P(on time) | clips | mean predicted | measured |", "|---|---|---|---|"]
+            lines += [f"| {c['from']:g}–{c['to']:g} | {c['clips']} | {c['predicted']:.3f} | {c['measured']:.3f} |" for c in cal]
         modes = {m: n for t in report["traces"].values() for m, n in t["controller"].get("modes", {}).items()}
         if len(modes) > 1:
             lines += ["", "Modes the controller chose (clips, all traces): "
