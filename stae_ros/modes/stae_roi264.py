@@ -151,7 +151,10 @@ class RoiCamera:
         """The camera's own block map, or its mix with a fresh edge sensitivity map."""
         own = self.payload.importance(clip)
         guide = self.guidance.for_clip(clip)
-        return own if guide is None else mix_importance(own, guide, self.guidance.rules.mix)
+        if guide is None:
+            return own
+        r = self.guidance.rules
+        return mix_importance(own, guide, r.mix, r.dilate, r.scale)
 
     def set_guidance(self, data: bytes | None, rules: GuidanceRules | None = None) -> str | None:
         """An edge sensitivity map (wire bytes) to code by; None = accepted, else why it was refused."""

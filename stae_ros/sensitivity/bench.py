@@ -48,7 +48,7 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 
 
 def run(data: str, limit: int, thresholds: list[float], mix: float, grid: int, control: str, method: str,
-        dilate: int = 0) -> dict:
+        dilate: int = 0, scale: str = "max") -> dict:
     torch.set_num_threads(1)
     arrays = load_split_arrays(data, "test", 16, (64, 64))
     clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
@@ -63,7 +63,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float, grid: int, c
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
-    out = {"clips": len(clips), "mix": mix, "dilate": dilate, "grid": grid, "control": control, "method": method,
+    out = {"clips": len(clips), "mix": mix, "dilate": dilate, "scale": scale, "grid": grid, "control": control, "method": method,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
     for th in thresholds:
         pay.set_knobs({"threshold": th})
@@ -71,7 +71,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float, grid: int, c
             nbytes, decoded = [], []
             for clip, m in zip(clips, maps):
                 own = pay.importance(clip)
-                imp = own if kind == "motion" else mix_importance(own, m, mix, dilate)
+                imp = own if kind == "motion" else mix_importance(own, m, mix, dilate, scale)
                 data_ = pay.encode(clip, imp)
                 nbytes.append(len(data_))
                 decoded.append(pay.decode(data_))
@@ -95,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mix", type=float, default=1.0)
     ap.add_argument("--grid", type=int, default=8)
     ap.add_argument("--dilate", type=int, default=0, help="cells the camera dilates the map by (as the motion map)")
+    ap.add_argument("--scale", default="max", choices=("max", "coverage"), help="how the camera reads the map")
     ap.add_argument("--method", default="grad", choices=("grad", "grad_x_input"))
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")], a.mix, a.grid, a.control, a.method, a.dilate)
+    res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")], a.mix, a.grid, a.control, a.method, a.dilate, a.scale)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:

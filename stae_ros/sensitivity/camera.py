@@ -19,7 +19,7 @@ from stae_ros.models.selection import clip_tensor, top_k_frames
 
 from .map import SensitivityMap
 
-__all__ = ["FLOOR", "log_prior", "guided_select_uint8", "dilate_cells", "mix_importance"]
+__all__ = ["FLOOR", "log_prior", "guided_select_uint8", "dilate_cells", "coverage", "mix_importance"]
 
 FLOOR = 0.02
 
@@ -64,8 +64,29 @@ def dilate_cells(g: np.ndarray, dilate: int) -> np.ndarray:
     return near * 0.5 + g * 0.5
 
 
-def mix_importance(own: np.ndarray, m: SensitivityMap, mix: float, dilate: int = 0) -> np.ndarray:
-    """Own importance T,hb,wb in [0,1] mixed with the map at the block grid (float32 T,hb,wb)."""
+def coverage(g: np.ndarray) -> np.ndarray:
+    """Each cell's value -> the share of the map's total sensitivity held by the cells at least as
+    important as it, counted from the top (1 - that share + its own share): thresholding the result
+    at ``th`` keeps the fewest cells that hold ``1 - th`` of the sensitivity. Why: a max-normalised
+    gradient map is peaky (one cell at 1, the actor's other cells at 0.3), so a fixed threshold on it
+    keeps one cell on one clip and half the frame on the next; a share of the mass is stable."""
+    flat = g.ravel().astype(np.float64)
+    total = flat.sum()
+    if total <= 0:
+        return np.ones_like(g, np.float32)
+    order = np.argsort(-flat, kind="stable")
+    before = np.concatenate([[0.0], np.cumsum(flat[order])[:-1]]) / total
+    out = np.empty_like(flat)
+    out[order] = 1.0 - before
+    return out.reshape(g.shape).astype(np.float32)
+
+
+def mix_importance(own: np.ndarray, m: SensitivityMap, mix: float, dilate: int = 0, scale: str = "max") -> np.ndarray:
+    """Own importance T,hb,wb in [0,1] mixed with the map at the block grid (float32 T,hb,wb);
+    ``scale``: "max" (the map as sent, 1 = its peak) or "coverage" (:func:`coverage`)."""
     t, hb, wb = own.shape
-    g = dilate_cells(m.upsample(hb, wb), dilate)[None]
+    g = m.upsample(hb, wb)
+    if scale == "coverage":
+        g = coverage(g)
+    g = dilate_cells(g, dilate)[None]
     return ((1.0 - mix) * own + mix * g).astype(np.float32)

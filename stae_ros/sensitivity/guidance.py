@@ -42,12 +42,16 @@ class GuidanceRules:
     max_signature_distance: float = 0.08
     weight: float = 2.0
     mix: float = 1.0
+    scale: str = "max"  #: stae-roi264: read the map as sent ("max") or as shares of its mass ("coverage")
+    dilate: int = 0  #: stae-roi264: cells the map is dilated by before mixing
 
     def __post_init__(self) -> None:
         if self.max_age_clips < 1 or not self.max_age_s > 0 or not 0 <= self.max_signature_distance <= 1:
             raise SensitivityError("guidance rules need max_age_clips >= 1, max_age_s > 0, signature distance in [0, 1]")
         if not 0 <= self.mix <= 1 or not self.weight >= 0:
             raise SensitivityError("guidance mix must be in [0, 1] and weight >= 0")
+        if self.scale not in ("max", "coverage") or not 0 <= self.dilate <= 8:
+            raise SensitivityError(f"guidance scale must be 'max' or 'coverage' (got {self.scale!r}), dilate in 0..8")
 
 
 class GuidanceSlot:
