@@ -440,3 +440,23 @@ def test_x264_codes_the_same_clip_to_the_same_bytes() -> None:
     finally:
         av.logging.set_level(level)
     assert not [m for m in logs if "Error parsing option" in m[2]], logs  # x264 took every asm name
+
+
+def test_report_sweep_writes_table_json_plot_and_profile(tmp_path) -> None:
+    """The end both payload sweeps share: ratios against the reference, the JSON, the plot, the profile."""
+    import json
+
+    from studies.roi.report import report_sweep
+
+    rows = [{"codec": "a", "bytes_mean": 100.0, "bytes_p95": 120.0, "accuracy": 0.8, "camera_ms": 2.0},
+            {"codec": "b", "bytes_mean": 200.0, "bytes_p95": 240.0, "accuracy": 0.9, "camera_ms": 2.0}]
+    ref = [{"bytes_mean": 150.0, "bytes_mean_lite": 140.0, "accuracy": 0.8},
+           {"bytes_mean": 400.0, "bytes_mean_lite": 380.0, "accuracy": 0.9}]
+    clip = {"frames": 4, "height": 16, "width": 16, "channels": 3}
+    table = report_sweep(tmp_path / "r.json", {"seed": 0}, rows, ref, {"mine": [(100.0, 0.8), (200.0, 0.9)]},
+                         tmp_path / "p.png", "t", "stae-latent", clip, str(tmp_path / "profile.json"), 10)
+    assert [t["label"] for t in table] == ["a", "b"]
+    assert table[0]["h264_ratio"] == pytest.approx(1.5) and table[0]["h264_lite_ratio"] == pytest.approx(1.4)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["equal_accuracy"] == table and saved["h264"] == ref and saved["config"] == {"seed": 0}
+    assert (tmp_path / "p.png").stat().st_size > 0 and (tmp_path / "profile.json").is_file()

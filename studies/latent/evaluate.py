@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from stae_ros.roi.baseline import StudyConfig, base_classifier, h264_points
     from stae_ros.roi.dataset import load_payload_data
-    from studies.roi.report import equal_accuracy_table, plot_curves, reference_curves, write_profile_points
+    from studies.roi.report import report_sweep
 
     cfg = LatentConfig(**conf["model"])
     tr = conf["train"]
@@ -151,22 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     base_cls = base_classifier(data, study)
     ref = [r for scale in (int(v) for v in args.ref_scales.split(",")) for r in h264_points(data, base_cls, study, crfs, scale=scale)]
     ref.sort(key=lambda r: r["bytes_mean"])
-    refs = {
-        "h264": [(r["bytes_mean"], r["accuracy"]) for r in ref],
-        "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
-    }
-    table = equal_accuracy_table(rows, refs)
-    save_json(out / args.json, {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
-    plot_curves(
-        {"stae-latent (lambda sweep)": [(r["bytes_mean"], r["accuracy"]) for r in rows]} | reference_curves(ref),
-        args.plot,
-        f"stae-latent vs libx264 (synthetic {cfg.frames}x{cfg.height}x{cfg.width}, 12 classes)",
-    )
     clip = {"frames": cfg.frames, "height": cfg.height, "width": cfg.width, "channels": 3}
-    if args.profile:
-        write_profile_points(args.profile, "stae-latent", rows, clip, f"synthetic seed 0, {len(data.test_labels)} test clips")
-    for t in table:
-        log.info("equal accuracy: %s", t)
+    report_sweep(out / args.json, conf, rows, ref,
+                 {"stae-latent (lambda sweep)": [(r["bytes_mean"], r["accuracy"]) for r in rows]}, args.plot,
+                 f"stae-latent vs libx264 (synthetic {cfg.frames}x{cfg.height}x{cfg.width}, 12 classes)",
+                 "stae-latent", clip, args.profile, len(data.test_labels))
     return 0
 
 

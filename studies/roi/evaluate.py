@@ -26,7 +26,7 @@ from stae_ros.roi.dataset import load_payload_data
 from stae_ros.roi.h264 import X264Settings
 from studies.roi.cputime import time_camera_cpu
 from stae_ros.roi.importance import ImportanceNet, motion_importance, motion_importance_fa, save_importance_net
-from studies.roi.report import equal_accuracy_table, plot_curves, reference_curves, save_json, write_profile_points
+from studies.roi.report import report_sweep, save_json
 from stae_ros.roi.map_training import MapTraining
 from studies.roi.study_cli import start_study, study_parser
 from stae_ros.roi.train_map import train_importance
@@ -198,30 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     crfs = [float(c) for c in conf["h264_crfs"]]  # h264_scales: the reference at 1/s size too (see h264_points)
     ref = sorted((r for sc in conf.get("h264_scales", [1]) for r in h264_points(data, base, study, crfs, scale=int(sc))),
                  key=lambda r: r["bytes_mean"])
-    refs = {
-        "h264": [(r["bytes_mean"], r["accuracy"]) for r in ref],
-        "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
+    curves = {
+        f"stae-roi264 {mode}" + (f", FA {sel}" if sel else "") + " (CRF sweep)": [
+            (r["bytes_mean"], r["accuracy"]) for r in rows if (r.get("mode", "fill"), _fa_key(r)) == (mode, sel)
+        ]
+        for mode, sel in sorted({(r.get("mode", "fill"), _fa_key(r)) for r in rows})
     }
-    table = equal_accuracy_table(rows, refs)
-    save_json(out / args.json, {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
-    plot_curves(
-        {
-            **{
-                f"stae-roi264 {mode}" + (f", FA {sel}" if sel else "") + " (CRF sweep)": [
-                    (r["bytes_mean"], r["accuracy"]) for r in rows if (r.get("mode", "fill"), _fa_key(r)) == (mode, sel)
-                ]
-                for mode, sel in sorted({(r.get("mode", "fill"), _fa_key(r)) for r in rows})
-            },
-            **reference_curves(ref),
-        },
-        args.plot,
-        f"stae-roi264 vs libx264 (synthetic {t}x{h}x{w}, 12 classes)",
-    )
     clip = {"frames": int(t), "height": int(h), "width": int(w), "channels": 3}
-    if args.profile:
-        write_profile_points(args.profile, "stae-roi264", rows, clip, f"synthetic seed 0, {len(data.test_labels)} test clips")
-    for row in table:
-        log.info("equal accuracy: %s", row)
+    report_sweep(out / args.json, conf, rows, ref, curves, args.plot,
+                 f"stae-roi264 vs libx264 (synthetic {t}x{h}x{w}, 12 classes)", "stae-roi264", clip, args.profile,
+                 len(data.test_labels))
     return 0
 
 

@@ -174,4 +174,23 @@ def save_json(path: str | Path, obj: object) -> Path:
     return path
 
 
-__all__.append("save_json")
+__all__ += ["save_json", "report_sweep"]
+
+
+def report_sweep(out_json: Path, conf: dict, rows: list[dict], ref: list[dict], curves: dict[str, list[tuple[float, float]]],
+                 plot: str | Path, title: str, codec: str, clip: dict, profile: str, n_test: int) -> list[dict]:
+    """The end every payload sweep shares: equal-accuracy table against libx264 (full and lite
+    bytes), result JSON, plot of ``curves`` next to the reference, profile points when ``profile``
+    names a file; returns the table (also logged)."""
+    refs = {
+        "h264": [(r["bytes_mean"], r["accuracy"]) for r in ref],
+        "h264_lite": [(r["bytes_mean_lite"], r["accuracy"]) for r in ref],
+    }
+    table = equal_accuracy_table(rows, refs)
+    save_json(out_json, {"config": conf, "points": rows, "h264": ref, "equal_accuracy": table})
+    plot_curves({**curves, **reference_curves(ref)}, plot, title)
+    if profile:
+        write_profile_points(profile, codec, rows, clip, f"synthetic seed 0, {n_test} test clips")
+    for row in table:
+        log.info("equal accuracy: %s", row)
+    return table
