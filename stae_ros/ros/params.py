@@ -129,8 +129,9 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        min=1, max=100_000),
     _p("guidance_max_age_s", 5.0, "a sensitivity map older than this many seconds is stale (own map used)",
        min=0.001, max=3600.0),
-    _p("guidance_signature_distance", 0.08, "a sensitivity map whose scene signature (mean colour per 4x4 cell) "
-       "differs from the current clip's by more than this (0..1) is stale (scene changed)", min=0.0, max=1.0),
+    _p("guidance_signature_distance", 0.05, "a sensitivity map is stale (scene changed) once the current clip's "
+       "scene signature (mean colour per 4x4 cell) differs by more than this (0..1) from the camera's last clip "
+       "when the map arrived", min=0.0, max=1.0),
     _p("guidance_weight", 2.0, "stae-px: weight of log(map) added to SA's pixel logits", min=0.0, max=100.0),
     _p("guidance_mix", 1.0, "stae-roi264: share of the map in the importance map (1 = replaces the motion map)",
        min=0.0, max=1.0),

@@ -6,7 +6,16 @@ its own map for that clip:
 - refused on arrival (never stored): bytes that do not decode (:func:`~.wire.decode_map`), a map
   for another model id or another mode than the camera runs;
 - stale at use: more than ``max_age_clips`` clips or ``max_age_s`` seconds since it arrived, or a
-  scene signature farther than ``max_signature_distance`` from the current clip's.
+  current clip whose scene signature is farther than ``max_signature_distance`` from the reference.
+
+The reference is the camera's own signature of the last clip it coded before the map arrived (the
+map names a clip one or two before that). Why not the signature the map carries: the edge computes
+it from the clip it classified, and a stae-roi264 crop (grey outside the window) or a stae-px
+recovery at p = 0.1 shifts the mean colours by 0.06-0.10 (median, 50 synthetic test clips), as
+much as a different scene does; the map's own signature is used only when the camera has coded no
+clip yet. Measured with the camera's signatures (docs/sensitivity.md): the next 8-frame window of the
+same Weizmann video differs by at most 0.034, two different synthetic scenes by at least 0.055,
+hence the default 0.05.
 
 Why keep a refused map's predecessor: a corrupt map says nothing about the good one before it,
 which is still as fresh as it was. Why count clips *and* seconds: a stalled camera (no clips)
@@ -39,7 +48,7 @@ class GuidanceRules:
 
     max_age_clips: int = 12
     max_age_s: float = 5.0
-    max_signature_distance: float = 0.08
+    max_signature_distance: float = 0.05
     weight: float = 2.0
     mix: float = 1.0
     scale: str = "max"  #: stae-roi264: read the map as sent ("max") or as shares of its mass ("coverage")
@@ -68,6 +77,8 @@ class GuidanceSlot:
         self.rules = rules or GuidanceRules()
         self.clock = clock
         self.map: SensitivityMap | None = None
+        self.reference: np.ndarray | None = None  #: scene signature the current clip is compared with
+        self.last_signature: np.ndarray | None = None  #: the camera's signature of the last clip it saw
         self.received_at = 0.0
         self.clips_since = 0
         self.last_reason = "no map received"
@@ -90,6 +101,8 @@ class GuidanceSlot:
         if m.mode and m.mode != self.mode:
             return self._refuse(f"map made for mode {m.mode!r}; this camera runs {self.mode!r}")
         self.map, self.received_at, self.clips_since = m, self.clock(), 0
+        last = self.last_signature
+        self.reference = last if last is not None and last.shape == m.signature.shape else m.signature
         self.counts["accepted"] += 1
         return None
 
@@ -101,6 +114,8 @@ class GuidanceSlot:
     def for_clip(self, clip: np.ndarray) -> SensitivityMap | None:
         """The map to use for this clip, or None (the reason in ``last_reason``). Counts the clip."""
         m = self.map
+        signature = scene_signature(clip, m.signature.shape[0] if m is not None else 4)
+        self.last_signature = signature
         if m is None:
             self.counts["ignored"] += 1
             return None
@@ -112,7 +127,8 @@ class GuidanceSlot:
         elif age_s > r.max_age_s:
             reason = f"stale: {age_s:.1f} s since it arrived (> {r.max_age_s:g} s)"
         else:
-            dist = signature_distance(scene_signature(clip, m.signature.shape[0]), m.signature)
+            ref = self.reference if self.reference is not None else m.signature
+            dist = signature_distance(signature, ref)
             reason = (f"stale: scene changed (signature distance {dist:.3f} > {r.max_signature_distance:g})"
                       if dist > r.max_signature_distance else "")
         if reason:
