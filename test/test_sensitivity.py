@@ -187,3 +187,13 @@ def test_sa_teacher_target_and_loss():
     with torch.no_grad():
         assert float(sa_teacher_loss(model, clips, labels)) - entropy < 0.5 * first  # KL to the target halved
     assert all(p.grad is None for p in model.vit.parameters())  # the classifier is the teacher, not trained
+
+
+def test_scene_reference_is_the_cameras_own_last_clip():
+    rng = np.random.default_rng(4)
+    clip = rng.integers(0, 255, (4, 16, 16, 3), dtype=np.uint8)
+    slot = GuidanceSlot("m:1", "stae-px")
+    assert slot.for_clip(clip) is None  # no map yet; the camera's signature of this clip is kept
+    assert slot.offer(encode_map(_map(clip=clip // 2))) is None  # the edge's signature is off (crop, recovery)
+    assert slot.for_clip(clip) is not None  # judged against the camera's own clip: same scene
+    assert slot.for_clip(clip // 2) is None and "scene changed" in slot.last_reason

@@ -10,6 +10,8 @@ whether it still applies. ``--control shuffled`` uses another clip's map (what a
 slipped past the checks would do).
 
     python -m stae_ros.sensitivity.bench --data datasets/synth --limit 300 --out out/sens_roi.json
+    python -m stae_ros.sensitivity.bench --mode stae-px --kp 16,0.1 --weights 1,2,4 --out out/sens_px.json
+    python -m stae_ros.sensitivity.bench --mode signatures --out out/sens_signatures.json
 """
 
 from __future__ import annotations
@@ -99,15 +101,113 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", default="grad", choices=("grad", "grad_x_input"))
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
+    ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures"))
+    ap.add_argument("--weizmann", default="../shared/data/weizmann", help="signatures: a labelled video folder")
+    ap.add_argument("--kp", default="16,0.1", help="stae-px: K,p")
+    ap.add_argument("--weights", default="1,2,4", help="stae-px: guidance weights to try (0 = SA alone is always run)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")], a.mix, a.grid, a.control, a.method, a.dilate, a.scale)
+    if a.mode == "signatures":
+        res = run_signatures(a.data, a.weizmann)
+    elif a.mode == "stae-px":
+        k, p = a.kp.split(",")
+        res = run_px(a.data, a.limit, int(k), float(p), [float(w) for w in a.weights.split(",")], a.grid)
+    else:
+        res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")], a.mix, a.grid,
+                  a.control, a.method, a.dilate, a.scale)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(text)
     return 0
+
+
+
+def run_px(data: str, limit: int, k: int, p: float, weights: list[float], grid: int = 8) -> dict:
+    """stae-px at (K, p): accuracy and bytes with SA's own pixels and with SA steered by the edge's map
+    of the same clip (made from the clip the edge recovered from SA's own pixels; lag 0, as above)."""
+    from stae_ros.modes.stae_px import PxCamera, PxEdge
+    from stae_ros.sensitivity.guidance import GuidanceRules
+    from stae_ros.training.checkpoints import load_model
+
+    torch.set_num_threads(1)
+    arrays = load_split_arrays(data, "test", 16, (64, 64))
+    clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
+    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    cam, edge = PxCamera(ctx), PxEdge(ctx)
+    cam.apply(cam.validate(k, p, {}))
+    out: dict = {"clips": len(clips), "k": k, "p": p, "grid": grid, "points": []}
+    maps, first = [], []
+    for clip in clips:
+        d = edge.decode(cam.encode(clip).payload)
+        first.append(d)
+        maps.append(sensitivity_map(edge, d, 0, (grid, grid)))
+    for w in [0.0] + weights:
+        nbytes, pred = [], []
+        for clip, m, d0 in zip(clips, maps, first):
+            if w == 0.0:
+                d, n = d0, len(cam.encode(clip).payload)
+            else:
+                cam.set_guidance(m, GuidanceRules(weight=w, max_signature_distance=1.0))
+                data_ = cam.encode(clip).payload
+                d, n = edge.decode(data_), len(data_)
+            nbytes.append(n)
+            pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
+        point = {"weight": w, "bytes": float(np.mean(nbytes)), "acc": float(np.mean(np.array(pred) == labels))}
+        out["points"].append(point)
+        log.info("stae-px K=%d p=%g weight %g: %.1f B, acc %.3f", k, p, w, point["bytes"], point["acc"])
+    return out
+
+
+
+def run_signatures(data: str, weizmann: str, stride: int = 6) -> dict:
+    """Scene-signature distances: the camera's clip vs the edge's view of it (roi decode, px recovery at
+    K=16 p=0.1) and vs the next clip; the next 8-frame window of the same Weizmann video; different clips."""
+    import glob
+
+    import cv2
+
+    from stae_ros.modes import stae_px, stae_roi264
+    from stae_ros.sensitivity.map import scene_signature, signature_distance
+    from stae_ros.training.checkpoints import load_model
+
+    torch.set_num_threads(1)
+    arrays = load_split_arrays(data, "test", 16, (64, 64))
+    clips = arrays.clips
+    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    pc = stae_px.camera(ctx)
+    pc.apply(pc.validate(16, 0.1, {}))
+    out: dict = {}
+    for name, cam, edge in (("roi", stae_roi264.camera(ctx), stae_roi264.edge(ctx)), ("px_k16_p0.1", pc, stae_px.edge(ctx))):
+        same, other = [], []
+        for i in range(0, len(clips), stride):
+            x, _ = edge.guidance_input(edge.decode(cam.encode(clips[i]).payload))
+            seen = scene_signature((x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy())
+            same.append(signature_distance(scene_signature(clips[i]), seen))
+            other.append(signature_distance(scene_signature(clips[(i + 1) % len(clips)]), seen))
+        out[f"edge_view_{name}"] = {"same_median": float(np.median(same)), "next_median": float(np.median(other)), "n": len(same)}
+    sig = [scene_signature(c) for c in clips]
+    diff = [signature_distance(sig[i], sig[i + 1]) for i in range(len(sig) - 1)]
+    out["synth_next_clip"] = {"min": float(np.min(diff)), "median": float(np.median(diff)), "n": len(diff)}
+    same, first = [], []
+    for path in sorted(p for p in glob.glob(f"{weizmann}/*/*") if not p.endswith(".csv")):
+        cap, frames = cv2.VideoCapture(path), []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.resize(f, (64, 64))[..., ::-1])
+        if len(frames) >= 16:
+            fr = np.ascontiguousarray(np.array(frames))
+            s0 = scene_signature(fr[:8])
+            same.append(signature_distance(s0, scene_signature(fr[8:16])))
+            first.append(s0)
+    if same:
+        other = [signature_distance(first[i], first[j]) for i in range(len(first)) for j in range(i + 1, len(first))]
+        out["weizmann_next_window"] = {"max": float(np.max(same)), "median": float(np.median(same)), "n": len(same)}
+        out["weizmann_other_video"] = {"min": float(np.min(other)), "median": float(np.median(other)), "n": len(other)}
+    return out
 
 
 if __name__ == "__main__":
