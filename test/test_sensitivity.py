@@ -119,10 +119,13 @@ def test_roi_camera_keeps_its_own_map_unless_a_fresh_one_came():
     corner[:2, :2] = 1.0
     assert cam.set_guidance(encode_map(_map("elsewhere:0", "stae-roi264", corner, clip))) is not None
     assert np.array_equal(cam.importance(clip), own)
-    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip))) is None
+    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip)), GuidanceRules(mix=1.0)) is None
     guided = cam.importance(clip)
     hb, wb = own.shape[1:]
     assert guided.shape == own.shape and guided[:, : hb // 4, : wb // 4].min() == 1.0 and guided[:, hb // 2:].max() == 0.0
+    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip)), GuidanceRules(mix=0.5)) is None
+    half = cam.importance(clip)
+    assert np.allclose(half, 0.5 * own + 0.5 * guided)
     assert np.array_equal(cam.importance(clip // 3), cam.payload.importance(clip // 3))  # scene changed: its own map
 
 

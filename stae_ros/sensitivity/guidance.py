@@ -50,7 +50,7 @@ class GuidanceRules:
     max_age_s: float = 5.0
     max_signature_distance: float = 0.05
     weight: float = 2.0
-    mix: float = 1.0
+    mix: float = 0.5  #: the best measured on the synthetic set (docs/sensitivity.md)
     scale: str = "max"  #: stae-roi264: read the map as sent ("max") or as shares of its mass ("coverage")
     dilate: int = 0  #: stae-roi264: cells the map is dilated by before mixing
 
