@@ -1,4 +1,4 @@
-"""Adapters for the issue-6 payloads, through their public APIs, so the bench compares them too.
+"""Adapters for the stae-roi264 and stae-latent payloads, through their public APIs, so the bench compares them too.
 
 - ``roi`` (``stae_ros.roi.RoiCodec``, payload ``stae-roi264``): block importance from a trained
   importance net (a ``stae-roi-importance/1`` file) steers libx264 at the sweep's CRFs; decodes to
@@ -106,7 +106,7 @@ class ExternalCodec(ClipCodec):
 
 def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None = None,
                    files: list[str] | None = None, clip_hw: tuple[int, int] | None = None) -> list[dict[str, Any]]:
-    """Specs for the issue-6 model files: ``files`` if given (kind from the name: "roi"/"latent"),
+    """Specs for the roi/latent model files: ``files`` if given (kind from the name: "roi"/"latent"),
     else every ``*roi*.pt`` / ``*latent*.pt`` under ``models/`` (none found: empty list).
 
     ``clip_hw``: the bench's frame size. A shipped latent bundle built for another size (e.g.
