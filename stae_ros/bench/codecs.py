@@ -35,7 +35,7 @@ __all__ = ["CodecBenchOptions", "run_codec_bench", "half_range_spread", "make_ti
 
 log = logging.getLogger(__name__)
 
-#: issue-6 payloads that are STAE's own (camera-side comparisons include them with the paper's)
+#: the ROI and latent payloads that are STAE's own (camera-side comparisons include them with the paper's)
 STAE_PAYLOAD_FAMILIES = ("roi", "roi264", "latent")
 
 RATES_BPS = [float(r) for r in np.logspace(math.log10(0.1e6), math.log10(100e6), 61)]
@@ -63,7 +63,7 @@ class CodecBenchOptions:
     edge_threads: int = 1
     footage_clips_per_video: int = 2
     only: list[str] = field(default_factory=list)  # restrict to these families (debugging)
-    external: bool = True  # include issue-6 payloads (roi, latent) when their packages are usable
+    external: bool = True  # include the roi/latent payloads when their packages are usable
     external_models: list[str] = field(default_factory=list)  # explicit roi/latent model files
     summary: str | None = None  #: results summary file (None: results/summary.json, or OUT/summary.json for --tiny/--only)
 
@@ -104,8 +104,8 @@ def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded
 
             if opts.external_models or not opts.tiny:  # the shipped files are for 16x64x64 clips, not tiny ones
                 specs += external_sweep(ckpt, opts.tiny, files=opts.external_models or None, clip_hw=clip_hw)
-        except Exception as exc:  # the issue-6 packages are optional and may be mid-development
-            log.warning("issue-6 payloads (roi/latent) left out: %s", exc)
+        except Exception as exc:  # the roi/latent packages are optional
+            log.warning("roi/latent payloads left out: %s", exc)
     if opts.only:  # families ("h264"), modes ("stae"), kinds ("latent") or point names ("stae-k4-p0.05-fast")
         def wanted(s: dict[str, Any]) -> bool:
             if s["family"] in opts.only or s.get("mode") in opts.only or s.get("kind") in opts.only:
