@@ -2,7 +2,7 @@
 
 Why: each run already times every point in 3 interleaved child processes and reports their
 spread, but those runs share one accuracy pass, one set of payloads and one stretch of the
-host's day. Issue 5 asks that every number be stable to ±10% across runs of the command, so
+host's day. Every number should be stable to ±10% across runs of the command, so
 this reads the ``codecs.json`` of separate runs and reports, per point present in all of them,
 the spread across runs (half-range / median) of camera ms, edge ms, bytes and accuracy, and
 whether every camera-vs-x264 verdict came out the same.
