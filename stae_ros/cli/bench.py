@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="*", default=[], help="restrict to these families, modes or point names (e.g. h264 stae_fast latent stae-k4-p0.05)")
     p.add_argument("--no-external", action="store_true", help="leave out the stae-roi264 and stae-latent payloads")
     p.add_argument("--external-models", nargs="*", default=[], metavar="PT",
-                   help="issue-6 model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
+                   help="roi/latent model files to include (name contains 'roi' or 'latent'; default: models/*roi*.pt, models/*latent*.pt)")
     p.add_argument("--summary", default=None, metavar="JSON",
                    help="results summary to merge this data set into (default: results/summary.json; "
                         "OUT/summary.json for --tiny or --only runs)")
