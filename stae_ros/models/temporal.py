@@ -6,7 +6,7 @@ of full budget) but did not learn to invent whole frames: a zero frame in a clip
 ViT's motion stem like a violent flash, and every K < 16 point sat near chance. A linear blend is
 what a frame-rate converter does; for the small, smooth motions that define the classes its
 normal-flow moments keep the sign of the real motion, so the classifier trained on full clips
-already reads it (measured with the session-4 model, no training: K=8 p=1 from 17% to 67%).
+already reads it (measured on an earlier model, no training: K=8 p=1 from 17% to 67%).
 Differentiable in the frame values, so FA/SA still get gradients through the kept frames.
 """
 
