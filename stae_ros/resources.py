@@ -13,7 +13,7 @@ __all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "codec_model_fil
 
 PACKAGE = "stae_ros"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-#: the shipped model file of each issue-6 codec (relative to the checkout / share/stae_ros)
+#: the shipped model file of each model-backed codec (relative to the checkout / share/stae_ros)
 DEFAULT_CODEC_MODELS = {"stae-latent": "models/stae_latent_default.pt", "stae-roi264": "models/stae_roi264_default.pt"}
 
 
