@@ -394,10 +394,10 @@ def sample_indices(num_frames: int, clip_len: int, mode: Sampling = "uniform", r
     Videos shorter than ``clip_len`` follow ``short_clip``:
 
     * ``pad``: every frame, then the last one repeated (the action stops: still frames at the end);
-    * ``loop``: every frame, then again from the first (``0..n-1, 0..``), so the clip keeps the
-      video's own frame rate and motion in every frame; with ``random`` the loop starts at a
-      random frame. Most actions of short labelled clips are periodic (walking, waving), and the
-      one seam costs less than a stretch or a freeze (docs/real_footage.md says why). The default;
+    * ``loop`` (default): every frame, then again from the first (``0..n-1, 0..``), so the clip
+      keeps the video's own frame rate and motion in every frame (stae-px's motion-driven pixel
+      selection needs it); with ``random`` the loop starts at a random frame. On whole clips
+      ``pad`` measured better on Weizmann (docs/real_footage.md has both figures);
     * ``resample``: the uniform rule stretched over the short video (each frame shown about
       ``clip_len / n`` times): the whole action, slowed down by a clip-dependent factor.
     """
