@@ -183,7 +183,8 @@ def account(obs: Observer, streams: Sequence[str]) -> dict[str, Any]:
         twice = sorted(seq for (s, seq, _), n in obs.label_copies.items() if s == stream and n > 1)
         clips = obs.clips.get(stream, {})
         # a label names its clip: the capture stamp it quotes is that clip's (when the clips were seen)
-        wrong_clip = sorted(seq for seq, m in labels.items() if seq in clips and m.mode != "local" and
+        # (a clip labelled on the camera never crossed the link, so it has no clip message to check against)
+        wrong_clip = sorted(seq for seq, m in labels.items() if seq in clips and
                             int(m.clip_stamp.sec) * 1_000_000_000 + int(m.clip_stamp.nanosec) != clips[seq][2])
         e = edge.get("streams", {}).get(stream, {})
         total = [m.total_ms for m in labels.values()]
@@ -333,10 +334,11 @@ def _switch_report(obs: Observer, streams: Sequence[str], switches: list[tuple[f
         labels, clips = obs.labels.get(stream, {}), obs.clips.get(stream, {})
         modes: dict[int, tuple[str, str]] = {}
         for seq, m in labels.items():
-            modes[seq] = clips[seq][:2] if seq in clips and m.mode != "local" else (m.mode, m.model_id)
+            # a clip that crossed the link names its mode; one labelled on the camera has only its label
+            modes[seq] = clips[seq][:2] if seq in clips else (m.mode, m.model_id)
+        # a label whose mode or model is not its clip's (a camera-made label for a clip that was sent included)
         mislabelled = sorted(seq for seq, m in labels.items()
                              if seq in clips and (m.mode, m.model_id) != clips[seq][:2])
-        mislabelled += sorted(seq for seq, m in labels.items() if m.mode == "local" and seq in clips)
         firsts, prev = [], None
         for seq in range(max([*modes, *clips, -1]) + 1):
             mode = (clips.get(seq) or modes.get(seq) or (None, None))[0]
