@@ -314,3 +314,26 @@ def test_pipelines_and_nodes_compare_no_mode_names(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f(codec):\n    return codec == 'stae-latent' or codec in ('h264', 'x')\n")
     assert len(_mode_comparisons(probe)) == 2
+
+
+def test_a_model_file_of_another_class_list_is_refused_at_start_up(loaded, local_file, tmp_path):
+    """Every mode on one topic must share one class list: a mode's model labelling other classes is
+    refused by name when a node is configured with it, on the camera and on the edge."""
+    from dataclasses import replace
+
+    from stae_ros.local import load_local_model, save_local_model
+    from stae_ros.modes.errors import ModelMismatchError
+
+    tiny = load_local_model(local_file)
+    other = save_local_model(tmp_path / "other.pt", tiny.model, [f"x{i}" for i in range(len(tiny.class_names))],
+                             tiny.shape, tiny.arch)
+    camera = _camera(loaded, {"local": str(local_file)}, "stae-px")
+    camera.check_models(["local"])  # the same class list: accepted
+    refused = _camera(loaded, {"local": str(other)}, "stae-px")
+    with pytest.raises(ModelMismatchError, match="local model other.pt.*labels"):
+        refused.check_models(["local"])
+    assert refused.codec == "stae-px"  # nothing was switched
+    renamed = replace(loaded, class_names=[f"x{i}" for i in range(len(loaded.class_names))])
+    EdgePipeline(loaded, device="cpu").check_models(["stae-roi264"])  # the shipped files share the class list
+    with pytest.raises(ModelMismatchError, match="stae-roi264 model stae_roi264_default.pt"):
+        EdgePipeline(renamed, device="cpu").check_models(["stae-roi264"])

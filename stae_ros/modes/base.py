@@ -35,6 +35,7 @@ from .errors import BudgetError, ClipShapeError, PipelineError
 __all__ = [
     "EncodedClip", "LocalLabel", "Validated", "Decoded", "Classified", "ModeContext", "CameraMode", "EdgeMode",
     "model_identity", "state_identity", "check_clip", "check_budget", "freeze_settings", "Timer", "load_mode_file",
+    "check_class_list",
 ]
 
 Shape = tuple[int, int, int, int]
@@ -277,3 +278,17 @@ def load_mode_file(mode: str, model_path: str | Path | None, default_rel: str, l
         return path, loader(path)
     except errors as exc:
         raise PipelineError(f"cannot load the {mode} model {path}: {exc}") from exc
+
+
+def check_class_list(mode: str, model_id: str, names: Sequence[str], reference: Sequence[str], where: str) -> None:
+    """Refuse (ModelMismatchError, one line) a mode's model that labels other classes, or the same in
+    another order, than ``reference``: its class ids would name other actions than every other
+    mode's labels on the same topic."""
+    from .errors import ModelMismatchError
+
+    if list(names) != list(reference):
+        extra = sorted(set(names) - set(reference))[:3]
+        missing = sorted(set(reference) - set(names))[:3]
+        detail = (f"not in {where}: {extra}; " if extra else "") + (f"missing: {missing}; " if missing else "")
+        raise ModelMismatchError(f"the {mode} model {model_id} labels {len(names)} classes, {where} {len(reference)} "
+                                 f"({detail or 'same classes in another order; '}all modes must share one class list)")

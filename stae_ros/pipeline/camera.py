@@ -145,6 +145,16 @@ class CameraPipeline:
         if changed:
             log.info("camera mode now %s", prepared.camera.describe())
 
+    def check_models(self, names: Sequence[str]) -> None:
+        """Load the camera halves of ``names`` and refuse, naming the file, one that cannot be loaded or
+        that labels other classes than the STAE model (for a node's start-up, like EdgePipeline.check_models)."""
+        from stae_ros.modes.base import check_class_list
+
+        for name in names:
+            camera = self._cameras.get(name) or make_camera(name, self._ctx)
+            self._cameras[name] = camera
+            check_class_list(name, camera.model_id, camera.class_names, self.class_names, "the camera's STAE model")
+
     def preload(self, names: Sequence[str]) -> dict[str, str | None]:
         """Load the camera halves of ``names`` now, without changing the active mode, so a later switch
         to one of them loads no model file; {name: None if loaded, else why it could not be}."""

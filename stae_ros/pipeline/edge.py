@@ -156,6 +156,16 @@ class EdgePipeline:
                 out[name] = f"{type(exc).__name__}: {exc}"
         return out
 
+    def check_models(self, names: Sequence[str]) -> None:
+        """Load the edge halves of ``names`` and refuse, naming the file, one that cannot be loaded or
+        whose model labels other classes than the edge model (a node calls this at start-up for the
+        modes whose model file it was configured with, so a wrong file never starts serving)."""
+        from stae_ros.modes.base import check_class_list
+
+        for name in names:
+            mode = self.mode(name)
+            check_class_list(name, mode.model_id, mode.class_names, self.class_names, "the edge model")
+
     def clip_shape(self, codec: str) -> tuple[int, int, int, int]:
         """(T, H, W, C) a payload of mode ``codec`` must declare (the mode's model's clip size)."""
         return tuple(self.mode(codec).shape)

@@ -64,6 +64,9 @@ class CameraNode(Node):
                                        codec_model=cfg["codec_model"] or None, value_bits=int(cfg["value_bits"]),
                                        model_files={"local": cfg["local_model"]} if cfg["local_model"] else None,
                                        settings=self._parse_settings(cfg["codec_settings"]))
+        # a configured model file that cannot be loaded, or labels other classes, is refused now (one line, exit 1)
+        configured = {"local": cfg["local_model"], cfg["codec"]: cfg["codec_model"]}
+        self.pipeline.check_models([mode for mode, path in configured.items() if path])
         t0 = time.perf_counter()
         self.pipeline.encode(np.zeros(self.pipeline.shape, np.uint8))  # warm-up: the first pass is slow
         warm_ms = (time.perf_counter() - t0) * 1000.0
