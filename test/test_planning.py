@@ -369,3 +369,22 @@ def test_a_stale_estimate_is_no_estimate() -> None:
     assert mon.rate_bps(5.2) is None
     mon.on_sent(1, 10000, 6.0)  # in flight: the no-news rule bounds the old estimate instead
     assert mon.rate_bps(6.5) is not None
+
+
+@pytest.mark.parametrize("text, named", [
+    ('{"schema": "stae-profile/1", "name": "x", "clip": {"frames": 16, "height": 64, "width": 64, "channels": 3}, '
+     '"points": [{"codec": "h264", "k": 16}]}', "accuracy"),
+    ('[1, 2]', "must be a JSON object"),
+    ('{"schema": "stae-profile/1", "name": "x", "clip": {"frames": 16, "height": 64, "width": 64, "channels": 3}, '
+     '"points": [{"codec": "h264", "k": 16, "p": 1.0, "accuracy": 2.0, "bytes_mean": 1, "bytes_p95": 1, '
+     '"camera_ms": 1, "edge_ms": 1}]}', "accuracy 2.0"),
+    ('{"schema": "stae-profile/1", "name": "x", "clip": {"frames": "many"}, "points": []}', "malformed field"),
+])
+def test_a_broken_profile_is_refused_naming_the_file_and_the_field(tmp_path, text, named) -> None:
+    from stae_ros.profiling.schema import ProfileError, load_profile
+
+    path = tmp_path / "broken.json"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert str(path) in str(exc.value) and named in str(exc.value)

@@ -129,8 +129,8 @@ class Profile:
                 host=dict(data.get("host", {})),
                 schema=str(data.get("schema", "")),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProfileError(f"profile is missing or has a malformed field: {exc}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProfileError(f"profile is missing or has a malformed field: {type(exc).__name__}: {exc}") from exc
         profile.validate()
         return profile
 
@@ -170,7 +170,14 @@ def load_profile(path: str | Path) -> Profile:
         raise ProfileError(f"profile file not found: {path}") from exc
     except json.JSONDecodeError as exc:
         raise ProfileError(f"profile {path} is not valid JSON: {exc}") from exc
-    return Profile.from_dict(data)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"profile {path} cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {path} must be a JSON object, got {type(data).__name__}")
+    try:
+        return Profile.from_dict(data)
+    except ProfileError as exc:
+        raise ProfileError(f"profile {path}: {exc}") from exc
 
 
 def save_profile(profile: Profile, path: str | Path) -> Path:
