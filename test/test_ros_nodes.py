@@ -73,13 +73,20 @@ class Harness:
         n = self.node
         n.create_subscription(SemanticClip, "semantic_clip", lambda m: self.clips.setdefault(m.seq, m), qos.clip_qos())
         # volatile readers: they match the nodes' live (volatile) writers and durable ones alike
-        n.create_subscription(ActionLabel, "action_label", lambda m: self.labels.setdefault(m.clip_seq, m),
-                              qos.label_qos())
+        self.sub_label = n.create_subscription(ActionLabel, "action_label",
+                                               lambda m: self.labels.setdefault(m.clip_seq, m), qos.label_qos())
         n.create_subscription(LinkStats, "link_stats", self.stats.append, qos.label_qos(depth=50))
         n.create_subscription(BudgetCommand, "budget_command", self.commands.append, qos.command_qos())
         self.pub_clip = n.create_publisher(SemanticClip, "semantic_clip", qos.clip_qos())
         self.pub_cmd = n.create_publisher(BudgetCommand, "budget_command", qos.command_qos())
         self.pub_stats = n.create_publisher(LinkStats, "link_stats", qos.label_qos(depth=50))
+
+    def labels_matched(self, node_name: str) -> bool:
+        """Our label reader has matched every label writer on the graph, ``node_name``'s among them: labels
+        are live (volatile), so one published before the match would never reach us."""
+        topic = self.sub_label.topic_name
+        writers = self.node.get_publishers_info_by_topic(topic)
+        return any(w.node_name == node_name for w in writers) and self.sub_label.get_publisher_count() >= len(writers)
 
     def spin_until(self, cond, timeout: float, launcher: Launcher | None = None) -> bool:
         end = time.monotonic() + timeout
@@ -170,6 +177,7 @@ def system(tiny_model):
         assert launcher.wait_for_line(CAM, "camera ready", 60), launcher.output_of(CAM)[-3000:]
         assert launcher.wait_for_line(EDGE, "edge ready", 60), launcher.output_of(EDGE)[-3000:]
         assert launcher.wait_for_line(TOPIC_CAM, "camera ready", 60)
+        assert harness.spin_until(lambda: harness.labels_matched("edge_node"), 30, launcher)
         yield harness, launcher
     finally:
         codes = launcher.stop(timeout=20.0)  # generous: a loaded 2-core host exits slowly
