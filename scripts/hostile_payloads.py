@@ -172,38 +172,9 @@ def _roi_container(t: int, h: int, w: int, annexb: bytes) -> bytes:
 def heavy_sps_stream(copies: int = 4, cycle: int = 100) -> bytes:
     """`copies` high-profile 64x64 SPS NAL units whose scaling lists and POC cycle are all 63-bit
     Exp-Golomb codes (the costliest SPS to parse that fits the 4 KiB SPS cap)."""
-    bits: list[int] = []
+    from stae_ros.codec.testing import heavy_sps
 
-    def u(v: int, n: int) -> None:
-        bits.extend(int(b) for b in format(v, f"0{n}b"))
-
-    def ue(k: int) -> None:
-        x = k + 1
-        bits.extend([0] * (x.bit_length() - 1))
-        u(x, x.bit_length())
-
-    def se(v: int) -> None:
-        ue(2 * v - 1 if v > 0 else -2 * v)
-
-    u(100, 8), u(0, 8), u(30, 8), ue(0), ue(1), ue(0), ue(0), u(0, 1), u(1, 1)
-    for i in range(8):
-        u(1, 1)
-        for _ in range(16 if i < 6 else 64):
-            se(1 << 30)
-    ue(0), ue(1), u(0, 1), se(1), se(1), ue(cycle)
-    for _ in range(cycle):
-        se(1 << 30)
-    ue(1), u(0, 1), ue(3), ue(3), u(1, 1), u(1, 1), u(0, 1), u(0, 1), u(1, 1)
-    bits.extend([0] * (-len(bits) % 8))
-    raw = int("".join(map(str, bits)), 2).to_bytes(len(bits) // 8, "big")
-    out, zeros = bytearray(), 0
-    for b in raw:
-        if zeros >= 2 and b <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-    return (b"\x00\x00\x00\x01\x67" + bytes(out)) * copies
+    return (b"\x00\x00\x00\x01" + heavy_sps(cycle)) * copies
 
 
 def _h264mode(stream: bytes) -> bytes:

@@ -364,47 +364,12 @@ def test_checkpoint_loader_names_file_and_field(tmp_path) -> None:
             load_model(tmp_path / "bad_field.pt")
 
 
-def _heavy_sps(cycle: int = 100) -> bytes:
-    """A high-profile SPS (64x64) whose scaling lists and POC cycle are all 63-bit Exp-Golomb codes."""
-    bits: list[int] = []
-
-    def u(v: int, n: int) -> None:
-        bits.extend(int(b) for b in format(v, f"0{n}b"))
-
-    def ue(k: int) -> None:
-        x = k + 1
-        bits.extend([0] * (x.bit_length() - 1))
-        u(x, x.bit_length())
-
-    def se(v: int) -> None:
-        ue(2 * v - 1 if v > 0 else -2 * v)
-
-    u(100, 8), u(0, 8), u(30, 8), ue(0), ue(1), ue(0), ue(0), u(0, 1), u(1, 1)
-    for i in range(8):
-        u(1, 1)
-        for _ in range(16 if i < 6 else 64):
-            se(1 << 30)
-    ue(0), ue(1), u(0, 1), se(1), se(1), ue(cycle)
-    for _ in range(cycle):
-        se(1 << 30)
-    ue(1), u(0, 1), ue(3), ue(3), u(1, 1), u(1, 1), u(0, 1), u(0, 1), u(1, 1)
-    bits.extend([0] * (-len(bits) % 8))
-    raw = int("".join(map(str, bits)), 2).to_bytes(len(bits) // 8, "big")
-    out, zeros = bytearray(), 0
-    for b in raw:  # emulation prevention, as an encoder writes it
-        if zeros >= 2 and b <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-    return b"\x67" + bytes(out)
-
-
 def test_heavy_sps_is_parsed_and_sps_count_and_size_are_capped() -> None:
+    from stae_ros.codec.testing import heavy_sps
     from stae_ros.roi.errors import BitstreamDecodeError
     from stae_ros.roi.h264 import MAX_SPS, MAX_SPS_BYTES, check_nals, parse_sps
 
-    sps = _heavy_sps()
+    sps = heavy_sps()
     assert len(sps) <= MAX_SPS_BYTES
     info = parse_sps(sps)
     assert (info.width, info.height, info.chroma_format_idc, info.bit_depth) == (64, 64, 1, 8)
@@ -413,4 +378,4 @@ def test_heavy_sps_is_parsed_and_sps_count_and_size_are_capped() -> None:
     with pytest.raises(BitstreamDecodeError, match=f"more than {MAX_SPS} SPS"):
         check_nals(one * (MAX_SPS + 1), 16, 64, 64)
     with pytest.raises(BitstreamDecodeError, match="SPS of [0-9]+ bytes is over"):
-        check_nals(b"\x00\x00\x00\x01" + _heavy_sps(300), 16, 64, 64)
+        check_nals(b"\x00\x00\x00\x01" + heavy_sps(300), 16, 64, 64)
