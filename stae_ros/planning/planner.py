@@ -132,19 +132,6 @@ class Planner:
     def _bytes(self, pt: OperatingPoint) -> float:
         return pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
 
-    def predict(self, pt: OperatingPoint, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0,
-                queue_s: float = 0.0) -> float:
-        """Completion time (s) if the link delivers exactly ``rate_bps`` (inf without a link for a payload)."""
-        compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
-        nbytes = self._bytes(pt)
-        if nbytes <= 0:
-            return compute
-        if rate_bps is None or not rate_bps > 0:
-            return math.inf
-        if not math.isfinite(rate_bps):
-            return compute + queue_s
-        return compute + queue_s + nbytes * 8.0 / rate_bps
-
     def hit_probability(self, pt: OperatingPoint, rate_bps: float | None, ratios: np.ndarray, camera_scale: float = 1.0,
                         edge_scale: float = 1.0, queue_s: float = 0.0) -> tuple[float, float]:
         """(P(completion <= budget), median completion) over the plausible next rates rate x ratio."""
