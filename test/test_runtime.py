@@ -63,6 +63,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
 def test_heap_only_keeps_blocks_above_every_mmap_threshold() -> None:
-    nodes, batch = _faults("nodes", _BIG_PROBE), _faults("heap_only", _BIG_PROBE)
+    nodes = _faults("nodes", _BIG_PROBE)
     assert nodes > 10 * 2 * 30_000  # 128 MB is above the 64 MB threshold: fresh mmaps, every page every step
+    # The kernel adds faults of its own to a run (reclaim and compaction when the host's memory is
+    # busy, as after the node-process tests); they only ever add, so the fewest of three runs is the
+    # allocator's own count. The mmap'd blocks above fault in on every run, whatever the host does.
+    batch = min(_faults("heap_only", _BIG_PROBE) for _ in range(3))
     assert batch * 4 < nodes  # reused heap (measured: 98,304 against 655,380)
