@@ -114,15 +114,21 @@ class VideoCodec(ClipCodec):
     decoder = ""
     hevc = False
 
-    def __init__(self, crf: int = 23, preset: str = "medium", stream: bool = True) -> None:
+    def __init__(self, crf: int = 23, preset: str = "medium", stream: bool = True, scale: float = 1.0) -> None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 < float(scale) <= 1.0:
+            raise ClipFormatError(f"scale must be a number in (0, 1], got {scale!r}")
         if not isinstance(crf, int) or not 0 <= crf <= 51:
             raise ClipFormatError(f"CRF must be an int in 0..51, got {crf!r}")
         if preset not in PRESETS:
             raise ClipFormatError(f"unknown x264/x265 preset {preset!r}; use one of {', '.join(PRESETS)}")
         if not isinstance(stream, bool):
             raise ClipFormatError(f"stream must be true or false, got {stream!r}")
-        super().__init__(crf=crf, preset=preset, **({} if stream else {"stream": False}))
+        super().__init__(crf=crf, preset=preset, **({} if stream else {"stream": False}),
+                         **({} if float(scale) == 1.0 else {"scale": float(scale)}))
         self.crf = crf
+        #: the camera codes H*scale x W*scale pictures (area resize) and the edge scales them back up
+        #: (bilinear) to round(h / scale): the down-scaled rate-accuracy points of the bench
+        self.scale = float(scale)
         self.preset = preset
         self.stream = stream
         self._lock = threading.Lock()
@@ -131,7 +137,8 @@ class VideoCodec(ClipCodec):
 
     @property
     def name(self) -> str:
-        return f"{self.family}-{self.preset}-crf{self.crf}" + ("" if self.stream else "-perclip")
+        return (f"{self.family}-{self.preset}-crf{self.crf}" + ("" if self.stream else "-perclip")
+                + ("" if self.scale == 1.0 else f"-x{self.scale:g}"))
 
     def _options(self, frames: int) -> dict[str, str]:
         return {"crf": str(self.crf), "preset": self.preset, "tune": "zerolatency"}
@@ -143,6 +150,8 @@ class VideoCodec(ClipCodec):
 
     def encode(self, clip: np.ndarray) -> bytes:
         clip = check_clip(clip, even=True)
+        if self.scale != 1.0:
+            clip = _resize(clip, _even(clip.shape[1] * self.scale), _even(clip.shape[2] * self.scale), up=False)
         t, h, w, _ = clip.shape
         with self._lock:
             frames = [self._converter().from_rgb(clip[i]) for i in range(t)]
@@ -175,7 +184,22 @@ class VideoCodec(ClipCodec):
             raise BaselineDecodeError(f"{self.family} clip: {len(data)} bytes decoded to no pictures (not a valid stream)")
         if any(f.shape != frames[0].shape for f in frames):
             raise BaselineDecodeError(f"{self.family} clip: pictures of different sizes in one clip")
-        return np.ascontiguousarray(np.stack(frames))
+        clip = np.stack(frames)
+        if self.scale != 1.0:
+            clip = _resize(clip, round(clip.shape[1] / self.scale), round(clip.shape[2] / self.scale), up=True)
+        return np.ascontiguousarray(clip)
+
+
+def _even(v: float) -> int:
+    return max(2, 2 * int(round(v / 2.0)))
+
+
+def _resize(clip: np.ndarray, h: int, w: int, up: bool) -> np.ndarray:
+    """Every frame of a T,H,W,3 clip resized to h x w (area filter down, bilinear up)."""
+    import cv2
+
+    interp = cv2.INTER_LINEAR if up else cv2.INTER_AREA
+    return np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in clip])
 
 
 
