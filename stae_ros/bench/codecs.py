@@ -66,6 +66,19 @@ class CodecBenchOptions:
     external: bool = True  # include the roi/latent payloads when their packages are usable
     external_models: list[str] = field(default_factory=list)  # explicit roi/latent model files
     summary: str | None = None  #: results summary file (None: results/summary.json, or OUT/summary.json for --tiny/--only)
+    #: the camera-budget classifier (a stae_ros.local file) scored on the same test clips as a
+    #: ``local`` point; None: the shipped models/stae_local_default.pt when it labels the
+    #: checkpoint's classes; "" : none. With ``fold``: a ``{fold}`` pattern or a cv folder.
+    local_model: str | None = None
+    #: cross-validation over the data set's fold CSV: "all" or fold numbers "0,2" (None: one split);
+    #: ``model`` (and ``local_model``, ``external_models``) then name per-fold files (see ``folds``)
+    fold: str | None = None
+    folds_file: str = ""  #: the fold CSV (default: <data>/folds.csv)
+    short_clip: str = "loop"  #: what a video shorter than the clip becomes (stae_ros.data.folder)
+    #: "default" (the classic and semantic sweeps) or "rate" (libx264 CRFs at full and down-scaled
+    #: sizes, the STAE method at ``stae_points`` only: rate-accuracy curves on real footage)
+    sweep: str = "default"
+    stae_points: list[str] = field(default_factory=list)  #: "K:p" points of the rate sweep (default: see folds)
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -97,7 +110,12 @@ def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded
            clip_hw: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     from stae_ros.baselines import classic_sweep, make_codec, semantic_sweep
 
-    specs = classic_sweep(opts.tiny) + semantic_sweep(ckpt, opts.tiny, frames=frames)
+    if opts.sweep == "rate":
+        from .folds import rate_sweep
+
+        specs = rate_sweep(ckpt, opts.tiny, frames=frames, points=opts.stae_points or None)
+    else:
+        specs = classic_sweep(opts.tiny) + semantic_sweep(ckpt, opts.tiny, frames=frames)
     if opts.external:
         try:
             from stae_ros.baselines.external import external_sweep
@@ -356,6 +374,75 @@ def _classify_in_process(loaded: Any, clips: np.ndarray, opts: CodecBenchOptions
     return _aggregate([_summary(t) | {"peak_rss_mb": _peak_rss_mb()}])
 
 
+def default_local_model(class_names: list[str]) -> str | None:
+    """The shipped local classifier when it labels exactly ``class_names`` (else None)."""
+    path = Path(__file__).resolve().parents[2] / "models" / "stae_local_default.pt"
+    if not path.is_file():
+        return None
+    try:
+        from stae_ros.local import load_local_model
+
+        return str(path) if list(load_local_model(path).class_names) == list(class_names) else None
+    except Exception as exc:  # an unreadable shipped file: the bench goes on without the point
+        log.warning("local classifier %s left out: %s", path, exc)
+        return None
+
+
+def local_model_accuracy(path: str | Path, class_names: list[str], test: Any, batch: int = 32) -> dict[str, Any]:
+    """The local classifier of ``path`` on the test clips: accuracy and its file's identity.
+
+    Its labels are mapped onto the checkpoint's class order by name; a file of other classes or
+    another clip size is a BenchDataError naming the file."""
+    import torch
+
+    from stae_ros.local import LocalModelError, load_local_model
+
+    try:
+        f = load_local_model(path)
+    except LocalModelError as exc:
+        raise BenchDataError(str(exc)) from exc
+    if sorted(f.class_names) != sorted(class_names):
+        raise BenchDataError(f"local model {path} labels {f.class_names}, the bench's checkpoint {class_names}")
+    if tuple(f.shape[:3]) != tuple(test.clips.shape[1:4]):
+        raise BenchDataError(f"local model {path} takes {tuple(f.shape[:3])} clips, the bench's are {tuple(test.clips.shape[1:4])}")
+    to_ckpt = np.asarray([class_names.index(c) for c in f.class_names])
+    preds = []
+    with torch.inference_mode():
+        for i in range(0, len(test.clips), batch):
+            x = torch.from_numpy(np.ascontiguousarray(test.clips[i : i + batch])).permute(0, 4, 1, 2, 3).float().div_(255.0)
+            preds.append(to_ckpt[f.model(x).argmax(dim=1).numpy()])
+    pred = np.concatenate(preds)
+    return {"path": str(path), "model_id": f.model_id, "n": int(len(pred)), "correct": int(np.sum(pred == test.labels)),
+            "acc": float(np.mean(pred == test.labels))}
+
+
+def local_model_timing(path: str | Path, clips: np.ndarray, opts: CodecBenchOptions) -> dict[str, Any]:
+    """One-thread CPU ms per clip of the local classifier (``opts.repeats`` in-process runs, the
+    bench's per-clip minimum / median rule) and its GFLOP per clip (stae_ros.profiling.flops)."""
+    import torch
+
+    from stae_ros.local import load_local_model
+    from stae_ros.profiling.flops import count_flops
+
+    from .child import _peak_rss_mb, _summary, _time_each
+
+    model = load_local_model(path).model.eval()
+    xs = [torch.from_numpy(np.ascontiguousarray(c)).permute(3, 0, 1, 2).unsqueeze(0).float().div_(255.0) for c in clips]
+
+    def classify(x: Any) -> Any:
+        with torch.inference_mode():
+            return model(x)
+
+    runs = []
+    for _ in range(max(1, opts.repeats)):
+        t, _ = _time_each(classify, xs, reps=opts.reps_per_clip, warmup=1, min_sample_ms=opts.min_sample_ms,
+                          min_run_s=opts.min_run_s)
+        runs.append(_summary(t) | {"peak_rss_mb": _peak_rss_mb()})
+    agg = _aggregate(runs)
+    return {"camera_ms": agg["ms"], "camera_ms_runs": agg["ms_runs"], "camera_ms_spread": agg["ms_spread"],
+            "camera_gflop": count_flops(model, xs[0]).gflop, "threads": torch.get_num_threads()}
+
+
 def half_range_spread(values: list[float]) -> float:
     """Half the max-min range as a fraction of the median: the '±' of a few repeated runs
     (timing runs within a bench, and whole bench runs in :mod:`.compare`)."""
@@ -486,8 +573,95 @@ def compression_target(rows: list[dict[str, Any]], ratio: float = 104.0, within:
 
 
 # ----------------------------------------------------------------------------------------- run
+def build_report(opts: CodecBenchOptions, ckpt: str, loaded: Any, rows: list[dict[str, Any]], shape: tuple[int, int, int],
+                 test_clips: int, finetune_clips: Any, ft_cfg: Any, local: dict[str, Any], edge_cls: dict[str, Any],
+                 redone: list[dict[str, Any]], footage: dict[str, Any], phases: dict[str, float],
+                 local_models: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report of a run from its measured rows and timings: ratios, H.264 at equal accuracy,
+    timing stability, STAE vs x264 on the camera, the compression target, completion curves."""
+    import torch
+
+    frames, h, w = shape
+    float_bytes = frames * h * w * 3 * 4
+    raw_bytes = frames * h * w * 3
+    for r in rows:
+        if "bytes_mean" in r:
+            r["ratio_vs_float32"] = float_bytes / r["bytes_mean"]
+            r["ratio_vs_uint8"] = raw_bytes / r["bytes_mean"]
+            r["kbit_per_clip"] = r["bytes_mean"] * 8 / 1000.0
+    equal_accuracy_h264(rows)
+    raw_row = next((r for r in rows if r.get("family") == "raw" and "acc" in r), None)
+    raw_acc = raw_row["acc"] if raw_row else max((r.get("acc", 0.0) for r in rows), default=0.0)
+    curves = completion_curves(rows, edge_cls["ms"], local["ms"], raw_acc)
+    report = {
+        "format": "stae-bench-codecs/2",
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_s": None,
+        "host": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
+                 "cpu_count": __import__("os").cpu_count(), "loadavg_end": list(__import__("os").getloadavg())},
+        "options": asdict(opts),
+        "checkpoint": ckpt, "checkpoint_stage": loaded.meta.get("stage"),
+        "class_names": loaded.class_names,
+        "clip": {"frames": frames, "height": h, "width": w, "float32_bytes": float_bytes, "uint8_bytes": raw_bytes},
+        "test_clips": int(test_clips), "finetune_clips": finetune_clips,
+        "finetune": ft_cfg.as_dict(),
+        "timing": {"runs": opts.repeats, "clips": int(min(opts.timing_clips, test_clips)), "reps_per_clip": opts.reps_per_clip,
+                   "min_sample_ms": opts.min_sample_ms, "min_run_s": opts.min_run_s, "threads": 1, "edge_threads": opts.edge_threads,
+                   "method": (f"per run and side a fresh one-thread child process; each clip timed at least {opts.reps_per_clip} "
+                              "times, round-robin over the clips"
+                              + (f", for at least {opts.min_run_s:g} s per run" if opts.min_run_s > 0 else "")
+                              + f" (calls under "
+                              f"{opts.min_sample_ms:g} ms repeated back to back per sample), minimum CPU time "
+                              "(process_time) per clip, median over clips; headline = median over runs, ± = half-range "
+                              "over runs / median; runs interleaved over the points (forward, reverse, forward...)"
+                              + (f"; a run whose host probe was > +{100 * opts.probe_tolerance:.0f}% of the median was "
+                                 f"redone after all runs (at most {opts.probe_redo_rounds} rounds)" if opts.probe_tolerance > 0 else ""))},
+        "timing_redone": redone,
+        "classify_ms": {"local_camera_1thread": local["ms"], "edge": edge_cls["ms"], "runs": local["ms_runs"],
+                        "spread": local["ms_spread"], "camera_peak_rss_mb": local["peak_rss_mb"]},
+        "rows": rows,
+        "timing_stability": timing_stability(rows),
+        "camera_vs_x264": camera_vs_x264(rows),
+        "compression_target": compression_target(rows),
+        "completion": curves,
+        "footage": footage,
+        "phases": phases,
+        "local_models": local_models,
+    } | (extra or {})
+    return report
+
+
+def apply_tiny(opts: CodecBenchOptions) -> None:
+    """``--tiny``: one or two clips, steps and samples everywhere (tests)."""
+    if opts.tiny:
+        opts.test_per_class, opts.ft_per_class = min(opts.test_per_class or 1, 1), min(opts.ft_per_class, 1)
+        opts.timing_clips, opts.repeats = min(opts.timing_clips, 1), min(opts.repeats, 2)
+        opts.adapt_steps = min(opts.adapt_steps or 2, 2)
+        opts.adapt_batch = min(opts.adapt_batch, 4)
+        opts.reps_per_clip, opts.min_sample_ms = min(opts.reps_per_clip, 2), min(opts.min_sample_ms, 0.5)
+        opts.min_run_s = 0.0
+
+
+def write_outputs(report: dict[str, Any], out: Path) -> None:
+    """codecs.json, codecs.md, the PNG plots, and the data set's entry in the results summary."""
+    from .plots import write_plots
+    from .report import write_markdown
+    from .summary import bench_summary_path, record_bench
+
+    (out / "codecs.json").write_text(json.dumps(report, indent=1))
+    write_markdown(report, out / "codecs.md")
+    write_plots(report, out)
+    record_bench(report, bench_summary_path(report["options"]))
+
+
 def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
-    """Run the whole codec benchmark; write JSON/Markdown/PNGs under ``opts.out``; return the report."""
+    """Run the whole codec benchmark; write JSON/Markdown/PNGs under ``opts.out``; return the report.
+
+    With ``opts.fold`` the run is cross-validated over the data set's folds (:mod:`.folds`)."""
+    if opts.fold:
+        from .folds import run_fold_bench
+
+        return run_fold_bench(opts)
     import resource
 
     import torch
@@ -497,8 +671,6 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
 
     from .dataset import load_data_root, synthetic_clips
     from .finetune import FinetuneConfig
-    from .plots import write_plots
-    from .report import write_markdown
 
     t_start = time.time()
     # one thread in this process too: on a loaded host, torch's second thread spin-waits and made
@@ -518,18 +690,14 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     frames, h, w = c.frames, c.height, c.width
     if opts.repeats < 1:
         raise BenchDataError(f"--repeats must be >= 1, got {opts.repeats}")
-    if opts.tiny:
-        opts.test_per_class, opts.ft_per_class = min(opts.test_per_class or 1, 1), min(opts.ft_per_class, 1)
-        opts.timing_clips, opts.repeats = min(opts.timing_clips, 1), min(opts.repeats, 2)
-        opts.adapt_steps = min(opts.adapt_steps or 2, 2)
-        opts.adapt_batch = min(opts.adapt_batch, 4)
-        opts.reps_per_clip, opts.min_sample_ms = min(opts.reps_per_clip, 2), min(opts.min_sample_ms, 0.5)
-        opts.min_run_s = 0.0
+    apply_tiny(opts)
     if opts.data:
-        test = load_data_root(opts.data, "test", loaded.class_names, frames, h, w)
+        test = load_data_root(opts.data, "test", loaded.class_names, frames, h, w, short_clip=opts.short_clip)
         if opts.test_per_class > 0:
             test = test.take(opts.test_per_class, 0)
-        ft = load_data_root(opts.data, "train", loaded.class_names, frames, h, w).take(opts.ft_per_class, 1)
+        ft = load_data_root(opts.data, "train", loaded.class_names, frames, h, w, short_clip=opts.short_clip)
+        if opts.ft_per_class > 0:
+            ft = ft.take(opts.ft_per_class, 1)
     else:
         test = synthetic_clips(loaded.class_names, opts.test_per_class or 25, frames, h, w, seed=0)
         ft = synthetic_clips(loaded.class_names, opts.ft_per_class, frames, h, w, seed=1)
@@ -577,57 +745,17 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
         phases["footage_wall_s"] = time.time() - t0
     log.info("timing pass done at %.0f s", time.time() - t_start)
 
-    float_bytes = frames * h * w * 3 * 4
-    raw_bytes = frames * h * w * 3
-    for r in rows:
-        if "bytes_mean" in r:
-            r["ratio_vs_float32"] = float_bytes / r["bytes_mean"]
-            r["ratio_vs_uint8"] = raw_bytes / r["bytes_mean"]
-            r["kbit_per_clip"] = r["bytes_mean"] * 8 / 1000.0
-    equal_accuracy_h264(rows)
-    raw_row = next((r for r in rows if r.get("family") == "raw" and "acc" in r), None)
-    raw_acc = raw_row["acc"] if raw_row else max((r.get("acc", 0.0) for r in rows), default=0.0)
-    curves = completion_curves(rows, edge_cls["ms"], local["ms"], raw_acc)
-    report = {
-        "format": "stae-bench-codecs/2",
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "wall_s": None,
-        "host": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
-                 "cpu_count": __import__("os").cpu_count(), "loadavg_end": list(__import__("os").getloadavg())},
-        "options": asdict(opts),
-        "checkpoint": ckpt, "checkpoint_stage": loaded.meta.get("stage"),
-        "class_names": loaded.class_names,
-        "clip": {"frames": frames, "height": h, "width": w, "float32_bytes": float_bytes, "uint8_bytes": raw_bytes},
-        "test_clips": int(len(test.clips)), "finetune_clips": int(len(ft.clips)),
-        "finetune": ft_cfg.as_dict(),
-        "timing": {"runs": opts.repeats, "clips": int(min(opts.timing_clips, len(test.clips))), "reps_per_clip": opts.reps_per_clip,
-                   "min_sample_ms": opts.min_sample_ms, "min_run_s": opts.min_run_s, "threads": 1, "edge_threads": opts.edge_threads,
-                   "method": (f"per run and side a fresh one-thread child process; each clip timed at least {opts.reps_per_clip} "
-                              "times, round-robin over the clips"
-                              + (f", for at least {opts.min_run_s:g} s per run" if opts.min_run_s > 0 else "")
-                              + f" (calls under "
-                              f"{opts.min_sample_ms:g} ms repeated back to back per sample), minimum CPU time "
-                              "(process_time) per clip, median over clips; headline = median over runs, ± = half-range "
-                              "over runs / median; runs interleaved over the points (forward, reverse, forward...)"
-                              + (f"; a run whose host probe was > +{100 * opts.probe_tolerance:.0f}% of the median was "
-                                 f"redone after all runs (at most {opts.probe_redo_rounds} rounds)" if opts.probe_tolerance > 0 else ""))},
-        "timing_redone": redone,
-        "classify_ms": {"local_camera_1thread": local["ms"], "edge": edge_cls["ms"], "runs": local["ms_runs"],
-                        "spread": local["ms_spread"], "camera_peak_rss_mb": local["peak_rss_mb"]},
-        "rows": rows,
-        "timing_stability": timing_stability(rows),
-        "camera_vs_x264": camera_vs_x264(rows),
-        "compression_target": compression_target(rows),
-        "completion": curves,
-        "footage": footage,
-        "phases": phases,
-    }
+    local_models = []
+    local_path = default_local_model(loaded.class_names) if opts.local_model is None else opts.local_model
+    if local_path:
+        try:
+            local_models.append(local_model_accuracy(local_path, loaded.class_names, test)
+                                | local_model_timing(local_path, test.clips[: opts.timing_clips], opts))
+        except BenchDataError as exc:
+            log.warning("local classifier left out: %s", exc)
+    report = build_report(opts, ckpt, loaded, rows, (frames, h, w), len(test.clips), len(ft.clips), ft_cfg,
+                          local, edge_cls, redone, footage, phases, local_models)
     report["wall_s"] = time.time() - t_start
-    (out / "codecs.json").write_text(json.dumps(report, indent=1))
-    write_markdown(report, out / "codecs.md")
-    write_plots(report, out)
-    from .summary import bench_summary_path, record_bench
-
-    record_bench(report, bench_summary_path(report["options"]))
+    write_outputs(report, out)
     log.info("codec bench written to %s (%.0f s)", out, report["wall_s"])
     return report

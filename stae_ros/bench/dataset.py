@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,13 +58,22 @@ def synthetic_clips(class_names: list[str], per_class: int, frames: int, height:
 
 
 def load_data_root(root: str | Path, split: str, class_names: list[str], frames: int, height: int,
-                   width: int) -> LabelledClips:
-    """One split of an HMDB51-layout root, labels mapped onto the checkpoint's class order."""
+                   width: int, split_spec: Any = None, short_clip: str = "loop", cache: bool = True) -> LabelledClips:
+    """One split of a labelled ``<class>/<video>`` root, labels mapped onto the checkpoint's class order.
+
+    ``split_spec`` (a ``stae_ros.data.folder.SplitSpec``): which split (a fold of a fold CSV, ...);
+    default: what the folder loader finds (HMDB51/UCF101 split files, a fold CSV, a seeded split)."""
     try:
         from stae_ros.data import load_split_arrays  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - depends on the data helper's module
         raise BenchDataError("stae_ros.data.load_split_arrays is not available; run without --data") from exc
-    arr = load_split_arrays(root, split, frames, (height, width))
+    from stae_ros.data.errors import DataError
+
+    try:
+        arr = load_split_arrays(root, split, frames, (height, width), cache=cache, split_spec=split_spec,
+                                short_clip=short_clip, progress=False)
+    except (OSError, DataError) as exc:  # the folder loader's one-line reason
+        raise BenchDataError(f"data set {root}: {exc}") from exc
     index = {name: i for i, name in enumerate(class_names)}
     missing = [n for n in arr.class_names if n not in index]
     if missing:

@@ -174,7 +174,8 @@ def bench_command(options: Mapping[str, Any]) -> str:
              "reps_per_clip": "--reps-per-clip", "min_run_s": "--min-run-s", "min_sample_ms": "--min-sample-ms",
              "probe_tolerance": "--probe-tolerance", "test_per_class": "--test-per-class", "ft_per_class": "--ft-per-class",
              "adapt": "--adapt", "adapt_steps": "--adapt-steps", "adapt_batch": "--adapt-batch",
-             "timing_clips": "--timing-clips", "edge_threads": "--edge-threads"}
+             "timing_clips": "--timing-clips", "edge_threads": "--edge-threads", "local_model": "--local-model",
+             "fold": "--fold", "folds_file": "--folds-file", "short_clip": "--short-clip", "sweep": "--sweep"}
     parts = ["stae", "bench", "codecs"]
     if options.get("tiny"):
         parts.append("--tiny")
@@ -189,6 +190,8 @@ def bench_command(options: Mapping[str, Any]) -> str:
         parts.append("--no-external")
     if options.get("external_models"):
         parts += ["--external-models", *map(str, options["external_models"])]
+    if options.get("stae_points"):
+        parts += ["--stae-points", *map(str, options["stae_points"])]
     return shlex.join(parts)
 
 
@@ -343,6 +346,11 @@ def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, ki
                        "bytes_mean": 0.0, "camera_gflop": cam_g, "camera_ms": float(classify["local_camera_1thread"]),
                        "edge_gflop": 0.0, "edge_ms": 0.0,
                        "note": "the camera classifies and sends only the label; accuracy is the raw clip's"})
+    for lm in report.get("local_models") or []:  # the camera-budget classifier, on the same test clips
+        points.append({"mode": "local", "setting": f"local classifier {Path(str(lm['path'])).name}",
+                       "accuracy": float(lm["acc"]), "bytes_mean": 0.0, "camera_gflop": lm.get("camera_gflop"),
+                       "camera_ms": lm.get("camera_ms"), "edge_gflop": 0.0, "edge_ms": 0.0,
+                       "note": "the camera classifies with its own small model and sends only the label"})
     date = str(report.get("created_utc", ""))[:10]
     cmd = command or bench_command(report.get("options") or {})
     entry = {"kind": kind, "classes": len(report.get("class_names") or []), "test_clips": int(report.get("test_clips", 0)),

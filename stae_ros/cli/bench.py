@@ -55,6 +55,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", default=None, metavar="JSON",
                    help="results summary to merge this data set into (default: results/summary.json; "
                         "OUT/summary.json for --tiny or --only runs)")
+    p.add_argument("--local-model", default=None, metavar="PT",
+                   help="local classifier (stae_ros.local file) scored on the same test clips as the 'local' point; "
+                        "with --fold a {fold} pattern or a cross-validation folder; '' = none (default: the shipped "
+                        "models/stae_local_default.pt when it labels the checkpoint's classes; none with --fold)")
+    p.add_argument("--fold", default=None, metavar="all|N[,N]",
+                   help="cross-validate over the --data folder's fold CSV: every fold's own --model (a pattern with "
+                        "{fold}, e.g. runs/weizmann/fold{fold}/model.pt, or the folder `stae train --fold all` wrote) is "
+                        "adapted per codec on that fold's training clips and scored on its test clips; accuracy and "
+                        "bytes pooled over every test clip")
+    p.add_argument("--folds-file", default="", metavar="CSV", help="fold CSV clip,class,fold (default: <data>/folds.csv)")
+    p.add_argument("--short-clip", choices=("loop", "pad", "resample"), default="loop",
+                   help="what a --data video shorter than the clip becomes (default: %(default)s)")
+    p.add_argument("--sweep", choices=("default", "rate"), default="default",
+                   help="operating points: default = every codec family and the STAE ablations; rate = libx264 CRFs at "
+                        "full, 3/4 and 1/2 size, a few H.265/JPEG points and the STAE method at --stae-points "
+                        "(default: %(default)s)")
+    p.add_argument("--stae-points", nargs="*", default=[], metavar="K:p",
+                   help="STAE points of the rate sweep (default: 16:0.5 16:0.25 16:0.1 16:0.05 8:0.25)")
     p.set_defaults(func=_codecs)
 
     from stae_ros.bench.summary import register_readme_args, register_summary_args, run_readme, run_summary
@@ -114,8 +132,16 @@ def _codecs(args: argparse.Namespace) -> int:
                              adapt_steps=args.adapt_steps, adapt_batch=args.adapt_batch,
                              timing_clips=args.timing_clips, edge_threads=args.edge_threads,
                              only=list(args.only), external=not args.no_external,
-                             external_models=list(args.external_models), summary=args.summary)
-    report = run_codec_bench(opts)
+                             external_models=list(args.external_models), summary=args.summary,
+                             local_model=args.local_model, fold=args.fold, folds_file=args.folds_file,
+                             short_clip=args.short_clip, sweep=args.sweep, stae_points=list(args.stae_points))
+    from stae_ros.bench.errors import BenchDataError
+
+    try:
+        report = run_codec_bench(opts)
+    except BenchDataError as exc:
+        print(f"stae bench codecs: {exc}")
+        return 2
     print(f"wrote {args.out}/codecs.json, codecs.md and bench_*.png ({report['wall_s']:.0f} s)")
     print(f"classifier adaptation: {report['finetune']['recipe']}")
     print(stability_line(report).replace("**", ""))
