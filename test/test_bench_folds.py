@@ -123,3 +123,25 @@ def test_fold_files_and_fold_lists_are_checked(tmp_path) -> None:
         parse_folds("3", [0, 1, 2])
     with pytest.raises(BenchDataError, match="'all' or fold numbers"):
         parse_folds("first", [0, 1, 2])
+
+
+def test_an_edge_model_file_is_the_classifier_when_given(fold_run) -> None:
+    """--edge-model: each fold's edge model (here the tiny local files) is adapted per codec instead
+    of the STAE ViT; its GFLOP and time replace the ViT's in the summary."""
+    from stae_ros.cli import main
+
+    base, _ = fold_run
+    out = base / "out_edge"
+    rc = main(["bench", "codecs", "--tiny", "--data", str(base / "data"), "--fold", "0,1", "--model", str(base / "models"),
+               "--edge-model", str(base / "models" / "local{fold}.pt"), "--adapt", "head", "--sweep", "rate",
+               "--only", "raw", "h264", "--local-model", "", "--out", str(out), "--repeats", "1"])
+    assert rc == 0
+    report = json.loads((out / "codecs.json").read_text())
+    assert report["crossval"]["folds"] == [0, 1] and report["test_clips"] == 8
+    edge = report["edge_classifier"]
+    assert edge["pattern"].endswith("local{fold}.pt") and edge["gflop"] > 0
+    assert report["classify_ms"]["edge"] == edge["ms"]
+    s = sm.load_summary(out / "summary.json")["sets"]["data"]
+    raw = next(p for p in s["points"] if p["mode"] == "raw")
+    assert raw["edge_gflop"] == pytest.approx(edge["gflop"])  # the raw clip costs the edge model only
+    assert next(p for p in s["points"] if p["mode"] == "local")["setting"] == "edge model on the camera"

@@ -75,6 +75,9 @@ class CodecBenchOptions:
     fold: str | None = None
     folds_file: str = ""  #: the fold CSV (default: <data>/folds.csv)
     short_clip: str = "loop"  #: what a video shorter than the clip becomes (stae_ros.data.folder)
+    #: the classifier adapted per codec and scored: None = the STAE checkpoint's ViT; else an edge
+    #: model file (stae_ros.local format, e.g. ``stae train`` with ``mode: edge``); ``{fold}`` with ``fold``
+    edge_model: str | None = None
     #: "default" (the classic and semantic sweeps) or "rate" (libx264 CRFs at full and down-scaled
     #: sizes, the STAE method at ``stae_points`` only: rate-accuracy curves on real footage)
     sweep: str = "default"
@@ -149,7 +152,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 _SCORE_CACHE: dict[tuple, dict[str, Any]] = {}
 
 
-def _accuracy_row(spec: dict[str, Any], loaded: Any, test: Any, ft: Any, ft_cfg: Any) -> dict[str, Any]:
+def _accuracy_row(spec: dict[str, Any], loaded: Any, test: Any, ft: Any, ft_cfg: Any,
+                  classifier: Any = None) -> dict[str, Any]:
     from stae_ros.baselines import make_codec
 
     from .finetune import adapt_and_score
@@ -172,7 +176,8 @@ def _accuracy_row(spec: dict[str, Any], loaded: Any, test: Any, ft: Any, ft_cfg:
                                               "accuracy_cpu_s": time.process_time() - c0}
     dec_test = codec.decode_many(payloads)
     dec_ft = codec.decode_many([codec.encode(c) for c in ft.clips])
-    scores = adapt_and_score(loaded.model.vit, dec_ft, ft.labels, dec_test, test.labels, ft_cfg)
+    scores = adapt_and_score(classifier if classifier is not None else loaded.model.vit, dec_ft, ft.labels, dec_test,
+                             test.labels, ft_cfg)
     scores["psnr_db"] = float(np.mean([_psnr(a, b) for a, b in zip(test.clips, dec_test)]))
     if key is not None:
         _SCORE_CACHE[key] = scores
@@ -372,6 +377,84 @@ def _classify_in_process(loaded: Any, clips: np.ndarray, opts: CodecBenchOptions
     t, _ = _time_each(classify, xs, reps=opts.reps_per_clip, warmup=1, min_sample_ms=opts.min_sample_ms,
                       min_run_s=opts.min_run_s)
     return _aggregate([_summary(t) | {"peak_rss_mb": _peak_rss_mb()}])
+
+
+def own_head_timing(rows: list[dict[str, Any]], loaded: Any, clips: np.ndarray, opts: CodecBenchOptions) -> None:
+    """Payloads classified by their own head (stae-latent): the whole edge side (decode + head) on
+    one thread, timed in this process (``opts.repeats`` runs, per-clip minimum, median over clips),
+    as ``edge_classify_ms``; the timing children see the decode only."""
+    import torch
+
+    from stae_ros.baselines import make_codec
+
+    from .child import _summary, _time_each
+
+    for r in rows:
+        spec = r.get("spec") or {}
+        if "error" in r or spec.get("family") != "external" or spec.get("kind") != "latent":
+            continue
+        try:
+            codec = make_codec(spec, loaded=loaded)
+            payloads = [codec.encode(c) for c in clips]
+
+            def classify(data: bytes) -> Any:
+                with torch.inference_mode():
+                    return codec.classify_payload(data)
+
+            runs = [_summary(_time_each(classify, payloads, reps=opts.reps_per_clip, warmup=1,
+                                        min_sample_ms=opts.min_sample_ms, min_run_s=opts.min_run_s)[0])
+                    for _ in range(max(1, opts.repeats))]
+        except Exception as exc:  # the point keeps its decode-only edge time
+            log.warning("edge side of %s not timed: %s", r.get("name"), exc)
+            continue
+        agg = _aggregate([x | {"peak_rss_mb": 0.0} for x in runs])
+        r.update(edge_classify_ms=agg["ms"], edge_classify_ms_runs=agg["ms_runs"], edge_classify_ms_spread=agg["ms_spread"])
+
+
+def edge_classifier(path: str | Path, class_names: list[str], shape: tuple[int, int, int]) -> Any:
+    """An edge model file (a ``stae_ros.local`` classifier trained for the edge, e.g. by
+    ``stae train`` with ``mode: edge``) as the classifier the bench adapts per codec, instead of the
+    STAE checkpoint's ViT: a module with ``features``, ``head`` and ``forward`` on float N,3,T,H,W
+    clips, its logits in the checkpoint's class order."""
+    import torch
+
+    from stae_ros.local import LocalModelError, load_local_model
+
+    try:
+        f = load_local_model(path)
+    except LocalModelError as exc:
+        raise BenchDataError(str(exc)) from exc
+    if sorted(f.class_names) != sorted(class_names):
+        raise BenchDataError(f"edge model {path} labels {f.class_names}, the STAE checkpoint {class_names}")
+    if tuple(f.shape[:3]) != tuple(shape):
+        raise BenchDataError(f"edge model {path} takes {tuple(f.shape[:3])} clips, the bench's are {tuple(shape)}")
+    order = torch.as_tensor([list(f.class_names).index(c) for c in class_names])
+
+    class _Reorder(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x[:, order]
+
+    class _Edge(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+            self.head = torch.nn.Sequential(model.fc, _Reorder())  # fit_head re-fits a copy of this
+
+        def features(self, x: Any) -> Any:
+            return self.model.features(x)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.model.dropout(self.features(x)))
+
+    return _Edge(f.model).eval()
+
+
+def edge_model_timing(path: str | Path, clips: np.ndarray, opts: CodecBenchOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The edge model's one-thread classify time, in the shape of the ViT's (``_aggregate``), and
+    what the report records about it (path, GFLOP per clip)."""
+    t = local_model_timing(path, clips, opts)
+    agg = {"ms": t["camera_ms"], "ms_runs": t["camera_ms_runs"], "ms_spread": t["camera_ms_spread"], "peak_rss_mb": 0.0}
+    return agg, {"path": str(path), "gflop": t["camera_gflop"], "ms": t["camera_ms"], "ms_spread": t["camera_ms_spread"]}
 
 
 def default_local_model(class_names: list[str]) -> str | None:
@@ -662,6 +745,8 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
         from .folds import run_fold_bench
 
         return run_fold_bench(opts)
+    if opts.edge_model:
+        raise BenchDataError("--edge-model needs --fold (a labelled folder with a fold CSV and one edge model per fold)")
     import resource
 
     import torch
@@ -745,6 +830,7 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
         phases["footage_wall_s"] = time.time() - t0
     log.info("timing pass done at %.0f s", time.time() - t_start)
 
+    own_head_timing(rows, loaded, test.clips[: opts.timing_clips], opts)
     local_models = []
     local_path = default_local_model(loaded.class_names) if opts.local_model is None else opts.local_model
     if local_path:

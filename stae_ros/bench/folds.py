@@ -198,6 +198,7 @@ def run_fold_bench(opts: Any) -> dict[str, Any]:
     sizes: dict[int, int] = {}
     ft_sizes: dict[int, int] = {}
     local_acc: dict[int, dict[str, Any]] = {}
+    edge_paths: dict[int, str] = {}
     first = folds[0]
     phases: dict[str, float] = {}
     t0, c0 = time.time(), time.process_time()
@@ -227,10 +228,14 @@ def run_fold_bench(opts: Any) -> dict[str, Any]:
         cb._SCORE_CACHE.clear()  # lossless layouts share a score within one fold only
         log.info("fold %d: %d operating points, %d test clips, %d adaptation clips, model %s", f, len(specs), sizes[f],
                  ft_sizes[f], ckpts[f])
+        classifier = None
+        if opts.edge_model:
+            edge_paths[f] = str(fold_file(opts.edge_model, f))
+            classifier = cb.edge_classifier(edge_paths[f], loaded.class_names, shape)
         rows = []
         for s in tqdm(specs, desc=f"fold {f}: accuracy per codec", unit="point"):
             try:
-                rows.append(cb._accuracy_row(s, loaded, test, ft, ft_cfg))
+                rows.append(cb._accuracy_row(s, loaded, test, ft, ft_cfg, classifier))
             except Exception as exc:
                 log.exception("fold %d: operating point %s failed", f, s)
                 rows.append({"name": str(s), "family": s.get("family"), "spec": s, "error": f"{type(exc).__name__}: {exc}"})
@@ -272,6 +277,12 @@ def run_fold_bench(opts: Any) -> dict[str, Any]:
         ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         phases.update(timing_wall_s=time.time() - t0,
                       timing_children_cpu_s=(ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime))
+    extra: dict[str, Any] = {}
+    if edge_paths:  # the classifier is the edge model: its time replaces the ViT's on both sides
+        edge_cls, extra["edge_classifier"] = cb.edge_model_timing(edge_paths[first], timing_clips, opts)
+        local = edge_cls
+        extra["edge_classifier"]["pattern"] = opts.edge_model
+    cb.own_head_timing(rows, first_loaded, timing_clips, opts)
     local_models = []
     if local_acc:
         n = sum(a["n"] for a in local_acc.values())
@@ -285,7 +296,7 @@ def run_fold_bench(opts: Any) -> dict[str, Any]:
     ft_text = (f"{min(ft_sizes.values())}-{max(ft_sizes.values())} per fold (the other folds)"
                if len(set(ft_sizes.values())) > 1 else f"{ft_sizes[first]} per fold (the other folds)")
     report = cb.build_report(opts, ckpts[first], first_loaded, rows, shape, sum(sizes.values()), ft_text, ft_cfg, local,
-                             edge_cls, redone, {}, phases, local_models, extra={"crossval": fold_info})
+                             edge_cls, redone, {}, phases, local_models, extra={"crossval": fold_info} | extra)
     report["wall_s"] = time.time() - t_start
     cb.write_outputs(report, out)
     log.info("fold codec bench written to %s (%.0f s)", out, report["wall_s"])

@@ -3,10 +3,11 @@ and the paper's completion-time-vs-uplink figure with the winning method marked 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_plots"]
+__all__ = ["write_plots", "completion_from_summary", "completion_summary_plot", "SUMMARY_RATES_BPS"]
 
 _MARKERS = "osD^v<>pXh*"
 
@@ -94,3 +95,100 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
+
+
+# ------------------------------------------------------------ completion time from the results summary
+#: uplink rates of the completion-time figure, bit/s (0.05 to 100 Mbit/s, log-spaced)
+SUMMARY_RATES_BPS: tuple[float, ...] = tuple(float(x) for x in __import__("numpy").logspace(math.log10(0.05e6), 8.0, 81))
+
+
+def _mode_point(points: list[dict[str, Any]], within: float) -> dict[str, Any]:
+    """A mode's point: the fewest bytes within ``within`` of that mode's best accuracy (the README
+    table's rule, so the figure and the table show the same points)."""
+    best = max(p["accuracy"] for p in points)
+    return min((p for p in points if p["accuracy"] >= best - within - 1e-9), key=lambda p: (p["bytes_mean"], -p["accuracy"]))
+
+
+def completion_from_summary(entry: dict[str, Any], camera_slowdown: float, within: float = 0.01,
+                            accuracy_margin: float = 0.05, rates_bps: tuple[float, ...] = SUMMARY_RATES_BPS) -> dict[str, Any]:
+    """Completion time per clip vs uplink rate for one data set of the results summary.
+
+    Per mode, its point (:func:`_mode_point`): time = camera ms x ``camera_slowdown`` (the host's
+    one-thread ms scaled to the target camera) + bytes x 8 / rate + edge ms (the host's one-thread
+    ms: an upper bound for a GPU edge). Points the camera cannot afford (camera GFLOP above the
+    set's budget) or whose camera or edge time was not measured are left out. ``winners``: the
+    fastest mode per rate among the modes whose accuracy is within ``accuracy_margin`` of the most
+    accurate mode's; ``winners_any``: the fastest mode whatever its accuracy."""
+    budget = entry.get("camera_budget_gflop")
+    usable = [p for p in entry["points"] if p.get("camera_ms") is not None and p.get("edge_ms") is not None
+              and not (budget is not None and p.get("camera_gflop") is not None and p["camera_gflop"] > budget)]
+    dropped = sorted({f"{p['mode']} {p['setting']}" for p in entry["points"] if p not in usable})
+    curves: dict[str, dict[str, Any]] = {}
+    for mode in dict.fromkeys(p["mode"] for p in usable):
+        p = _mode_point([q for q in usable if q["mode"] == mode], within)
+        cam = float(p["camera_ms"]) * camera_slowdown
+        ms = [cam + float(p["bytes_mean"]) * 8.0 / r * 1e3 + float(p["edge_ms"]) for r in rates_bps]
+        curves[mode] = {"setting": p["setting"], "accuracy": p["accuracy"], "bytes": p["bytes_mean"],
+                        "camera_ms_target": cam, "edge_ms": float(p["edge_ms"]), "ms": ms}
+    top = max((c["accuracy"] for c in curves.values()), default=0.0)
+    eligible = [m for m, c in curves.items() if c["accuracy"] >= top - accuracy_margin - 1e-9]
+
+    def bands(modes: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i, rate in enumerate(rates_bps):
+            m = min(modes, key=lambda k: curves[k]["ms"][i])
+            if not out or out[-1]["mode"] != m:
+                out.append({"mode": m, "from_bps": rate, "to_bps": rate})
+            out[-1]["to_bps"] = rate
+        return out
+
+    return {"rates_bps": list(rates_bps), "curves": curves, "eligible": eligible, "accuracy_margin": accuracy_margin,
+            "winners": bands(eligible) if eligible else [], "winners_any": bands(list(curves)) if curves else [],
+            "camera_slowdown": camera_slowdown, "left_out": dropped}
+
+
+def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: str, camera_slowdown: float,
+                            within: float = 0.01, accuracy_margin: float = 0.05) -> dict[str, Any]:
+    """One panel per data set of the results summary: every mode's completion time vs uplink rate
+    on the ``camera`` preset, the fastest mode per rate shaded (among the modes within
+    ``accuracy_margin`` of the most accurate one). Writes ``path`` (PNG); returns the curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = summary["sets"]
+    results = {name: completion_from_summary(s, camera_slowdown, within, accuracy_margin) for name, s in sets.items()}
+    modes = list(dict.fromkeys(m for r in results.values() for m in r["curves"]))
+    cmap = plt.get_cmap("tab10")
+    colors = {m: cmap(i % 10) for i, m in enumerate(modes)}
+    fig, axes = plt.subplots(len(sets), 1, figsize=(9, 4.2 * len(sets)), squeeze=False)
+    for ax, (name, res) in zip(axes[:, 0], results.items()):
+        rates = [r / 1e6 for r in res["rates_bps"]]
+        for band in res["winners"]:
+            ax.axvspan(band["from_bps"] / 1e6, band["to_bps"] / 1e6, color=colors[band["mode"]], alpha=0.13)
+        for m, c in res["curves"].items():
+            ok = m in res["eligible"]
+            ax.plot(rates, c["ms"], color=colors[m], linestyle="-" if ok else ":", linewidth=2 if ok else 1.2,
+                    label=f"{m}: {c['setting']} ({100 * c['accuracy']:.1f}%, {c['bytes']:,.0f} B)"
+                          + ("" if ok else f" - more than {100 * accuracy_margin:.0f} points below the best"))
+        for band in res["winners"]:
+            mid = (band["from_bps"] * band["to_bps"]) ** 0.5 / 1e6
+            ax.text(mid, 0.97, band["mode"], transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
+                    fontweight="bold", color=colors[band["mode"]])
+        s = sets[name]
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("uplink rate (Mbit/s, log)")
+        ax.set_ylabel("ms per clip (log)")
+        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips): camera on {camera} "
+                     f"+ uplink + edge; shaded = fastest mode within {100 * accuracy_margin:.0f} points of the best",
+                     fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return results

@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping
 __all__ = ["BASE_MODES", "SET_KINDS", "SummaryError", "known_modes", "validate", "from_bench_report", "merge",
            "load_summary", "write_summary", "record_bench", "bench_summary_path", "bench_command", "results_table", "replace_block",
            "readme_block", "current_block", "bench_flop_counter", "DEFAULT_PATH", "BEGIN", "END", "register_summary_args", "register_readme_args",
-           "run_summary", "run_readme"]
+           "run_summary", "run_readme", "register_completion_args", "run_completion"]
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,8 @@ def bench_command(options: Mapping[str, Any]) -> str:
              "probe_tolerance": "--probe-tolerance", "test_per_class": "--test-per-class", "ft_per_class": "--ft-per-class",
              "adapt": "--adapt", "adapt_steps": "--adapt-steps", "adapt_batch": "--adapt-batch",
              "timing_clips": "--timing-clips", "edge_threads": "--edge-threads", "local_model": "--local-model",
-             "fold": "--fold", "folds_file": "--folds-file", "short_clip": "--short-clip", "sweep": "--sweep"}
+             "fold": "--fold", "folds_file": "--folds-file", "short_clip": "--short-clip", "sweep": "--sweep",
+             "edge_model": "--edge-model"}
     parts = ["stae", "bench", "codecs"]
     if options.get("tiny"):
         parts.append("--tiny")
@@ -265,7 +266,11 @@ def bench_flop_counter(report: Mapping[str, Any]) -> FlopCounter:
         clip = np.random.default_rng(0).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
     cache: dict[str, tuple[float | None, float | None]] = {}
 
+    edge_model = report.get("edge_classifier") or {}
+
     def vit_gflop(decoded: Any) -> float:
+        if edge_model.get("gflop") is not None:  # the run's classifier was an edge model file, counted by the bench
+            return float(edge_model["gflop"])
         x = decoded if torch.is_tensor(decoded) else clip_tensor(np.asarray(decoded, dtype=np.uint8))
         return count_flops(loaded.model.classify, x).gflop
 
@@ -334,6 +339,9 @@ def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, ki
                  "camera_gflop": cam_g, "camera_ms": r.get("camera_ms"), "edge_gflop": edge_g, "edge_ms": None}
         if r.get("edge_ms") is not None and edge_classify is not None and not own_head:
             point["edge_ms"] = float(r["edge_ms"]) + float(edge_classify)
+        elif own_head and r.get("edge_classify_ms") is not None:  # decode + its own head, timed together
+            point["edge_ms"] = float(r["edge_classify_ms"])
+            point["note"] = "classified by its own head (the edge half); edge ms = decode + head"
         elif own_head:
             point["note"] = (f"classified by its own head; the bench timed the edge decode only "
                              f"({float(r['edge_ms']):.3f} ms)" if r.get("edge_ms") is not None else
@@ -342,7 +350,8 @@ def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, ki
     raw = next((r for r in rows if r.get("family") == "raw"), None)
     if classify.get("local_camera_1thread") is not None and raw is not None:
         cam_g, _ = flops(None, report)
-        points.append({"mode": "local", "setting": "edge ViT on the camera", "accuracy": float(raw["acc"]),
+        on_camera = "edge model on the camera" if report.get("edge_classifier") else "edge ViT on the camera"
+        points.append({"mode": "local", "setting": on_camera, "accuracy": float(raw["acc"]),
                        "bytes_mean": 0.0, "camera_gflop": cam_g, "camera_ms": float(classify["local_camera_1thread"]),
                        "edge_gflop": 0.0, "edge_ms": 0.0,
                        "note": "the camera classifies and sends only the label; accuracy is the raw clip's"})
@@ -533,6 +542,51 @@ def register_readme_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=DEFAULT_PATH, help="summary file (default: %(default)s)")
     p.add_argument("--readme", type=Path, default=Path("README.md"), help="file with the markers (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="only check that the README's table matches (exit 1 if not)")
+
+
+def register_completion_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=DEFAULT_PATH, help="summary file (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("docs/img/completion_time.png"), help="PNG (default: %(default)s)")
+    p.add_argument("--camera", default=None, help="camera preset of config/camera_budgets.yaml (default: the file's default)")
+    p.add_argument("--host", default="host-1thread",
+                   help="the preset of the host that measured the ms: camera ms are scaled by its rate / the camera's "
+                        "(default: %(default)s)")
+    p.add_argument("--margin", type=float, default=0.05,
+                   help="modes within this accuracy of the most accurate one compete for the fastest (default: %(default)s)")
+    p.add_argument("--json", type=Path, default=None, help="also write the curves and winning bands here")
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    """`stae bench completion`: the completion-time figure of every data set in the summary."""
+    from stae_ros.profiling.budgets import camera_budget
+
+    from .plots import completion_summary_plot
+
+    try:
+        summary = load_summary(args.results)
+        cam, host = camera_budget(args.camera), camera_budget(args.host)
+    except (OSError, SummaryError, ValueError) as exc:
+        print(f"stae bench completion: {exc}")
+        return 2
+    slowdown = host.rate_gflops / cam.rate_gflops
+    results = completion_summary_plot(summary, args.out, cam.name, slowdown, accuracy_margin=args.margin)
+    print(f"wrote {args.out}: camera {cam.name} ({cam.rate_gflops:g} GFLOP/s; host ms x {slowdown:.2f}), edge = host ms")
+    for name, res in results.items():
+        print(f"{name}:" + (f" (left out: camera over budget or a time not measured: {'; '.join(res['left_out'])})"
+                            if res["left_out"] else ""))
+        for mode, c in res["curves"].items():
+            print(f"  {mode:12s} {c['setting']}: {100 * c['accuracy']:.1f}%, {c['bytes']:,.0f} B, camera "
+                  f"{c['camera_ms_target']:.1f} ms on {cam.name}, edge {c['edge_ms']:.2f} ms"
+                  + ("" if mode in res["eligible"] else f" (more than {100 * args.margin:.0f} points below the best)"))
+        bands = ", ".join(f"{b['mode']} {b['from_bps'] / 1e6:.3g}-{b['to_bps'] / 1e6:.3g}" for b in res["winners"])
+        print(f"  fastest within {100 * args.margin:.0f} points of the best (Mbit/s): {bands}")
+        bands = ", ".join(f"{b['mode']} {b['from_bps'] / 1e6:.3g}-{b['to_bps'] / 1e6:.3g}" for b in res["winners_any"])
+        print(f"  fastest at any accuracy (Mbit/s): {bands}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"camera": cam.to_dict(), "host": host.to_dict(), "camera_slowdown": slowdown,
+                                         "sets": results}, indent=1) + "\n", encoding="utf-8")
+    return 0
 
 
 def run_summary(args: argparse.Namespace) -> int:

@@ -64,6 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "{fold}, e.g. runs/weizmann/fold{fold}/model.pt, or the folder `stae train --fold all` wrote) is "
                         "adapted per codec on that fold's training clips and scored on its test clips; accuracy and "
                         "bytes pooled over every test clip")
+    p.add_argument("--edge-model", default=None, metavar="PT",
+                   help="with --fold: the classifier adapted per codec is this edge model (a stae_ros.local file, e.g. "
+                        "from `stae train` with mode: edge; a {fold} pattern or a cross-validation folder) instead of "
+                        "the STAE checkpoint's ViT; use --adapt head for a large one on a CPU")
     p.add_argument("--folds-file", default="", metavar="CSV", help="fold CSV clip,class,fold (default: <data>/folds.csv)")
     p.add_argument("--short-clip", choices=("loop", "pad", "resample"), default="loop",
                    help="what a --data video shorter than the clip becomes (default: %(default)s)")
@@ -88,6 +92,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "from the summary file; --check only compares.")
     register_readme_args(p)
     p.set_defaults(func=run_readme)
+
+    from stae_ros.bench.summary import register_completion_args, run_completion
+
+    p = sub.add_parser("completion", help="completion time vs uplink rate per data set of the results summary (PNG)",
+                       description="For every data set in the summary: each mode's camera time on the target camera "
+                                   "(the host's one-thread ms scaled by the presets' rates) + bytes / uplink rate + "
+                                   "edge time, and which mode is fastest at each rate, local included.")
+    register_completion_args(p)
+    p.set_defaults(func=run_completion)
 
     p = sub.add_parser("compare", help="spread across separate runs of `stae bench codecs` (JSON + Markdown)",
                        description="Reads the codecs.json of two or more runs of the same command and reports, per "
@@ -134,7 +147,8 @@ def _codecs(args: argparse.Namespace) -> int:
                              only=list(args.only), external=not args.no_external,
                              external_models=list(args.external_models), summary=args.summary,
                              local_model=args.local_model, fold=args.fold, folds_file=args.folds_file,
-                             short_clip=args.short_clip, sweep=args.sweep, stae_points=list(args.stae_points))
+                             short_clip=args.short_clip, sweep=args.sweep, stae_points=list(args.stae_points),
+                             edge_model=args.edge_model)
     from stae_ros.bench.errors import BenchDataError
 
     try:
