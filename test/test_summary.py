@@ -196,3 +196,44 @@ def test_a_modes_profile_becomes_one_set_of_every_mode(tmp_path):
     assert summary_main(["summary", "--from-profile", str(path), "--out", str(out), "--set", "tiny", "--kind",
                          "procedural", "--classes", "12"]) == 0
     assert json.loads(out.read_text())["sets"]["tiny"]["points"][1]["mode"] == "h264"
+
+
+def _completion_summary() -> dict:
+    def pt(mode, setting, acc, nbytes, cam_ms, edge_ms, cam_g=None):
+        return {"mode": mode, "setting": setting, "accuracy": acc, "bytes_mean": nbytes, "camera_gflop": cam_g,
+                "camera_ms": cam_ms, "edge_gflop": None, "edge_ms": edge_ms}
+
+    points = [pt("local", "small net", 0.80, 0.0, 10.0, 0.0, 0.5),        # 10 ms x 2 on the camera
+              pt("local", "big net", 0.95, 0.0, 1.0, 0.0, 9.0),           # over the 1 GFLOP budget: left out
+              pt("h264", "crf28", 0.81, 1000.0, 1.0, 2.0),
+              pt("h264", "crf40", 0.60, 100.0, 1.0, 2.0),                 # > 1 point below h264's best: not its point
+              pt("raw", "raw", 0.82, 100000.0, 0.0, 1.0)]
+    return {"command": "x", "date": "2026-01-01", "host": "h",
+            "sets": {"s": {"kind": "real", "classes": 3, "test_clips": 9, "camera_budget_gflop": 1.0, "points": points}}}
+
+
+def test_completion_time_per_mode_and_the_fastest_mode_per_rate() -> None:
+    from stae_ros.bench.plots import completion_from_summary
+
+    res = completion_from_summary(_completion_summary()["sets"]["s"], camera_slowdown=2.0, rates_bps=(1e4, 1e6, 1e8))
+    assert res["left_out"] == ["local big net"]
+    c = res["curves"]
+    assert c["h264"]["setting"] == "crf28" and c["local"]["setting"] == "small net"
+    # h264 at 1 Mbit/s: 1 ms x 2 + 1000 B x 8 / 1e6 s + 2 ms = 12 ms; local 20 ms at every rate
+    assert c["h264"]["ms"][1] == pytest.approx(12.0) and c["local"]["ms"] == [20.0, 20.0, 20.0]
+    assert c["raw"]["ms"][2] == pytest.approx(0.0 + 8.0 + 1.0)
+    assert [b["mode"] for b in res["winners"]] == ["local", "h264"]  # 10 kbit/s: 802 ms for h264
+    assert res["winners"][0]["to_bps"] == 1e4 and res["winners"][1]["from_bps"] == 1e6
+
+
+def test_completion_command_writes_the_figure(tmp_path, capsys) -> None:
+    from stae_ros.cli import main
+
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(_completion_summary()))
+    rc = main(["bench", "completion", "--results", str(path), "--out", str(tmp_path / "c.png"), "--json", str(tmp_path / "c.json")])
+    assert rc == 0
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["camera_slowdown"] == pytest.approx(data["host"]["rate_gflops"] / data["camera"]["rate_gflops"])
+    assert "fastest within 5 points of the best" in capsys.readouterr().out
