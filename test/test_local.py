@@ -174,3 +174,118 @@ def test_crossval_tests_every_clip_once_and_pools(tmp_path, one_thread):
     assert load_local_model(tmp_path / "cv" / "fold1" / "model.pt").class_names == ["bend", "jack", "wave"]
     with pytest.raises(LocalTrainError, match=r"fold\(s\) \[5\]"):
         crossval_local(cfg, tmp_path / "cv", folds=[5], progress=False)
+
+
+def test_group_width_makes_dense_blocks_and_old_files_load(tmp_path, one_thread):
+    from stae_ros.profiling.flops import clip_flops
+
+    dense = LocalClassifier(3, 4, 16, 16, **_TINY_ARCH, group_width=64)
+    grouped = LocalClassifier(3, 4, 16, 16, **_TINY_ARCH, group_width=4)
+    depthwise = _tiny_model()
+    convs = [b.depthwise[0] for b in dense.blocks]
+    assert all(c.groups == 1 for c in convs)
+    assert [b.depthwise[0].groups for b in grouped.blocks] == [c.in_channels // 4 for c in convs]
+    assert all(b.depthwise[0].groups == b.depthwise[0].in_channels for b in depthwise.blocks)
+    # a dense 3x3x3 conv costs `width` times its depthwise form: the difference of the two counts
+    extra = sum(2 * c.in_channels * 27 * (c.in_channels - 1) * 4 * (16 // 2 ** (i + 2)) ** 2
+                for i, c in enumerate(convs))
+    assert clip_flops(dense, 4, 16, 16).total - clip_flops(depthwise, 4, 16, 16).total == extra
+    with pytest.raises(ValueError, match="group_width"):
+        LocalClassifier(3, 4, 16, 16, **_TINY_ARCH, group_width=0)
+    # a file written before the option existed (no group_width in its arch) loads as depthwise
+    path = save_local_model(tmp_path / "old.pt", depthwise, _CLASSES, (4, 16, 16, 3), dict(_TINY_ARCH))
+    assert load_local_model(path).model.arch.group_width == 1
+
+
+def _fold_folder(root: Path) -> Path:
+    import numpy as np
+
+    from stae_ros.data import write_video
+
+    rows = []
+    for ci, c in enumerate(["bend", "jack", "wave"]):
+        for k in range(4):
+            frames = np.stack([np.full((16, 16, 3), 40 * ci + 5 * k + t, np.uint8) for t in range(6)])
+            write_video(root / c / f"{c}_{k}.avi", frames)
+            rows.append(f"{c}/{c}_{k}.avi,{c},{k % 2}")
+    (root / "folds.csv").write_text("clip,class,fold\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_edge_mode_cross_validates_through_stae_train_and_inits_from_a_model(tmp_path, one_thread):
+    """`mode: edge`: the same network family without a camera budget, `stae train --fold all` pools the
+    folds, and `init` copies every tensor whose shape matches (a head of another class count stays fresh)."""
+    from stae_ros.cli import main as stae_main
+
+    root = _fold_folder(tmp_path / "folder")
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text(yaml.safe_dump({"schema": "stae-camera-budgets/1", "default": "tiny", "presets": {"tiny": {
+        "device": "x", "rate_gflops": 0.001, "period_s": 0.5, "utilisation": 0.2, "budget_gflop_per_clip": 0.0001,
+        "sources": [{"title": "t", "url": "u", "figure": "f"}]}}}))
+    cfg = _config(tmp_path, mode="edge", model=dict(_TINY_ARCH, group_width=64),
+                  data={"root": str(root), "cache": False, "split": "folds", "short_clip": "pad"},
+                  train={"epochs": 1, "steps_per_epoch": 1, "batch_size": 4, "warmup_steps": 0})
+    del cfg["budget"]
+    assert load_local_config(cfg).budget_preset == "" and load_local_config(cfg).role == "edge"
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "cv"
+    assert stae_main(["train", "--config", str(path), "--out", str(out), "--fold", "all", "--no-progress"]) == 0
+    cv = json.loads((out / "cv.json").read_text())
+    assert cv["mode"] == "edge" and sorted(cv["folds"]) == ["0", "1"] and cv["pooled"]["test_clips"] == 12
+    assert cv["pooled"]["accuracy"] == pytest.approx(sum(f["accuracy"] * 6 for f in cv["folds"].values()) / 12)
+    fold1 = load_local_model(out / "fold1" / "model.pt")
+    assert fold1.extra["role"] == "edge" and fold1.model.arch.group_width == 64 and fold1.extra["budget"] == {}
+    # the same config with a camera budget that it does not fit is refused as a local model
+    with pytest.raises(LocalTrainError, match="over the tiny budget"):
+        train_local(dict(cfg, mode="local", budget={"preset": "tiny", "file": str(budgets)}), tmp_path / "no",
+                    progress=False)
+    # init from fold 1's 3-class model into the 12-class synthetic set: every tensor but the head is copied
+    two = _config(tmp_path, mode="edge", model=dict(_TINY_ARCH, group_width=64), init=str(out / "fold1" / "model.pt"),
+                  train={"epochs": 1, "steps_per_epoch": 1, "batch_size": 4, "warmup_steps": 0, "lr": 1e-9})
+    del two["budget"]
+    two["data"]["generate"] = dict(two["data"]["generate"], seed=1)
+    result = train_local(two, tmp_path / "init", progress=False, stop_after_steps=1)
+    info = json.loads((tmp_path / "init" / "metrics.json").read_text())["init"]
+    assert info["skipped"] == 2 and info["copied"] == len(fold1.model.state_dict()) - 2  # fc.weight, fc.bias
+    assert result.history
+    with pytest.raises(LocalTrainError, match="option 'stages'"):
+        train_local(two, tmp_path / "bad", progress=False, overrides={"stages": "fr"})
+
+
+def test_h264_mode_runs_an_edge_classifier_file(tmp_path, one_thread):
+    """An edge model file (`mode: edge`) configured as the h264 mode's model: the camera names it, the edge
+    labels the decoded clip with it; a file made for another clip size is refused naming it."""
+    import numpy as np
+
+    from stae_ros.data.synthetic import render_clip
+    from stae_ros.pipeline import CameraPipeline, EdgePipeline, PipelineError
+    from stae_ros.training.checkpoints import load_model
+
+    loaded = load_model(Path(__file__).resolve().parents[1] / "models" / "stae_default.pt")
+    c = loaded.config.clip
+    arch = dict(_TINY_ARCH, group_width=64, dropout=0.0)
+    torch.manual_seed(0)
+    model = LocalClassifier(len(loaded.class_names), c.frames, c.height, c.width, **arch).eval()
+    path = save_local_model(tmp_path / "edge.pt", model, list(loaded.class_names), (c.frames, c.height, c.width, 3),
+                            arch, {"role": "edge"})
+    before = torch.get_num_threads()
+    cam = CameraPipeline(loaded, codec="h264", model_files={"h264": str(path)})
+    torch.set_num_threads(before)
+    clip = render_clip(3, 77, c.frames, c.height, c.width).frames
+    enc = cam.encode(clip)
+    file_id = load_local_model(path).model_id
+    assert enc.model_id == file_id
+    edge = EdgePipeline(loaded, device="cpu", keep_recovered=True, codec_models={"h264": str(path)})
+    (r,) = edge.decode_classify([(enc.payload, "h264", enc.model_id)])
+    assert r.ok, r.error
+    x = torch.from_numpy(np.stack([r.recovered])).permute(0, 4, 1, 2, 3).float().div(255.0)
+    assert r.class_id == int(model(x).argmax(1)) and r.model_id == file_id
+    # the STAE checkpoint's ViT (no h264 model file) is another model: its clips are refused here
+    plain = CameraPipeline(loaded, codec="h264")
+    torch.set_num_threads(before)
+    (bad,) = edge.decode_classify([(plain.encode(clip).payload, "h264", plain.model_id)])
+    assert not bad.ok and "ModelMismatchError" in bad.error
+    small = save_local_model(tmp_path / "small.pt", model, list(loaded.class_names), (c.frames, 32, 32, 3), arch)
+    with pytest.raises(PipelineError, match="small.pt"):
+        EdgePipeline(loaded, device="cpu", codec_models={"h264": str(small)}).mode("h264")

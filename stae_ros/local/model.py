@@ -39,6 +39,10 @@ class LocalArch:
     dropout: float = 0.3
     motion: bool = True  #: feed frame differences next to the frames (6 input channels)
     stem_temporal_stride: int = 1  #: temporal stride of the stem (2 halves every later FLOP)
+    #: channels per group of each block's 3x3x3 convolution: 1 = depthwise (X3D); a value >= the block's
+    #: width = a dense convolution. Why an option: on a CPU, depthwise 3D convolutions are memory-bound,
+    #: so a dense one of ~8x the FLOPs trains in about the same time (the edge model uses that)
+    group_width: int = 1
 
     def validate(self) -> None:
         if len(self.stage_channels) != len(self.stage_depths) or not self.stage_channels:
@@ -49,6 +53,8 @@ class LocalArch:
             raise ValueError("arch.expansion must be > 0, arch.se_ratio and arch.dropout in [0, 1)")
         if self.stem_temporal_stride not in (1, 2):
             raise ValueError("arch.stem_temporal_stride must be 1 or 2")
+        if self.group_width < 1:
+            raise ValueError("arch.group_width must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,14 +77,19 @@ class _SqueezeExcite(nn.Module):
 
 
 class _X3DBlock(nn.Module):
-    """1x1x1 expand -> depthwise 3x3x3 (spatial stride) -> SE -> 1x1x1 project, residual when shapes allow."""
+    """1x1x1 expand -> depthwise (or grouped) 3x3x3 (spatial stride) -> SE -> 1x1x1 project, residual when
+    shapes allow."""
 
-    def __init__(self, cin: int, cout: int, expansion: float, stride: int, se_ratio: float) -> None:
+    def __init__(self, cin: int, cout: int, expansion: float, stride: int, se_ratio: float,
+                 group_width: int = 1) -> None:
         super().__init__()
         mid = max(cin, int(round(cin * expansion)))
+        groups = max(1, mid // group_width)
+        while mid % groups:  # the largest group count <= mid / group_width that divides mid
+            groups -= 1
         self.expand = nn.Sequential(nn.Conv3d(cin, mid, 1, bias=False), *_bn_act(mid))
         self.depthwise = nn.Sequential(
-            nn.Conv3d(mid, mid, 3, stride=(1, stride, stride), padding=1, groups=mid, bias=False), *_bn_act(mid)
+            nn.Conv3d(mid, mid, 3, stride=(1, stride, stride), padding=1, groups=groups, bias=False), *_bn_act(mid)
         )
         self.se = _SqueezeExcite(mid, se_ratio) if se_ratio > 0 else nn.Identity()
         self.project = nn.Sequential(nn.Conv3d(mid, cout, 1, bias=False), nn.BatchNorm3d(cout))
@@ -118,7 +129,7 @@ class LocalClassifier(nn.Module):
         c = a.stem_channels
         for cout, depth in zip(a.stage_channels, a.stage_depths):
             for i in range(depth):
-                blocks.append(_X3DBlock(c, cout, a.expansion, 2 if i == 0 else 1, a.se_ratio))
+                blocks.append(_X3DBlock(c, cout, a.expansion, 2 if i == 0 else 1, a.se_ratio, a.group_width))
                 c = cout
         self.blocks = nn.Sequential(*blocks)
         self.head_conv = nn.Sequential(nn.Conv3d(c, a.head_channels, 1, bias=False), *_bn_act(a.head_channels))

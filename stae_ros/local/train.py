@@ -10,6 +10,12 @@ evaluated and exported), gradient clipping, and strong label-preserving augmenta
 
 Before training, the network's FLOPs per clip are counted and checked against the configured camera
 budget preset (config/camera_budgets.yaml): a model that does not fit is refused, not trained.
+
+``mode: edge`` trains the same network family as the *edge* classifier (for the modes that send the
+whole clip, e.g. h264): the same file format and recipe, but no camera budget by default (its FLOPs
+are still counted and recorded) and the file says ``role: edge``. Why the same family: on a small real
+set a CNN with a frame-difference stem trains from scratch far better than the small video ViT, and
+one self-describing file format keeps the loaders and tests in one place.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ __all__ = ["LocalTrainSettings", "LocalTrainConfig", "LocalTrainResult", "LocalT
 log = logging.getLogger(__name__)
 
 _TOP_KEYS = ("name", "mode", "seed", "clip", "model", "data", "train", "augment", "budget", "eval", "device",
-             "threads", "export")
+             "threads", "export", "init")
+#: config ``mode`` -> the role written into the model file
+ROLES = {"local": "local", "edge": "edge"}
 _SHARED_AUG = tuple(AugmentConfig.__dataclass_fields__)
 _LOCAL_AUG = tuple(LocalAugment.__dataclass_fields__)
 
@@ -94,6 +102,10 @@ class LocalTrainConfig:
     threads: int = 1
     export: str = ""
     source: str = ""
+    role: str = "local"  #: "local" (camera classifier, budget-checked) or "edge" (no camera budget by default)
+    #: start from this model file's weights (a local/edge model file or a run's last.pt); tensors whose
+    #: shape differs (e.g. the head of a set with another class count) keep their fresh initialisation
+    init: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,8 +141,9 @@ def load_local_config(source: str | Path | dict[str, Any]) -> LocalTrainConfig:
         path = Path(source)
         raw = load_yaml(path, allowed=_TOP_KEYS)
     check_keys(raw, _TOP_KEYS, where=str(path))
-    if raw.get("mode", "local") != "local":
-        raise LocalTrainError(f"{path}: mode is {raw.get('mode')!r}; train_local trains 'mode: local' configs")
+    mode = raw.get("mode", "local")
+    if mode not in ROLES:
+        raise LocalTrainError(f"{path}: mode is {mode!r}; train_local trains 'mode: local' and 'mode: edge' configs")
     clip = _section(raw, "clip", path)
     check_keys(clip, ("frames", "height", "width"), where=f"{path}: clip")
     arch = _section(raw, "model", path)
@@ -149,12 +162,13 @@ def load_local_config(source: str | Path | dict[str, Any]) -> LocalTrainConfig:
         train=_build(LocalTrainSettings, _section(raw, "train", path), f"{path}: train"),
         augment=_build(AugmentConfig, {k: v for k, v in aug.items() if k in _SHARED_AUG}, f"{path}: augment"),
         local_augment=_build(LocalAugment, {k: v for k, v in aug.items() if k in _LOCAL_AUG}, f"{path}: augment"),
-        budget_preset=str(budget.get("preset", "pi4-1core") or ""),
+        budget_preset=str(budget.get("preset", "pi4-1core" if mode == "local" else "") or ""),
         budgets_file=str(budget.get("file", "config/camera_budgets.yaml")),
         enforce_budget=bool(budget.get("enforce", True)),
         eval_batch_size=int(ev.get("batch_size", 32)),
         device=str(raw.get("device", "auto")), threads=int(raw.get("threads", 1)),
-        export=str(raw.get("export", "") or ""), source=str(path),
+        export=str(raw.get("export", "") or ""), source=str(path), role=ROLES[mode],
+        init=str(raw.get("init", "") or ""),
     )
     cfg.train.validate(str(path))
     try:
@@ -242,6 +256,68 @@ def _check_budget(cfg: LocalTrainConfig, gflop: float) -> dict[str, Any]:
     return info
 
 
+_OVERRIDES = ("test_fold", "export", "device", "threads", "init")
+
+
+def apply_overrides(cfg: LocalTrainConfig, overrides: dict[str, Any] | None) -> LocalTrainConfig:
+    """A copy of ``cfg`` with the command line's values (`stae train --fold/--export/--device/--threads/--init`).
+
+    ``test_fold`` sets ``data.split: folds`` too (one fold of a cross-validation); ``export: None`` (a
+    fold model is one of k) clears the export. Other keys are refused with a one-line error.
+    """
+    cfg = copy.deepcopy(cfg)
+    for key, value in (overrides or {}).items():
+        if key not in _OVERRIDES:
+            raise LocalTrainError(f"{cfg.source}: option {key!r} does not apply to {cfg.role} training "
+                                  f"(it takes {', '.join(_OVERRIDES)})")
+        if key == "test_fold":
+            cfg.data.split, cfg.data.test_fold = "folds", int(value)
+            cfg.name = f"{cfg.name}_fold{int(value)}"
+        elif key == "export":
+            cfg.export = str(value or "")
+        elif key == "device":
+            cfg.device = str(value)
+        elif key == "threads":
+            cfg.threads = int(value)
+        elif key == "init":
+            cfg.init = str(value or "")
+    return cfg
+
+
+def load_init_state(model: torch.nn.Module, path: str | Path) -> dict[str, int]:
+    """Copy the tensors of ``path`` (a local/edge model file, or a run's last.pt: its EMA weights when it
+    has them) whose name and shape match into ``model``; {"copied": n, "skipped": m}.
+
+    Why shape-matched: pretraining on another set (e.g. the hard procedural set, 25 classes) then
+    fine-tuning on real footage (10 classes) keeps every layer but the head.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LocalTrainError(f"init: {path} not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise LocalTrainError(f"init: {path} is not a readable torch file ({type(exc).__name__})") from exc
+    state = None
+    if isinstance(blob, dict):
+        state = blob.get("state_dict") or blob.get("ema") or blob.get("model")
+    if not isinstance(state, dict):
+        raise LocalTrainError(f"init: {path} holds no state_dict / ema / model weights")
+    own = model.state_dict()
+    copied, skipped = 0, 0
+    with torch.no_grad():
+        for name, tensor in own.items():
+            src = state.get(name)
+            if isinstance(src, torch.Tensor) and src.shape == tensor.shape:
+                tensor.copy_(src)
+                copied += 1
+            else:
+                skipped += 1
+    if copied == 0:
+        raise LocalTrainError(f"init: no tensor of {path} matches the model (another architecture?)")
+    return {"copied": copied, "skipped": skipped}
+
+
 def _write_metrics(out_dir: Path, payload: dict[str, Any]) -> None:
     tmp = out_dir / "metrics.json.tmp"
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
@@ -249,8 +325,11 @@ def _write_metrics(out_dir: Path, payload: dict[str, Any]) -> None:
 
 
 def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir: str | Path, resume: bool = False,
-                progress: bool = True, *, stop_after_steps: int = 0) -> LocalTrainResult:
-    """Train the local classifier into ``out_dir`` (last.pt every epoch, model.pt, metrics.json).
+                progress: bool = True, *, stop_after_steps: int = 0,
+                overrides: dict[str, Any] | None = None) -> LocalTrainResult:
+    """Train the local (or edge) classifier into ``out_dir`` (last.pt every epoch, model.pt, metrics.json).
+
+    ``overrides``: the command line's options (:func:`apply_overrides`), e.g. ``{"test_fold": 1}``.
 
     ``resume``: continue after the last finished epoch of ``out_dir/last.pt`` (the batches drawn are
     those of an uninterrupted run). ``stop_after_steps``: stop after that many optimiser steps in
@@ -265,6 +344,7 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
 
     t_start = time.perf_counter()
     cfg = config if isinstance(config, LocalTrainConfig) else load_local_config(config)
+    cfg = apply_overrides(cfg, overrides)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
@@ -281,7 +361,12 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
     gflop = clip_flops(model, t, h, w).per_clip(1)
     budget_info = _check_budget(cfg, gflop)
     params = sum(p.numel() for p in model.parameters())
-    log.info("local classifier: %d parameters, %.4f GFLOP per %dx%dx%d clip, budget %s", params, gflop, t, h, w, budget_info or "none")
+    log.info("%s classifier: %d parameters, %.4f GFLOP per %dx%dx%d clip, budget %s", cfg.role, params, gflop, t, h, w,
+             budget_info or "none")
+    init_info: dict[str, Any] = {}
+    if cfg.init and not resume:
+        init_info = {"from": cfg.init, **load_init_state(model, cfg.init)}
+        log.info("initialised from %s: %d tensors copied, %d left fresh", cfg.init, init_info["copied"], init_info["skipped"])
     model.to(dev)
     ema = copy.deepcopy(model).eval() if cfg.train.ema_decay > 0 else None
     opt = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.lr)
@@ -320,7 +405,7 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
         log.info("resuming after epoch %d (step %d)", start_epoch, global_step)
 
     base = {"config": cfg.to_dict(), "class_names": class_names, "gflop_per_clip": gflop, "params": params,
-            "budget": budget_info, "train_clips": n, "test_clips": len(test_y)}
+            "budget": budget_info, "train_clips": n, "test_clips": len(test_y), "role": cfg.role, "init": init_info}
     steps_this_call, stopped = 0, False
     with _open_stream(shared, t, (h, w), class_names) as stream:
         for epoch in range(start_epoch, cfg.train.epochs):
@@ -330,7 +415,7 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
             t_epoch = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
             bar = tqdm(_epoch_batches(shared, stream, cfg.train.batch_size, perm, train_x, train_y, 0, epoch, steps),
-                       total=steps, desc=f"local {epoch + 1}/{cfg.train.epochs}", disable=not progress, leave=False)
+                       total=steps, desc=f"{cfg.role} {epoch + 1}/{cfg.train.epochs}", disable=not progress, leave=False)
             for step, (xb, yb) in enumerate(bar):
                 if len(yb) == 0:
                     break
@@ -380,8 +465,10 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
     final = dict(history[-1]) if history else {}
     final["ms_per_clip_1thread"] = round(time_local_ms(eval_model, t, h, w), 3)
     final["gflop_per_clip"] = gflop
+    final["accuracy"] = final.get("test_acc")  # the key `stae train --fold` pools
+    final["test_clips"] = len(test_y)
     model_path = save_local_model(out_dir / "model.pt", eval_model, class_names, (t, h, w, 3), arch,
-                                  extra={"name": cfg.name, "gflop_per_clip": gflop, "params": params, "budget": budget_info,
+                                  extra={"name": cfg.name, "role": cfg.role, "gflop_per_clip": gflop, "params": params, "budget": budget_info,
                                          "test_acc": final.get("test_acc"), "epochs": len(history), "data_root": cfg.data.root})
     final["model_id"] = load_local_model(model_path).model_id
     wall = time.perf_counter() - t_start

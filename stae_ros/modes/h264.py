@@ -1,5 +1,7 @@
 """h264: the clip as plain H.264, as a robot streams video today, classified on the edge by the STAE
-checkpoint's ViT (every pixel arrives, so no recovery step).
+checkpoint's ViT (every pixel arrives, so no recovery step), or by the mode's own model file when one
+is configured (``model_files["h264"]``: an edge classifier that `stae train` writes with ``mode: edge``,
+a self-describing file of the stae_ros.local network family, too large for the camera to run).
 
 Camera: libx264 through PyAV with the encoder kept open across clips, one GOP per clip (one IDR),
 ``tune=zerolatency`` (no B-frames, no lookahead), SEI stripped (the same encoder as the bench's
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 
 from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_budget, check_clip,
-                   freeze_settings, state_identity)
+                   freeze_settings, load_mode_file, state_identity)
 from .errors import BudgetError, PipelineError
 
 __all__ = ["NAME", "VERSION", "DEFAULTS", "H264Camera", "H264Edge", "pack", "unpack", "decode_stream", "camera", "edge"]
@@ -95,6 +97,20 @@ def decode_stream(stream: bytes, frames: int, height: int, width: int) -> np.nda
         raise H264PayloadError(f"h264 stream refused: {exc}") from exc
 
 
+def _edge_classifier(ctx: ModeContext) -> Any:
+    """The mode's own edge classifier file (stae_ros.local format), or None when none is configured; a file
+    made for another clip size than the STAE checkpoint's is refused (PipelineError naming it)."""
+    if not ctx.model_file(NAME):
+        return None
+    from stae_ros.local import LocalModelError, load_local_model
+
+    _, file = load_mode_file(NAME, ctx.model_file(NAME), "", load_local_model, LocalModelError)
+    if tuple(file.shape) != tuple(ctx.stae_shape):
+        raise PipelineError(f"the {NAME} model {file.model_id} was trained on {file.shape} clips, the camera cuts "
+                            f"{tuple(ctx.stae_shape)}")
+    return file
+
+
 def _scaled(shape: tuple[int, int, int, int], scale: int) -> tuple[int, int]:
     """(h, w) a clip of ``shape`` is coded at for divisor ``scale``; BudgetError when it does not divide."""
     _, h, w, _ = shape
@@ -113,8 +129,10 @@ class H264Camera:
 
     def __init__(self, ctx: ModeContext) -> None:
         self.shape = ctx.stae_shape
-        self.class_names = list(ctx.loaded.class_names)
-        self.model_id = state_identity(ctx.loaded)  # the edge's classifier: the STAE checkpoint's ViT
+        own = _edge_classifier(ctx)
+        self.class_names = list(own.class_names if own else ctx.loaded.class_names)
+        # the edge's classifier: the mode's own file, else the STAE checkpoint's ViT
+        self.model_id = own.model_id if own else state_identity(ctx.loaded)
         self._settings: dict[str, Any] = {}
         self._codec: Any = None
         self._size = self.shape[1:3]
@@ -179,10 +197,16 @@ class H264Edge:
 
     def __init__(self, ctx: ModeContext) -> None:
         self.device = ctx.device if ctx.device is not None else torch.device("cpu")
-        self.model = ctx.loaded.model.to(self.device).eval()
         self.shape = ctx.stae_shape
-        self.class_names = list(ctx.loaded.class_names)
-        self.model_id = state_identity(ctx.loaded)
+        own = _edge_classifier(ctx)
+        if own is not None:
+            self.model = own.model.to(self.device).eval()
+            self._logits = self.model
+            self.class_names, self.model_id = list(own.class_names), own.model_id
+        else:
+            self.model = ctx.loaded.model.to(self.device).eval()
+            self._logits = self.model.classify
+            self.class_names, self.model_id = list(ctx.loaded.class_names), state_identity(ctx.loaded)
 
     def decode(self, data: bytes) -> Decoded:
         scale, stream = unpack(bytes(data))
@@ -200,7 +224,7 @@ class H264Edge:
     def classify(self, items: list[Decoded], keep_recovered: bool = False) -> Classified:
         clips = [d.data for d in items]
         x = torch.from_numpy(np.stack(clips)).to(self.device).permute(0, 4, 1, 2, 3).float().div_(255.0)
-        return Classified(self.model.classify(x), clips if keep_recovered else None)
+        return Classified(self._logits(x), clips if keep_recovered else None)
 
 
 def camera(ctx: ModeContext) -> H264Camera:

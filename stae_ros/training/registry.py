@@ -29,6 +29,7 @@ MODES: dict[str, str] = {
     "stae-latent": "stae_ros.training.latent:train_latent_mode",
     "stae-roi264": "stae_ros.training.roi264:train_roi264_mode",
     "local": "stae_ros.local:train_local",
+    "edge": "stae_ros.local:train_local",  # the edge classifier of the whole-clip modes (same family, no camera budget)
     "h264-cd": "stae_ros.training.h264_cd:train_h264_cd_mode",
 }
 
