@@ -162,7 +162,7 @@ def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: s
     modes = list(dict.fromkeys(m for r in results.values() for m in r["curves"]))
     cmap = plt.get_cmap("tab10")
     colors = {m: cmap(i % 10) for i, m in enumerate(modes)}
-    fig, axes = plt.subplots(len(sets), 1, figsize=(9, 4.2 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 1, figsize=(13, 3.8 * len(sets) + 0.6), squeeze=False)
     for ax, (name, res) in zip(axes[:, 0], results.items()):
         rates = [r / 1e6 for r in res["rates_bps"]]
         for band in res["winners"]:
@@ -181,11 +181,12 @@ def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: s
         ax.set_yscale("log")
         ax.set_xlabel("uplink rate (Mbit/s, log)")
         ax.set_ylabel("ms per clip (log)")
-        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips): camera on {camera} "
-                     f"+ uplink + edge; shaded = fastest mode within {100 * accuracy_margin:.0f} points of the best",
-                     fontsize=9)
+        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.suptitle(f"Completion time per clip = camera time on {camera} (host one-thread ms x {camera_slowdown:.1f}) + "
+                 f"bytes / uplink rate + edge time\nshaded: the fastest mode among those within "
+                 f"{100 * accuracy_margin:.0f} points of the most accurate (dotted: below that)", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
