@@ -125,6 +125,8 @@ def markdown_tables(report: dict[str, Any]) -> str:
     out = [f"Clip {clip['frames']}×{clip['height']}×{clip['width']}×3 (float32 {clip['float32_bytes']:,} B, "
            f"uint8 {clip['uint8_bytes']:,} B); checkpoint stage `{report.get('checkpoint_stage')}`.", "",
            _adaptation_line(report), "", _timing_line(report), "", stability_line(report), ""]
+    out += crossval_lines(report)
+    out += byte_range_table(report)
     out += ["| method | point | bytes/clip mean | p95 | × vs float32 | × vs H.264 @ equal acc | acc zero-shot | acc adapted | PSNR dB "
             "| camera ms (1 thr) | edge ms | camera RSS MB | edge RSS MB |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -170,6 +172,64 @@ def markdown_tables(report: dict[str, Any]) -> str:
                     out.append(f"| {key} ×{f['clips']} | {r['name']} | {r['bytes_mean']:,.0f} | {r['bytes_p95']:,.0f} | "
                                f"{r['camera_ms']:.2f} | {r['edge_ms']:.2f} |")
     return "\n".join(out) + "\n"
+
+
+#: upper edges (bytes per clip) of the byte ranges of :func:`byte_range_table`
+BYTE_RANGES: tuple[float, ...] = (250, 500, 1000, 2000, 4000, 8000, 16000, 64000, float("inf"))
+
+
+def _range_family(r: dict[str, Any]) -> str:
+    """The column a row goes to: down-scaled H.264/H.265 points get their own (``h264 x0.5``)."""
+    scale = (r.get("spec") or {}).get("scale")
+    return f"{r['family']} x{scale:g}" if scale not in (None, 1, 1.0) else str(r["family"])
+
+
+def byte_range_table(report: dict[str, Any]) -> list[str]:
+    """Markdown: per byte range (bytes per clip), each method's most accurate point in that range,
+    next to the raw clip and the local classifier (0 bytes): the rate-accuracy curves in one table."""
+    rows = [r for r in report["rows"] if "error" not in r and "acc" in r and "bytes_mean" in r and r["family"] != "raw"]
+    if not rows:
+        return []
+    fams = list(dict.fromkeys(_range_family(r) for r in sorted(rows, key=lambda r: str(r["family"]))))
+    out = ["Most accurate point per byte range (accuracy, bytes; the classifier adapted per codec):", "",
+           "| bytes/clip | " + " | ".join(fams) + " |", "|---|" + "---:|" * len(fams)]
+    lo = 0.0
+    for hi in BYTE_RANGES:
+        cells = []
+        for fam in fams:
+            pts = [r for r in rows if _range_family(r) == fam and lo <= r["bytes_mean"] < hi]
+            best = max(pts, key=lambda r: (r["acc"], -r["bytes_mean"])) if pts else None
+            cells.append("" if best is None else f"{100 * best['acc']:.1f}% ({best['bytes_mean']:,.0f} B, {best['name']})")
+        if any(cells):
+            label = f"{lo:,.0f}–{hi:,.0f}" if hi != float("inf") else f"≥ {lo:,.0f}"
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        lo = hi
+    raw = next((r for r in report["rows"] if r.get("family") == "raw" and "acc" in r), None)
+    if raw is not None:
+        out += ["", f"Raw clip ({raw['bytes_mean']:,.0f} B): {100 * raw['acc']:.1f}% (edge classifier adapted the same way; "
+                f"zero-shot {100 * raw['acc_zero_shot']:.1f}%)."]
+    for lm in report.get("local_models") or []:
+        out.append(f"Local classifier `{lm['path']}` on the camera (0 B): {100 * lm['acc']:.1f}% ({lm['correct']}/{lm['n']}), "
+                   f"{lm['camera_gflop']:.3f} GFLOP and {lm['camera_ms']:.1f} ms per clip on one host thread.")
+    return out + [""]
+
+
+def crossval_lines(report: dict[str, Any]) -> list[str]:
+    """How a ``--fold`` run was split and which files each fold used."""
+    cv = report.get("crossval")
+    if not cv:
+        return []
+    out = [f"Cross-validated over {len(cv['folds'])} folds of `{cv['folds_file']}`: each fold's own checkpoint, adapted "
+           "per codec on that fold's training clips only, scored on its test clips; accuracy pooled over every test "
+           f"clip, bytes averaged over every test clip; camera/edge times taken once, with fold {cv['timed_with_fold']}'s files.",
+           "", "| fold | test clips | adaptation clips | checkpoint |", "|---:|---:|---:|---|"]
+    out += [f"| {f} | {cv['test_clips'][str(f)]} | {cv['finetune_clips'][str(f)]} | `{cv['checkpoints'][str(f)]}` |"
+            for f in cv["folds"]]
+    edge = report.get("edge_classifier")
+    if edge:
+        out += ["", f"Classifier adapted per codec: the edge model `{edge.get('pattern', edge['path'])}` "
+                f"({edge['gflop']:.3f} GFLOP, {edge['ms']:.1f} ms per clip on one host thread), not the STAE checkpoint's ViT."]
+    return out + [""]
 
 
 def write_markdown(report: dict[str, Any], path: str | Path) -> Path:
