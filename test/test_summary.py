@@ -237,3 +237,21 @@ def test_completion_command_writes_the_figure(tmp_path, capsys) -> None:
     data = json.loads((tmp_path / "c.json").read_text())
     assert data["camera_slowdown"] == pytest.approx(data["host"]["rate_gflops"] / data["camera"]["rate_gflops"])
     assert "fastest within 5 points of the best" in capsys.readouterr().out
+
+
+def test_replace_modes_updates_only_those_modes_of_a_set() -> None:
+    base = _completion_summary()
+    update = json.loads(json.dumps(base))
+    new_local = {"mode": "local", "setting": "new net", "accuracy": 0.9, "bytes_mean": 0.0, "camera_gflop": 0.4,
+                 "camera_ms": 5.0, "edge_gflop": 0.0, "edge_ms": 0.0}
+    update["sets"]["s"]["points"] = [new_local, dict(base["sets"]["s"]["points"][2], accuracy=0.1)]
+    update.update(command="y", date="2026-02-02")
+    update["sets"]["s"]["command"] = "y"
+    out = sm.replace_modes(base, update, ["local"])
+    pts = out["sets"]["s"]["points"]
+    assert [p["setting"] for p in pts if p["mode"] == "local"] == ["new net"]  # both old local points replaced
+    assert [p["accuracy"] for p in pts if p["mode"] == "h264"] == [0.81, 0.60]  # other modes kept as they were
+    assert out["sets"]["s"]["command"].startswith("x ; local points measured again: y")
+    assert out["sets"]["s"]["date"] == "2026-02-02"
+    with pytest.raises(sm.SummaryError, match="no points of mode"):
+        sm.replace_modes(base, update, ["stae-latent"])

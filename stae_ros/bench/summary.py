@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping
 __all__ = ["BASE_MODES", "SET_KINDS", "SummaryError", "known_modes", "validate", "from_bench_report", "merge",
            "load_summary", "write_summary", "record_bench", "bench_summary_path", "bench_command", "results_table", "replace_block",
            "readme_block", "current_block", "bench_flop_counter", "DEFAULT_PATH", "BEGIN", "END", "register_summary_args", "register_readme_args",
-           "run_summary", "run_readme", "register_completion_args", "run_completion"]
+           "run_summary", "run_readme", "register_completion_args", "run_completion", "replace_modes"]
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +415,29 @@ def merge(*summaries: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def replace_modes(existing: Mapping[str, Any], update: Mapping[str, Any], modes: Iterable[str]) -> dict[str, Any]:
+    """``existing`` with the points of ``modes`` in ``update``'s one set replaced by ``update``'s.
+
+    Why: when a model file changes, re-measuring only its payloads keeps every other point of the
+    set as measured (same clips, same adaptation recipe) instead of a full rerun; the entry's
+    command names both runs and its date becomes the update's."""
+    modes = set(modes)
+    (name, new), = update["sets"].items()
+    if name not in existing.get("sets", {}):
+        raise SummaryError(f"sets.{name}: not in the summary file, so there is nothing to update (leave out --modes)")
+    got = {p["mode"] for p in new["points"]} & modes
+    if got != modes:
+        raise SummaryError(f"sets.{name}: the report has no points of mode(s) {', '.join(sorted(modes - got))}")
+    old = dict(existing["sets"][name])
+    old["points"] = [p for p in old["points"] if p["mode"] not in modes] + [p for p in new["points"] if p["mode"] in modes]
+    old["command"] = (f"{old.get('command', existing['command'])} ; {', '.join(sorted(modes))} points measured again: "
+                      f"{new.get('command', update['command'])}")
+    old["date"], old["host"] = new.get("date", update["date"]), new.get("host", update["host"])
+    out = {"command": update["command"], "date": update["date"], "host": update["host"], "sets": {name: old}}
+    validate(out)
+    return out
+
+
 def load_summary(path: str | Path) -> dict[str, Any]:
     """Read and validate a summary file (:class:`SummaryError` with the file name if it is not one)."""
     path = Path(path)
@@ -536,6 +559,10 @@ def register_summary_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=SET_KINDS, default=None, help="data set kind (default: from the data root)")
     p.add_argument("--command", dest="bench_cmd", default=None,
                    help="the command that produced the report (default: rebuilt from its options)")
+    p.add_argument("--modes", nargs="+", default=None, metavar="MODE",
+                   help="with --from-bench: only these modes of the report replace the same modes in the set's "
+                        "entry already in the file (e.g. after a model file changed, a run --only over those "
+                        "payloads); the set's other points stay, and its command lists both runs")
 
 
 def register_readme_args(p: argparse.ArgumentParser) -> None:
@@ -598,6 +625,8 @@ def run_summary(args: argparse.Namespace) -> int:
             raise SummaryError(f"{args.from_bench}: not a `stae bench codecs` report (no rows)")
         summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
                                     camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
+        if args.modes:
+            summary = replace_modes(load_summary(args.out), summary, args.modes)
         merged = write_summary(summary, args.out)
     except (OSError, json.JSONDecodeError, SummaryError) as exc:
         print(f"stae bench summary: {exc}")
