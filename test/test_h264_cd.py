@@ -181,3 +181,114 @@ def test_edge_cost_bench_compares_both_paths(tmp_path: Path) -> None:
     assert 0 < cd["edge_gflop"] < full["edge_gflop"] and full["accuracy"] is None  # untrained reference: cost only
     assert cd["parse_ms"] > 0 and cd["network_ms"] > 0 and full["decode_ms"] > 0 and full["model_ms"] > 0
     assert r["flop_ratio"] == pytest.approx(full["edge_gflop"] / cd["edge_gflop"])
+
+
+def _marked_motion(n: int, seed: int, grid: int = 8, size: int = 16, frames: int = 7) -> tuple[torch.Tensor, ...]:
+    """Two 2x2-cell patches move in opposite x directions; only the one marked in the I-frame is the
+    actor, and the label is the actor's direction (0 = right, 1 = left). The motion field alone is
+    the same in both classes up to where the patches are; the I-frame says which patch to read."""
+    rng = np.random.default_rng(seed)
+    iframe, pframes = torch.zeros(n, 3, size, size), torch.zeros(n, frames - 1, 3, grid, grid)
+    y = torch.as_tensor(rng.integers(0, 2, n))
+    r = size // grid
+    for i in range(n):
+        while True:
+            a, b = rng.integers(0, grid - 1, 2), rng.integers(0, grid - 1, 2)
+            if abs(int(a[0]) - int(b[0])) > 2 or abs(int(a[1]) - int(b[1])) > 2:
+                break
+        d = 1.0 if int(y[i]) == 0 else -1.0
+        iframe[i, :, a[0] * r:(a[0] + 2) * r, a[1] * r:(a[1] + 2) * r] = 1.0  # the actor: bright
+        iframe[i, 2, b[0] * r:(b[0] + 2) * r, b[1] * r:(b[1] + 2) * r] = 0.3  # the distractor: dim
+        pframes[i, :, 0, a[0]:a[0] + 2, a[1]:a[1] + 2] = d
+        pframes[i, :, 0, b[0]:b[0] + 2, b[1]:b[1] + 2] = -d
+    return iframe, pframes, y
+
+
+def _fit_marked_motion(context: int) -> float:
+    torch.manual_seed(0)
+    net = CDNet(CDConfig(num_classes=2, frames=7, grid_h=8, grid_w=8, iframe_size=16, width=8, hidden=16, dropout=0.0,
+                         accumulate=2, segments=1, spatial=1, iframe_context=context))
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    x_i, x_p, y = _marked_motion(256, 1)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        j = torch.randint(0, len(y), (32,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(net(x_i[j], x_p[j]), y[j])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x_i, x_p, y = _marked_motion(200, 2)
+    with torch.no_grad():
+        return float((net.eval()(x_i, x_p).argmax(1) == y).float().mean())
+
+
+def test_iframe_context_tells_the_actor_from_the_distractor() -> None:
+    """With the I-frame's map fed into the spiking modulator, the network reads the motion of the
+    patch the I-frame marks; without it, it can only guess from what pooling leaks of position."""
+    with_context, without = _fit_marked_motion(4), _fit_marked_motion(0)
+    assert with_context >= 0.95
+    assert with_context >= without + 0.05
+
+
+def test_iframe_context_model_file_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = FeatureSpec(frames=8, height=32, width=32, block=4, iframe_size=32)
+    net = CDNet(CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=32, width=8, hidden=16,
+                         iframe_context=4)).eval()
+    path = save_cd_model(tmp_path / "ctx.pt", net, spec, ["a", "b", "c"])
+    gop = extract_gop(H264Codec(crf=28, preset="ultrafast", stream=True).encode(_shifting_clip(1, 0, 8, 32)), spec)
+    x = gop_tensors(gop.iframe[None], gop.mv[None], gop.residual[None])
+    loaded = load_cd_model(path)
+    assert loaded.model.cfg.iframe_context == 4
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(*x), net(*x))
+        net = loaded.model
+        maps = [net.context_map(net.istream[:2](i), (8, 8)) for i in (x[0], x[0].flip(-1))]
+        assert maps[0] is not None and maps[0].shape == (1, 4, 8, 8)
+        seen: list[torch.Tensor] = []
+        hook = net.convs[0].register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+        net(*x)
+        hook.remove()
+        # the modulator's first layer reads, at each of its 7 steps (P-frames), the 3 P-frame channels and the I-frame's map
+        assert seen[0].shape == (7, 3 + 4, 8, 8)
+        torch.testing.assert_close(seen[0][:, 3:], maps[0].expand(7, -1, -1, -1))
+        assert not torch.equal(maps[0], maps[1])  # and that map follows the I-frame
+        assert CDNet(CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=32, width=8)).context_map(
+            maps[0], (8, 8)) is None
+    with pytest.raises(ValueError, match="iframe_context"):
+        CDConfig(num_classes=3, iframe_context=-1)
+
+
+def test_cumulative_motion_is_the_running_sum() -> None:
+    """With ``cumulative``, each modulator step also reads the displacement since the I-frame."""
+    torch.manual_seed(0)
+    net = CDNet(CDConfig(num_classes=3, frames=7, grid_h=8, grid_w=8, iframe_size=16, width=8, accumulate=2,
+                         segments=1, cumulative=True)).eval()
+    pframes = torch.randn(2, 6, 3, 8, 8)
+    seen: list[torch.Tensor] = []
+    hook = net.convs[0].register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+    with torch.no_grad():
+        net(torch.rand(2, 3, 16, 16), pframes)
+    hook.remove()
+    steps = pframes.view(2, 3, 2, 3, 8, 8).sum(2)  # 6 P-frames, 2 per step
+    x = seen[0].view(2, 3, 5, 8, 8)
+    torch.testing.assert_close(x[:, :, :3], steps)
+    torch.testing.assert_close(x[:, :, 3:], steps[:, :, :2].cumsum(1))
+
+
+def test_ablation_holds_out_training_clips(tmp_path: Path) -> None:
+    """A variant trains on the training clips not held out and is scored on the held-out ones (the
+    test split only for information); the feature caches are written to the run folder and reused."""
+    from stae_ros.compressed.ablation import run_variant
+
+    cfg = _tiny_config(tmp_path)
+    run = tmp_path / "run"
+    r = run_variant(str(cfg), str(run), {"iframe_context": 2, "cumulative": True}, steps=2, val_every=2, progress=False)
+    assert r["val_clips"] == 12 and r["steps"] == 2 and r["distill"] == 0.0  # 24 training clips, every 2nd held out
+    assert 0.0 <= r["val_acc"] <= 1.0 and 0.0 <= r["test_acc"] <= 1.0
+    assert r["model"]["iframe_context"] == 2 and r["model"]["width"] == 8  # the config's model: plus the overrides
+    caches = sorted(p.name for p in run.glob("features_*.npz"))
+    assert caches == ["features_test_crf28.npz", "features_train_crf28.npz"]
+    stamp = (run / "features_train_crf28.npz").stat().st_mtime_ns
+    run_variant(str(cfg), str(run), {}, steps=1, val_every=2, progress=False)
+    assert (run / "features_train_crf28.npz").stat().st_mtime_ns == stamp

@@ -105,6 +105,16 @@ class CDConfig:
     flow_derivatives: bool = False
     segments: int = 4  #: the last STM layer's potential is averaged over this many stretches of the GOP
     spatial: int = 2  #: ... and over spatial x spatial regions (order and layout reach the head)
+    #: channels of I-frame context fed into the STM at every step (0 = none): the I-frame stream's
+    #: first feature map, pooled onto the motion grid and concatenated to each P-frame map. Why: the
+    #: I-frame says *where the actor is and how it lies* (a bright bar among muted clutter), and the
+    #: motion field alone cannot tell the actor's vectors from the distractors', nor the turning
+    #: direction of a bar about its end (that needs the bar's orientation next to its motion)
+    iframe_context: int = 0
+    #: append the motion accumulated since the I-frame (a running sum of the per-picture vectors,
+    #: the paper's P-frames traced back to the I-frame) to each P-frame map: position relative to
+    #: the I-frame, which a per-step field does not give once the LIF layers have thresholded it
+    cumulative: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +132,8 @@ class CDConfig:
                              f"spatial >= 1; got {self}")
         if min(self.grid_h, self.grid_w, self.iframe_size) < 4:
             raise ValueError(f"CDConfig grid and iframe_size must be >= 4; got {self}")
+        if self.iframe_context < 0:
+            raise ValueError(f"CDConfig iframe_context must be >= 0; got {self}")
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -151,16 +163,22 @@ class CDNet(nn.Module):
         self.istream = nn.Sequential(_conv(3, w // 4, 2), nn.ReLU(inplace=True), _conv(w // 4, w // 2, 2),
                                      nn.ReLU(inplace=True), _conv(w // 2, w, 2), nn.ReLU(inplace=True),
                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        cin = 5 if cfg.flow_derivatives else 3
+        cin = 3 + (2 if cfg.flow_derivatives else 0) + (2 if cfg.cumulative else 0)
+        self.context = None
+        if cfg.iframe_context > 0:  # a 1x1 projection of the I-frame stream's first feature map
+            self.context = nn.Sequential(nn.Conv2d(w // 4, cfg.iframe_context, 1, bias=False),
+                                         nn.BatchNorm2d(cfg.iframe_context), nn.ReLU(inplace=True))
+            cin += cfg.iframe_context
         self.convs = nn.ModuleList([_conv(cin, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
         self.lifs = nn.ModuleList([LIF(cfg.leak, cfg.threshold) for _ in self.convs])
         self.pool = nn.AdaptiveAvgPool3d((cfg.segments, cfg.spatial, cfg.spatial))
         self.head = nn.Sequential(nn.Linear(w + w * cfg.segments * cfg.spatial ** 2, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
                                   nn.Linear(cfg.hidden, cfg.num_classes))
 
-    def stm(self, pframes: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+    def stm(self, pframes: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, list[float]]:
         """The spiking temporal modulator: (the last layer's membrane potential averaged over
-        segments x spatial x spatial regions of the GOP, B,w*segments*spatial^2; spike rate per layer)."""
+        segments x spatial x spatial regions of the GOP, B,w*segments*spatial^2; spike rate per layer).
+        ``context`` (B,c,gh,gw, the I-frame's map on the motion grid) joins every step's input."""
         x = pframes
         if self.cfg.flow_derivatives:
             x = torch.cat([x, _curl_div(x[:, :, 0], x[:, :, 1])], dim=2)
@@ -170,6 +188,10 @@ class CDNet(nn.Module):
             if pad:
                 x = torch.cat([x, x.new_zeros(x.shape[0], pad, *x.shape[2:])], dim=1)
             x = x.view(x.shape[0], -1, k, *x.shape[2:]).sum(2)
+        if self.cfg.cumulative:  # displacement since the I-frame, at the end of each step
+            x = torch.cat([x, x[:, :, :2].cumsum(1)], dim=2)
+        if context is not None:
+            x = torch.cat([x, context.unsqueeze(1).expand(-1, x.shape[1], -1, -1, -1)], dim=2)
         b, t = x.shape[:2]
         rates = []
         potential = None
@@ -182,8 +204,19 @@ class CDNet(nn.Module):
         return self.pool(potential.transpose(1, 2)).flatten(1), rates
 
     def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
-        motion, _ = self.stm(pframes)
-        return self.head(torch.cat([self.istream(iframe), motion], dim=1))
+        if self.context is None:
+            motion, _ = self.stm(pframes)
+            return self.head(torch.cat([self.istream(iframe), motion], dim=1))
+        first = self.istream[:2](iframe)  # the first conv + ReLU, shared by both uses
+        motion, _ = self.stm(pframes, self.context_map(first, pframes.shape[-2:]))
+        return self.head(torch.cat([self.istream[2:](first), motion], dim=1))
+
+    def context_map(self, first: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor | None:
+        """The I-frame context on the motion grid (B,iframe_context,gh,gw) from the I-frame stream's
+        first feature map, or None when the network has no context channels."""
+        if self.context is None:
+            return None
+        return nn.functional.adaptive_avg_pool2d(self.context(first), tuple(grid))
 
 
 #: the residual energy (mean |luma error| / 255, typically 0.001..0.05) is multiplied by this before
