@@ -255,3 +255,6 @@ def test_replace_modes_updates_only_those_modes_of_a_set() -> None:
     assert out["sets"]["s"]["date"] == "2026-02-02"
     with pytest.raises(sm.SummaryError, match="no points of mode"):
         sm.replace_modes(base, update, ["stae-latent"])
+    kept = sm.replace_modes(base, update, ["local"], note="busy host", keep=["small net"])["sets"]["s"]["points"]
+    assert sorted((p["setting"], p.get("note")) for p in kept if p["mode"] == "local") == [("new net", "busy host"),
+                                                                                         ("small net", None)]

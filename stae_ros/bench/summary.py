@@ -415,12 +415,14 @@ def merge(*summaries: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def replace_modes(existing: Mapping[str, Any], update: Mapping[str, Any], modes: Iterable[str]) -> dict[str, Any]:
+def replace_modes(existing: Mapping[str, Any], update: Mapping[str, Any], modes: Iterable[str],
+                  note: str | None = None, keep: Iterable[str] = ()) -> dict[str, Any]:
     """``existing`` with the points of ``modes`` in ``update``'s one set replaced by ``update``'s.
 
     Why: when a model file changes, re-measuring only its payloads keeps every other point of the
     set as measured (same clips, same adaptation recipe) instead of a full rerun; the entry's
-    command names both runs and its date becomes the update's."""
+    command names both runs and its date becomes the update's. Points whose setting is in ``keep``
+    stay as they were (e.g. a point the later run measured again under other host conditions)."""
     modes = set(modes)
     (name, new), = update["sets"].items()
     if name not in existing.get("sets", {}):
@@ -429,7 +431,12 @@ def replace_modes(existing: Mapping[str, Any], update: Mapping[str, Any], modes:
     if got != modes:
         raise SummaryError(f"sets.{name}: the report has no points of mode(s) {', '.join(sorted(modes - got))}")
     old = dict(existing["sets"][name])
-    old["points"] = [p for p in old["points"] if p["mode"] not in modes] + [p for p in new["points"] if p["mode"] in modes]
+    keep = set(keep)
+    added = [dict(p) for p in new["points"] if p["mode"] in modes and p["setting"] not in keep]
+    if note:  # e.g. how the later run's conditions differ from the set's other points
+        for p in added:
+            p["note"] = f"{p['note']}; {note}" if p.get("note") else note
+    old["points"] = [p for p in old["points"] if p["mode"] not in modes or p["setting"] in keep] + added
     old["command"] = (f"{old.get('command', existing['command'])} ; {', '.join(sorted(modes))} points measured again: "
                       f"{new.get('command', update['command'])}")
     old["date"], old["host"] = new.get("date", update["date"]), new.get("host", update["host"])
@@ -563,6 +570,9 @@ def register_summary_args(p: argparse.ArgumentParser) -> None:
                    help="with --from-bench: only these modes of the report replace the same modes in the set's "
                         "entry already in the file (e.g. after a model file changed, a run --only over those "
                         "payloads); the set's other points stay, and its command lists both runs")
+    p.add_argument("--note", default=None, help="with --modes: a note added to every replaced point")
+    p.add_argument("--keep", nargs="+", default=[], metavar="SETTING",
+                   help="with --modes: points of these settings keep their entry in the file")
 
 
 def register_readme_args(p: argparse.ArgumentParser) -> None:
@@ -626,7 +636,7 @@ def run_summary(args: argparse.Namespace) -> int:
         summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
                                     camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
         if args.modes:
-            summary = replace_modes(load_summary(args.out), summary, args.modes)
+            summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
     except (OSError, json.JSONDecodeError, SummaryError) as exc:
         print(f"stae bench summary: {exc}")
