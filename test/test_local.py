@@ -289,3 +289,20 @@ def test_h264_mode_runs_an_edge_classifier_file(tmp_path, one_thread):
     small = save_local_model(tmp_path / "small.pt", model, list(loaded.class_names), (c.frames, 32, 32, 3), arch)
     with pytest.raises(PipelineError, match="small.pt"):
         EdgePipeline(loaded, device="cpu", codec_models={"h264": str(small)}).mode("h264")
+
+
+def test_flip_average_is_mirror_invariant_in_eval_and_counts_twice(one_thread):
+    from stae_ros.profiling.flops import clip_flops
+
+    torch.manual_seed(0)
+    model = LocalClassifier(3, 4, 16, 16, **_TINY_ARCH, flip_average=True).eval()
+    x = torch.rand(2, 3, 4, 16, 16)
+    assert torch.allclose(model(x), model(x.flip(-1)), atol=1e-6)
+    plain = LocalClassifier(3, 4, 16, 16, **_TINY_ARCH)
+    plain.load_state_dict(model.state_dict())
+    plain.eval()
+    assert not torch.allclose(plain(x), plain(x.flip(-1)), atol=1e-6)
+    assert torch.allclose(model(x), 0.5 * (plain(x) + plain(x.flip(-1))), atol=1e-6)
+    assert clip_flops(model, 4, 16, 16).total == 2 * clip_flops(plain, 4, 16, 16).total  # the head runs per view too
+    model.train()  # training sees single views (the flip is an augmentation there)
+    assert model(x).shape == (2, 3)

@@ -43,6 +43,9 @@ class LocalArch:
     #: width = a dense convolution. Why an option: on a CPU, depthwise 3D convolutions are memory-bound,
     #: so a dense one of ~8x the FLOPs trains in about the same time (the edge model uses that)
     group_width: int = 1
+    #: in eval mode, average the logits of the clip and of its left-right mirror (twice the cost). Only
+    #: for class sets that mirror (Weizmann: walking left is walking); never where left/right are classes
+    flip_average: bool = False
 
     def validate(self) -> None:
         if len(self.stage_channels) != len(self.stage_depths) or not self.stage_channels:
@@ -157,7 +160,10 @@ class LocalClassifier(nn.Module):
         return y.mean(dim=(2, 3, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.features(x)))
+        logits = self.fc(self.dropout(self.features(x)))
+        if self.arch.flip_average and not self.training:
+            logits = 0.5 * (logits + self.fc(self.features(x.flip(-1))))
+        return logits
 
     def shape(self) -> tuple[int, int, int, int]:
         """The (T,H,W,C) clip shape the model was built for."""
