@@ -290,5 +290,10 @@ def test_ablation_holds_out_training_clips(tmp_path: Path) -> None:
     caches = sorted(p.name for p in run.glob("features_*.npz"))
     assert caches == ["features_test_crf28.npz", "features_train_crf28.npz"]
     stamp = (run / "features_train_crf28.npz").stat().st_mtime_ns
-    run_variant(str(cfg), str(run), {}, steps=1, val_every=2, progress=False)
-    assert (run / "features_train_crf28.npz").stat().st_mtime_ns == stamp
+    again = run_variant(str(cfg), str(run), {}, steps=1, val_every=2, progress=False)
+    assert (run / "features_train_crf28.npz").stat().st_mtime_ns == stamp and again["features"]["iframe_size"] == 16
+    other = run_variant(str(cfg), str(tmp_path / "run8"), {}, steps=1, val_every=2, progress=False,
+                        features={"iframe_size": 8})
+    assert other["features"]["iframe_size"] == 8
+    with pytest.raises(ValueError, match="unknown features key"):
+        run_variant(str(cfg), str(run), {}, steps=1, features={"size": 8}, progress=False)

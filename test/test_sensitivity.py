@@ -200,3 +200,26 @@ def test_scene_reference_is_the_cameras_own_last_clip():
     assert slot.offer(encode_map(_map(clip=clip // 2))) is None  # the edge's signature is off (crop, recovery)
     assert slot.for_clip(clip) is not None  # judged against the camera's own clip: same scene
     assert slot.for_clip(clip // 2) is None and "scene changed" in slot.last_reason
+
+
+def test_geometric_combine_drops_motion_the_classifier_ignores():
+    """Two moving blocks in the camera's own map, only one of them where the edge's map is
+    sensitive: the geometric combine keeps that one only; the linear one keeps both at the same
+    threshold, because either source alone can keep a block."""
+    from stae_ros.sensitivity.camera import mix_importance
+
+    own = np.zeros((2, 8, 8), np.float32)
+    own[:, 1, 1] = 1.0  # the actor
+    own[:, 6, 6] = 1.0  # a moving distractor
+    values = np.full((8, 8), 0.05, np.float32)
+    values[1, 1] = 1.0
+    m = _map(mode="stae-roi264", values=values)
+    geo = mix_importance(own, m, 0.5, combine="geometric")
+    lin = mix_importance(own, m, 0.5, combine="linear")
+    assert geo.shape == lin.shape == own.shape and geo.dtype == np.float32
+    th = 0.5
+    assert (geo >= th).sum(axis=(1, 2)).tolist() == [1, 1] and bool(geo[0, 1, 1] >= th)
+    assert (lin >= th).sum(axis=(1, 2)).tolist() == [2, 2]
+    assert np.all(geo[:, 6, 6] > 0)  # floored map: lowered, not vetoed outright
+    with pytest.raises(ValueError, match="combine"):
+        mix_importance(own, m, 0.5, combine="max")

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 
 
 def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, distill: float | None = None,
-                val_every: int = 5, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Train one variant on the training clips not held out; return its validation and test accuracy."""
+                val_every: int = 5, seed: int = 0, progress: bool = True,
+                features: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train one variant on the training clips not held out; return its validation and test accuracy.
+    ``features`` overrides the config's ``features:`` (another I-frame size needs its own ``run`` folder)."""
     from tqdm import tqdm
 
     from stae_ros.compressed.extract import FeatureSpec
@@ -49,6 +52,10 @@ def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, di
     cfg = load_payload_config(config, MODE, OWN_KEYS)
     cs, fs, ts = section(cfg, "codec", CodecSection), section(cfg, "features", FeatureSection), section(
         cfg, "train", CdTrainSettings)
+    for key, value in (features or {}).items():
+        if not hasattr(fs, key):
+            raise ValueError(f"unknown features key {key!r}")
+        setattr(fs, key, value)
     clip = _clip_shape(cfg)
     spec = FeatureSpec(frames=clip[0], height=clip[1], width=clip[2], block=int(fs.block),
                        iframe_size=int(fs.iframe_size) or clip[1] // 2)
@@ -117,7 +124,7 @@ def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, di
         if ts.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(net.parameters(), ts.grad_clip)
         opt.step()
-    return {"model": spec_model, "steps": total, "distill": w, "seed": seed, "val_clips": int(held.sum()),
+    return {"model": spec_model, "features": asdict(spec), "steps": total, "distill": w, "seed": seed, "val_clips": int(held.sum()),
             "val_acc": accuracy(tr, val_idx, y_all), "test_acc": accuracy(te, np.arange(len(y_test)), y_test),
             "train_s": round(time.perf_counter() - t0, 1)}
 
@@ -127,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="an h264-cd training config (data, codec, features, recipe)")
     ap.add_argument("--run", required=True, help="folder of the feature caches (a stae train run of that config)")
     ap.add_argument("--model", default="{}", help="JSON overrides of the config's model: section")
+    ap.add_argument("--features", default="{}", help="JSON overrides of the config's features: section")
     ap.add_argument("--steps", type=int, default=0, help="training steps (0 = the config's)")
     ap.add_argument("--distill", type=float, default=None, help="distillation weight (default: the config's)")
     ap.add_argument("--val-every", type=int, default=5, help="hold out every N-th training clip")
@@ -138,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     torch.set_num_threads(args.threads)
     try:
-        model = json.loads(args.model)
+        model, features = json.loads(args.model), json.loads(args.features)
     except json.JSONDecodeError as exc:
-        ap.error(f"--model is not JSON: {exc}")
-    if not isinstance(model, dict) or args.val_every < 2:
-        ap.error("--model must be a JSON object and --val-every >= 2")
+        ap.error(f"--model / --features is not JSON: {exc}")
+    if not isinstance(model, dict) or not isinstance(features, dict) or args.val_every < 2:
+        ap.error("--model and --features must be JSON objects and --val-every >= 2")
     result = {"tag": args.tag, "config": args.config,
-              **run_variant(args.config, args.run, model, args.steps, args.distill, args.val_every, args.seed)}
+              **run_variant(args.config, args.run, model, args.steps, args.distill, args.val_every, args.seed,
+                            features=features)}
     print(json.dumps(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -49,11 +49,17 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
     return best
 
 
-def run(data: str, limit: int, thresholds: list[float], mix: float, grid: int, control: str, method: str,
-        dilate: int = 0, scale: str = "max") -> dict:
+def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
+        method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test") -> dict:
+    """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
+    the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
-    arrays = load_split_arrays(data, "test", 16, (64, 64))
+    mixes = [float(v) for v in (mix if isinstance(mix, (list, tuple)) else [mix])]
+    arrays = load_split_arrays(data, split, 16, (64, 64))
     clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
+    if split != "test" and limit and limit < len(arrays.labels):  # a class-balanced spread of the split
+        idx = np.linspace(0, len(arrays.labels) - 1, limit).round().astype(int)
+        clips, labels = arrays.clips[idx], np.asarray(arrays.labels)[idx]
     ctx = ModeContext(loaded=None)
     cam, edge = RoiCamera(ctx), RoiEdge(ctx)
     pay = cam.payload
@@ -65,27 +71,41 @@ def run(data: str, limit: int, thresholds: list[float], mix: float, grid: int, c
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
-    out = {"clips": len(clips), "mix": mix, "dilate": dilate, "scale": scale, "grid": grid, "control": control, "method": method,
+    out = {"clips": len(clips), "split": split, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
+           "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
+    curves: dict[float, list[dict]] = {m: [] for m in mixes}
+
+    def point(th: float, importances: list[np.ndarray]) -> dict:
+        nbytes, decoded = [], []
+        for clip, imp in zip(clips, importances):
+            data_ = pay.encode(clip, imp)
+            nbytes.append(len(data_))
+            decoded.append(pay.decode(data_))
+        pred = np.concatenate([pay.logits(np.stack(decoded[i:i + 32])).argmax(1).numpy()
+                               for i in range(0, len(decoded), 32)])
+        return {"threshold": th, "bytes": float(np.mean(nbytes)), "acc": float(np.mean(pred == labels))}
+
     for th in thresholds:
         pay.set_knobs({"threshold": th})
-        for kind in ("motion", "gradient"):
-            nbytes, decoded = [], []
-            for clip, m in zip(clips, maps):
-                own = pay.importance(clip)
-                imp = own if kind == "motion" else mix_importance(own, m, mix, dilate, scale)
-                data_ = pay.encode(clip, imp)
-                nbytes.append(len(data_))
-                decoded.append(pay.decode(data_))
-            pred = np.concatenate([pay.logits(np.stack(decoded[i:i + 32])).argmax(1).numpy()
-                                   for i in range(0, len(decoded), 32)])
-            point = {"threshold": th, "bytes": float(np.mean(nbytes)), "acc": float(np.mean(pred == labels))}
-            out[kind].append(point)
-            log.info("%s th=%.2f: %.1f B, acc %.3f", kind, th, point["bytes"], point["acc"])
+        own = [pay.importance(clip) for clip in clips]
+        out["motion"].append(point(th, own))
+        log.info("motion th=%.2f: %.1f B, acc %.3f", th, out["motion"][-1]["bytes"], out["motion"][-1]["acc"])
+        for m in mixes:
+            curves[m].append(point(th, [mix_importance(o, g, m, dilate, scale, combine) for o, g in zip(own, maps)]))
+            log.info("gradient (mix %g, %s) th=%.2f: %.1f B, acc %.3f", m, combine, th, curves[m][-1]["bytes"],
+                     curves[m][-1]["acc"])
     ref = next(p for p in out["motion"] if abs(p["threshold"] - 0.5) < 1e-9) if 0.5 in thresholds else out["motion"][0]
-    g = bytes_at_accuracy(out["gradient"], ref["acc"])
-    out["at_motion_default"] = {"acc": ref["acc"], "motion_bytes": ref["bytes"], "gradient_bytes": g,
-                                "saving": None if g is None else 1.0 - g / ref["bytes"]}
+
+    def saving(points: list[dict]) -> dict:
+        g = bytes_at_accuracy(points, ref["acc"])
+        return {"acc": ref["acc"], "motion_bytes": ref["bytes"], "gradient_bytes": g,
+                "saving": None if g is None else 1.0 - g / ref["bytes"]}
+
+    out["gradient"] = curves[mixes[0]]
+    out["at_motion_default"] = saving(curves[mixes[0]])
+    if len(mixes) > 1:
+        out["by_mix"] = {str(m): {"gradient": curves[m], "at_motion_default": saving(curves[m])} for m in mixes}
     return out
 
 
@@ -94,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="datasets/synth")
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--thresholds", default="0.2,0.35,0.5,0.65,0.8")
-    ap.add_argument("--mix", type=float, default=1.0)
+    ap.add_argument("--mix", default="1.0", help="share of the map (a comma list runs one curve per value)")
+    ap.add_argument("--combine", default="linear", choices=("linear", "geometric"),
+                    help="how the map and the motion map are combined (sensitivity.camera.mix_importance)")
+    ap.add_argument("--split", default="test", choices=("train", "test"),
+                    help="train: choose mix / threshold settings on training clips, not on the test split")
     ap.add_argument("--grid", type=int, default=8)
     ap.add_argument("--dilate", type=int, default=0, help="cells the camera dilates the map by (as the motion map)")
     ap.add_argument("--scale", default="max", choices=("max", "coverage"), help="how the camera reads the map")
@@ -113,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         k, p = a.kp.split(",")
         res = run_px(a.data, a.limit, int(k), float(p), [float(w) for w in a.weights.split(",")], a.grid)
     else:
-        res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")], a.mix, a.grid,
-                  a.control, a.method, a.dilate, a.scale)
+        res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
+                  [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
+                  a.split)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:

@@ -81,12 +81,25 @@ def coverage(g: np.ndarray) -> np.ndarray:
     return out.reshape(g.shape).astype(np.float32)
 
 
-def mix_importance(own: np.ndarray, m: SensitivityMap, mix: float, dilate: int = 0, scale: str = "max") -> np.ndarray:
+def mix_importance(own: np.ndarray, m: SensitivityMap, mix: float, dilate: int = 0, scale: str = "max",
+                   combine: str = "linear") -> np.ndarray:
     """Own importance T,hb,wb in [0,1] mixed with the map at the block grid (float32 T,hb,wb);
-    ``scale``: "max" (the map as sent, 1 = its peak) or "coverage" (:func:`coverage`)."""
+    ``scale``: "max" (the map as sent, 1 = its peak) or "coverage" (:func:`coverage`).
+
+    ``combine``: "linear", ``(1 - mix) * own + mix * map`` (either source alone can keep a block),
+    or "geometric", ``own ** (1 - mix) * map ** mix`` (a block is kept only where the camera sees
+    motion *and* the edge's classifier is sensitive: the product of experts, as stae-px adds
+    ``weight * log(map)`` to SA's logits). Why both: the motion map also fires on moving
+    distractors, which the classifier ignores; a linear mix keeps them, the geometric one drops
+    them. The map is floored at :data:`FLOOR` first, so one cell the edge found flat does not veto
+    a block outright."""
     t, hb, wb = own.shape
     g = m.upsample(hb, wb)
     if scale == "coverage":
         g = coverage(g)
     g = dilate_cells(g, dilate)[None]
+    if combine == "geometric":
+        return (np.power(np.clip(own, 0.0, 1.0), 1.0 - mix) * np.power(np.maximum(g, FLOOR), mix)).astype(np.float32)
+    if combine != "linear":
+        raise ValueError(f"unknown combine {combine!r}; use 'linear' or 'geometric'")
     return ((1.0 - mix) * own + mix * g).astype(np.float32)
