@@ -282,3 +282,31 @@ def test_payload_modes_cross_validate_over_a_fold_file(work, plain_root, capsys)
         sum(f["accuracy"] * f["test_clips"] for f in folds) / sum(f["test_clips"] for f in folds))
     assert all((out / f"fold{k}" / "model.pt").is_file() for k in range(3))
     assert "pooled over 36 test clips" in capsys.readouterr().out
+
+
+def test_stae_latent_distils_an_edge_classifier_file(work, data_root):
+    """The teacher may be an edge classifier file (`mode: edge`): the run reads its clip size, scores it
+    on raw clips and distils it into a conv head (a CNN has no ViT blocks to start a vit head from)."""
+    from stae_ros.latent.io import load_latent_codec
+    from stae_ros.local import LocalClassifier, load_local_model, save_local_model
+
+    from stae_ros.data.arrays import load_split_arrays
+
+    names = [str(c) for c in load_split_arrays(data_root, "test", 8, (32, 32), cache=False).class_names]
+    arch = {"stem_channels": 4, "stage_channels": [8], "stage_depths": [1], "head_channels": 8, "group_width": 64}
+    torch.manual_seed(0)
+    net = LocalClassifier(len(names), 8, 32, 32, **arch).eval()
+    path = save_local_model(work / "edge_teacher.pt", net, names, (8, 32, 32, 3), arch, {"role": "edge"})
+    assert load_local_model(path).class_names == names
+    raw = yaml.safe_load((CONFIG / "train_latent_tiny.yaml").read_text())
+    model = {k: v for k, v in raw["model"].items() if not k.startswith("head_")}
+    cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_edge.yaml", data_root, teacher=str(path))
+    raw = yaml.safe_load(cfg.read_text())
+    raw["model"] = model  # no head_kind: the teacher decides (conv)
+    raw.pop("clip")  # the clip size comes from the teacher's file
+    cfg.write_text(yaml.safe_dump(raw))
+    out = work / "latent_edge_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert load_latent_codec(out / "model.pt").cfg.head_kind == "conv"
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["distill"] > 0 and 0.0 <= final["teacher_acc"] <= 1.0

@@ -86,8 +86,9 @@ def build_latent_config(model: dict[str, Any], clip: tuple[int, int, int], num_c
         if key in spec:
             raise TrainingError(f"model.{key} comes from the data (clip: / the data set); remove it from model:")
     if teacher is not None:
-        spec.setdefault("head_kind", "vit")
-        if spec["head_kind"] == "vit":
+        # a ViT teacher lends its block sizes to a vit head; a CNN edge classifier has none to lend
+        spec.setdefault("head_kind", "vit" if hasattr(teacher, "vit") else "conv")
+        if spec["head_kind"] == "vit" and hasattr(teacher, "vit"):
             vc = teacher.vit.cfg
             spec.setdefault("head_dim", int(vc.dim))
             spec.setdefault("head_depth", int(vc.depth))
@@ -174,7 +175,7 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         except RuntimeError as exc:
             raise TrainingError(f"init {cfg.init} does not fit the configured latent model: {exc}") from exc
         log.info("initialised from %s", cfg.init)
-    elif teacher is not None and lcfg.head_kind == "vit" and ts.head_from_teacher:
+    elif teacher is not None and lcfg.head_kind == "vit" and ts.head_from_teacher and hasattr(teacher, "vit"):
         log.info("vit head started from the teacher's %s", ", ".join(model.head.init_from_vit(teacher.vit)) or "nothing")
     model.to(dev)
     opt = latent_optimizer(model, ts.lr, ts.prior_lr_scale, ts.weight_decay)

@@ -123,7 +123,13 @@ def clip_shape(cfg: PayloadConfig, checkpoint: str = "") -> tuple[int, int, int]
         c = cfg.clip
     elif checkpoint:
         from .checkpoints import load_checkpoint_dict
+        from .teacher import is_classifier_file
 
+        if is_classifier_file(checkpoint):  # an edge classifier file records (T, H, W, C) itself
+            from stae_ros.local import load_local_model
+
+            t, h, w, _ = load_local_model(checkpoint).shape
+            return int(t), int(h), int(w)
         c = load_checkpoint_dict(checkpoint)["config"].get("clip", {})
     else:
         return 16, 64, 64

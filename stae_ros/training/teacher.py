@@ -3,6 +3,8 @@
 Why a helper: the payload modes are trained *against the edge model* (stae-latent distils it,
 stae-roi264 fine-tunes it on decoded clips), so each loads the same checkpoint, checks that it
 sees the same clips and classes as the data set, and scores it on raw clips as the reference.
+The edge model is either a STAE checkpoint (its ViT) or an edge classifier file (`stae train` with
+``mode: edge``, the stae_ros.local format): both answer ``classify(x)``.
 """
 
 from __future__ import annotations
@@ -14,18 +16,64 @@ import torch
 
 from .errors import TrainingError
 
-__all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop"]
+__all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop", "is_classifier_file"]
 
 log = logging.getLogger(__name__)
+
+
+class _ClassifierTeacher(torch.nn.Module):
+    """An edge classifier file's network behind the STAE model's ``classify`` (it has no ``vit``)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def is_classifier_file(path: str) -> bool:
+    """Whether ``path`` is a stae_ros.local model file (an edge or local classifier), not a STAE checkpoint."""
+    from stae_ros.local.io import MODEL_FORMAT
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the STAE loader
+        return False
+    return isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT
+
+
+def _load_classifier_teacher(path: str, clip: tuple[int, int, int], class_names: list[str],
+                             device: torch.device) -> torch.nn.Module:
+    from stae_ros.local import LocalModelError, load_local_model
+
+    try:
+        file = load_local_model(path)
+    except LocalModelError as exc:
+        raise TrainingError(f"teacher: {exc}") from exc
+    if tuple(file.shape[:3]) != tuple(clip):
+        raise TrainingError(f"teacher {path} classifies {file.shape[0]}x{file.shape[1]}x{file.shape[2]} clips; the run "
+                            f"uses {clip[0]}x{clip[1]}x{clip[2]} (set clip: or the data's size to match)")
+    if list(file.class_names) != list(class_names):
+        raise TrainingError(f"teacher {path} has classes {file.class_names[:4]}... ({len(file.class_names)}); "
+                            f"the data set has {list(class_names)[:4]}... ({len(class_names)})")
+    model = _ClassifierTeacher(file.model).to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    log.info("teacher: %s (edge classifier file, %s)", path, file.extra.get("role", "?"))
+    return model
 
 
 def load_teacher(path: str, clip: tuple[int, int, int], class_names: list[str], device: torch.device) -> torch.nn.Module:
     """The STAE model of checkpoint ``path`` (its ``classify`` is the edge ViT), frozen, eval mode.
 
-    A clip shape or class list other than the data set's is a TrainingError naming both."""
+    A clip shape or class list other than the data set's is a TrainingError naming both. An edge
+    classifier file (stae_ros.local format) is wrapped so that ``classify`` runs it (no ``vit``)."""
     from .checkpoints import load_model
     from .errors import CheckpointError
 
+    if is_classifier_file(path):
+        return _load_classifier_teacher(path, clip, class_names, device)
     try:
         loaded = load_model(path, device)
     except CheckpointError as exc:
