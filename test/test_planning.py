@@ -388,3 +388,59 @@ def test_a_broken_profile_is_refused_naming_the_file_and_the_field(tmp_path, tex
     with pytest.raises(ProfileError) as exc:
         load_profile(path)
     assert str(path) in str(exc.value) and named in str(exc.value)
+
+
+def _local_and_latent() -> Profile:
+    local = OperatingPoint("local", 16, 1.0, 0.72, 0.0, 0.0, 50.0, 0.0, 0)
+    latent = OperatingPoint("stae-latent", 16, 1.0, 0.93, 112.0, 112.0, 15.0, 5.0, 0)
+    return Profile(name="t", clip={"frames": 16, "height": 64, "width": 64, "channels": 3}, points=[local, latent])
+
+
+def test_a_payload_that_measures_the_link_is_worth_more_than_staying_local_blind() -> None:
+    """At a rate where sending now or at the next clip is worth the same to the clips themselves,
+    sending now wins: its LinkStats tell the next clip how fast the link is (local learns nothing)."""
+    from stae_ros.planning.uncertainty import RateRatioModel
+
+    prof, prior = _local_and_latent(), RateRatioModel().prior
+    blind = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5, learn_ahead=False).choose(1600, queue_s=0.02, ratios=prior)
+    learns = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1600, queue_s=0.02, ratios=prior)
+    assert blind.point.codec == "local" and learns.point.codec == "stae-latent"
+    assert 0.5 < learns.p_hit < 1.0  # a gamble, not a sure thing
+    # too slow for the payload alone to be worth it: local either way
+    assert Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1000, queue_s=0.02, ratios=prior).point.codec == "local"
+    # a profile whose points all send leaves the look-ahead as it was
+    assert not Planner(make_profile(), 1.0, period_s=0.5).learn_ahead
+
+
+def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
+    """A message still unconfirmed long after it should have arrived rules out the fast ratios: the
+    planner sees only the ratios it can still have had (plus 'arrives now' and 'never'), and stays
+    local where the old bound (link at bytes / elapsed from now on) would have sent into the stall."""
+    from stae_ros.planning import LinkMonitor
+
+    mon = LinkMonitor(RateEstimator(base_delay_s=0.02), feedback_delay_s=0.02)
+    t = 0.0
+    for i in range(40):  # 112-byte clips; every sixth one stalls for 0.6 s
+        mon.on_sent(i, 112, t)
+        mon.on_feedback(i, 112, t, t + 0.03 + (0.6 if i % 6 == 5 else 0.0))
+        t += 1.0
+    ratios = mon.estimator.ratios.samples()
+    rate, queue, r = mon.outlook(t, ratios)
+    assert rate == mon.estimator.ewma_bps and np.ndim(queue) == 0 and np.array_equal(r, ratios)  # nothing in flight
+    mon.on_sent(99, 112, t)
+    now = t + 0.5
+    rate, queue, r = mon.outlook(now, ratios)
+    assert queue.shape == r.shape == ratios.shape
+    late_ratio = 112 * 8 / (rate * (now - t - 0.04))  # it would have been confirmed by now at any faster ratio
+    assert np.all(r <= late_ratio + 1e-12) and r.min() < 0.1
+    assert 0 < np.isinf(queue).mean() < 0.5  # 'never arrives' is one pseudo-observation among the stalls
+    prof = _local_and_latent()
+    assert Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(rate, queue_s=queue, ratios=r).point.codec == "local"
+    bound = mon.rate_bps(now)
+    assert Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(
+        bound, queue_s=mon.queue_s(now), ratios=ratios).point.codec == "stae-latent"
+    # later than under any ratio the link has shown: only the bound is known
+    rate, queue, r = mon.outlook(t + 30.0, ratios)
+    assert rate == pytest.approx(mon.rate_bps(t + 30.0)) and np.ndim(queue) == 0
+    with pytest.raises(PlanningError, match="queue samples"):
+        Planner(prof, 1.0).choose(1e6, queue_s=np.zeros(3), ratios=np.ones(2))

@@ -5,9 +5,10 @@ For each uplink trace (the mahimahi cellular traces in ../shared/traces, any ``-
 (one every ``--interval`` s) is pushed through a :class:`~stae_ros.link.TraceShaper`. Policies:
 
 * ``controller``: the :class:`~stae_ros.planning.Planner` chooses each clip's operating point from
-  the :class:`~stae_ros.planning.RateEstimator`, fed only with deliveries whose LinkStats would have
-  reached the camera by then (receive time + ``--feedback-ms``), plus the camera's own record of
-  what it sent and has not seen acknowledged (its estimate of the queue ahead of the new clip);
+  the :class:`~stae_ros.planning.LinkMonitor`'s outlook, fed only with deliveries whose LinkStats
+  would have reached the camera by then (receive time + ``--feedback-ms``), plus the camera's own
+  record of what it sent and has not seen acknowledged (the queue ahead of the new clip, and what a
+  late clip says about the link);
 * ``fixed K/p``: every profile point, always;
 * ``oracle``: per clip, the most accurate point whose *actual* completion (asking the shaper,
   i.e. knowing the future link) meets the deadline, greedily, else the fastest.
@@ -132,6 +133,8 @@ def simulate(
     seed: int = 0,
     start_s: float = 0.0,
     camera_gflops: float | None = None,
+    stale_after_s: float = 5.0,
+    planner_kw: dict[str, Any] | None = None,
 ) -> PolicyResult:
     """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace.
 
@@ -143,7 +146,7 @@ def simulate(
     z = _size_factors(n, profile, seed)
     shaper = TraceShaper(trace, queue_limit_bytes, base_delay_ms)
     planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
-                      camera_gflops=camera_gflops)
+                      camera_gflops=camera_gflops, **(planner_kw or {}))
     comp = np.full(n, math.inf)
     acc = np.zeros(n)
     nb = np.zeros(n, dtype=np.int64)
@@ -154,7 +157,8 @@ def simulate(
     p_hit = np.full(n, np.nan)
     rate_log = np.full(n, np.nan)
     tclip = start_s + np.arange(1, n + 1) * interval_s
-    monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0), feedback_delay_s=feedback_ms / 1000.0)
+    monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0),
+                          feedback_delay_s=feedback_ms / 1000.0, stale_after_s=stale_after_s)
     pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
     for i in range(n):
         t_c = float(tclip[i])
@@ -163,10 +167,10 @@ def simulate(
             while pending and pending[0][0] <= t_c:
                 arrives, seq, nbytes, sent = pending.pop(0)
                 monitor.on_feedback(seq, nbytes, sent, arrives - feedback_ms / 1000.0)
-            rate = monitor.rate_bps(t_c)
-            queue_s = monitor.queue_s(t_c, rate)
-            rate_log[i] = rate if rate is not None else np.nan
-            decision = planner.choose(rate, queue_s=queue_s, ratios=monitor.estimator.ratios.samples())
+            rate, queue, ratios = monitor.outlook(t_c, monitor.estimator.ratios.samples())
+            bound = monitor.rate_bps(t_c)  # for the plot: the estimate capped by what a late clip proves
+            rate_log[i] = bound if bound is not None else np.nan
+            decision = planner.choose(rate, queue_s=queue, ratios=ratios)
             pt, p_hit[i] = decision.point, decision.p_hit
         elif policy == "oracle":
             actual: dict[int, float] = {}
@@ -252,7 +256,8 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
 def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", type=Path, action="append", default=[],
                         help="accuracy profile JSON, repeatable: the points of every mode, all measured with the same edge "
-                             "model on the same clips (default: profiles/default.json, else a synthetic stand-in)")
+                             "model on the same clips (default: profiles/modes.json, every mode, as controller_node; else "
+                             "profiles/default.json; else a synthetic stand-in)")
     parser.add_argument("--camera-preset", action="append", default=[], metavar="NAME",
                         help="camera host from config/camera_budgets.yaml whose FLOP rate times each point's camera half "
                              "(repeatable: one evaluation per preset; default: the points' measured ms on this host)")
@@ -297,15 +302,16 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
 
     from ..profiling.schema import ProfileError, merge_profiles
 
-    paths = list(args.profile) or ([REPO / "profiles" / "default.json"] if (REPO / "profiles" / "default.json").exists() else [])
+    paths = list(args.profile) or [REPO / "profiles" / name for name in ("modes.json", "default.json")
+                                   if (REPO / "profiles" / name).exists()][:1]
     try:
         if paths:
             profile = merge_profiles([load_profile(p) for p in paths])
             prof_desc = ", ".join(str(p) for p in paths)
         else:
             profile = synthetic_profile()
-            prof_desc = "synthetic stand-in (no profiles/default.json)"
-            log.warning("no profiles/default.json: using a synthetic stand-in profile")
+            prof_desc = "synthetic stand-in (no profiles/modes.json or default.json)"
+            log.warning("no profiles/modes.json or default.json: using a synthetic stand-in profile")
     except ProfileError as exc:
         raise SystemExit(f"stae bench controller: {exc}") from exc
     presets = _camera_presets(args.camera_preset)

@@ -148,7 +148,7 @@ class LinkMonitor:
     """The camera-side view of the link: what it sent, what the edge confirmed, what is still out.
 
     Wraps a :class:`RateEstimator` fed with confirmations (LinkStats) and adds two things only the
-    sender knows:
+    sender knows (:meth:`outlook` hands both to the planner):
 
     * *no news is bad news*: if the oldest unconfirmed message (everything before it is confirmed)
       has been out for ``elapsed`` seconds beyond the base and feedback delays, the link delivered
@@ -208,6 +208,47 @@ class LinkMonitor:
         for sent, nbytes in out:
             finish = max(finish, sent) + nbytes * 8.0 / rate
         return base + max(0.0, finish - now_s)
+
+    def outlook(self, now_s: float, ratios: np.ndarray) -> tuple[float | None, float | np.ndarray, np.ndarray]:
+        """(rate, queue, ratios) for the planner: what a clip sent now can expect.
+
+        With nothing late this is the EWMA rate, the replayed queue (:meth:`queue_s`) and the link's
+        ratios. When the oldest unconfirmed message is late, its silence is information: the ratios
+        under which it would have been confirmed by now did not happen to it. Those are replaced by the
+        ones it can still have had (cycling through them), each with the wait it implies, and the new
+        clip is planned at that same ratio (a fade lasts longer than a clip period). Two
+        pseudo-observations join them (Laplace's rule of succession): the late message arrives just now,
+        or it never arrives; so one or two past stalls cannot make the planner sure either way. When no
+        ratio explains the silence (the link has never been this slow), the planner falls back to the
+        bound of :meth:`rate_bps` with the queue replayed at it.
+        """
+        r = np.asarray(ratios, dtype=np.float64)
+        rate = self.estimator.ewma_bps
+        out = self._prune(now_s)
+        if not out and now_s - self._last_feedback_s > self.stale_after_s:
+            return None, self.estimator.base_delay_s, r
+        base = self.estimator.base_delay_s
+        if not out or rate is None or rate <= 0 or r.size == 0:
+            return self.rate_bps(now_s), self.queue_s(now_s), r
+        sent0, bytes0 = out[0]
+        seen = now_s - base - self.feedback_delay_s  # a message confirmed by now arrived before this
+        possible = sent0 + bytes0 * 8.0 / (rate * r) > seen
+        if possible.all():
+            return rate, self.queue_s(now_s, rate), r
+        if not possible.any():  # later than under any ratio this link has shown: only the bound is known
+            return self.rate_bps(now_s), self.queue_s(now_s), r
+        finish = np.full(r.size, -math.inf)
+        for sent, nbytes in out:
+            finish = np.maximum(finish, sent) + nbytes * 8.0 / (rate * r)
+        wait = base + np.maximum(0.0, finish - now_s)
+        # the ratio at which it arrives just now (the link keeps it for the next clip: fades last)
+        now_ratio = bytes0 * 8.0 / (rate * max(seen - sent0, 1e-9))
+        pool = np.concatenate([np.flatnonzero(possible), [-1, -2]])  # -1: arrives now, -2: never
+        pick = pool[np.arange(r.size) % pool.size]
+        safe = np.maximum(pick, 0)
+        queue = np.where(possible, wait, np.where(pick >= 0, wait[safe], np.where(pick == -1, base, math.inf)))
+        cond = np.where(possible, r, np.where(pick >= 0, r[safe], now_ratio))
+        return rate, queue, cond
 
     @property
     def outstanding(self) -> int:

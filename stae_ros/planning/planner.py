@@ -19,7 +19,11 @@ A point that sends nothing (``bytes_mean == 0``: the camera labels the clip itse
 so it is the fallback when no link statistics exist. With a clip stream (``period_s``) the planner looks
 one clip ahead: a payload is charged for what it costs the next clip, whose best choice must wait
 for the link this one occupies (during a fade a large payload would otherwise make every later
-clip queue behind it).
+clip queue behind it). When the profile has a point that sends nothing, the look-ahead also credits
+what a payload *tells* the next clip: one whose LinkStats are back before the next clip lets that
+clip choose knowing the link's current ratio, while a clip kept local leaves the next one with the
+same, aging estimate (otherwise one slow first message could keep the camera local, and blind,
+until the estimate goes stale).
 
 Hysteresis: the planner leaves its current point only for one whose expected useful accuracy is
 ``hysteresis`` higher, and moves to a larger payload only after ``up_hold`` decisions in a row
@@ -79,6 +83,7 @@ class Planner:
         ratios: RateRatioModel | None = None,
         probe_every: int = 4,
         probe_bps: float = 1e5,
+        learn_ahead: bool | None = None,
     ) -> None:
         if not deadline_s > 0:
             raise PlanningError(f"deadline must be > 0 s, got {deadline_s}")
@@ -106,6 +111,8 @@ class Planner:
         if probe_every < 0 or not probe_bps > 0:
             raise PlanningError(f"probe_every must be >= 0 and probe_bps > 0, got {probe_every} and {probe_bps}")
         self.probe_every = int(probe_every)
+        #: credit a payload with what its LinkStats tell the next clip (default: when some point sends nothing)
+        self.learn_ahead = any(p.bytes_mean <= 0 for p in profile.points) if learn_ahead is None else bool(learn_ahead)
         self.probe_bps = float(probe_bps)
         self._blind = 0  #: decisions in a row without a rate
         # most accurate first; among equals the cheaper one (the order ties are broken in)
@@ -132,8 +139,19 @@ class Planner:
     def _bytes(self, pt: OperatingPoint) -> float:
         return pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
 
+    @staticmethod
+    def _queue(queue_s: float | np.ndarray, ratios: np.ndarray) -> np.ndarray:
+        """The wait ahead of a new clip under each ratio: a number is replayed at the same ratio as the
+        clip (a slow link is slow for both); an array is already one wait per ratio sample."""
+        if np.ndim(queue_s) == 0:
+            return float(queue_s) / ratios
+        q = np.asarray(queue_s, dtype=np.float64)
+        if q.shape != ratios.shape:
+            raise PlanningError(f"queue samples must match the ratios, got {q.shape} and {ratios.shape}")
+        return q
+
     def hit_probability(self, pt: OperatingPoint, rate_bps: float | None, ratios: np.ndarray, camera_scale: float = 1.0,
-                        edge_scale: float = 1.0, queue_s: float = 0.0) -> tuple[float, float]:
+                        edge_scale: float = 1.0, queue_s: float | np.ndarray = 0.0) -> tuple[float, float]:
         """(P(completion <= budget), median completion) over the plausible next rates rate x ratio."""
         compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
         nbytes = self._bytes(pt)
@@ -141,36 +159,51 @@ class Planner:
             return (1.0 if compute <= self.budget_s else 0.0), compute
         if rate_bps is None or not rate_bps > 0:
             return 0.0, math.inf
-        completion = compute + (queue_s + nbytes * 8.0 / rate_bps) / ratios
+        completion = compute + self._queue(queue_s, ratios) + nbytes * 8.0 / (rate_bps * ratios)
         return float(np.mean(completion <= self.budget_s)), float(np.median(completion))
 
     def _next_clip_value(self, rate_bps: float | None, ratios: np.ndarray, camera_scale: float, edge_scale: float,
-                         queue_s: float) -> np.ndarray:
+                         queue_s: float | np.ndarray) -> np.ndarray:
         """Per point: the best expected useful accuracy the *next* clip can still get after this one.
 
         A payload that occupies the link past the next clip's start delays that clip too, which the
         score of this clip alone does not see (a greedy planner then fills the queue during a fade).
         The same rate ratio is used for both clips: a fade lasts longer than one clip period.
         Without a clip period (single clips) nothing follows, and every point gets 0.
+
+        With ``learn_ahead`` the next clip's information depends on this choice (myopic value of
+        information): under the ratios for which this clip's payload (or a late one already out) is
+        confirmed before the next clip, that clip picks its best point for that ratio; under the
+        others it must pick one point for all of them. Sending nothing leaves it with today's estimate.
         """
         n = len(self.points)
         if self.period_s is None or rate_bps is None or not rate_bps > 0 or not math.isfinite(rate_bps):
             return np.zeros(n)
         bits = np.array([self._bytes(pt) * 8.0 for pt in self.points])
-        compute = np.array([self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale) for pt in self.points])
+        camera = np.array([self.camera_s(pt, camera_scale) for pt in self.points])
+        compute = camera + np.array([self.edge_s(pt, edge_scale) for pt in self.points])
         acc = np.array([pt.accuracy for pt in self.points])
         link = bits[:, None] / (rate_bps * ratios[None, :])  # (point, ratio): transmission time
-        queue = queue_s / ratios[None, :]
+        queue = self._queue(queue_s, ratios)[None, :]
         # link busy time left when the next clip is ready, after sending point i now (0 for no payload)
         left = np.where(bits[:, None] > 0, np.maximum(0.0, queue + link - self.period_s), np.maximum(0.0, queue - self.period_s))
         # next clip at point j: (i, j, ratio) completion; points without payload ignore the link
         done = compute[None, :, None] + np.where(bits[None, :, None] > 0, left[:, None, :] + link[None, :, :], 0.0)
-        p_next = (done <= self.budget_s).mean(axis=2)  # (i, j)
-        return (acc[None, :] * p_next).max(axis=1)
+        if not self.learn_ahead:
+            p_next = (done <= self.budget_s).mean(axis=2)  # (i, j)
+            return (acc[None, :] * p_next).max(axis=1)
+        value = acc[None, :, None] * (done <= self.budget_s)  # (i, j, ratio): the next clip's useful accuracy
+        # a payload whose LinkStats are back before the next clip tells that clip how fast the link is now
+        # (a late message that arrives before then tells it too, whatever this clip does)
+        arrived = np.where(bits[:, None] > 0, camera[:, None] + queue + link, queue if np.ndim(queue_s) else math.inf)
+        learned = arrived <= self.period_s  # (i, ratio)
+        knows = (value.max(axis=1) * learned).sum(axis=1)  # the next clip picks its best point for that ratio
+        guesses = (value * ~learned[:, None, :]).sum(axis=2).max(axis=1)  # one point for all ratios it cannot tell apart
+        return (knows + guesses) / ratios.size
 
     # ------------------------------------------------------------------ the decision
-    def choose(self, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0, queue_s: float = 0.0,
-               ratios: np.ndarray | None = None) -> Decision:
+    def choose(self, rate_bps: float | None, camera_scale: float = 1.0, edge_scale: float = 1.0,
+               queue_s: float | np.ndarray = 0.0, ratios: np.ndarray | None = None) -> Decision:
         """Decide for the next clip. ``rate_bps`` None means no link statistics yet.
 
         Without statistics only points that need no link are sure to be on time; but a controller
