@@ -30,7 +30,7 @@ def generate_launch_description() -> LaunchDescription:
                               description="synth | video file | /dev/videoN | data set folder | '' (image_raw topic)"),
         DeclareLaunchArgument("model", default_value="", description="STAE checkpoint; '' = models/stae_default.pt"),
         DeclareLaunchArgument("profile", default_value="",
-                              description="accuracy profile JSON; '' = profiles/default.json"),
+                              description="accuracy profile JSON; '' = profiles/modes.json"),
         DeclareLaunchArgument("link_rate_bps", default_value="0",
                               description="> 0: clips pass link_emulator_node, a constant link of this many bit/s"),
         DeclareLaunchArgument("camera_config", default_value=PathJoinSubstitution([config_dir, "camera.yaml"]),

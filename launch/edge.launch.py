@@ -24,7 +24,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the nodes and their topics"),
         DeclareLaunchArgument("model", default_value="", description="STAE checkpoint; '' = models/stae_default.pt"),
         DeclareLaunchArgument("profile", default_value="",
-                              description="accuracy profile JSON; '' = profiles/default.json"),
+                              description="accuracy profile JSON; '' = profiles/modes.json"),
         DeclareLaunchArgument("controller", default_value="true", description="start controller_node"),
         DeclareLaunchArgument("edge_config", default_value=PathJoinSubstitution([config_dir, "edge.yaml"]),
                               description="edge_node parameter file"),

@@ -71,7 +71,7 @@ def generate_launch_description() -> LaunchDescription:
                               description="every camera's source: synth | video file | /dev/videoN | data set folder | '' (image_raw)"),
         DeclareLaunchArgument("model", default_value="", description="STAE checkpoint; '' = models/stae_default.pt"),
         DeclareLaunchArgument("profile", default_value="",
-                              description="accuracy profile JSON; '' = profiles/default.json"),
+                              description="accuracy profile JSON; '' = profiles/modes.json"),
         DeclareLaunchArgument("controller", default_value="true", description="start a controller_node per robot"),
         DeclareLaunchArgument("camera_config", default_value=PathJoinSubstitution([config_dir, "camera.yaml"]),
                               description="camera_node parameter file"),

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--viz-clips", type=int_in(1, 64), default=4, help="clips shown in --viz (default 4)")
     p.add_argument("--domain-id", type=int_in(0, 232), default=None, help="ROS_DOMAIN_ID (default: a random private one)")
     p.add_argument("--model", default="", help="checkpoint (default: models/stae_default.pt)")
-    p.add_argument("--profile", default="", help="accuracy profile for the controller (default: profiles/default.json)")
+    p.add_argument("--profile", default="", help="accuracy profile for the controller (default: profiles/modes.json, every mode)")
     p.add_argument("--fps", type=float_in(0.0, 1000.0, lo_open=True), default=None, help="camera frame rate of the own source (default: camera.yaml)")
     p.add_argument("--k", type=int_in(1), default=None, help="initial frame budget K (default: camera.yaml)")
     p.add_argument("--p", type=float_in(0.0, 1.0, lo_open=True), default=None, help="initial spatial budget p (default: camera.yaml)")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stae demo: model checkpoint {model} not found; pass --model or train one with `stae train`",
               file=sys.stderr)
         return 2
-    profile = resolve_data_file(args.profile, "profiles/default.json")
+    profile = resolve_data_file(args.profile, "profiles/modes.json")
     use_controller = not args.no_controller and profile.is_file()
     if not args.no_controller and not use_controller:
         print(f"stae demo: no profile at {profile}; running without the controller (fixed budget)", file=sys.stderr)

@@ -43,7 +43,7 @@ class ControllerNode(Node):
         self.stats_seen = 0
         self._last_stats = -1e18  #: time.monotonic() of the last usable LinkStats
         self.commands_sent = 0
-        path = resolve_data_file(cfg["profile"], "profiles/default.json")
+        path = resolve_data_file(cfg["profile"], "profiles/modes.json")
         try:
             profile = load_profile(path)
             points, skipped = realisable_points(profile.points, cfg["codec"], cfg["codec_model"])

@@ -173,7 +173,7 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
 )
 
 CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
-    _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/default.json",
+    _p("profile", "", "accuracy profile JSON (stae profile); empty = the package's profiles/modes.json (every mode)",
        read_only=True),
     _p("codec", "all", "the modes the controller may choose: all (every registered mode the profile has points "
        "of; BudgetCommand.payload_mode switches the camera) or one mode name (only that mode's points)",
