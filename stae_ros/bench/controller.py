@@ -219,8 +219,9 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
 
     ctrl, orc = results["controller"], results["oracle"]
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
-    w = trace.windowed_bps(1.0, duration_s)
-    axes[0].step(np.arange(w.size), w / 1e6, where="post", label="trace capacity (1 s windows)", color="0.3")
+    start = int(max(0.0, math.floor(float(ctrl.t_clip[0])) - 1)) if ctrl.t_clip.size else 0  # --start
+    w = trace.windowed_bps(1.0, start + duration_s)
+    axes[0].step(np.arange(w.size)[start:], w[start:] / 1e6, where="post", label="trace capacity (1 s windows)", color="0.3")
     axes[0].plot(ctrl.t_clip, ctrl.rate_est_bps / 1e6, ".", ms=3, label="controller rate estimate", color="tab:blue")
     axes[0].set_ylabel("Mbps")
     axes[0].set_yscale("symlog", linthresh=0.1)
@@ -265,6 +266,8 @@ def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace-dir", type=Path, default=None, help="folder of *.up traces (default: $STAE_TRACES or ../shared/traces)")
     parser.add_argument("--synthetic", type=int, default=5, help="number of random fading traces to add (default 5)")
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of each trace to replay (default 300, capped at the trace length)")
+    parser.add_argument("--start", type=float, default=0.0,
+                        help="second of each trace where the replay starts (default 0; e.g. a later stretch of a long trace)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between clips (default 0.5)")
     parser.add_argument("--deadline", type=float, default=1.0, help="completion deadline per clip in seconds (default 1.0)")
     parser.add_argument("--margin", type=float, default=0.1, help="planner safety margin (fraction of the deadline)")
@@ -323,7 +326,7 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
     sim_kw = dict(
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
         hysteresis=args.hysteresis, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
-        feedback_ms=args.feedback_ms, seed=args.seed,
+        feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start,
     )
     reports: dict[str, Any] = {}
     md_parts = []
