@@ -126,6 +126,11 @@ def test_roi_camera_keeps_its_own_map_unless_a_fresh_one_came():
     assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip)), GuidanceRules(mix=0.5)) is None
     half = cam.importance(clip)
     assert np.allclose(half, 0.5 * own + 0.5 * guided)
+    assert cam.set_guidance(encode_map(_map(cam.model_id, "stae-roi264", corner, clip)),
+                            GuidanceRules(mix=0.5, combine="geometric")) is None
+    np.testing.assert_allclose(cam.importance(clip), np.sqrt(own * np.maximum(guided, 0.02)), rtol=1e-5)
+    with pytest.raises(SensitivityError, match="combine"):
+        GuidanceRules(combine="max")
     assert np.array_equal(cam.importance(clip // 3), cam.payload.importance(clip // 3))  # scene changed: its own map
 
 

@@ -154,7 +154,7 @@ class RoiCamera:
         if guide is None:
             return own
         r = self.guidance.rules
-        return mix_importance(own, guide, r.mix, r.dilate, r.scale)
+        return mix_importance(own, guide, r.mix, r.dilate, r.scale, r.combine)
 
     def set_guidance(self, data: bytes | None, rules: GuidanceRules | None = None) -> str | None:
         """An edge sensitivity map (wire bytes) to code by; None = accepted, else why it was refused."""

@@ -53,6 +53,9 @@ class GuidanceRules:
     mix: float = 0.5  #: the best measured on the synthetic set (docs/sensitivity.md)
     scale: str = "max"  #: stae-roi264: read the map as sent ("max") or as shares of its mass ("coverage")
     dilate: int = 0  #: stae-roi264: cells the map is dilated by before mixing
+    #: stae-roi264: "linear" ``(1-mix)*own + mix*map`` or "geometric" ``own**(1-mix) * map**mix``
+    #: (sensitivity.camera.mix_importance)
+    combine: str = "linear"
 
     def __post_init__(self) -> None:
         if self.max_age_clips < 1 or not self.max_age_s > 0 or not 0 <= self.max_signature_distance <= 1:
@@ -61,6 +64,8 @@ class GuidanceRules:
             raise SensitivityError("guidance mix must be in [0, 1] and weight >= 0")
         if self.scale not in ("max", "coverage") or not 0 <= self.dilate <= 8:
             raise SensitivityError(f"guidance scale must be 'max' or 'coverage' (got {self.scale!r}), dilate in 0..8")
+        if self.combine not in ("linear", "geometric"):
+            raise SensitivityError(f"guidance combine must be 'linear' or 'geometric' (got {self.combine!r})")
 
 
 class GuidanceSlot:
