@@ -28,11 +28,21 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     colors = {f: plt.cm.tab20(i % 20) for i, f in enumerate(fams + ["local"])}
     paths = []
 
+    def curve(r: dict[str, Any]) -> str:  # down-scaled H.264/H.265 points are their own curve
+        scale = (r.get("spec") or {}).get("scale")
+        return f"{r['family']} x{scale:g}" if scale not in (None, 1, 1.0) else str(r["family"])
+
+    curves = list(dict.fromkeys(curve(r) for r in rows if "acc" in r))
+    colors.update({c: plt.cm.tab20((len(fams) + 1 + i) % 20) for i, c in enumerate(curves) if c not in colors})
     fig, ax = plt.subplots(figsize=(8, 5))
-    for i, fam in enumerate(fams):
-        pts = sorted((r for r in rows if r["family"] == fam), key=lambda r: r["bytes_mean"])
+    for i, cv in enumerate(curves):
+        pts = sorted((r for r in rows if curve(r) == cv and "acc" in r), key=lambda r: r["bytes_mean"])
+        fam = pts[0]["family"]
         ax.plot([r["bytes_mean"] * 8 / 1000 for r in pts], [100 * r["acc"] for r in pts], marker=_MARKERS[i % len(_MARKERS)],
-                color=colors[fam], label=fam, linestyle="-" if fam in ("h264", "h265", "jpeg", "stae") else "--")
+                color=colors[cv], label=cv, linestyle="-" if fam in ("h264", "h265", "jpeg", "stae") else "--")
+    for lm in report.get("local_models") or []:  # 0 bytes: a level, not a point on the rate axis
+        ax.axhline(100 * lm["acc"], color=colors["local"], linestyle=":",
+                   label=f"local classifier on the camera (0 B): {100 * lm['acc']:.1f}%")
     ax.set_xscale("log")
     ax.set_xlabel("kbit per clip (log)")
     ax.set_ylabel(f"accuracy, classifier adapted per codec ({report.get('finetune', {}).get('mode', 'head')}) (%)")
