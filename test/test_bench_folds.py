@@ -61,7 +61,8 @@ def fold_run(tmp_path_factory):
     _make_models(base / "models", classes)
     out = base / "out"
     rc = main(["bench", "codecs", "--tiny", "--data", str(base / "data"), "--fold", "all", "--model", str(base / "models"),
-               "--local-model", str(base / "models" / "local{fold}.pt"), "--sweep", "rate", "--out", str(out),
+               "--local-model", str(base / "models" / "local{fold}.pt"), "--local-short-clip", "pad", "--sweep", "rate",
+               "--out", str(out),
                "--repeats", "1"])
     assert rc == 0
     return base, json.loads((out / "codecs.json").read_text())
@@ -95,6 +96,7 @@ def test_fold_run_pools_every_fold_and_records_a_valid_summary(fold_run) -> None
     assert len(local) == 1 and local[0]["mode"] == "local" and local[0]["bytes_mean"] == 0.0
     lm = report["local_models"][0]
     assert lm["n"] == report["test_clips"] and local[0]["accuracy"] == pytest.approx(lm["correct"] / lm["n"])
+    assert {a["short_clip"] for a in lm["folds"].values()} == {"pad"}  # its own rule for short videos
     assert local[0]["camera_gflop"] > 0 and local[0]["camera_ms"] > 0
     cmd = s["command"]
     assert "--fold all" in cmd and "--sweep rate" in cmd and "--local-model" in cmd

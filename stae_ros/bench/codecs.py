@@ -75,6 +75,9 @@ class CodecBenchOptions:
     fold: str | None = None
     folds_file: str = ""  #: the fold CSV (default: <data>/folds.csv)
     short_clip: str = "loop"  #: what a video shorter than the clip becomes (stae_ros.data.folder)
+    #: the local classifier's own rule for short videos when it was trained with another than
+    #: ``short_clip`` (None: ``short_clip``); its test clips are then the same videos cut its way
+    local_short_clip: str | None = None
     #: the classifier adapted per codec and scored: None = the STAE checkpoint's ViT; else an edge
     #: model file (stae_ros.local format, e.g. ``stae train`` with ``mode: edge``); ``{fold}`` with ``fold``
     edge_model: str | None = None

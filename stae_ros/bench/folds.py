@@ -241,7 +241,14 @@ def run_fold_bench(opts: Any) -> dict[str, Any]:
                 rows.append({"name": str(s), "family": s.get("family"), "spec": s, "error": f"{type(exc).__name__}: {exc}"})
         per_fold[f] = rows
         if f in local_paths:
-            local_acc[f] = cb.local_model_accuracy(local_paths[f], loaded.class_names, test)
+            local_test = test
+            if opts.local_short_clip and opts.local_short_clip != opts.short_clip:  # the same videos, cut its way
+                local_test = load_data_root(opts.data, "test", loaded.class_names, *shape, split_spec=spec,
+                                            short_clip=opts.local_short_clip, cache=False)
+                if opts.tiny:
+                    local_test = local_test.take(1, 0)
+            local_acc[f] = cb.local_model_accuracy(local_paths[f], loaded.class_names, local_test)
+            local_acc[f]["short_clip"] = opts.local_short_clip or opts.short_clip
         if f == first:
             timing_specs, timing_clips, first_loaded = specs, test.clips[: opts.timing_clips], loaded
     phases.update(accuracy_wall_s=time.time() - t0, accuracy_cpu_s=time.process_time() - c0)

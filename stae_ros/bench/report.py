@@ -209,7 +209,10 @@ def byte_range_table(report: dict[str, Any]) -> list[str]:
         out += ["", f"Raw clip ({raw['bytes_mean']:,.0f} B): {100 * raw['acc']:.1f}% (edge classifier adapted the same way; "
                 f"zero-shot {100 * raw['acc_zero_shot']:.1f}%)."]
     for lm in report.get("local_models") or []:
-        out.append(f"Local classifier `{lm['path']}` on the camera (0 B): {100 * lm['acc']:.1f}% ({lm['correct']}/{lm['n']}), "
+        rule = {a.get("short_clip") for a in (lm.get("folds") or {}).values()} - {None}
+        out.append(f"Local classifier `{lm['path']}` on the camera (0 B"
+                   + (f"; short videos cut by its own rule, {', '.join(sorted(rule))}" if rule else "")
+                   + f"): {100 * lm['acc']:.1f}% ({lm['correct']}/{lm['n']}), "
                    f"{lm['camera_gflop']:.3f} GFLOP and {lm['camera_ms']:.1f} ms per clip on one host thread.")
     return out + [""]
 

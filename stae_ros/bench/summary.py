@@ -176,7 +176,7 @@ def bench_command(options: Mapping[str, Any]) -> str:
              "adapt": "--adapt", "adapt_steps": "--adapt-steps", "adapt_batch": "--adapt-batch",
              "timing_clips": "--timing-clips", "edge_threads": "--edge-threads", "local_model": "--local-model",
              "fold": "--fold", "folds_file": "--folds-file", "short_clip": "--short-clip", "sweep": "--sweep",
-             "edge_model": "--edge-model"}
+             "edge_model": "--edge-model", "local_short_clip": "--local-short-clip"}
     parts = ["stae", "bench", "codecs"]
     if options.get("tiny"):
         parts.append("--tiny")

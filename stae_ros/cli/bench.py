@@ -71,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds-file", default="", metavar="CSV", help="fold CSV clip,class,fold (default: <data>/folds.csv)")
     p.add_argument("--short-clip", choices=("loop", "pad", "resample"), default="loop",
                    help="what a --data video shorter than the clip becomes (default: %(default)s)")
+    p.add_argument("--local-short-clip", choices=("loop", "pad", "resample"), default=None,
+                   help="the local classifier's own rule for short videos, when it was trained with another one than "
+                        "--short-clip (default: --short-clip)")
     p.add_argument("--sweep", choices=("default", "rate"), default="default",
                    help="operating points: default = every codec family and the STAE ablations; rate = libx264 CRFs at "
                         "full, 3/4 and 1/2 size, a few H.265/JPEG points and the STAE method at --stae-points "
@@ -148,7 +151,7 @@ def _codecs(args: argparse.Namespace) -> int:
                              external_models=list(args.external_models), summary=args.summary,
                              local_model=args.local_model, fold=args.fold, folds_file=args.folds_file,
                              short_clip=args.short_clip, sweep=args.sweep, stae_points=list(args.stae_points),
-                             edge_model=args.edge_model)
+                             edge_model=args.edge_model, local_short_clip=args.local_short_clip)
     from stae_ros.bench.errors import BenchDataError
 
     try:
