@@ -11,6 +11,7 @@ import pytest
 from stae_ros.link import TraceShaper, trace_from_rates
 from stae_ros.planning import ComputeEstimator, Planner, PlanningError, RateEstimator
 from stae_ros.profiling.schema import OperatingPoint, Profile
+from stae_ros.planning.uncertainty import RateRatioModel
 
 
 def make_profile() -> Profile:
@@ -26,6 +27,7 @@ def make_profile() -> Profile:
 
 
 ONE = np.ones(1)  # no rate uncertainty: the planner reduces to "most accurate point that fits"
+PRIOR = RateRatioModel().prior  # the estimator's error before a link has shown its own
 
 
 def test_without_uncertainty_choose_is_most_accurate_feasible() -> None:
@@ -127,7 +129,7 @@ def test_hysteresis_prevents_flapping() -> None:
     switches = {}
     for hyst in (0.0, 0.05):
         pl = Planner(prof, 1.0, hysteresis=hyst, up_hold=1)
-        chosen = [pl.choose(float(r), ratios=ONE).point for r in rates]
+        chosen = [pl.choose(float(r), ratios=PRIOR).point for r in rates]
         switches[hyst] = sum(a is not b for a, b in zip(chosen, chosen[1:]))
     assert switches[0.05] < switches[0.0]
 
@@ -402,12 +404,15 @@ def test_a_payload_that_measures_the_link_is_worth_more_than_staying_local_blind
     from stae_ros.planning.uncertainty import RateRatioModel
 
     prof, prior = _local_and_latent(), RateRatioModel().prior
-    blind = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5, learn_ahead=False).choose(1600, queue_s=0.02, ratios=prior)
-    learns = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1600, queue_s=0.02, ratios=prior)
+    pkt = 1500 / 112  # the 112-byte payload occupies one whole 1,500-byte packet on the link
+    blind = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5, learn_ahead=False).choose(1600 * pkt, queue_s=0.02,
+                                                                                     ratios=prior)
+    learns = Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1600 * pkt, queue_s=0.02, ratios=prior)
     assert blind.point.codec == "local" and learns.point.codec == "stae-latent"
     assert 0.5 < learns.p_hit < 1.0  # a gamble, not a sure thing
     # too slow for the payload alone to be worth it: local either way
-    assert Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1000, queue_s=0.02, ratios=prior).point.codec == "local"
+    assert Planner(prof, 1.0, hysteresis=0.0, period_s=0.5).choose(1000 * pkt, queue_s=0.02,
+                                                                  ratios=prior).point.codec == "local"
     # a profile whose points all send leaves the look-ahead as it was
     assert not Planner(make_profile(), 1.0, period_s=0.5).learn_ahead
 
@@ -431,7 +436,7 @@ def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
     now = t + 0.5
     rate, queue, r = mon.outlook(now, ratios)
     assert queue.shape == r.shape == ratios.shape
-    late_ratio = 112 * 8 / (rate * (now - t - 0.04))  # it would have been confirmed by now at any faster ratio
+    late_ratio = 1500 * 8 / (rate * (now - t - 0.04))  # the 112-byte message occupies one whole packet  # it would have been confirmed by now at any faster ratio
     assert np.all(r <= late_ratio + 1e-12) and r.min() < 0.1
     assert 0 < np.isinf(queue).mean() < 0.5  # 'never arrives' is one pseudo-observation among the stalls
     prof = _local_and_latent()
@@ -444,3 +449,32 @@ def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
     assert rate == pytest.approx(mon.rate_bps(t + 30.0)) and np.ndim(queue) == 0
     with pytest.raises(PlanningError, match="queue samples"):
         Planner(prof, 1.0).choose(1e6, queue_s=np.zeros(3), ratios=np.ones(2))
+
+
+def test_a_small_message_on_an_idle_link_measures_the_link_not_its_size() -> None:
+    """A link delivers whole packets: a 112-byte message waits for one delivery opportunity, as a
+    1,500-byte one does. Counted in payload bits it would make a 1.2 Mbit/s link look 13x slower,
+    and the planner would then expect large payloads to be 13x later than they are."""
+    link_bps, t = 1.2e6, 0.0
+    packets, payload = RateEstimator(), RateEstimator(packet_bytes=None)
+    for _ in range(20):
+        for est in (packets, payload):
+            est.observe(112, t, t + 1500 * 8 / link_bps)
+        t += 0.5
+    assert packets.ewma_bps == pytest.approx(link_bps, rel=0.01)
+    assert payload.ewma_bps < link_bps / 10
+    with pytest.raises(PlanningError, match="packet size"):
+        RateEstimator(packet_bytes=0)
+
+
+def test_a_more_accurate_point_as_sure_to_arrive_is_taken_despite_the_hysteresis() -> None:
+    """The hysteresis keeps the planner from flapping on a noisy P(on time); a point that is both
+    more accurate and at least as likely on time is better whatever the gap, so it is taken."""
+    small = OperatingPoint("h264-cd", 16, 1.0, 0.940, 2200.0, 2200.0, 1.0, 2.0, 0)
+    large = OperatingPoint("h264-cd", 16, 1.0, 0.943, 4500.0, 4500.0, 1.0, 2.0, 0)
+    prof = Profile(name="t", clip={"frames": 16, "height": 64, "width": 64, "channels": 3}, points=[small, large])
+    pl = Planner(prof, 1.0, hysteresis=0.005)
+    pl.current = small
+    assert pl.choose(1e7, ratios=ONE).point is large  # both sure at 10 Mbit/s: 0.3 points gained
+    pl.current = small
+    assert pl.choose(3e4, ratios=ONE).point is small  # only the small one arrives in time (0.6 s vs 1.2 s)

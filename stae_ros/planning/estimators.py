@@ -25,9 +25,26 @@ import numpy as np
 from .errors import PlanningError
 from .uncertainty import RateRatioModel
 
-__all__ = ["RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator", "LinkMonitor"]
+__all__ = ["PACKET_BYTES", "RateEstimator", "RateSample", "ComputeEstimator", "LatencyEstimator", "LinkMonitor", "wire_bits"]
 
 log = logging.getLogger(__name__)
+
+#: the link's delivery unit (an Ethernet MTU, as mahimahi's traces count them)
+PACKET_BYTES = 1500
+
+
+def wire_bits(nbytes: float, packet_bytes: int | None = PACKET_BYTES) -> float:
+    """Bits a message occupies on the link: whole packets of ``packet_bytes`` (None: exactly its bytes).
+
+    A link delivers packets, one per delivery opportunity, so a 113-byte message costs the link as
+    long as a 1,500-byte one. Measuring and planning in payload bits instead makes every small
+    message look like a slow link: its busy time is the wait for the next opportunity, not its
+    size over the rate, and its ratio (a tenth of a large message's on the same link) then tells
+    the planner that large payloads would be ten times slower than they are.
+    """
+    if packet_bytes is None or nbytes <= 0:
+        return float(nbytes) * 8.0
+    return max(float(nbytes), float(packet_bytes)) * 8.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,10 @@ class RateEstimator:
         min_interval_s: float = 0.001,
         prior_bps: float | None = None,
         ratios: RateRatioModel | None = None,
+        packet_bytes: int | None = PACKET_BYTES,
     ) -> None:
+        if packet_bytes is not None and packet_bytes < 1:
+            raise PlanningError(f"packet size must be >= 1 byte or None, got {packet_bytes}")
         if not 0.0 < alpha <= 1.0:
             raise PlanningError(f"alpha must be in (0, 1], got {alpha}")
         if window < 1:
@@ -62,6 +82,8 @@ class RateEstimator:
         self.base_delay_s = base_delay_s
         self.min_interval_s = min_interval_s
         self.prior_bps = prior_bps
+        #: rates are bits of whole packets per second (:func:`wire_bits`); None: payload bits
+        self.packet_bytes = packet_bytes
         #: realised / estimated rate of each message: how wrong this estimator has been on this link
         self.ratios = ratios if ratios is not None else RateRatioModel()
         self._samples: deque[float] = deque(maxlen=window)
@@ -77,7 +99,10 @@ class RateEstimator:
             raise PlanningError(f"stamps must be finite, got sent={sent_s} received={received_s}")
         start = max(sent_s + self.base_delay_s, self._last_received)
         busy = max(received_s - start, self.min_interval_s)
-        rate = nbytes * 8.0 / busy
+        # a message that found the link idle occupied whole packets; one queued behind another shares
+        # its first packet with the predecessor's leftover, so its bytes are what it cost
+        alone = sent_s + self.base_delay_s >= self._last_received
+        rate = (wire_bits(nbytes, self.packet_bytes) if alone else nbytes * 8.0) / busy
         self.ratios.observe(self.ewma_bps if self.n else None, rate)
         self._last_received = max(self._last_received, received_s)
         self._samples.append(rate)
@@ -168,6 +193,9 @@ class LinkMonitor:
         self._out: dict[int, tuple[float, int]] = {}  # seq -> (sent_s, bytes)
         self._last_feedback_s = -math.inf
 
+    def _bits(self, nbytes: int) -> float:
+        return wire_bits(nbytes, self.estimator.packet_bytes)
+
     def on_sent(self, seq: int, nbytes: int, sent_s: float) -> None:
         self._out[seq] = (sent_s, int(nbytes))
 
@@ -194,7 +222,7 @@ class LinkMonitor:
             sent, nbytes = out[0]
             elapsed = now_s - sent - self.estimator.base_delay_s - self.feedback_delay_s
             if elapsed > 0:
-                rate = min(rate, nbytes * 8.0 / elapsed)
+                rate = min(rate, self._bits(nbytes) / elapsed)
         return rate
 
     def queue_s(self, now_s: float, rate_bps: float | None = None) -> float:
@@ -206,7 +234,7 @@ class LinkMonitor:
             return base
         finish = -math.inf
         for sent, nbytes in out:
-            finish = max(finish, sent) + nbytes * 8.0 / rate
+            finish = max(finish, sent) + self._bits(nbytes) / rate
         return base + max(0.0, finish - now_s)
 
     def outlook(self, now_s: float, ratios: np.ndarray) -> tuple[float | None, float | np.ndarray, np.ndarray]:
@@ -232,17 +260,17 @@ class LinkMonitor:
             return self.rate_bps(now_s), self.queue_s(now_s), r
         sent0, bytes0 = out[0]
         seen = now_s - base - self.feedback_delay_s  # a message confirmed by now arrived before this
-        possible = sent0 + bytes0 * 8.0 / (rate * r) > seen
+        possible = sent0 + self._bits(bytes0) / (rate * r) > seen
         if possible.all():
             return rate, self.queue_s(now_s, rate), r
         if not possible.any():  # later than under any ratio this link has shown: only the bound is known
             return self.rate_bps(now_s), self.queue_s(now_s), r
         finish = np.full(r.size, -math.inf)
         for sent, nbytes in out:
-            finish = np.maximum(finish, sent) + nbytes * 8.0 / (rate * r)
+            finish = np.maximum(finish, sent) + self._bits(nbytes) / (rate * r)
         wait = base + np.maximum(0.0, finish - now_s)
         # the ratio at which it arrives just now (the link keeps it for the next clip: fades last)
-        now_ratio = bytes0 * 8.0 / (rate * max(seen - sent0, 1e-9))
+        now_ratio = self._bits(bytes0) / (rate * max(seen - sent0, 1e-9))
         pool = np.concatenate([np.flatnonzero(possible), [-1, -2]])  # -1: arrives now, -2: never
         pick = pool[np.arange(r.size) % pool.size]
         safe = np.maximum(pick, 0)

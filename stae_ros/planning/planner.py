@@ -40,6 +40,7 @@ import numpy as np
 
 from ..profiling.schema import OperatingPoint, Profile
 from .errors import PlanningError
+from .estimators import PACKET_BYTES, wire_bits
 from .uncertainty import RateRatioModel
 
 __all__ = ["Decision", "Planner", "point_label"]
@@ -84,6 +85,7 @@ class Planner:
         probe_every: int = 4,
         probe_bps: float = 1e5,
         learn_ahead: bool | None = None,
+        packet_bytes: int | None = PACKET_BYTES,
     ) -> None:
         if not deadline_s > 0:
             raise PlanningError(f"deadline must be > 0 s, got {deadline_s}")
@@ -114,6 +116,8 @@ class Planner:
         #: credit a payload with what its LinkStats tell the next clip (default: when some point sends nothing)
         self.learn_ahead = any(p.bytes_mean <= 0 for p in profile.points) if learn_ahead is None else bool(learn_ahead)
         self.probe_bps = float(probe_bps)
+        #: a payload occupies whole packets on the link, as the rate estimate counts them (:func:`wire_bits`)
+        self.packet_bytes = packet_bytes
         self._blind = 0  #: decisions in a row without a rate
         # most accurate first; among equals the cheaper one (the order ties are broken in)
         self.points = sorted(profile.points, key=lambda p: (-p.accuracy, p.bytes_mean, p.camera_ms + p.edge_ms))
@@ -139,6 +143,10 @@ class Planner:
     def _bytes(self, pt: OperatingPoint) -> float:
         return pt.bytes_p95 if self.use_p95_bytes else pt.bytes_mean
 
+    def _bits(self, pt: OperatingPoint) -> float:
+        """What the point's payload occupies on the link: its bytes in whole packets."""
+        return wire_bits(self._bytes(pt), self.packet_bytes)
+
     @staticmethod
     def _queue(queue_s: float | np.ndarray, ratios: np.ndarray) -> np.ndarray:
         """The wait ahead of a new clip under each ratio: a number is replayed at the same ratio as the
@@ -159,7 +167,7 @@ class Planner:
             return (1.0 if compute <= self.budget_s else 0.0), compute
         if rate_bps is None or not rate_bps > 0:
             return 0.0, math.inf
-        completion = compute + self._queue(queue_s, ratios) + nbytes * 8.0 / (rate_bps * ratios)
+        completion = compute + self._queue(queue_s, ratios) + self._bits(pt) / (rate_bps * ratios)
         return float(np.mean(completion <= self.budget_s)), float(np.median(completion))
 
     def _next_clip_value(self, rate_bps: float | None, ratios: np.ndarray, camera_scale: float, edge_scale: float,
@@ -179,7 +187,7 @@ class Planner:
         n = len(self.points)
         if self.period_s is None or rate_bps is None or not rate_bps > 0 or not math.isfinite(rate_bps):
             return np.zeros(n)
-        bits = np.array([self._bytes(pt) * 8.0 for pt in self.points])
+        bits = np.array([self._bits(pt) for pt in self.points])
         camera = np.array([self.camera_s(pt, camera_scale) for pt in self.points])
         compute = camera + np.array([self.edge_s(pt, edge_scale) for pt in self.points])
         acc = np.array([pt.accuracy for pt in self.points])
@@ -250,7 +258,10 @@ class Planner:
         if cur is None or cur[0] <= 0.0:
             self.current, self._up_count = best[3], 0
             return decide(best, ("start: " if cur is None else "current point fails: ") + why)
-        if best[3] is cur[3] or best[0] <= cur[0] + self.hysteresis:
+        # hysteresis guards against a noisy P(on time); a point that is more accurate and at least as
+        # likely on time (e.g. both sure) is better however small the gap, so it is taken at once
+        dominates = best[3].accuracy > cur[3].accuracy and best[1] >= cur[1] and best[0] > cur[0]
+        if best[3] is cur[3] or (best[0] <= cur[0] + self.hysteresis and not dominates):
             self._up_count = 0
             return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {cur[3].accuracy * cur[1]:.3f} at {rate_txt}")
         if self._bytes(best[3]) > self._bytes(cur[3]):
