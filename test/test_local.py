@@ -150,19 +150,9 @@ def test_config_errors_and_budget_refusal(tmp_path):
 
 
 def test_crossval_tests_every_clip_once_and_pools(tmp_path, one_thread):
-    import numpy as np
-
-    from stae_ros.data import write_video
     from stae_ros.local import crossval_local
 
-    root = tmp_path / "folder"
-    rows = []
-    for ci, c in enumerate(["bend", "jack", "wave"]):
-        for k in range(4):
-            frames = np.stack([np.full((16, 16, 3), 40 * ci + 5 * k + t, np.uint8) for t in range(6)])
-            write_video(root / c / f"{c}_{k}.avi", frames)
-            rows.append(f"{c}/{c}_{k}.avi,{c},{k % 2}")
-    (root / "folds.csv").write_text("clip,class,fold\n" + "\n".join(rows) + "\n")
+    root = _fold_folder(tmp_path / "folder")
     cfg = _config(tmp_path, data={"root": str(root), "cache": False, "split": "folds", "short_clip": "loop"},
                   train={"epochs": 1, "steps_per_epoch": 1, "batch_size": 4, "warmup_steps": 0})
     summary = crossval_local(cfg, tmp_path / "cv", progress=False)

@@ -421,16 +421,7 @@ def edge_classifier(path: str | Path, class_names: list[str], shape: tuple[int, 
     clips, its logits in the checkpoint's class order."""
     import torch
 
-    from stae_ros.local import LocalModelError, load_local_model
-
-    try:
-        f = load_local_model(path)
-    except LocalModelError as exc:
-        raise BenchDataError(str(exc)) from exc
-    if sorted(f.class_names) != sorted(class_names):
-        raise BenchDataError(f"edge model {path} labels {f.class_names}, the STAE checkpoint {class_names}")
-    if tuple(f.shape[:3]) != tuple(shape):
-        raise BenchDataError(f"edge model {path} takes {tuple(f.shape[:3])} clips, the bench's are {tuple(shape)}")
+    f = _load_classifier_file(path, "edge model", class_names, shape)
     order = torch.as_tensor([list(f.class_names).index(c) for c in class_names])
 
     class _Reorder(torch.nn.Module):
@@ -460,6 +451,23 @@ def edge_model_timing(path: str | Path, clips: np.ndarray, opts: CodecBenchOptio
     return agg, {"path": str(path), "gflop": t["camera_gflop"], "ms": t["camera_ms"], "ms_spread": t["camera_ms_spread"]}
 
 
+def _load_classifier_file(path: str | Path, role: str, class_names: list[str], shape: Any) -> Any:
+    """A classifier file (stae_ros.local format) that labels ``class_names`` on clips of ``shape``
+    (T, H, W); anything else is a BenchDataError naming the file, so a wrong --edge-model or
+    --local-model stops the bench before any point is measured."""
+    from stae_ros.local import LocalModelError, load_local_model
+
+    try:
+        f = load_local_model(path)
+    except LocalModelError as exc:
+        raise BenchDataError(str(exc)) from exc
+    if sorted(f.class_names) != sorted(class_names):
+        raise BenchDataError(f"{role} {path} labels {f.class_names}, the bench's checkpoint {class_names}")
+    if tuple(f.shape[:3]) != tuple(shape):
+        raise BenchDataError(f"{role} {path} takes {tuple(f.shape[:3])} clips, the bench's are {tuple(shape)}")
+    return f
+
+
 def default_local_model(class_names: list[str]) -> str | None:
     """The shipped local classifier when it labels exactly ``class_names`` (else None)."""
     path = Path(__file__).resolve().parents[2] / "models" / "stae_local_default.pt"
@@ -481,16 +489,7 @@ def local_model_accuracy(path: str | Path, class_names: list[str], test: Any, ba
     another clip size is a BenchDataError naming the file."""
     import torch
 
-    from stae_ros.local import LocalModelError, load_local_model
-
-    try:
-        f = load_local_model(path)
-    except LocalModelError as exc:
-        raise BenchDataError(str(exc)) from exc
-    if sorted(f.class_names) != sorted(class_names):
-        raise BenchDataError(f"local model {path} labels {f.class_names}, the bench's checkpoint {class_names}")
-    if tuple(f.shape[:3]) != tuple(test.clips.shape[1:4]):
-        raise BenchDataError(f"local model {path} takes {tuple(f.shape[:3])} clips, the bench's are {tuple(test.clips.shape[1:4])}")
+    f = _load_classifier_file(path, "local model", class_names, test.clips.shape[1:4])
     to_ckpt = np.asarray([class_names.index(c) for c in f.class_names])
     preds = []
     with torch.inference_mode():
