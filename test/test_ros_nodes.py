@@ -861,3 +861,27 @@ def test_a_camera_configured_with_a_model_of_another_class_list_refuses_to_start
     fatal = [line for line in out.splitlines() if "FATAL" in line]
     assert len(fatal) == 1 and "other_classes.pt" in fatal[0] and "ModelMismatchError" in fatal[0], out
     assert "Traceback" not in out
+
+
+def test_an_edge_configured_with_an_h264_model_of_another_class_list_refuses_to_start(tmp_path):
+    """The edge's h264 classifier file (an edge model larger than the camera runs) is checked at
+    start-up like every other configured model file: one FATAL line naming it, exit 1."""
+    import subprocess
+    import sys
+
+    from stae_ros.local import LocalClassifier, save_local_model
+    from stae_ros.ros.launcher import ros_env
+    from stae_ros.training import load_model
+
+    loaded = load_model(Path(__file__).resolve().parents[1] / "models" / "stae_default.pt")
+    c = loaded.config.clip
+    other = save_local_model(tmp_path / "edge_other_classes.pt", LocalClassifier(len(loaded.class_names), c.frames,
+                             c.height, c.width), [f"x{i}" for i in range(len(loaded.class_names))],
+                             (c.frames, c.height, c.width, 3), {})
+    proc = subprocess.run([sys.executable, "-m", "stae_ros.ros.edge_node", "--ros-args", "-p", f"h264_model:={other}"],
+                          env=ros_env(pick_domain_id()), capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    fatal = [line for line in out.splitlines() if "FATAL" in line]
+    assert len(fatal) == 1 and "edge_other_classes.pt" in fatal[0], out
+    assert "Traceback" not in out

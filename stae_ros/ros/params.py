@@ -150,6 +150,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("roi_model", "", "stae-roi264 model file (the camera's codec_model: codec settings + the classifier "
        "fine-tuned on decoded roi clips); empty = the shipped models/stae_roi264_default.pt; loaded on the first "
        "stae-roi264 clip", read_only=True),
+    _p("h264_model", "", "h264 classifier file (an edge classifier of `stae train` mode edge, larger than the camera "
+       "could run; the camera's codec_model); empty = the STAE checkpoint's ViT classifies the decoded clip",
+       read_only=True),
     _p("threads", 0, "torch CPU threads (0 = torch's default)", min=0, max=256, read_only=True),
     _p("batch_max", 8, "most clips classified in one batched forward pass", min=1, max=256),
     _p("batch_period_ms", 5.0, "how often the waiting clips are collected into a batch", min=0.5, max=1000.0,
