@@ -29,6 +29,7 @@ import numpy as np
 
 from .child import run_child
 from .errors import BenchDataError
+from .plots import fastest_bands
 
 __all__ = ["CodecBenchOptions", "run_codec_bench", "half_range_spread", "make_tiny_checkpoint", "equal_accuracy_h264", "completion_curves",
            "timing_stability", "camera_vs_x264", "compression_target"]
@@ -575,19 +576,10 @@ def completion_curves(rows: list[dict[str, Any]], classify_edge_ms: float, local
         t = [(r["camera_ms"] + r["bytes_mean"] * 8.0 / rate * 1e3 + r["edge_ms"] + classify_edge_ms) for rate in RATES_BPS]
         curves[fam] = {"point": r["name"], "acc": r.get("acc"), "bytes": r["bytes_mean"], "ms": t}
     curves["local"] = {"point": "ViT on the camera (1 thread)", "acc": raw_acc, "bytes": 0.0, "ms": [local_ms] * len(RATES_BPS)}
-    return {"rates_bps": RATES_BPS, "curves": curves, "winner_bands": _bands(curves, list(curves)),
-            "winner_bands_offload": _bands(curves, [f for f in curves if f != "local"]), "accuracy_within": within}
-
-
-def _bands(curves: dict[str, Any], fams: list[str]) -> list[dict[str, Any]]:
-    """Contiguous rate ranges over which one of ``fams`` has the lowest completion time."""
-    bands: list[dict[str, Any]] = []
-    for i, rate in enumerate(RATES_BPS):
-        fam = min(fams, key=lambda f: curves[f]["ms"][i])
-        if not bands or bands[-1]["family"] != fam:
-            bands.append({"family": fam, "from_bps": rate, "to_bps": rate})
-        bands[-1]["to_bps"] = rate
-    return bands
+    offload = [f for f in curves if f != "local"]
+    return {"rates_bps": RATES_BPS, "curves": curves,
+            "winner_bands": fastest_bands(RATES_BPS, curves, list(curves), key="family"),
+            "winner_bands_offload": fastest_bands(RATES_BPS, curves, offload, key="family"), "accuracy_within": within}
 
 
 def timing_stability(rows: list[dict[str, Any]], tolerance: float = 0.10) -> dict[str, Any]:

@@ -112,6 +112,18 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
 SUMMARY_RATES_BPS: tuple[float, ...] = tuple(float(x) for x in __import__("numpy").logspace(math.log10(0.05e6), 8.0, 81))
 
 
+def fastest_bands(rates_bps: Any, curves: dict[str, Any], names: list[str], key: str = "mode") -> list[dict[str, Any]]:
+    """Contiguous rate ranges over which one of ``names`` has the lowest completion time
+    (``curves[name]["ms"][i]`` at ``rates_bps[i]``), each as {key: name, from_bps, to_bps}."""
+    bands: list[dict[str, Any]] = []
+    for i, rate in enumerate(rates_bps):
+        name = min(names, key=lambda n: curves[n]["ms"][i])
+        if not bands or bands[-1][key] != name:
+            bands.append({key: name, "from_bps": rate, "to_bps": rate})
+        bands[-1]["to_bps"] = rate
+    return bands
+
+
 def _mode_point(points: list[dict[str, Any]], within: float) -> dict[str, Any]:
     """A mode's point: the fewest bytes within ``within`` of that mode's best accuracy (the README
     table's rule, so the figure and the table show the same points)."""
@@ -143,17 +155,9 @@ def completion_from_summary(entry: dict[str, Any], camera_slowdown: float, withi
     top = max((c["accuracy"] for c in curves.values()), default=0.0)
     eligible = [m for m, c in curves.items() if c["accuracy"] >= top - accuracy_margin - 1e-9]
 
-    def bands(modes: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for i, rate in enumerate(rates_bps):
-            m = min(modes, key=lambda k: curves[k]["ms"][i])
-            if not out or out[-1]["mode"] != m:
-                out.append({"mode": m, "from_bps": rate, "to_bps": rate})
-            out[-1]["to_bps"] = rate
-        return out
-
     return {"rates_bps": list(rates_bps), "curves": curves, "eligible": eligible, "accuracy_margin": accuracy_margin,
-            "winners": bands(eligible) if eligible else [], "winners_any": bands(list(curves)) if curves else [],
+            "winners": fastest_bands(rates_bps, curves, eligible) if eligible else [],
+            "winners_any": fastest_bands(rates_bps, curves, list(curves)) if curves else [],
             "camera_slowdown": camera_slowdown, "left_out": dropped}
 
 
