@@ -43,9 +43,9 @@ def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, di
     from stae_ros.compressed.extract import FeatureSpec
     from stae_ros.compressed.model import CDConfig, CDNet, gop_tensors
     from stae_ros.training.h264_cd import (CdTrainSettings, CodecSection, FeatureSection, MODE, OWN_KEYS,
-                                           _cached_features, _clip_shape, _shift)
+                                           _cached_features, _shift)
     from stae_ros.training.loop import prepare_data
-    from stae_ros.training.payload_config import load_payload_config, section
+    from stae_ros.training.payload_config import clip_shape, load_payload_config, section
     from stae_ros.training.steps import cosine_lr
     from stae_ros.training.teacher import load_teacher, teacher_logits
 
@@ -56,7 +56,7 @@ def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, di
         if not hasattr(fs, key):
             raise ValueError(f"unknown features key {key!r}")
         setattr(fs, key, value)
-    clip = _clip_shape(cfg)
+    clip = clip_shape(cfg, cfg.teacher)
     spec = FeatureSpec(frames=clip[0], height=clip[1], width=clip[2], block=int(fs.block),
                        iframe_size=int(fs.iframe_size) or clip[1] // 2)
     out = Path(run)

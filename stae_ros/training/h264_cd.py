@@ -32,7 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import TrainingError
-from .payload_config import apply_overrides, load_payload_config, section
+from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "CodecSection", "FeatureSection", "CdTrainSettings", "train_h264_cd_mode", "encode_features"]
@@ -76,17 +76,6 @@ class CdTrainSettings:
     save_every: int = 100
     eval_each_save: bool = True
     eval_batch: int = 64
-
-
-def _clip_shape(cfg: Any) -> tuple[int, int, int]:
-    if cfg.clip:
-        return int(cfg.clip.get("frames", 16)), int(cfg.clip.get("height", 64)), int(cfg.clip.get("width", 64))
-    if cfg.teacher:
-        from .checkpoints import load_checkpoint_dict
-
-        c = load_checkpoint_dict(cfg.teacher)["config"].get("clip", {})
-        return int(c.get("frames", 16)), int(c.get("height", 64)), int(c.get("width", 64))
-    return 16, 64, 64
 
 
 def encode_features(clips: np.ndarray, spec: Any, crf: int, preset: str, desc: str = "h264-cd features",
@@ -192,7 +181,7 @@ def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     from stae_ros.compressed.model import CDConfig, CDNet, gop_tensors
     from stae_ros.profiling.flops import count_flops
 
-    from .loop import TrainResult, prepare_data, resolve_device
+    from .loop import TrainResult, prepare_data
     from .teacher import load_teacher
 
     t_start = time.perf_counter()
@@ -205,19 +194,14 @@ def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = F
         raise TrainingError(f"{cfg.source}: codec: preset must be one of {PRESETS} and crf / train_crfs in 0..51")
     if ts.steps < 0 or ts.batch < 1 or ts.lr <= 0 or ts.save_every < 1 or not 0.0 <= ts.distill <= 1.0:
         raise TrainingError(f"{cfg.source}: train: steps >= 0, batch >= 1, lr > 0, save_every >= 1, distill in [0, 1]")
-    clip = _clip_shape(cfg)
+    clip = clip_shape(cfg, cfg.teacher)
     try:
         spec = FeatureSpec(frames=clip[0], height=clip[1], width=clip[2], block=int(fs.block),
                            iframe_size=int(fs.iframe_size) or clip[1] // 2)
     except CompressedStreamError as exc:
         raise TrainingError(f"{cfg.source}: features: {exc}") from exc
     model_spec = dict(cfg.sections.get("model") or {})
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    dev = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    out, dev = start_run(cfg, out_dir)
 
     train_arr, test_arr = prepare_data(cfg.data_config(), clip[0], (clip[1], clip[2]))
     class_names = list(train_arr.class_names)
