@@ -93,7 +93,7 @@ def rate_sweep(checkpoint: str, tiny: bool = False, frames: int | None = None,
     specs += [{"family": "h264", "crf": c, "preset": "ultrafast"} for c in (28, 38)]
     specs += [{"family": "h265", "crf": c, "preset": "medium"} for c in (28, 36)]
     specs += [{"family": "jpeg", "quality": 50}]
-    kp = [(16, 0.5), (16, 0.25), (16, 0.1), (16, 0.05), (8, 0.25)] if points is None else [_kp(s) for s in points]
+    kp = list(RATE_STAE_POINTS) if points is None else [_kp(s) for s in points]
     kp = [(k, p) for k, p in kp if frames is None or k <= frames]
     specs += [{"family": "semantic", "mode": "stae", "k": k, "p": p, "checkpoint": checkpoint} for k, p in kp]
     if (frames is None or frames >= 16) and (16, 0.1) in kp:
