@@ -373,7 +373,8 @@ class _Demo:
                                  m.label if m else "?", float(m.score) if m else 0.0,
                                  self.truth.get(seq, (-1, ""))[1], k, p, nb))
         if not clips:
-            print("stae demo: nothing to draw for --viz", file=sys.stderr)
+            print("stae demo: nothing to draw for --viz: no clip went as stae-px, the only payload with kept pixels "
+                  "(--profile profiles/default.json plans over stae-px only)", file=sys.stderr)
             return
         path = render_demo_strip(clips, self.args.viz, *self.shape)
         print(f"stae demo: wrote {path}", flush=True)
