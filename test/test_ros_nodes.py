@@ -487,18 +487,26 @@ def test_two_robots_and_one_edge_each_get_their_own_labels(tiny_model):
     harness = Harness(domain, namespace=NS)
     robots = ("robot1", "robot2")
     got: dict[str, dict[int, ActionLabel]] = {r: {} for r in robots}
-    for r in robots:
-        harness.node.create_subscription(ActionLabel, f"{r}/action_label",
-                                         lambda m, r=r: got[r].setdefault(m.clip_seq, m), qos.label_qos())
+    subs = {r: harness.node.create_subscription(ActionLabel, f"{r}/action_label",
+                                                lambda m, r=r: got[r].setdefault(m.clip_seq, m), qos.label_qos())
+            for r in robots}
     n_clips = 3
+    # the cameras start paused: labels are live (volatile), so the robots' label readers must have matched
+    # the edge's writers before the first clip, or its label is never delivered
     specs = multi_robot_specs(robots, namespace=NS,
                               camera={"model": str(tiny_model), "source": "synth", "source_fps": 200.0,
-                                      "max_clips": n_clips, "wait_for_subscribers": 1, "k": 4, "p": 0.5},
+                                      "max_clips": n_clips, "wait_for_subscribers": 1, "k": 4, "p": 0.5,
+                                      "paused": True},
                               edge={"model": str(tiny_model), "threads": 1})
     assert [(s.executable, s.namespace) for s in specs] == [
         ("camera_node", f"{NS}/robot1"), ("camera_node", f"{NS}/robot2"), ("edge_node", NS)]
     try:
         with Launcher(specs, domain_id=domain, output=None) as launcher:
+            assert harness.spin_until(lambda: all(sub.get_publisher_count() >= 1 for sub in subs.values()), 60,
+                                      launcher), launcher.output_of(f"{NS}/edge_node")[-2000:]
+            for r in robots:
+                res = harness.set_params(f"{NS}/{r}/camera_node", {"paused": False})
+                assert all(x.successful for x in res), [x.reason for x in res]
             ok = harness.spin_until(lambda: all(len(got[r]) >= n_clips for r in robots), 120, launcher)
             assert ok, ({r: sorted(got[r]) for r in robots}, launcher.output_of(f"{NS}/edge_node")[-2000:])
             harness.spin_until(lambda: False, 0.5)
