@@ -848,6 +848,44 @@ def test_a_burst_of_sigints_stops_a_node_cleanly():
         assert "Traceback" not in out, out[-2000:]
 
 
+def test_a_node_whose_clean_up_hangs_still_exits_after_sigint(tmp_path):
+    """A clean-up that blocks (a callback stuck on a loaded host, DDS) must not keep the process alive
+    until a launcher kills it: after STOP_GRACE_S the node exits with one warning line saying so."""
+    import signal
+    import subprocess
+    import sys
+
+    from stae_ros.ros.common import STOP_GRACE_S
+    from stae_ros.ros.launcher import ros_env
+
+    script = tmp_path / "stuck_node.py"
+    script.write_text(
+        "import sys, time\n"
+        "from rclpy.node import Node\n"
+        "from stae_ros.ros.common import run_node\n"
+        "class Stuck(Node):\n"
+        "    def __init__(self):\n"
+        "        super().__init__('stuck_node')\n"
+        "        print('stuck node up', flush=True)\n"
+        "    def destroy_node(self):\n"
+        "        time.sleep(120)\n"
+        "        return super().destroy_node()\n"
+        "run_node(Stuck)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], env=ros_env(pick_domain_id()), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "stuck node up" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=STOP_GRACE_S + 60)  # far below the 120 s the clean-up would take
+        out = proc.stdout.read()
+    finally:
+        proc.kill()
+    assert rc == 0, out
+    warn = [line for line in out.splitlines() if "clean-up after the stop signal took over" in line]
+    assert len(warn) == 1 and "Traceback" not in out, out
+
+
 def test_a_camera_configured_with_a_model_of_another_class_list_refuses_to_start(tmp_path):
     """The node stops at start-up with one line naming the file, instead of labelling with another class list."""
     import subprocess

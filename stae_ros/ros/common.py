@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -14,8 +15,14 @@ from stae_ros.resources import PACKAGE, find_data_file
 
 __all__ = [
     "PACKAGE", "guarded", "resolve_data_file", "wall_ns", "ns_to_stamp", "stamp_to_ns", "ms_between", "run_node",
+    "STOP_GRACE_S",
 ]
 
+#: With ``fast_exit``, how long the clean-up after SIGINT/SIGTERM may take before the process ends
+#: anyway. Why: a callback still running (a batch on a loaded host) or a DDS clean-up that blocks
+#: holds the executor's shutdown, and a launcher that waits for its nodes would then kill it
+#: without a word; this ends it with one line saying so, inside the launchers' usual wait.
+STOP_GRACE_S = 8.0
 
 
 def resolve_data_file(value: str, default_rel: str) -> Path:
@@ -101,10 +108,21 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     #   here instead made CPython print "Signal 2 ignored due to race condition" when one was pending.
     state = {"spinning": False, "stopping": False}
 
+    def force_exit() -> None:
+        # not _exit(): logging.shutdown() would wait for a handler lock the stuck thread may hold
+        print(f"[WARN] clean-up after the stop signal took over {STOP_GRACE_S:g} s; exiting without it",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(0)
+
     def on_signal(signum: int, frame: Any) -> None:
         if state["stopping"]:
             return
         state["stopping"] = True
+        if fast_exit:
+            watchdog = threading.Timer(STOP_GRACE_S, force_exit)
+            watchdog.daemon = True
+            watchdog.start()
         try:
             from rclpy.signals import uninstall_signal_handlers
 
