@@ -284,13 +284,10 @@ def test_payload_modes_cross_validate_over_a_fold_file(work, plain_root, capsys)
     assert "pooled over 36 test clips" in capsys.readouterr().out
 
 
-def test_stae_latent_distils_an_edge_classifier_file(work, data_root):
-    """The teacher may be an edge classifier file (`mode: edge`): the run reads its clip size, scores it
-    on raw clips and distils it into a conv head (a CNN has no ViT blocks to start a vit head from)."""
-    from stae_ros.latent.io import load_latent_codec
-    from stae_ros.local import LocalClassifier, load_local_model, save_local_model
-
+def _edge_classifier_file(work: Path, data_root: Path) -> Path:
+    """A small untrained edge classifier file (`mode: edge` format) for the tiny set's 8x32x32 clips."""
     from stae_ros.data.arrays import load_split_arrays
+    from stae_ros.local import LocalClassifier, load_local_model, save_local_model
 
     names = [str(c) for c in load_split_arrays(data_root, "test", 8, (32, 32), cache=False).class_names]
     arch = {"stem_channels": 4, "stage_channels": [8], "stage_depths": [1], "head_channels": 8, "group_width": 64}
@@ -298,6 +295,15 @@ def test_stae_latent_distils_an_edge_classifier_file(work, data_root):
     net = LocalClassifier(len(names), 8, 32, 32, **arch).eval()
     path = save_local_model(work / "edge_teacher.pt", net, names, (8, 32, 32, 3), arch, {"role": "edge"})
     assert load_local_model(path).class_names == names
+    return path
+
+
+def test_stae_latent_distils_an_edge_classifier_file(work, data_root):
+    """The teacher may be an edge classifier file (`mode: edge`): the run reads its clip size, scores it
+    on raw clips and distils it into a conv head (a CNN has no ViT blocks to start a vit head from)."""
+    from stae_ros.latent.io import load_latent_codec
+
+    path = _edge_classifier_file(work, data_root)
     raw = yaml.safe_load((CONFIG / "train_latent_tiny.yaml").read_text())
     model = {k: v for k, v in raw["model"].items() if not k.startswith("head_")}
     cfg = _write_config(CONFIG / "train_latent_tiny.yaml", work / "latent_edge.yaml", data_root, teacher=str(path))
@@ -310,3 +316,22 @@ def test_stae_latent_distils_an_edge_classifier_file(work, data_root):
     assert load_latent_codec(out / "model.pt").cfg.head_kind == "conv"
     final = json.loads((out / "metrics.json").read_text())["final"]
     assert final["distill"] > 0 and 0.0 <= final["teacher_acc"] <= 1.0
+
+
+def test_stae_roi264_adapts_an_edge_classifier_file(work, data_root):
+    """With an edge classifier file as teacher, stae-roi264 fine-tunes a copy of that CNN on decoded clips
+    and stores it in the roi model file, which the edge loads back with the fine-tuned weights."""
+    from stae_ros.local import LocalClassifier, load_local_model
+    from stae_ros.roi.node_model import load_roi_model
+
+    teacher = _edge_classifier_file(work, data_root)
+    cfg = _write_config(CONFIG / "train_roi264_tiny.yaml", work / "roi_edge.yaml", data_root, teacher=str(teacher))
+    out = work / "roi_edge_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    model = load_roi_model(out / "model.pt")
+    assert isinstance(model.classifier, LocalClassifier) and model.shape == (8, 32, 32)
+    before = load_local_model(teacher).model.state_dict()
+    after = model.classifier.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["classifier"] == "edge CNN" and 0.0 <= final["teacher_acc"] <= 1.0 and final["bytes_mean"] > 0

@@ -1,11 +1,14 @@
 """The edge classifier inside a stae-roi264 model file: which kinds there are and how each is stored.
 
-Two kinds, both taking a decoded clip B,3,T,H,W in [0,1] and giving logits:
+Three kinds, each taking a decoded clip B,3,T,H,W in [0,1] and giving logits:
 
 - ``pixel`` (the record has ``latent_config``): the payload studies' small `PixelClassifier`;
 - ``stae-vit`` (the record has ``kind: stae-vit`` and ``model_config``): the edge model itself, a
   trained STAE checkpoint's ViT fine-tuned on decoded roi clips. Why: stae-roi264 is then scored
-  by the edge model adapted to its decoded clips, not by a small classifier of its own.
+  by the edge model adapted to its decoded clips, not by a small classifier of its own;
+- ``edge-classifier`` (``arch``, ``clip``, ``num_classes``): an edge classifier file's network
+  (`stae train` with ``mode: edge``, the stae_ros.local family) fine-tuned the same way, for data
+  sets whose edge model is that CNN rather than a STAE ViT.
 
 Records hold plain types and tensors only, so a file loads with ``torch.load(weights_only=True)``.
 """
@@ -19,7 +22,7 @@ from torch import nn
 
 __all__ = ["CLASSIFIER_KINDS", "EdgeViTClassifier", "classifier_record", "classifier_from_record", "record_shape"]
 
-CLASSIFIER_KINDS = ("pixel", "stae-vit")
+CLASSIFIER_KINDS = ("pixel", "stae-vit", "edge-classifier")
 
 
 class EdgeViTClassifier(nn.Module):
@@ -47,8 +50,16 @@ class EdgeViTClassifier(nn.Module):
 
 def classifier_record(classifier: nn.Module) -> dict[str, Any]:
     """What the model file stores for ``classifier``; ValueError for a classifier of no known kind."""
+    from dataclasses import asdict
+
+    from stae_ros.local.model import LocalClassifier
+
     if isinstance(classifier, EdgeViTClassifier):
         return {"kind": "stae-vit", "model_config": dict(classifier.model_config), "state_dict": classifier.state_dict()}
+    if isinstance(classifier, LocalClassifier):
+        return {"kind": "edge-classifier", "arch": asdict(classifier.arch), "num_classes": int(classifier.num_classes),
+                "clip": [int(classifier.frames), int(classifier.height), int(classifier.width)],
+                "state_dict": classifier.state_dict()}
     latent_cfg = getattr(classifier, "latent_config", None)
     if latent_cfg is None:
         raise ValueError("classifier has no latent_config: build it with stae_ros.roi.node_model.make_classifier "
@@ -58,6 +69,9 @@ def classifier_record(classifier: nn.Module) -> dict[str, Any]:
 
 def record_shape(record: dict[str, Any]) -> tuple[tuple[int, int, int], int]:
     """((frames, height, width), classes) the stored classifier was built for; KeyError/TypeError/ValueError if malformed."""
+    if record.get("kind") == "edge-classifier":
+        t, h, w = (int(v) for v in record["clip"])
+        return (t, h, w), int(record["num_classes"])
     if record.get("kind", "pixel") == "stae-vit":
         mc = record["model_config"]
         clip, classes = mc["clip"], int(mc["vit"]["num_classes"])
@@ -74,6 +88,11 @@ def classifier_from_record(record: dict[str, Any]) -> nn.Module:
         raise ValueError(f"classifier kind {kind!r}; known: {list(CLASSIFIER_KINDS)}")
     if kind == "stae-vit":
         clf: nn.Module = EdgeViTClassifier(record["model_config"])
+    elif kind == "edge-classifier":
+        from stae_ros.local.model import LocalClassifier
+
+        (t, h, w), classes = record_shape(record)
+        clf = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
     else:
         from .node_model import make_classifier
 

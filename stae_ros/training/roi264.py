@@ -4,8 +4,9 @@ The camera keeps the important blocks (a motion map, or a trained `ImportanceNet
 crops the rest away and codes the clip with libx264; the edge decodes it and classifies. The
 classifier is only right for the artefacts it was trained on, so this mode:
 
-1. starts the classifier from the edge model (``init:`` or ``teacher:``, a STAE checkpoint: its
-   ViT) or, without one, trains the payload studies' small classifier on raw clips (``base_steps``);
+1. starts the classifier from the edge model (``init:`` or ``teacher:``: a STAE checkpoint's ViT,
+   or an edge classifier file's CNN) or, without one, trains the payload studies' small classifier
+   on raw clips (``base_steps``);
 2. trains the importance map when ``importance.kind`` is ``learned`` (CE through the
    differentiable composite + beta * kept area, `stae_ros.roi.train_map`);
 3. codes every training clip at each ``roi.train_crfs`` through the real codec and decodes it;
@@ -140,13 +141,12 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     file), and copies it to ``export`` when set.
     """
     from stae_ros.latent.model import LatentConfig
-    from stae_ros.roi.classifier_file import EdgeViTClassifier
     from stae_ros.roi.importance import ImportanceNet, motion_importance
     from stae_ros.roi.node_model import make_classifier, save_roi_model
 
     from .augment import augment_batch
     from .loop import TrainResult, prepare_data, to_float_clips
-    from .teacher import distill_kl, load_teacher, teacher_logits
+    from .teacher import distill_kl, edge_network, load_teacher, teacher_logits, trainable_copy
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -181,8 +181,8 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         classifier: torch.nn.Module = make_classifier(lcfg.to_dict())
     else:
         start = teacher if cfg.init in ("", cfg.teacher) and teacher is not None else load_teacher(start_ckpt, clip, class_names, dev)
-        classifier = EdgeViTClassifier.from_stae(start)
-        log.info("edge classifier starts from the ViT of %s", start_ckpt)
+        classifier = trainable_copy(start)
+        log.info("edge classifier starts from the edge model of %s (%s)", start_ckpt, type(classifier).__name__)
     classifier.to(dev)
     net = ImportanceNet(block=imp_cfg.block) if imp_cfg.kind == "learned" else None
 
@@ -277,7 +277,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         state.extra["start_acc_decoded"] = _accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, dev)
         state.extra["start_acc_raw"] = _accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         if teacher is not None:
-            state.extra["teacher_acc"] = _accuracy(teacher.vit, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
+            state.extra["teacher_acc"] = _accuracy(edge_network(teacher), test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         log.info("before adaptation: %s", {k: v for k, v in state.extra.items() if k.endswith("acc") or "_acc_" in k})
 
     # 4. fine-tune on decoded clips
@@ -320,7 +320,8 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
             "crf": float(r.crf), "train_crfs": [float(c) for c in r.train_crfs], "train_bytes_mean": train_bytes,
             "acc_before_adaptation": state.extra.get("start_acc_decoded"),
             "start_acc_raw": state.extra.get("start_acc_raw"), "teacher_acc": state.extra.get("teacher_acc"),
-            "classifier": "edge ViT" if not own_classifier else "own PixelClassifier",
+            "classifier": "own PixelClassifier" if own_classifier else (
+                "edge ViT" if type(classifier).__name__ == "EdgeViTClassifier" else "edge CNN"),
             "test_clips": len(test_arr.labels), "wall_s": round(time.perf_counter() - t_start, 1),
         }
         meta = {"mode": MODE, "config": cfg.source, "teacher": cfg.teacher, "init": cfg.init, "metrics": final}

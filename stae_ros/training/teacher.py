@@ -16,7 +16,7 @@ import torch
 
 from .errors import TrainingError
 
-__all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop", "is_classifier_file"]
+__all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop", "is_classifier_file", "edge_network", "trainable_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,24 @@ class _ClassifierTeacher(torch.nn.Module):
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def edge_network(teacher: torch.nn.Module) -> torch.nn.Module:
+    """The network inside a loaded teacher that maps a clip to logits: the STAE model's ViT, or the
+    edge classifier file's CNN. Why: stae-roi264 fine-tunes a copy of exactly that network."""
+    return teacher.net if isinstance(teacher, _ClassifierTeacher) else teacher.vit
+
+
+def trainable_copy(teacher: torch.nn.Module) -> torch.nn.Module:
+    """A trainable copy of the teacher's network that a stae-roi264 model file can store: the edge
+    classifier file's CNN as it is, a STAE model's ViT wrapped as `EdgeViTClassifier`."""
+    if isinstance(teacher, _ClassifierTeacher):
+        import copy
+
+        return copy.deepcopy(teacher.net).requires_grad_(True)
+    from stae_ros.roi.classifier_file import EdgeViTClassifier
+
+    return EdgeViTClassifier.from_stae(teacher)
 
 
 def is_classifier_file(path: str) -> bool:
