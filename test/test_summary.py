@@ -198,6 +198,41 @@ def test_a_modes_profile_becomes_one_set_of_every_mode(tmp_path):
     assert json.loads(out.read_text())["sets"]["tiny"]["points"][1]["mode"] == "h264"
 
 
+def test_fold_profiles_are_pooled_over_every_tested_clip_and_can_replace_one_mode(tmp_path):
+    """One profile per cross-validation fold: accuracy and bytes over every tested clip (folds of 30 and
+    33 clips weigh 30 and 33); a fold that measured other points is refused; --modes replaces only that
+    mode's points of a set already in the file."""
+    from stae_ros.bench.summary import from_profile, main as summary_main
+    from stae_ros.profiling.schema import OperatingPoint, Profile, save_profile
+
+    def fold(acc: float, nbytes: float, n: int, label: str = "default") -> Profile:
+        pts = [OperatingPoint("stae-latent", 16, 1.0, acc, nbytes, nbytes, 5.0, 7.0, n, {"label": label},
+                              camera_gflop=0.03, edge_gflop=0.127)]
+        return Profile(name="f", clip={"frames": 16, "height": 64, "width": 64, "channels": 3}, points=pts,
+                       model="m.pt", dataset="w", command=f"stae profile --fold {n}", created="2026-12-06T10:00:00+00:00",
+                       host={"machine": "x86_64"})
+
+    pooled = from_profile([fold(1.0, 60.0, 30), fold(0.0, 93.0, 33)], "w", "real", 10)["sets"]["w"]
+    (pt,) = pooled["points"]
+    assert pooled["test_clips"] == 63 and pt["accuracy"] == pytest.approx(30 / 63)
+    assert pt["bytes_mean"] == pytest.approx((60 * 30 + 93 * 33) / 63) and pt["camera_gflop"] == pytest.approx(0.03)
+    with pytest.raises(sm.SummaryError, match="other points"):
+        from_profile([fold(1.0, 60.0, 30), fold(1.0, 60.0, 30, label="other")], "w", "real", 10)
+
+    out = tmp_path / "summary.json"
+    base = {"command": "bench", "date": "2026-12-01", "host": "h", "sets": {"w": {
+        "kind": "real", "classes": 10, "test_clips": 63, "camera_budget_gflop": 0.8, "points": [
+            {"mode": "h264", "setting": "crf28", "accuracy": 0.9, "bytes_mean": 2500.0, "camera_gflop": None,
+             "camera_ms": 1.0, "edge_gflop": 4.0, "edge_ms": 80.0}]}}}
+    out.write_text(json.dumps(base))
+    paths = [save_profile(fold(1.0, 60.0, 30), tmp_path / "f0.json"), save_profile(fold(0.0, 93.0, 33), tmp_path / "f1.json")]
+    assert summary_main(["summary", "--from-profile", *map(str, paths), "--out", str(out), "--set", "w", "--kind", "real",
+                         "--classes", "10", "--modes", "stae-latent", "--note", "pooled folds"]) == 0
+    points = json.loads(out.read_text())["sets"]["w"]["points"]
+    assert [p["mode"] for p in points] == ["h264", "stae-latent"] and points[1]["note"] == "pooled folds"
+    assert points[1]["accuracy"] == pytest.approx(30 / 63)
+
+
 def _completion_summary() -> dict:
     def pt(mode, setting, acc, nbytes, cam_ms, edge_ms, cam_g=None):
         return {"mode": mode, "setting": setting, "accuracy": acc, "bytes_mean": nbytes, "camera_gflop": cam_g,

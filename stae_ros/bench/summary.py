@@ -370,27 +370,63 @@ def from_bench_report(report: Mapping[str, Any], set_name: str | None = None, ki
     return summary
 
 
-def from_profile(profile: Any, set_name: str, kind: str, classes: int, camera_budget_gflop: float | None = None) -> dict[str, Any]:
-    """A one-set summary of a `stae profile --modes` profile: every mode's points as the nodes run
-    them (shipped model files, no per-mode fine-tuning), measured on the same test clips."""
-    points = []
+def _profile_points(profile: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """A profile's points in the summary's schema, keyed by (mode, setting), with their clip count."""
+    points: dict[tuple[str, str], dict[str, Any]] = {}
     for pt in profile.points:
         label = pt.extra.get("label") if isinstance(pt.extra, dict) else None
         camera_gflop = pt.camera_gflop
         if pt.codec in UNCOUNTED_CAMERA_MODES and not camera_gflop:  # libx264 / numpy: the counter saw nothing
             camera_gflop = None
-        points.append({"mode": pt.codec, "setting": str(label or f"K={pt.k} p={pt.p:g}"), "accuracy": float(pt.accuracy),
-                       "bytes_mean": float(pt.bytes_mean), "camera_gflop": camera_gflop, "camera_ms": float(pt.camera_ms),
-                       "edge_gflop": pt.edge_gflop if pt.bytes_mean > 0 else 0.0,
-                       "edge_ms": float(pt.edge_ms) if pt.bytes_mean > 0 else 0.0})
-    host = profile.host or {}
+        setting = str(label or f"K={pt.k} p={pt.p:g}")
+        points[(pt.codec, setting)] = {
+            "mode": pt.codec, "setting": setting, "accuracy": float(pt.accuracy), "bytes_mean": float(pt.bytes_mean),
+            "camera_gflop": camera_gflop, "camera_ms": float(pt.camera_ms),
+            "edge_gflop": pt.edge_gflop if pt.bytes_mean > 0 else 0.0,
+            "edge_ms": float(pt.edge_ms) if pt.bytes_mean > 0 else 0.0, "_clips": int(pt.n_clips)}
+    return points
+
+
+def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One point from the same point of every fold: each number weighted by the fold's test clips
+    (accuracy over every tested clip, bytes and ms per clip over every tested clip)."""
+    n = sum(r["_clips"] for r in rows)
+    out = {k: v for k, v in rows[0].items() if k != "_clips"}
+    for key in ("accuracy", "bytes_mean", "camera_gflop", "camera_ms", "edge_gflop", "edge_ms"):
+        values = [r[key] for r in rows]
+        out[key] = None if any(v is None for v in values) else sum(v * r["_clips"] for v, r in zip(values, rows)) / n
+    out["_clips"] = n
+    return out
+
+
+def from_profile(profile: Any, set_name: str, kind: str, classes: int, camera_budget_gflop: float | None = None) -> dict[str, Any]:
+    """A one-set summary of `stae profile --modes` profiles: every mode's points as the nodes run
+    them (shipped model files, no per-mode fine-tuning), measured on the same test clips.
+
+    ``profile`` is one profile, or a list of one profile per cross-validation fold (each fold's
+    models on that fold's test clips): their points are pooled over every tested clip, and every
+    fold must have measured the same points."""
+    profiles = list(profile) if isinstance(profile, (list, tuple)) else [profile]
+    if not profiles:
+        raise SummaryError("from_profile: no profile given")
+    per_fold = [_profile_points(p) for p in profiles]
+    for i, pts in enumerate(per_fold[1:], start=1):
+        if set(pts) != set(per_fold[0]):
+            diff = sorted(set(pts) ^ set(per_fold[0]))
+            raise SummaryError(f"profile {i + 1} of {len(profiles)} has other points than the first "
+                               f"(e.g. {diff[0][0]} {diff[0][1]!r}): pooled folds must measure the same points")
+    pooled = [_pool([pts[key] for pts in per_fold]) for key in per_fold[0]]
+    n = sum(max((pt.n_clips for pt in p.points), default=0) for p in profiles)
+    points = [{k: v for k, v in pt.items() if k != "_clips"} for pt in pooled]
+    first = profiles[0]
+    host = first.host or {}
     host_text = ", ".join(str(v) for v in (host.get("machine"), f"Python {host.get('python')}" if host.get("python") else None,
                                            f"torch {host.get('torch')}" if host.get("torch") else None) if v)
-    date = str(profile.created)[:10]
-    n = max((pt.n_clips for pt in profile.points), default=0)
+    date = str(first.created)[:10]
+    command = " ; ".join(str(p.command) for p in profiles)
     entry = {"kind": kind, "classes": int(classes), "test_clips": int(n), "camera_budget_gflop": camera_budget_gflop,
-             "command": profile.command, "date": date, "host": host_text, "points": points}
-    summary = {"command": profile.command, "date": date, "host": host_text, "sets": {set_name: entry}}
+             "command": command, "date": date, "host": host_text, "points": points}
+    summary = {"command": command, "date": date, "host": host_text, "sets": {set_name: entry}}
     validate(summary)
     return summary
 
@@ -562,9 +598,10 @@ def current_block(text: str) -> str:
 def register_summary_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-bench", type=Path, metavar="CODECS_JSON", help="a `stae bench codecs` report (codecs.json)")
-    src.add_argument("--from-profile", type=Path, metavar="PROFILE_JSON",
+    src.add_argument("--from-profile", type=Path, nargs="+", metavar="PROFILE_JSON",
                      help="a `stae profile --modes` profile: every mode as the nodes run it, on the same clips "
-                          "(needs --set, --kind and --classes)")
+                          "(needs --set, --kind and --classes); several = one per cross-validation fold, pooled "
+                          "over every tested clip")
     p.add_argument("--classes", type=int, default=None, help="with --from-profile: number of classes of the data set")
     p.add_argument("--out", type=Path, default=DEFAULT_PATH, help="summary file, merged if present (default: %(default)s)")
     p.add_argument("--set", dest="set_name", default=None, help="data set name (default: the data root's folder name)")
@@ -572,7 +609,7 @@ def register_summary_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--command", dest="bench_cmd", default=None,
                    help="the command that produced the report (default: rebuilt from its options)")
     p.add_argument("--modes", nargs="+", default=None, metavar="MODE",
-                   help="with --from-bench: only these modes of the report replace the same modes in the set's "
+                   help="only these modes of the report or profile replace the same modes in the set's "
                         "entry already in the file (e.g. after a model file changed, a run --only over those "
                         "payloads); the set's other points stay, and its command lists both runs")
     p.add_argument("--note", default=None, help="with --modes: a note added to every replaced point")
@@ -658,8 +695,12 @@ def _run_profile_summary(args: argparse.Namespace) -> int:
         print("stae bench summary: --from-profile needs --set NAME, --kind real|procedural and --classes N (>= 2)")
         return 2
     try:
-        summary = from_profile(load_profile(args.from_profile), args.set_name, args.kind, args.classes,
+        summary = from_profile([load_profile(p) for p in args.from_profile], args.set_name, args.kind, args.classes,
                                camera_budget_gflop=_camera_budget())
+        if args.bench_cmd:
+            summary["command"] = summary["sets"][args.set_name]["command"] = args.bench_cmd
+        if args.modes:
+            summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
     except (OSError, ProfileError, SummaryError) as exc:
         print(f"stae bench summary: {exc}")
