@@ -472,9 +472,10 @@ def replace_modes(existing: Mapping[str, Any], update: Mapping[str, Any], modes:
     if note:  # e.g. how the later run's conditions differ from the set's other points
         for p in added:
             p["note"] = f"{p['note']}; {note}" if p.get("note") else note
+    again = any(p["mode"] in modes for p in old["points"])
     old["points"] = [p for p in old["points"] if p["mode"] not in modes or p["setting"] in keep] + added
-    old["command"] = (f"{old.get('command', existing['command'])} ; {', '.join(sorted(modes))} points measured again: "
-                      f"{new.get('command', update['command'])}")
+    old["command"] = (f"{old.get('command', existing['command'])} ; {', '.join(sorted(modes))} points "
+                      f"{'measured again' if again else 'added'}: {new.get('command', update['command'])}")
     old["date"], old["host"] = new.get("date", update["date"]), new.get("host", update["host"])
     out = {"command": update["command"], "date": update["date"], "host": update["host"], "sets": {name: old}}
     validate(out)
