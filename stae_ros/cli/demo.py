@@ -104,6 +104,7 @@ class _Demo:
         self.stamp_to_seq: dict[int, int] = {}
         self.shape = (16, 64, 64)
         self.status: dict[str, dict[str, Any]] = {}
+        self.status_at: dict[str, float] = {}  #: when each node's last status report arrived (monotonic s)
         self.asked_mode: str | None = None  #: the payload mode the last BudgetCommand asked for
         self.label_mode: str | None = None  #: the mode of the last label printed
         self.switches: list[tuple[float, str, str]] = []
@@ -245,6 +246,7 @@ class _Demo:
         except ValueError:
             return
         self.status[s["node"]] = s
+        self.status_at[s["node"]] = time.monotonic()
 
     def _on_clip(self, msg: Any) -> None:
         from stae_ros import codec
@@ -295,9 +297,13 @@ class _Demo:
                       file=sys.stderr)
                 self._summary()
                 return 1
-        # let the last images arrive for the picture
-        end = time.monotonic() + (1.0 if self.viz_want else 0.0)
-        while time.monotonic() < end:
+        # let the last images arrive for the picture, and every node report its counters once more after
+        # the last label (reports come once a second): counters read at different moments disagree
+        settle = time.monotonic()
+        end = settle + (1.0 if self.viz_want else 0.0)
+        last = settle + 2.5
+        while time.monotonic() < last and (time.monotonic() < end or any(
+                at <= settle for at in self.status_at.values())):
             rclpy.spin_once(node, timeout_sec=0.05)
         self._summary()
         if self.viz_want:
