@@ -296,3 +296,75 @@ def test_flip_average_is_mirror_invariant_in_eval_and_counts_twice(one_thread):
     assert clip_flops(model, 4, 16, 16).total == 2 * clip_flops(plain, 4, 16, 16).total  # the head runs per view too
     model.train()  # training sees single views (the flip is an augmentation there)
     assert model(x).shape == (2, 3)
+
+
+def test_ensemble_file_answers_the_members_mean_probability_and_refuses_a_bad_member(tmp_path, one_thread):
+    """An ensemble file holds every member; it loads as one module whose answer is the log of the
+    members' mean class probabilities, and a member that does not fit the arch is named."""
+    from stae_ros.local import LocalEnsemble
+
+    torch.manual_seed(0)
+    members = [LocalClassifier(3, 4, 16, 16, **_TINY_ARCH).eval() for _ in range(3)]
+    ens = LocalEnsemble(members).eval()
+    x = torch.rand(2, 3, 4, 16, 16)
+    with torch.no_grad():
+        want = torch.stack([torch.softmax(m(x), 1) for m in members]).mean(0).log()
+        assert torch.allclose(ens(x), want, atol=1e-6)
+        # the head-refit interface starts as the mean of the members' logits
+        mean_logits = torch.stack([m(x) for m in members]).mean(0)
+        assert torch.allclose(ens.fc(ens.dropout(ens.features(x))), mean_logits, atol=1e-5)
+    path = save_local_model(tmp_path / "ens.pt", ens, _CLASSES, (4, 16, 16, 3), dict(_TINY_ARCH))
+    loaded = load_local_model(path)
+    assert isinstance(loaded.model, LocalEnsemble) and len(loaded.model.members) == 3
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(x), want, atol=1e-6)
+    blob = torch.load(path, weights_only=True)
+    blob["members"][1] = {k: v for k, v in blob["members"][1].items() if not k.startswith("fc.")}
+    torch.save(blob, tmp_path / "bad_member.pt")
+    with pytest.raises(LocalModelError, match=r"bad_member.pt: field 'members\[1\]' does not match"):
+        load_local_model(tmp_path / "bad_member.pt")
+    with pytest.raises(ValueError, match="at least 2 members"):
+        LocalEnsemble(members[:1])
+
+
+def test_ensemble_config_trains_each_seed_and_reads_finished_members_back(tmp_path, one_thread):
+    """`ensemble: 2`: members from seeds 0 and 1 in member0/1, one ensemble file; run again, a member
+    finished with the same recipe is read back (its file untouched), and a member of another recipe is
+    trained again."""
+    from stae_ros.local import LocalEnsemble
+
+    cfg = _config(tmp_path, ensemble=2, train={"epochs": 1, "steps_per_epoch": 1, "batch_size": 4, "warmup_steps": 0})
+    out = tmp_path / "ens"
+    result = train_local(cfg, out, progress=False)
+    seeds = [json.loads((out / f"member{i}" / "metrics.json").read_text())["config"]["seed"] for i in range(2)]
+    assert seeds == [0, 1]
+    loaded = load_local_model(result.model_path)
+    assert isinstance(loaded.model, LocalEnsemble) and loaded.extra["members"] == 2
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    one = json.loads((out / "member0" / "metrics.json").read_text())["final"]["gflop_per_clip"]
+    assert final["gflop_per_clip"] == pytest.approx(2 * one) and len(final["member_acc"]) == 2
+    assert 0.0 <= final["accuracy"] <= 1.0 and final["test_clips"] == 12
+    before = (out / "member0" / "model.pt").stat().st_mtime_ns
+    train_local(cfg, out, progress=False)
+    assert (out / "member0" / "model.pt").stat().st_mtime_ns == before
+    changed = dict(cfg, train={"epochs": 1, "steps_per_epoch": 1, "batch_size": 4, "warmup_steps": 0, "lr": 5e-4})
+    train_local(changed, out, progress=False)
+    assert (out / "member0" / "model.pt").stat().st_mtime_ns != before
+    with pytest.raises(LocalTrainError, match="ensemble must be >= 1"):
+        load_local_config(dict(cfg, ensemble=0))
+
+
+def test_an_edge_ensemble_goes_into_a_roi_model_record_and_back(one_thread):
+    """stae-roi264 stores the edge model it fine-tuned; an ensemble is stored member by member."""
+    from stae_ros.local import LocalEnsemble
+    from stae_ros.roi.classifier_file import classifier_from_record, classifier_record, record_shape
+
+    torch.manual_seed(0)
+    ens = LocalEnsemble([LocalClassifier(3, 4, 16, 16, **_TINY_ARCH).eval() for _ in range(2)]).eval()
+    record = classifier_record(ens)
+    assert record["kind"] == "edge-classifier" and len(record["members"]) == 2
+    assert record_shape(record) == ((4, 16, 16), 3)
+    back = classifier_from_record(record)
+    x = torch.rand(1, 3, 4, 16, 16)
+    with torch.no_grad():
+        assert isinstance(back, LocalEnsemble) and torch.allclose(back(x), ens(x), atol=1e-6)

@@ -3,6 +3,9 @@
 The file is read with ``torch.load(weights_only=True)`` (no pickled code runs) and checked field by
 field, so that a camera node refuses a wrong or damaged file with one line naming the file and the
 field, instead of failing later inside the network.
+
+An ensemble (`LocalEnsemble`: networks of one architecture from several seeds) is the same format
+with a ``members`` list of state dicts in place of ``state_dict``; it loads as one module.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import torch
 
 from .errors import LocalModelError
-from .model import LocalArch, LocalClassifier
+from .model import LocalArch, LocalClassifier, LocalEnsemble
 
 __all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model"]
 
@@ -26,7 +29,7 @@ MODEL_FORMAT = "stae-local-model/1"
 class LocalModelFile:
     """A loaded local model and what the file says about it."""
 
-    model: LocalClassifier  #: in eval mode, on the CPU
+    model: LocalClassifier | LocalEnsemble  #: in eval mode, on the CPU
     class_names: list[str]
     shape: tuple[int, int, int, int]  #: (T, H, W, C) of the clips it was trained on
     arch: dict[str, Any]
@@ -45,7 +48,7 @@ def _sha12(path: Path) -> str:
 
 def save_local_model(
     path: str | Path,
-    model: LocalClassifier,
+    model: LocalClassifier | LocalEnsemble,
     class_names: list[str],
     shape: tuple[int, int, int, int],
     arch: dict[str, Any],
@@ -61,15 +64,21 @@ def save_local_model(
     if len(tuple(shape)) != 4:
         raise LocalModelError(f"{path}: shape must be (T,H,W,C), got {shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    blob = {
+
+    def plain(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+    blob: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "class_names": [str(c) for c in class_names],
         "shape": [int(s) for s in shape],
         "arch": dict(arch),
-        "state_dict": state,
         "extra": dict(extra or {}),
     }
+    if isinstance(model, LocalEnsemble):
+        blob["members"] = [plain(m) for m in model.members]
+    else:
+        blob["state_dict"] = plain(model)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)  # atomic: a reader never sees a half-written file
@@ -108,7 +117,12 @@ def load_local_model(path: str | Path) -> LocalModelFile:
     if len(shape) != 4 or not all(isinstance(s, int) and s > 0 for s in shape) or shape[3] != 3:
         raise LocalModelError(f"{path}: field 'shape' must be 4 positive ints (T,H,W,3), got {shape}")
     arch = _field(path, blob, "arch", dict)
-    state = _field(path, blob, "state_dict", dict)
+    if "members" in blob:
+        states = _field(path, blob, "members", list)
+        if len(states) < 2 or not all(isinstance(m, dict) for m in states):
+            raise LocalModelError(f"{path}: field 'members' must be a list of >= 2 state dicts")
+    else:
+        states = [_field(path, blob, "state_dict", dict)]
     extra = blob.get("extra", {})
     if not isinstance(extra, dict):
         raise LocalModelError(f"{path}: field 'extra' has type {type(extra).__name__}")
@@ -116,18 +130,23 @@ def load_local_model(path: str | Path) -> LocalModelFile:
     if unknown:
         raise LocalModelError(f"{path}: field 'arch' has unknown keys {sorted(unknown)}")
     t, h, w, _ = shape
-    try:
-        model = LocalClassifier(len(class_names), t, h, w, **arch)
-    except (TypeError, ValueError) as exc:
-        raise LocalModelError(f"{path}: field 'arch' is invalid: {exc}") from exc
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()
-        raise LocalModelError(f"{path}: field 'state_dict' does not match 'arch'/'class_names': {' '.join(first[:2])}") from exc
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise LocalModelError(f"{path}: field 'state_dict' has non-finite values in {name}")
+    nets = []
+    for i, state in enumerate(states):
+        where = "state_dict" if len(states) == 1 and "members" not in blob else f"members[{i}]"
+        try:
+            net = LocalClassifier(len(class_names), t, h, w, **arch)
+        except (TypeError, ValueError) as exc:
+            raise LocalModelError(f"{path}: field 'arch' is invalid: {exc}") from exc
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, KeyError, TypeError) as exc:
+            first = str(exc).strip().splitlines()
+            raise LocalModelError(f"{path}: field '{where}' does not match 'arch'/'class_names': {' '.join(first[:2])}") from exc
+        for name, tensor in net.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise LocalModelError(f"{path}: field '{where}' has non-finite values in {name}")
+        nets.append(net)
+    model = nets[0] if "members" not in blob else LocalEnsemble(nets)
     return LocalModelFile(
         model=model.eval(), class_names=list(class_names), shape=(t, h, w, 3), arch=dict(arch),
         model_id=f"{path.name}:{_sha12(path)}", extra=dict(extra), path=path,

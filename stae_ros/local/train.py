@@ -48,7 +48,7 @@ __all__ = ["LocalTrainSettings", "LocalTrainConfig", "LocalTrainResult", "LocalT
 log = logging.getLogger(__name__)
 
 _TOP_KEYS = ("name", "mode", "seed", "clip", "model", "data", "train", "augment", "budget", "eval", "device",
-             "threads", "export", "init")
+             "threads", "export", "init", "ensemble")
 #: config ``mode`` -> the role written into the model file
 ROLES = {"local": "local", "edge": "edge"}
 _SHARED_AUG = tuple(AugmentConfig.__dataclass_fields__)
@@ -106,6 +106,9 @@ class LocalTrainConfig:
     #: start from this model file's weights (a local/edge model file or a run's last.pt); tensors whose
     #: shape differs (e.g. the head of a set with another class count) keep their fresh initialisation
     init: str = ""
+    #: train this many runs of the recipe (seeds seed, seed+1, ...) and save them as one ensemble file
+    #: (stae_ros.local.ensemble); 1 = one network
+    ensemble: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,9 +171,11 @@ def load_local_config(source: str | Path | dict[str, Any]) -> LocalTrainConfig:
         eval_batch_size=int(ev.get("batch_size", 32)),
         device=str(raw.get("device", "auto")), threads=int(raw.get("threads", 1)),
         export=str(raw.get("export", "") or ""), source=str(path), role=ROLES[mode],
-        init=str(raw.get("init", "") or ""),
+        init=str(raw.get("init", "") or ""), ensemble=int(raw.get("ensemble", 1)),
     )
     cfg.train.validate(str(path))
+    if cfg.ensemble < 1:
+        raise LocalTrainError(f"{path}: ensemble must be >= 1 (networks trained from seeds seed, seed+1, ...), got {cfg.ensemble}")
     try:
         LocalArch(**arch).validate()
     except (TypeError, ValueError) as exc:
@@ -349,6 +354,10 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if cfg.ensemble > 1:
+        from .ensemble import train_ensemble
+
+        return train_ensemble(cfg, out_dir, resume, progress)
     dev = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % (2**32))

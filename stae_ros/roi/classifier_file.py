@@ -52,14 +52,16 @@ def classifier_record(classifier: nn.Module) -> dict[str, Any]:
     """What the model file stores for ``classifier``; ValueError for a classifier of no known kind."""
     from dataclasses import asdict
 
-    from stae_ros.local.model import LocalClassifier
+    from stae_ros.local.model import LocalClassifier, LocalEnsemble
 
     if isinstance(classifier, EdgeViTClassifier):
         return {"kind": "stae-vit", "model_config": dict(classifier.model_config), "state_dict": classifier.state_dict()}
-    if isinstance(classifier, LocalClassifier):
-        return {"kind": "edge-classifier", "arch": asdict(classifier.arch), "num_classes": int(classifier.num_classes),
-                "clip": [int(classifier.frames), int(classifier.height), int(classifier.width)],
-                "state_dict": classifier.state_dict()}
+    if isinstance(classifier, (LocalClassifier, LocalEnsemble)):
+        record = {"kind": "edge-classifier", "arch": asdict(classifier.arch), "num_classes": int(classifier.num_classes),
+                  "clip": [int(classifier.frames), int(classifier.height), int(classifier.width)]}
+        if isinstance(classifier, LocalEnsemble):  # each member's weights; the ensemble's own head derives from them
+            return {**record, "members": [m.state_dict() for m in classifier.members]}
+        return {**record, "state_dict": classifier.state_dict()}
     latent_cfg = getattr(classifier, "latent_config", None)
     if latent_cfg is None:
         raise ValueError("classifier has no latent_config: build it with stae_ros.roi.node_model.make_classifier "
@@ -89,9 +91,16 @@ def classifier_from_record(record: dict[str, Any]) -> nn.Module:
     if kind == "stae-vit":
         clf: nn.Module = EdgeViTClassifier(record["model_config"])
     elif kind == "edge-classifier":
-        from stae_ros.local.model import LocalClassifier
+        from stae_ros.local.model import LocalClassifier, LocalEnsemble
 
         (t, h, w), classes = record_shape(record)
+        if "members" in record:
+            nets = []
+            for state in record["members"]:
+                net = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
+                net.load_state_dict(state)
+                nets.append(net)
+            return LocalEnsemble(nets).eval()
         clf = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
     else:
         from .node_model import make_classifier
