@@ -406,8 +406,13 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
         NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
                                                      "wait_for_subscribers": 2, "codec": "stae-roi264",
                                                      "k": 4, "p": 0.25}),
-        NodeSpec("edge_node", namespace=ns, params={"threads": 1}),
+        # the edge keeps its labels for late readers: the camera starts once the edge's clip reader has
+        # matched, and on a loaded host our label reader can match the edge's writer after the first label
+        NodeSpec("edge_node", namespace=ns, params={"threads": 1, "qos.action_label.durability": "transient_local",
+                                                   "qos.action_label.depth": 50}),
     ]
+    harness.node.create_subscription(ActionLabel, "action_label", lambda m: harness.labels.setdefault(m.clip_seq, m),
+                                     qos.label_qos(depth=50, durable=True))
     try:
         with Launcher(specs, domain_id=domain, output=None) as launcher:
             assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
