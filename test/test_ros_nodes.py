@@ -875,7 +875,12 @@ def test_a_node_whose_clean_up_hangs_still_exits_after_sigint(tmp_path):
         "class Stuck(Node):\n"
         "    def __init__(self):\n"
         "        super().__init__('stuck_node')\n"
-        "        print('stuck node up', flush=True)\n"
+        "        self.said = False\n"
+        "        self.create_timer(0.05, self.up)\n"
+        "    def up(self):\n"  # from a callback: the node is spinning, so SIGINT takes the spinning path
+        "        if not self.said:\n"
+        "            self.said = True\n"
+        "            print('stuck node up', flush=True)\n"
         "    def destroy_node(self):\n"
         "        time.sleep(120)\n"
         "        return super().destroy_node()\n"
