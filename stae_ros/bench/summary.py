@@ -395,7 +395,6 @@ def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("accuracy", "bytes_mean", "camera_gflop", "camera_ms", "edge_gflop", "edge_ms"):
         values = [r[key] for r in rows]
         out[key] = None if any(v is None for v in values) else sum(v * r["_clips"] for v, r in zip(values, rows)) / n
-    out["_clips"] = n
     return out
 
 
@@ -415,9 +414,8 @@ def from_profile(profile: Any, set_name: str, kind: str, classes: int, camera_bu
             diff = sorted(set(pts) ^ set(per_fold[0]))
             raise SummaryError(f"profile {i + 1} of {len(profiles)} has other points than the first "
                                f"(e.g. {diff[0][0]} {diff[0][1]!r}): pooled folds must measure the same points")
-    pooled = [_pool([pts[key] for pts in per_fold]) for key in per_fold[0]]
+    points = [_pool([pts[key] for pts in per_fold]) for key in per_fold[0]]
     n = sum(max((pt.n_clips for pt in p.points), default=0) for p in profiles)
-    points = [{k: v for k, v in pt.items() if k != "_clips"} for pt in pooled]
     first = profiles[0]
     host = first.host or {}
     host_text = ", ".join(str(v) for v in (host.get("machine"), f"Python {host.get('python')}" if host.get("python") else None,

@@ -79,7 +79,7 @@ def train_ensemble(cfg: Any, out_dir: Path, resume: bool, progress: bool) -> Any
             train_local(mcfg, mdir, resume=resume and (mdir / "last.pt").is_file(), progress=progress)
         file = load_local_model(mdir / "model.pt")
         members.append(file.model)
-        member_acc.append(float(json.loads((mdir / "metrics.json").read_text())["final"]["test_acc"]))
+        member_acc.append(float(file.extra["test_acc"]))  # train_local records it in the file
     ensemble = LocalEnsemble(members).eval()
     dev = resolve_device(cfg.device)
     test_x = torch.from_numpy(np.ascontiguousarray(test_arr.clips))

@@ -194,12 +194,17 @@ class LocalEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.arch = first.arch
         self.num_classes, self.frames, self.height, self.width = first.num_classes, first.frames, first.height, first.width
-        n = len(members)
-        self.fc = nn.Linear(first.arch.head_channels * n, first.num_classes)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.cat([m.fc.weight for m in members], dim=1) / n)
-            self.fc.bias.copy_(torch.stack([m.fc.bias for m in members]).mean(0))
         self.dropout = nn.Identity()
+
+    @property
+    def fc(self) -> nn.Linear:
+        """A new linear head over `features`: the mean of the members' heads as they are now."""
+        n = len(self.members)
+        fc = nn.Linear(self.arch.head_channels * n, self.num_classes)
+        with torch.no_grad():
+            fc.weight.copy_(torch.cat([m.fc.weight for m in self.members], dim=1) / n)
+            fc.bias.copy_(torch.stack([m.fc.bias for m in self.members]).mean(0))
+        return fc
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The members' pooled features side by side (N, members x head_channels)."""

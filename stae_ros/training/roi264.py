@@ -141,6 +141,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     file), and copies it to ``export`` when set.
     """
     from stae_ros.latent.model import LatentConfig
+    from stae_ros.roi.classifier_file import EdgeViTClassifier
     from stae_ros.roi.importance import ImportanceNet, motion_importance
     from stae_ros.roi.node_model import make_classifier, save_roi_model
 
@@ -321,7 +322,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
             "acc_before_adaptation": state.extra.get("start_acc_decoded"),
             "start_acc_raw": state.extra.get("start_acc_raw"), "teacher_acc": state.extra.get("teacher_acc"),
             "classifier": "own PixelClassifier" if own_classifier else (
-                "edge ViT" if type(classifier).__name__ == "EdgeViTClassifier" else "edge CNN"),
+                "edge ViT" if isinstance(classifier, EdgeViTClassifier) else "edge CNN"),
             "test_clips": len(test_arr.labels), "wall_s": round(time.perf_counter() - t_start, 1),
         }
         meta = {"mode": MODE, "config": cfg.source, "teacher": cfg.teacher, "init": cfg.init, "metrics": final}
