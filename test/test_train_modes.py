@@ -335,3 +335,72 @@ def test_stae_roi264_adapts_an_edge_classifier_file(work, data_root):
     assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
     final = json.loads((out / "metrics.json").read_text())["final"]
     assert final["classifier"] == "edge CNN" and 0.0 <= final["teacher_acc"] <= 1.0 and final["bytes_mean"] > 0
+
+
+def test_stae_px_edge_adapts_an_edge_classifier_to_the_recovered_clips(teacher, work, data_root):
+    """mode stae-px-edge fine-tunes a copy of an edge classifier file on FR's output and writes an edge
+    classifier file that names the STAE checkpoint it was adapted to; the stae-px mode then labels with
+    it (the camera names it in every clip), and refuses it next to another checkpoint, or a file adapted
+    to nothing."""
+    from stae_ros.local import load_local_model, save_local_model
+    from stae_ros.modes.base import ModeContext, model_identity
+    from stae_ros.modes.stae_px import PxCamera, PxEdge
+    from stae_ros.pipeline.errors import PipelineError
+    from stae_ros.training import load_model
+
+    edge_file = _edge_classifier_file(work, data_root)
+    cfg = _write_config(CONFIG / "train_px_edge_tiny.yaml", work / "px_edge.yaml", data_root, teacher=str(edge_file),
+                        px={"stae": str(teacher)})
+    out = work / "px_edge_run"
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    file = load_local_model(out / "model.pt")
+    assert file.extra["adapted_to"]["mode"] == "stae-px"
+    assert file.extra["adapted_to"]["stae_model"] == model_identity(teacher)
+    before = load_local_model(edge_file).model.state_dict()
+    after = file.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert set(final["budgets"]) == {"K8 p1", "K8 p0.25"} and final["score_budget"] == "K8 p0.25"
+    assert final["budgets"]["K8 p0.25"]["bytes_mean"] < final["budgets"]["K8 p1"]["bytes_mean"]
+
+    loaded = load_model(teacher)
+    ctx = ModeContext(loaded=loaded, model_files={"stae-px": str(out / "model.pt")})
+    camera, edge = PxCamera(ctx), PxEdge(ctx)
+    assert camera.model_id == edge.model_id == file.model_id
+    camera.apply(camera.validate(8, 0.25, {}))
+    rng = np.random.default_rng(0)
+    clip = rng.integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    item = edge.decode(camera.encode(clip).payload)
+    logits = edge.classify([item]).logits
+    with torch.no_grad():
+        rec = edge.recover([item]).clamp(0, 1).mul(255).round().div(255)
+        assert torch.allclose(logits, file.model(rec), atol=1e-5)
+        assert not torch.allclose(logits, loaded.model.classify(edge.recover([item])), atol=1e-3)
+
+    # another checkpoint (the same architecture, other weights), and a file adapted to nothing
+    other = work / "other_stae.pt"
+    blob = torch.load(teacher, map_location="cpu", weights_only=False)
+    blob["state_dict"] = {k: (v + 0.01 if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    torch.save(blob, other)
+    with pytest.raises(PipelineError, match="adapted to stae-px on .*this host's STAE checkpoint is other_stae.pt"):
+        PxEdge(ModeContext(loaded=load_model(other), model_files={"stae-px": str(out / "model.pt")}))
+    raw = save_local_model(work / "raw_edge.pt", file.model, file.class_names, file.shape, file.arch, {"role": "edge"})
+    with pytest.raises(PipelineError, match="adapted to raw clips"):
+        PxCamera(ModeContext(loaded=loaded, model_files={"stae-px": str(raw)}))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"px": {"stae": "runs/x/fold{fold}/model.pt"}}, ["px.stae", "--fold"]),
+    ({"px": {"stae": "STAE", "budgets": [[8, 1.5]]}}, ["px budget", "1.5"]),
+    ({"teacher": ""}, ["init (or teacher)", "edge classifier file"]),
+])
+def test_stae_px_edge_refuses_a_bad_config_in_one_line(teacher, work, data_root, caplog, changes, words):
+    edge_file = _edge_classifier_file(work, data_root)
+    px = dict(changes.get("px", {"stae": "STAE"}))
+    px["stae"] = str(teacher) if px["stae"] == "STAE" else px["stae"]
+    cfg = _write_config(CONFIG / "train_px_edge_tiny.yaml", work / "px_edge_bad.yaml", data_root,
+                        teacher=changes.get("teacher", str(edge_file)), px=px)
+    with caplog.at_level(logging.ERROR):
+        assert stae_main(["train", "--config", str(cfg), "--out", str(work / "px_edge_bad"), "--no-progress"]) != 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0] and all(w in errors[0] for w in words), errors

@@ -99,7 +99,8 @@ class EdgeNode(Node):
         if not model_path.is_file():
             raise FileNotFoundError(f"model checkpoint {model_path} not found; set the 'model' parameter")
         loaded = load_model(model_path)
-        mode_files = {"stae-latent": cfg["latent_model"], "stae-roi264": cfg["roi_model"], "h264": cfg["h264_model"]}
+        mode_files = {"stae-latent": cfg["latent_model"], "stae-roi264": cfg["roi_model"], "h264": cfg["h264_model"],
+                      "stae-px": cfg["px_model"]}
         self.pipeline = EdgePipeline(loaded, device=cfg["device"], topk=int(cfg["topk"]),
                                      keep_recovered=bool(cfg["publish_recovered"]), codec_models=mode_files)
         # a configured model file that cannot be loaded, or labels other classes, is refused now (one line, exit 1)

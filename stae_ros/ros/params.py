@@ -107,9 +107,11 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "stae-roi264 (importance-map crop + libx264), h264 (whole clip, libx264) or local (label on the camera, "
        "no clip sent); the whole-clip modes send K=T, p=1 and ignore k/p. Changes at run time (BudgetCommand."
        "payload_mode), together with k, p and codec_settings, all or nothing", choices=CODECS),
-    _p("codec_model", "", "model file of the stae-latent / stae-roi264 codec (the edge must use the same one); "
-       "empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt; the file's clip size "
-       "sets the camera's (models/stae_latent_112.pt: 16x112x112); stae-px ignores it", read_only=True),
+    _p("codec_model", "", "model file of the starting codec (the edge must use the same one): the stae-latent / "
+       "stae-roi264 codec file, empty = the shipped models/stae_latent_default.pt / models/stae_roi264_default.pt, "
+       "the file's clip size setting the camera's (models/stae_latent_112.pt: 16x112x112); for h264 and stae-px "
+       "the edge classifier file clips are labelled with (the edge's h264_model / px_model), empty = the STAE "
+       "checkpoint's ViT", read_only=True),
     _p("codec_settings", "", "stae-roi264: JSON object of operating-point knobs over the model file's settings "
        "(crf, threshold, mode, frame_select, frame_stride, frame_threshold), e.g. '{\"crf\": 33}'; empty = the "
        "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
@@ -153,6 +155,9 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("h264_model", "", "h264 classifier file (an edge classifier of `stae train` mode edge, larger than the camera "
        "could run; the camera's codec_model); empty = the STAE checkpoint's ViT classifies the decoded clip",
        read_only=True),
+    _p("px_model", "", "stae-px classifier file (an edge classifier adapted to this STAE checkpoint's recovered "
+       "clips by `stae train` mode stae-px-edge; the camera's codec_model); empty = the STAE checkpoint's ViT "
+       "classifies FR's output", read_only=True),
     _p("threads", 0, "torch CPU threads (0 = torch's default)", min=0, max=256, read_only=True),
     _p("batch_max", 8, "most clips classified in one batched forward pass", min=1, max=256),
     _p("batch_period_ms", 5.0, "how often the waiting clips are collected into a batch", min=0.5, max=1000.0,

@@ -28,6 +28,7 @@ MODES: dict[str, str] = {
     "stae-px": "stae_ros.training.px:train_px",
     "stae-latent": "stae_ros.training.latent:train_latent_mode",
     "stae-roi264": "stae_ros.training.roi264:train_roi264_mode",
+    "stae-px-edge": "stae_ros.training.px_edge:train_px_edge_mode",  # stae-px's edge classifier on FR's output
     "local": "stae_ros.local:train_local",
     "edge": "stae_ros.local:train_local",  # the edge classifier of the whole-clip modes (same family, no camera budget)
     "h264-cd": "stae_ros.training.h264_cd:train_h264_cd_mode",
