@@ -923,9 +923,52 @@ def test_a_camera_configured_with_a_model_of_another_class_list_refuses_to_start
     assert "Traceback" not in out
 
 
-def test_an_edge_configured_with_an_h264_model_of_another_class_list_refuses_to_start(tmp_path):
-    """The edge's h264 classifier file (an edge model larger than the camera runs) is checked at
-    start-up like every other configured model file: one FATAL line naming it, exit 1."""
+def test_stae_px_nodes_label_with_an_adapted_edge_classifier(tmp_path):
+    """camera_node (codec stae-px, codec_model) and edge_node (px_model) as processes with an edge classifier
+    file adapted to the shipped STAE checkpoint: every clip names that file, and the edge labels it with it."""
+    from stae_ros.local import LocalClassifier, load_local_model, save_local_model
+    from stae_ros.modes.base import model_identity
+    from stae_ros.training import load_model
+
+    stae = Path(__file__).resolve().parents[1] / "models" / "stae_default.pt"
+    loaded = load_model(stae)
+    c = loaded.config.clip
+    arch = {"stem_channels": 4, "stage_channels": [8], "stage_depths": [1], "head_channels": 8, "group_width": 64}
+    net = LocalClassifier(len(loaded.class_names), c.frames, c.height, c.width, **arch)
+    path = save_local_model(tmp_path / "px_edge.pt", net, list(loaded.class_names), (c.frames, c.height, c.width, 3), arch,
+                            {"role": "edge", "adapted_to": {"mode": "stae-px", "stae_model": model_identity(stae)}})
+    model_id = load_local_model(path).model_id
+    domain = pick_domain_id()
+    ns = f"{NS}_pxedge"
+    cam, edge = f"{ns}/camera_node", f"{ns}/edge_node"
+    harness = Harness(domain, namespace=ns)
+    specs = [
+        NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
+                                                     "wait_for_subscribers": 2, "codec": "stae-px",
+                                                     "codec_model": str(path), "k": 16, "p": 0.1}),
+        NodeSpec("edge_node", namespace=ns, params={"threads": 1, "px_model": str(path),
+                                                   "qos.action_label.durability": "transient_local",
+                                                   "qos.action_label.depth": 50}),
+    ]
+    harness.node.create_subscription(ActionLabel, "action_label", lambda m: harness.labels.setdefault(m.clip_seq, m),
+                                     qos.label_qos(depth=50, durable=True))
+    with Launcher(specs, domain_id=domain, output=None) as launcher:
+        assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
+        assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
+        ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
+        assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+        for s in range(3):
+            clip, label = harness.clips[s], harness.labels[s]
+            assert clip.codec == "stae-px" and (clip.k, clip.p) == (16, pytest.approx(0.1))
+            assert clip.model_id == label.model_id == model_id
+            assert label.label in loaded.class_names
+
+
+@pytest.mark.parametrize("param, why", [("h264_model", "labels"), ("px_model", "adapted to raw clips")])
+def test_an_edge_configured_with_an_unfit_classifier_file_refuses_to_start(tmp_path, param, why):
+    """The edge's h264 and stae-px classifier files (edge models larger than the camera runs) are checked
+    at start-up like every other configured model file: one FATAL line naming the file and what is wrong
+    (another class list; for stae-px, a file not adapted to this STAE checkpoint's recovered clips), exit 1."""
     import subprocess
     import sys
 
@@ -938,10 +981,10 @@ def test_an_edge_configured_with_an_h264_model_of_another_class_list_refuses_to_
     other = save_local_model(tmp_path / "edge_other_classes.pt", LocalClassifier(len(loaded.class_names), c.frames,
                              c.height, c.width), [f"x{i}" for i in range(len(loaded.class_names))],
                              (c.frames, c.height, c.width, 3), {})
-    proc = subprocess.run([sys.executable, "-m", "stae_ros.ros.edge_node", "--ros-args", "-p", f"h264_model:={other}"],
+    proc = subprocess.run([sys.executable, "-m", "stae_ros.ros.edge_node", "--ros-args", "-p", f"{param}:={other}"],
                           env=ros_env(pick_domain_id()), capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     fatal = [line for line in out.splitlines() if "FATAL" in line]
-    assert len(fatal) == 1 and "edge_other_classes.pt" in fatal[0], out
+    assert len(fatal) == 1 and "edge_other_classes.pt" in fatal[0] and why in fatal[0], out
     assert "Traceback" not in out
