@@ -283,12 +283,15 @@ def test_bench_controller_cli(tmp_path) -> None:
     from stae_ros.link import save_trace, trace_from_rates
 
     save_trace(trace_from_rates([2e6] * 50 + [2e5] * 50, step_ms=100), trace)
-    args = parser.parse_args(["--trace-dir", str(tmp_path / "none"), "--trace", str(trace), "--synthetic", "1", "--duration", "10", "--out", str(tmp_path / "out"), "--profile", str(tmp_path / "missing.json")])
+    with pytest.raises(SystemExit):  # the node's range: 0.1 .. 3600 s
+        parser.parse_args(["--stale-after-s", "0"])
+    args = parser.parse_args(["--trace-dir", str(tmp_path / "none"), "--trace", str(trace), "--synthetic", "1", "--duration", "10", "--out", str(tmp_path / "out"), "--profile", str(tmp_path / "missing.json"), "--stale-after-s", "2"])
     with pytest.raises(SystemExit, match="profile file not found"):
         run(args)
     args.profile = []
     assert run(args) == 0
     rep = json.loads((tmp_path / "out" / "controller.json").read_text())
+    assert rep["settings"]["stale_after_s"] == 2.0
     assert set(rep["traces"]) == {"t.up", "synthetic-fade-s1000"}
     for t in rep["traces"].values():
         assert 0.0 <= t["controller"]["hit_rate"] <= 1.0

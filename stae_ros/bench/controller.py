@@ -134,7 +134,6 @@ def simulate(
     start_s: float = 0.0,
     camera_gflops: float | None = None,
     stale_after_s: float = 5.0,
-    planner_kw: dict[str, Any] | None = None,
 ) -> PolicyResult:
     """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace.
 
@@ -145,8 +144,6 @@ def simulate(
     n = max(1, int(duration / interval_s))
     z = _size_factors(n, profile, seed)
     shaper = TraceShaper(trace, queue_limit_bytes, base_delay_ms)
-    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
-                      camera_gflops=camera_gflops, **(planner_kw or {}))
     comp = np.full(n, math.inf)
     acc = np.zeros(n)
     nb = np.zeros(n, dtype=np.int64)
@@ -159,6 +156,9 @@ def simulate(
     tclip = start_s + np.arange(1, n + 1) * interval_s
     monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0),
                           feedback_delay_s=feedback_ms / 1000.0, stale_after_s=stale_after_s)
+    # the planner counts a payload's bits in the packets the estimator measured the rate in
+    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
+                      camera_gflops=camera_gflops, packet_bytes=monitor.estimator.packet_bytes)
     pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
     for i in range(n):
         t_c = float(tclip[i])
@@ -255,6 +255,8 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
 
 # ---------------------------------------------------------------------------------- CLI
 def register_args(parser: argparse.ArgumentParser) -> None:
+    from stae_ros.cli.validate import float_in
+
     parser.add_argument("--profile", type=Path, action="append", default=[],
                         help="accuracy profile JSON, repeatable: the points of every mode, all measured with the same edge "
                              "model on the same clips (default: profiles/modes.json, every mode, as controller_node; else "
@@ -275,6 +277,10 @@ def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-bytes", type=int, default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
     parser.add_argument("--base-delay-ms", type=float, default=20.0, help="one-way propagation delay (ms)")
     parser.add_argument("--feedback-ms", type=float, default=20.0, help="delay of LinkStats back to the camera (ms)")
+    parser.add_argument("--stale-after-s", type=float_in(0.1, 3600.0), default=5.0,
+                        help="link statistics older than this (nothing in flight) say nothing about the link now: the "
+                             "camera then plans blind, local and a probe now and then (the controller node's "
+                             "stale_after_s; default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of synthetic traces and payload sizes")
     parser.add_argument("--out", type=Path, default=Path("bench_results/controller"), help="output folder (JSON, Markdown, PNGs)")
 
@@ -326,7 +332,7 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
     sim_kw = dict(
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
         hysteresis=args.hysteresis, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
-        feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start,
+        feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start, stale_after_s=args.stale_after_s,
     )
     reports: dict[str, Any] = {}
     md_parts = []

@@ -80,7 +80,8 @@ class ControllerNode(Node):
         period = float(cfg["clip_period_s"])
         return self._Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]),
                              hysteresis=float(cfg["hysteresis"]), period_s=period if period > 0 else None,
-                             camera_gflops=self.camera_gflops, ratios=self.rate.ratios)
+                             camera_gflops=self.camera_gflops, ratios=self.rate.ratios,
+                             packet_bytes=self.rate.packet_bytes)  # one packet size: the rate is measured in it
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
         planning = {"deadline_s", "margin", "hysteresis", "clip_period_s"}
