@@ -50,7 +50,8 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 
 
 def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
-        method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test") -> dict:
+        method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test",
+        roi_model: str = "") -> dict:
     """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
     the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
@@ -60,7 +61,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     if split != "test" and limit and limit < len(arrays.labels):  # a class-balanced spread of the split
         idx = np.linspace(0, len(arrays.labels) - 1, limit).round().astype(int)
         clips, labels = arrays.clips[idx], np.asarray(arrays.labels)[idx]
-    ctx = ModeContext(loaded=None)
+    ctx = ModeContext(loaded=None, model_files={"stae-roi264": roi_model} if roi_model else {})
     cam, edge = RoiCamera(ctx), RoiEdge(ctx)
     pay = cam.payload
     maps = []
@@ -71,7 +72,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
-    out = {"clips": len(clips), "split": split, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
+    out = {"clips": len(clips), "split": split, "roi_model": str(pay.path), "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
            "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
     curves: dict[float, list[dict]] = {m: [] for m in mixes}
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", default="grad", choices=("grad", "grad_x_input"))
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
+    ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
     ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures"))
     ap.add_argument("--weizmann", default="../shared/data/weizmann", help="signatures: a labelled video folder")
     ap.add_argument("--kp", default="16,0.1", help="stae-px: K,p")
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
                   [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
-                  a.split)
+                  a.split, a.roi_model)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
