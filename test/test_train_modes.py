@@ -404,3 +404,14 @@ def test_stae_px_edge_refuses_a_bad_config_in_one_line(teacher, work, data_root,
         assert stae_main(["train", "--config", str(cfg), "--out", str(work / "px_edge_bad"), "--no-progress"]) != 0
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0] and all(w in errors[0] for w in words), errors
+
+
+def test_fold_pooling_weights_each_fold_by_its_test_clips():
+    """cv.json's pooled figures are over every tested clip, the edge model's reference on the same stream
+    included; a figure that one fold lacks is not pooled."""
+    from stae_ros.training.payload_folds import pool_payload_folds
+
+    pooled = pool_payload_folds({0: {"accuracy": 0.5, "edge_model_acc": 1.0, "bytes_mean": 100.0, "test_clips": 10},
+                                 1: {"accuracy": 1.0, "edge_model_acc": 0.5, "bytes_mean": 400.0, "test_clips": 30}})
+    assert pooled["accuracy"] == pytest.approx(35 / 40) and pooled["edge_model_acc"] == pytest.approx(25 / 40)
+    assert pooled["bytes_mean"] == pytest.approx(325.0) and pooled["test_clips"] == 40 and "teacher_acc" not in pooled

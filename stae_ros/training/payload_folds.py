@@ -26,7 +26,7 @@ def pool_payload_folds(folds: dict[int, dict[str, Any]]) -> dict[str, float]:
     if not n:
         return {}
     out: dict[str, float] = {}
-    for key in ("accuracy", "bytes_mean", "teacher_acc", "acc_before_adaptation"):
+    for key in ("accuracy", "bytes_mean", "teacher_acc", "acc_before_adaptation", "edge_model_acc"):
         if all(isinstance(f.get(key), (int, float)) for f in folds.values()):
             out[key] = sum(float(f[key]) * int(f["test_clips"]) for f in folds.values()) / n
     out["test_clips"] = n
