@@ -368,3 +368,9 @@ def test_an_edge_ensemble_goes_into_a_roi_model_record_and_back(one_thread):
     x = torch.rand(1, 3, 4, 16, 16)
     with torch.no_grad():
         assert isinstance(back, LocalEnsemble) and torch.allclose(back(x), ens(x), atol=1e-6)
+    # a damaged member is named, and a record with one member is not an ensemble
+    bad = dict(record, members=[record["members"][0], {k: (v[..., :1] if v.dim() else v) for k, v in record["members"][1].items()}])
+    with pytest.raises(RuntimeError, match=r"members\[1\]"):
+        classifier_from_record(bad)
+    with pytest.raises(ValueError, match=">= 2"):
+        classifier_from_record(dict(record, members=record["members"][:1]))

@@ -95,10 +95,17 @@ def classifier_from_record(record: dict[str, Any]) -> nn.Module:
 
         (t, h, w), classes = record_shape(record)
         if "members" in record:
+            members = record["members"]
+            if not isinstance(members, (list, tuple)) or len(members) < 2:
+                raise ValueError("classifier members must be a list of >= 2 state dicts")
             nets = []
-            for state in record["members"]:
+            for i, state in enumerate(members):  # a bad member is named, as the edge classifier file loader does
                 net = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
-                net.load_state_dict(state)
+                try:
+                    net.load_state_dict(state)
+                except (RuntimeError, TypeError, KeyError, AttributeError) as exc:
+                    first = " ".join(str(exc).strip().splitlines()[:2])
+                    raise type(exc)(f"members[{i}]: {first}") from exc
                 nets.append(net)
             return LocalEnsemble(nets).eval()
         clf = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
