@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .errors import TrainingError
 from .payload_config import apply_overrides, load_payload_config, section, start_run
-from .steps import RunState, cosine_lr, load_run, optimizer_step, restore, run_phase, save_run, write_metrics
+from .steps import RunState, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "PxEdgeSection", "PxEdgeTrainSettings", "recovered_clips", "train_px_edge_mode"]
 
@@ -120,18 +119,6 @@ def recovered_clips(camera: Any, edge: Any, clips: np.ndarray, k: int, p: float,
     return out, sizes
 
 
-@torch.no_grad()
-def _accuracy(model: torch.nn.Module, clips: np.ndarray, labels: np.ndarray, batch: int, device: torch.device) -> float:
-    from .loop import to_float_clips
-
-    model.eval()
-    labels_t = torch.as_tensor(labels)
-    correct = 0
-    for i in range(0, len(labels_t), batch):
-        correct += int((model(to_float_clips(clips[i : i + batch], device)).argmax(1).cpu() == labels_t[i : i + batch]).sum())
-    return correct / max(len(labels_t), 1)
-
-
 def _label(k: int, p: float) -> str:
     return f"K{k} p{p:g}"
 
@@ -147,11 +134,11 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     from stae_ros.modes.base import ModeContext, state_identity
     from stae_ros.modes.stae_px import PxCamera, PxEdge
 
-    from .augment import augment_batch
+    from .adapt import accuracy, adaptation_step
     from .checkpoints import load_model
     from .errors import CheckpointError
-    from .loop import TrainResult, prepare_data, to_float_clips
-    from .teacher import count_gflop, distill_kl, is_classifier_file, load_teacher, teacher_logits, trainable_copy
+    from .loop import TrainResult, prepare_data
+    from .teacher import count_gflop, is_classifier_file, load_teacher, teacher_logits, trainable_copy
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -198,7 +185,6 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     dec_x = torch.from_numpy(np.concatenate(rec_train))
     del rec_train
     train_y = torch.as_tensor(train_arr.labels, dtype=torch.long)
-    n_train = len(train_y)
 
     modules: dict[str, torch.nn.Module] = {"classifier": classifier}
     state = RunState(mode=MODE)
@@ -218,35 +204,16 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
         write_metrics(out, state, {"config": cfg.to_dict(), "class_names": class_names})
 
     if "before" not in state.extra:
-        state.extra["before"] = {_label(*b): _accuracy(classifier, rec_test[b][0], test_arr.labels, ts.eval_batch, dev)
+        state.extra["before"] = {_label(*b): accuracy(classifier, rec_test[b][0], test_arr.labels, ts.eval_batch, dev)
                                  for b in test_budgets}
-        state.extra["teacher_acc"] = _accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
+        state.extra["teacher_acc"] = accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         log.info("before adaptation: raw clips %.3f, %s", state.extra["teacher_acc"], state.extra["before"])
     soft = teacher_logits(teacher, train_arr.clips, dev) if ts.distill > 0 else None
     distill = ts.distill if soft is not None else 0.0
-    n_dec = len(dec_x)
-
-    def ft_step(step: int, gen: torch.Generator) -> dict[str, float]:
-        classifier.train()
-        idx = torch.randint(0, n_dec, (ts.batch,), generator=gen)
-        x = augment_batch(to_float_clips(dec_x[idx]), cfg.augment, gen).to(dev)
-        y = train_y[idx % n_train].to(dev)
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, ts.steps, ts.lr, ts.warmup_steps)
-        logits = classifier(x)
-        ce = F.cross_entropy(logits, y)
-        loss = (1.0 - distill) * ce
-        stats = {"ce": ce.item()}
-        if distill > 0:
-            kl = distill_kl(logits, soft[idx % n_train].to(dev), ts.temperature)
-            loss = loss + distill * kl
-            stats["kl"] = kl.item()
-        optimizer_step(opt, loss, classifier.parameters(), ts.grad_clip)
-        stats["train_acc"] = float((logits.argmax(1) == y).float().mean())
-        return stats
+    ft_step = adaptation_step(classifier, opt, dec_x, train_y, soft, distill, ts, cfg.augment, dev)
 
     score_x = rec_test[score][0]
-    evaluate = ((lambda: {"test_acc": _accuracy(classifier, score_x, test_arr.labels, ts.eval_batch, dev)})
+    evaluate = ((lambda: {"test_acc": accuracy(classifier, score_x, test_arr.labels, ts.eval_batch, dev)})
                 if ts.eval_each_save else None)
     finished = run_phase(name="finetune", index=0, state=state, total=ts.steps, save_every=ts.save_every, seed=cfg.seed,
                          step_fn=ft_step, save=save, evaluate=evaluate, progress=progress, stop_after_steps=stop_after_steps)
@@ -255,7 +222,7 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     if finished:
         classifier.cpu().eval()
         cpu = torch.device("cpu")
-        per_budget = {_label(*b): {"accuracy": _accuracy(classifier, x, test_arr.labels, ts.eval_batch, cpu),
+        per_budget = {_label(*b): {"accuracy": accuracy(classifier, x, test_arr.labels, ts.eval_batch, cpu),
                                    "bytes_mean": float(s.mean()) if len(s) else 0.0,
                                    "before_adaptation": state.extra["before"][_label(*b)]}
                       for b, (x, s) in rec_test.items()}

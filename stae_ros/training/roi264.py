@@ -120,19 +120,6 @@ def _transcode(settings: Any, importance: Any, clips: np.ndarray, desc: str, pro
     return out, sizes
 
 
-@torch.no_grad()
-def _accuracy(model: torch.nn.Module, clips: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-              batch: int, device: torch.device) -> float:
-    from .loop import to_float_clips
-
-    model.eval()
-    labels = torch.as_tensor(labels)
-    correct = 0
-    for i in range(0, len(labels), batch):
-        correct += int((model(to_float_clips(clips[i : i + batch], device)).argmax(1).cpu() == labels[i : i + batch]).sum())
-    return correct / max(len(labels), 1)
-
-
 def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = False, progress: bool = True,
                       overrides: dict[str, Any] | None = None, stop_after_steps: int = 0) -> Any:
     """Train a stae-roi264 model from a ``mode: stae-roi264`` config into ``out_dir``.
@@ -145,9 +132,10 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     from stae_ros.roi.importance import ImportanceNet, motion_importance
     from stae_ros.roi.node_model import make_classifier, save_roi_model
 
+    from .adapt import accuracy, adaptation_step
     from .augment import augment_batch
     from .loop import TrainResult, prepare_data, to_float_clips
-    from .teacher import distill_kl, edge_network, load_teacher, teacher_logits, trainable_copy
+    from .teacher import edge_network, load_teacher, teacher_logits, trainable_copy
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -275,38 +263,17 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     soft = teacher_logits(teacher, train_arr.clips, dev) if teacher is not None and ts.distill > 0 else None
     distill = ts.distill if soft is not None else 0.0
     if "start_acc_decoded" not in state.extra:
-        state.extra["start_acc_decoded"] = _accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, dev)
-        state.extra["start_acc_raw"] = _accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
+        state.extra["start_acc_decoded"] = accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, dev)
+        state.extra["start_acc_raw"] = accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         if teacher is not None:
-            state.extra["teacher_acc"] = _accuracy(edge_network(teacher), test_arr.clips, test_arr.labels, ts.eval_batch, dev)
+            state.extra["teacher_acc"] = accuracy(edge_network(teacher), test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         log.info("before adaptation: %s", {k: v for k, v in state.extra.items() if k.endswith("acc") or "_acc_" in k})
 
     # 4. fine-tune on decoded clips
     opt = make_opt("finetune", ts.lr)
-    temp = ts.temperature
-    n_dec = len(dec_x)
+    ft_step = adaptation_step(classifier, opt, dec_x, train_y, soft, distill, ts, cfg.augment, dev)
 
-    def ft_step(step: int, gen: torch.Generator) -> dict[str, float]:
-        classifier.train()
-        idx = torch.randint(0, n_dec, (ts.batch,), generator=gen)
-        x = augment_batch(to_float_clips(dec_x[idx]), cfg.augment, gen).to(dev)
-        y = train_y[idx % n_train].to(dev)
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, ts.steps, ts.lr, ts.warmup_steps)
-        logits = classifier(x)
-        ce = F.cross_entropy(logits, y)
-        loss = (1.0 - distill) * ce
-        stats = {"ce": ce.item()}
-        if distill > 0:
-            t_logits = soft[idx % n_train].to(dev)
-            kl = distill_kl(logits, t_logits, temp)
-            loss = loss + distill * kl
-            stats["kl"] = kl.item()
-        sgd_step(opt, loss)
-        stats["train_acc"] = float((logits.argmax(1) == y).float().mean())
-        return stats
-
-    evaluate = ((lambda: {"test_acc": _accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, dev)})
+    evaluate = ((lambda: {"test_acc": accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, dev)})
                 if ts.eval_each_save else None)
     finished = run_phase(name="finetune", index=1, state=state, total=ts.steps, save_every=ts.save_every, seed=cfg.seed,
                          step_fn=ft_step, save=save, evaluate=evaluate, progress=progress, stop_after_steps=stop_after_steps)
@@ -315,7 +282,7 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
     if finished:
         classifier.cpu().eval()
         final = {
-            "accuracy": _accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, torch.device("cpu")),
+            "accuracy": accuracy(classifier, test_dec, test_arr.labels, ts.eval_batch, torch.device("cpu")),
             "bytes_mean": float(test_sizes.mean()) if len(test_sizes) else 0.0,
             "bytes_p95": float(np.percentile(test_sizes, 95)) if len(test_sizes) else 0.0,
             "crf": float(r.crf), "train_crfs": [float(c) for c in r.train_crfs], "train_bytes_mean": train_bytes,
