@@ -9,13 +9,31 @@ clean video. Only how the decoded clips are made differs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-__all__ = ["accuracy", "adaptation_step"]
+__all__ = ["AdaptSettings", "accuracy", "adaptation_step"]
+
+
+@dataclass
+class AdaptSettings:
+    """``train:``: the fine-tuning schedule on decoded clips (a mode's section may add its own keys)."""
+
+    steps: int = 300
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 0
+    distill: float = 0.5  #: with a teacher: weight of KL(teacher on the raw clip || classifier on the decoded one)
+    temperature: float = 2.0
+    grad_clip: float = 1.0
+    save_every: int = 100
+    eval_each_save: bool = True
+    eval_batch: int = 32
 
 
 @torch.no_grad()

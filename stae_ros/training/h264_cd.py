@@ -21,7 +21,6 @@ obvious augmentation (a horizontal flip) would swap classes such as walk_left / 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import TrainingError
-from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
+from .payload_config import apply_overrides, clip_shape, export_copy, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "CodecSection", "FeatureSection", "CdTrainSettings", "train_h264_cd_mode", "encode_features"]
@@ -313,9 +312,6 @@ def train_h264_cd_mode(config: str | Path, out_dir: str | Path, resume: bool = F
         save()
         log.info("h264-cd: %.1f%% at %.0f B/clip (edge model on the same stream: %s)", 100 * final["accuracy"],
                  final["bytes_mean"], final["edge_model_acc"])
-        if cfg.export:
-            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, cfg.export)
-            log.info("exported %s -> %s", model_path, cfg.export)
+        export_copy(model_path, cfg.export)
     return TrainResult(out_dir=out, model_path=model_path, history=state.history, final=final,
                        wall_s=time.perf_counter() - t_start)

@@ -19,7 +19,6 @@ goes through the real range coder (bytes are the actual payload lengths), and th
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import TrainingError
-from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
+from .payload_config import apply_overrides, clip_shape, export_copy, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, optimizer_step, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "LatentTrainSettings", "train_latent_mode", "build_latent_config"]
@@ -267,10 +266,7 @@ def train_latent_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         save()
         log.info("stae-latent: %.1f%% at %.1f B/clip (teacher on raw clips: %s)", 100 * final["accuracy"],
                  final["bytes_mean"], "-" if final["teacher_acc"] is None else f"{100 * final['teacher_acc']:.1f}%")
-        if cfg.export:
-            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, cfg.export)
-            log.info("exported %s -> %s", model_path, cfg.export)
+        export_copy(model_path, cfg.export)
     return TrainResult(out_dir=out, model_path=model_path, history=state.history, final=final,
                        wall_s=time.perf_counter() - t_start)
 

@@ -17,7 +17,8 @@ from stae_ros.configio import ConfigError, check_keys, load_yaml
 from .config import AugmentConfig, DataConfig, TrainConfig, _dataclass_from, top_value
 from .errors import TrainConfigError
 
-__all__ = ["COMMON_KEYS", "PayloadConfig", "load_payload_config", "apply_overrides", "section", "clip_shape", "start_run"]
+__all__ = ["COMMON_KEYS", "PayloadConfig", "load_payload_config", "apply_overrides", "section", "clip_shape", "start_run",
+           "export_copy"]
 
 #: top-level keys every payload mode accepts
 COMMON_KEYS = ("mode", "name", "seed", "data", "augment", "device", "threads", "export", "teacher", "init", "clip")
@@ -149,3 +150,16 @@ def start_run(cfg: PayloadConfig, out_dir: str | Path) -> tuple[Path, Any]:
     dev = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     return out, dev
+
+
+def export_copy(model_path: str | Path, export: str) -> None:
+    """Copy a finished run's model file to ``export`` (the config's ``export:``; empty = nowhere): where a
+    node or the package picks it up, while the run folder keeps its own."""
+    import logging
+    import shutil
+
+    if not export:
+        return
+    Path(export).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model_path, export)
+    logging.getLogger(__name__).info("exported %s -> %s", model_path, export)

@@ -21,7 +21,6 @@ Step 3 is a resumable phase (``last.pt``); step 2 is recomputed on resume (it is
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .adapt import AdaptSettings
 from .errors import TrainingError
-from .payload_config import apply_overrides, load_payload_config, section, start_run
+from .payload_config import apply_overrides, export_copy, load_payload_config, section, start_run
 from .steps import RunState, load_run, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "PxEdgeSection", "PxEdgeTrainSettings", "recovered_clips", "train_px_edge_mode"]
@@ -54,19 +54,11 @@ class PxEdgeSection:
 
 
 @dataclass
-class PxEdgeTrainSettings:
-    """``train:``: the fine-tuning schedule."""
+class PxEdgeTrainSettings(AdaptSettings):
+    """``train:``: the fine-tuning schedule on FR's output."""
 
-    steps: int = 300
-    batch: int = 16
     lr: float = 5e-4
-    weight_decay: float = 1e-4
     warmup_steps: int = 20
-    distill: float = 0.5  #: with a teacher: weight of KL(teacher on raw clip || classifier on recovered clip)
-    temperature: float = 2.0
-    grad_clip: float = 1.0
-    save_every: int = 100
-    eval_each_save: bool = True
     eval_batch: int = 16
 
 
@@ -242,9 +234,6 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
         save()
         log.info("stae-px-edge: %s", ", ".join(f"{k} {100 * v['accuracy']:.1f}% ({v['bytes_mean']:.0f} B, before "
                                                 f"{100 * v['before_adaptation']:.1f}%)" for k, v in per_budget.items()))
-        if cfg.export:
-            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, cfg.export)
-            log.info("exported %s -> %s", model_path, cfg.export)
+        export_copy(model_path, cfg.export)
     return TrainResult(out_dir=out, model_path=model_path, history=state.history, final=final,
                        wall_s=time.perf_counter() - t_start)

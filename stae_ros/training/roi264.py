@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +33,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .adapt import AdaptSettings
 from .errors import TrainingError
-from .payload_config import apply_overrides, clip_shape, load_payload_config, section, start_run
+from .payload_config import apply_overrides, clip_shape, export_copy, load_payload_config, section, start_run
 from .steps import RunState, cosine_lr, load_run, optimizer_step, restore, run_phase, save_run, write_metrics
 
 __all__ = ["MODE", "RoiSection", "ImportanceSection", "RoiTrainSettings", "train_roi264_mode"]
@@ -73,22 +73,12 @@ class ImportanceSection:
 
 
 @dataclass
-class RoiTrainSettings:
-    """``train:``: the classifier's schedule."""
+class RoiTrainSettings(AdaptSettings):
+    """``train:``: the classifier's schedule (fine-tuning on decoded clips, and without a start model the
+    raw-clip steps before it)."""
 
     base_steps: int = 600  #: own classifier only: raw-clip steps before adaptation
     base_lr: float = 2e-3
-    steps: int = 300  #: fine-tuning steps on decoded clips
-    batch: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 0
-    distill: float = 0.5  #: with a teacher: weight of KL(teacher on raw clip || classifier on decoded clip)
-    temperature: float = 2.0
-    grad_clip: float = 1.0
-    save_every: int = 100
-    eval_each_save: bool = True
-    eval_batch: int = 32
 
 
 def _settings(r: RoiSection, crf: float) -> Any:
@@ -299,9 +289,6 @@ def train_roi264_mode(config: str | Path, out_dir: str | Path, resume: bool = Fa
         save()
         log.info("stae-roi264: %.1f%% at %.0f B/clip (before adaptation %.1f%%)", 100 * final["accuracy"],
                  final["bytes_mean"], 100 * (final["acc_before_adaptation"] or 0.0))
-        if cfg.export:
-            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, cfg.export)
-            log.info("exported %s -> %s", model_path, cfg.export)
+        export_copy(model_path, cfg.export)
     return TrainResult(out_dir=out, model_path=model_path, history=state.history, final=final,
                        wall_s=time.perf_counter() - t_start)
