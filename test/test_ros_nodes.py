@@ -391,6 +391,25 @@ def test_camera_cuts_clips_from_the_image_topic(system):
 
 
 
+def _camera_and_edge(suffix: str, camera: dict, edge: dict) -> tuple[Harness, list[NodeSpec], int, str, str]:
+    """A camera node cutting 3 synthetic clips and an edge node, on a private domain and namespace, with a
+    harness reading their clips and labels: (harness, specs, domain id, camera name, edge name)."""
+    domain = pick_domain_id()
+    ns = f"{NS}_{suffix}"
+    harness = Harness(domain, namespace=ns)
+    specs = [
+        NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
+                                                     "wait_for_subscribers": 2, **camera}),
+        # the edge keeps its labels for late readers: the camera starts once the edge's clip reader has
+        # matched, and on a loaded host our label reader can match the edge's writer after the first label
+        NodeSpec("edge_node", namespace=ns, params={"threads": 1, "qos.action_label.durability": "transient_local",
+                                                   "qos.action_label.depth": 50, **edge}),
+    ]
+    harness.node.create_subscription(ActionLabel, "action_label", lambda m: harness.labels.setdefault(m.clip_seq, m),
+                                     qos.label_qos(depth=50, durable=True))
+    return harness, specs, domain, f"{ns}/camera_node", f"{ns}/edge_node"
+
+
 def test_roi264_camera_and_edge_with_the_shipped_models():
     """camera_node with codec stae-roi264 and edge_node as processes, with the shipped STAE and roi
     model files (no model parameters: the packaged defaults are found): every clip is labelled,
@@ -398,21 +417,7 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
     reported in LinkStats while the edge keeps labelling."""
     from stae_ros.data import CLASS_NAMES
 
-    domain = pick_domain_id()
-    ns = f"{NS}_roi"
-    cam, edge = f"{ns}/camera_node", f"{ns}/edge_node"
-    harness = Harness(domain, namespace=ns)
-    specs = [
-        NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
-                                                     "wait_for_subscribers": 2, "codec": "stae-roi264",
-                                                     "k": 4, "p": 0.25}),
-        # the edge keeps its labels for late readers: the camera starts once the edge's clip reader has
-        # matched, and on a loaded host our label reader can match the edge's writer after the first label
-        NodeSpec("edge_node", namespace=ns, params={"threads": 1, "qos.action_label.durability": "transient_local",
-                                                   "qos.action_label.depth": 50}),
-    ]
-    harness.node.create_subscription(ActionLabel, "action_label", lambda m: harness.labels.setdefault(m.clip_seq, m),
-                                     qos.label_qos(depth=50, durable=True))
+    harness, specs, domain, cam, edge = _camera_and_edge("roi", {"codec": "stae-roi264", "k": 4, "p": 0.25}, {})
     try:
         with Launcher(specs, domain_id=domain, output=None) as launcher:
             assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
@@ -938,30 +943,21 @@ def test_stae_px_nodes_label_with_an_adapted_edge_classifier(tmp_path):
     path = save_local_model(tmp_path / "px_edge.pt", net, list(loaded.class_names), (c.frames, c.height, c.width, 3), arch,
                             {"role": "edge", "adapted_to": {"mode": "stae-px", "stae_model": model_identity(stae)}})
     model_id = load_local_model(path).model_id
-    domain = pick_domain_id()
-    ns = f"{NS}_pxedge"
-    cam, edge = f"{ns}/camera_node", f"{ns}/edge_node"
-    harness = Harness(domain, namespace=ns)
-    specs = [
-        NodeSpec("camera_node", namespace=ns, params={"source": "synth", "source_fps": 200.0, "max_clips": 3,
-                                                     "wait_for_subscribers": 2, "codec": "stae-px",
-                                                     "codec_model": str(path), "k": 16, "p": 0.1}),
-        NodeSpec("edge_node", namespace=ns, params={"threads": 1, "px_model": str(path),
-                                                   "qos.action_label.durability": "transient_local",
-                                                   "qos.action_label.depth": 50}),
-    ]
-    harness.node.create_subscription(ActionLabel, "action_label", lambda m: harness.labels.setdefault(m.clip_seq, m),
-                                     qos.label_qos(depth=50, durable=True))
-    with Launcher(specs, domain_id=domain, output=None) as launcher:
-        assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
-        assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
-        ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
-        assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
-        for s in range(3):
-            clip, label = harness.clips[s], harness.labels[s]
-            assert clip.codec == "stae-px" and (clip.k, clip.p) == (16, pytest.approx(0.1))
-            assert clip.model_id == label.model_id == model_id
-            assert label.label in loaded.class_names
+    harness, specs, domain, cam, edge = _camera_and_edge(
+        "pxedge", {"codec": "stae-px", "codec_model": str(path), "k": 16, "p": 0.1}, {"px_model": str(path)})
+    try:
+        with Launcher(specs, domain_id=domain, output=None) as launcher:
+            assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
+            assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
+            ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
+            assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+            for s in range(3):
+                clip, label = harness.clips[s], harness.labels[s]
+                assert clip.codec == "stae-px" and (clip.k, clip.p) == (16, pytest.approx(0.1))
+                assert clip.model_id == label.model_id == model_id
+                assert label.label in loaded.class_names
+    finally:
+        harness.close()
 
 
 @pytest.mark.parametrize("param, why", [("h264_model", "labels"), ("px_model", "adapted to raw clips")])
