@@ -410,6 +410,13 @@ def _camera_and_edge(suffix: str, camera: dict, edge: dict) -> tuple[Harness, li
     return harness, specs, domain, f"{ns}/camera_node", f"{ns}/edge_node"
 
 
+def _wait_for_three_labels(launcher: Launcher, harness: Harness, cam: str, edge: str) -> None:
+    assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
+    assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
+    ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
+    assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+
+
 def test_roi264_camera_and_edge_with_the_shipped_models():
     """camera_node with codec stae-roi264 and edge_node as processes, with the shipped STAE and roi
     model files (no model parameters: the packaged defaults are found): every clip is labelled,
@@ -420,10 +427,7 @@ def test_roi264_camera_and_edge_with_the_shipped_models():
     harness, specs, domain, cam, edge = _camera_and_edge("roi", {"codec": "stae-roi264", "k": 4, "p": 0.25}, {})
     try:
         with Launcher(specs, domain_id=domain, output=None) as launcher:
-            assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
-            assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
-            ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
-            assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+            _wait_for_three_labels(launcher, harness, cam, edge)
             for s in range(3):
                 clip, label = harness.clips[s], harness.labels[s]
                 assert clip.codec == "stae-roi264" and clip.codec_version == 2  # stae-roi264 format version (CRC-32)
@@ -947,10 +951,7 @@ def test_stae_px_nodes_label_with_an_adapted_edge_classifier(tmp_path):
         "pxedge", {"codec": "stae-px", "codec_model": str(path), "k": 16, "p": 0.1}, {"px_model": str(path)})
     try:
         with Launcher(specs, domain_id=domain, output=None) as launcher:
-            assert launcher.wait_for_line(cam, "camera ready", 90), launcher.output_of(cam)[-3000:]
-            assert launcher.wait_for_line(edge, "edge ready", 90), launcher.output_of(edge)[-3000:]
-            ok = harness.spin_until(lambda: all(s in harness.labels for s in range(3)), 90, launcher)
-            assert ok, f"labels {sorted(harness.labels)}\n{launcher.output_of(edge)[-3000:]}"
+            _wait_for_three_labels(launcher, harness, cam, edge)
             for s in range(3):
                 clip, label = harness.clips[s], harness.labels[s]
                 assert clip.codec == "stae-px" and (clip.k, clip.p) == (16, pytest.approx(0.1))
