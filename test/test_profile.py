@@ -107,6 +107,11 @@ def test_every_mode_measured_on_the_same_clips_into_one_profile(tiny_loaded, tmp
     assert all(pt.edge_gflop > 0 for pt in profile.points if pt.codec != "local")
     assert by[("stae-px", "K=8 p=0.5")].camera_gflop > 0  # FA + SA run on the camera
     assert by[("h264", "crf=30")].codec_settings() == {"crf": 30}  # what a BudgetCommand would carry
+    from stae_ros.local import load_local_model
+    from stae_ros.modes.base import state_identity
+
+    assert loc.extra["model_id"] == load_local_model(local_file).model_id  # whose answers each accuracy is
+    assert by[("stae-px", "K=8 p=0.5")].extra["model_id"] == state_identity(loaded)
     save_profile(profile, tmp_path / "modes.json")
     assert len(load_profile(tmp_path / "modes.json").points) == 4
     skipped = measure_profile(loaded, clips, labels, name="x", specs=[PointSpec("local")],

@@ -181,7 +181,9 @@ def _measure(camera: Any, edge: Any, clips: np.ndarray, truth: list[str], spec: 
     correct = np.asarray([p == t for p, t in zip(predicted, truth)])
     only_local = all(s == 0 for s in sizes)
     extra = {"label": spec.label, "bytes_min": float(sizes_a.min()), "bytes_max": float(sizes_a.max()),
-             "camera_ms_p95": float(np.percentile(cam_ms, 95)), "edge_batch": int(edge_batch)}
+             "camera_ms_p95": float(np.percentile(cam_ms, 95)), "edge_batch": int(edge_batch),
+             # the model whose answers the accuracy is (a clip names it; the edge labels only with it)
+             "model_id": str(camera.model_id)}
     extra.update(spec.settings)
     return OperatingPoint(
         codec=spec.mode, k=int(camera.k), p=float(camera.p), accuracy=float(correct.mean()) if len(truth) else 0.0,

@@ -20,7 +20,9 @@ SCHEMA_ID = "stae-profile/1"
 DESCRIPTIVE_KEYS = frozenset({"label", "lambda", "map", "model_not_shipped",
                               # measurement statistics that `stae profile` records per point
                               "codec_version", "bytes_min", "bytes_max", "camera_ms_p95", "edge_ms_p95",
-                              "edge_batch", "compression_ratio"})
+                              "edge_batch", "compression_ratio",
+                              # whose answers the accuracy is (the model a clip names)
+                              "model_id"})
 
 __all__ = ["SCHEMA_ID", "DESCRIPTIVE_KEYS", "OperatingPoint", "Profile", "ProfileError", "load_profile", "merge_profiles",
            "save_profile"]
