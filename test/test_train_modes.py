@@ -392,6 +392,7 @@ def test_stae_px_edge_adapts_an_edge_classifier_to_the_recovered_clips(teacher, 
 @pytest.mark.parametrize("changes, words", [
     ({"px": {"stae": "runs/x/fold{fold}/model.pt"}}, ["px.stae", "--fold"]),
     ({"px": {"stae": "STAE", "budgets": [[8, 1.5]]}}, ["px budget", "1.5"]),
+    ({"px": {"stae": "STAE", "value_bits": 9}}, ["px.value_bits", "9"]),
     ({"teacher": ""}, ["init (or teacher)", "edge classifier file"]),
 ])
 def test_stae_px_edge_refuses_a_bad_config_in_one_line(teacher, work, data_root, caplog, changes, words):

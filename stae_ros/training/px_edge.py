@@ -68,6 +68,8 @@ def _budgets(px: PxEdgeSection, frames: int, source: str) -> list[tuple[int, flo
 
     if not px.budgets:
         raise TrainingError(f"{source}: px.budgets must name at least one [K, p]")
+    if isinstance(px.value_bits, bool) or not isinstance(px.value_bits, int) or not 1 <= px.value_bits <= 8:
+        raise TrainingError(f"{source}: px.value_bits must be an integer in [1, 8], got {px.value_bits!r}")
     out = []
     for b in list(px.budgets) + [px.score_budget]:
         if not isinstance(b, (list, tuple)) or len(b) != 2:
