@@ -363,6 +363,17 @@ def test_stae_px_edge_adapts_an_edge_classifier_to_the_recovered_clips(teacher, 
     assert set(final["budgets"]) == {"K8 p1", "K8 p0.25"} and final["score_budget"] == "K8 p0.25"
     assert final["budgets"]["K8 p0.25"]["bytes_mean"] < final["budgets"]["K8 p1"]["bytes_mean"]
 
+    # resumable: a run stopped at its first checkpoint finishes from it
+    from stae_ros.training.registry import run_mode
+
+    out2 = work / "px_edge_resume"
+    first = run_mode(cfg, out2, progress=False, stop_after_steps=2)
+    assert first.history[-1]["step"] == 2 and not (out2 / "model.pt").exists()
+    assert stae_main(["train", "--config", str(cfg), "--out", str(out2), "--resume", "--no-progress"]) == 0
+    assert [row["step"] for row in json.loads((out2 / "metrics.json").read_text())["history"]] == [2, 4]
+    resumed = load_local_model(out2 / "model.pt")
+    assert resumed.extra["adapted_to"]["stae_model"] == model_identity(teacher)
+
     loaded = load_model(teacher)
     ctx = ModeContext(loaded=loaded, model_files={"stae-px": str(out / "model.pt")})
     camera, edge = PxCamera(ctx), PxEdge(ctx)
