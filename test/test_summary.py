@@ -293,3 +293,23 @@ def test_replace_modes_updates_only_those_modes_of_a_set() -> None:
     kept = sm.replace_modes(base, update, ["local"], note="busy host", keep=["small net"])["sets"]["s"]["points"]
     assert sorted((p["setting"], p.get("note")) for p in kept if p["mode"] == "local") == [("new net", "busy host"),
                                                                                          ("small net", None)]
+
+
+def test_rates_command_draws_each_modes_best_accuracy_per_byte(tmp_path, capsys) -> None:
+    """`stae bench rates`: every mode's points against bytes; the line is the points nothing beats with fewer
+    bytes (a setting that costs more bytes for less accuracy is drawn as a point only)."""
+    from stae_ros.bench.plots import frontier, rate_curves
+    from stae_ros.cli import main
+
+    summary = _completion_summary()
+    summary["sets"]["s"]["points"].append(dict(summary["sets"]["s"]["points"][2], setting="crf20", accuracy=0.79,
+                                               bytes_mean=3000.0))
+    curves = rate_curves(summary["sets"]["s"])
+    assert [q["setting"] for q in curves["h264"]] == ["crf40", "crf28", "crf20"]
+    assert [q["setting"] for q in frontier(curves["h264"])] == ["crf40", "crf28"]
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    assert main(["bench", "rates", "--results", str(path), "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "h264 3 points" in capsys.readouterr().out
+    assert main(["bench", "rates", "--results", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.png")]) == 2

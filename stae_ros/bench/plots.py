@@ -1,5 +1,6 @@
 """PNG plots of a codec bench report: the headline accuracy-vs-rate plot, camera cost vs bytes,
-and the paper's completion-time-vs-uplink figure with the winning method marked per rate."""
+and the paper's completion-time-vs-uplink figure with the winning method marked per rate; and, from
+the results summary, every data set's accuracy-vs-bytes curve per mode."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_plots", "completion_from_summary", "completion_summary_plot", "SUMMARY_RATES_BPS"]
+__all__ = ["write_plots", "completion_from_summary", "completion_summary_plot", "SUMMARY_RATES_BPS", "rate_curves",
+           "frontier", "rate_accuracy_plot"]
 
 _MARKERS = "osD^v<>pXh*"
 
@@ -202,6 +204,71 @@ def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: s
                  f"bytes / uplink rate + edge time\nshaded: the fastest mode among those within "
                  f"{100 * accuracy_margin:.0f} points of the most accurate (dotted: below that)", fontsize=9)
     fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return results
+
+
+def rate_curves(entry: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """One data set of the summary as mode -> its points sorted by bytes (setting, bytes, accuracy);
+    modes that send nothing (local) have bytes 0."""
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for p in entry["points"]:
+        curves.setdefault(p["mode"], []).append({"setting": p["setting"], "bytes": float(p["bytes_mean"]),
+                                                 "accuracy": float(p["accuracy"])})
+    return {m: sorted(pts, key=lambda q: (q["bytes"], -q["accuracy"])) for m, pts in curves.items()}
+
+
+def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other point beats with fewer or equal bytes and more accuracy, by bytes: a mode's
+    best accuracy per byte (its other settings are dominated)."""
+    out: list[dict[str, Any]] = []
+    for q in sorted(points, key=lambda q: (q["bytes"], -q["accuracy"])):
+        if not out or q["accuracy"] > out[-1]["accuracy"]:
+            out.append(q)
+    return out
+
+
+def rate_accuracy_plot(summary: dict[str, Any], path: str | Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """One panel per data set: accuracy against bytes per clip (log) for every mode, all measured on that
+    set's test clips, so each payload's curve reads against libx264's; a mode that sends nothing is a
+    horizontal line. Writes ``path`` (PNG); returns the curves per set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sets = summary["sets"]
+    results = {name: rate_curves(entry) for name, entry in sets.items()}
+    modes = list(dict.fromkeys(m for r in results.values() for m in r))
+    cmap = plt.get_cmap("tab10")
+    style = {m: (cmap(i % 10), _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(modes)}
+    fig, axes = plt.subplots(len(sets), 1, figsize=(11, 3.6 * len(sets) + 0.5), squeeze=False)
+    for ax, (name, curves) in zip(axes[:, 0], results.items()):
+        for mode, pts in curves.items():
+            color, marker = style[mode]
+            sent = [q for q in pts if q["bytes"] > 0]
+            for j, q in enumerate(q for q in pts if q["bytes"] <= 0):
+                ax.axhline(100 * q["accuracy"], color=color, linestyle=("--", ":", "-.")[j % 3], linewidth=1.2,
+                           label=f"{mode}: {q['setting']} (nothing sent)")
+            if sent:
+                front = frontier(sent)
+                ax.scatter([q["bytes"] for q in sent], [100 * q["accuracy"] for q in sent], marker=marker, color=color,
+                           s=18, alpha=0.45)
+                ax.plot([q["bytes"] for q in front], [100 * q["accuracy"] for q in front], marker=marker, color=color,
+                        linewidth=1.4, markersize=5, label=f"{mode} ({len(sent)} point{'s' if len(sent) > 1 else ''}; line: best per byte)")
+        s = sets[name]
+        ax.set_xscale("log")
+        ax.set_xlabel("bytes per 16-frame clip (log)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.suptitle("Accuracy against bytes per clip, every mode on each set's own test clips (results/summary.json)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

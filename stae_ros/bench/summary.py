@@ -667,6 +667,27 @@ def run_completion(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_rates_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=DEFAULT_PATH, help="summary file (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("docs/img/rate_accuracy.png"), help="PNG (default: %(default)s)")
+
+
+def run_rates(args: argparse.Namespace) -> int:
+    """`stae bench rates`: accuracy against bytes per clip, every mode of every data set in the summary."""
+    from .plots import rate_accuracy_plot
+
+    try:
+        summary = load_summary(args.results)
+    except (OSError, SummaryError, ValueError) as exc:
+        print(f"stae bench rates: {exc}")
+        return 2
+    results = rate_accuracy_plot(summary, args.out)
+    print(f"wrote {args.out}: {len(results)} data sets")
+    for name, curves in results.items():
+        print(f"{name}: " + "; ".join(f"{m} {len(pts)} point{'s' if len(pts) > 1 else ''}" for m, pts in curves.items()))
+    return 0
+
+
 def run_summary(args: argparse.Namespace) -> int:
     if args.from_profile is not None:
         return _run_profile_summary(args)

@@ -105,6 +105,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_completion_args(p)
     p.set_defaults(func=run_completion)
 
+    from stae_ros.bench.summary import register_rates_args, run_rates
+
+    p = sub.add_parser("rates", help="accuracy vs bytes per clip per data set of the results summary (PNG)",
+                       description="For every data set in the summary: each mode's points as accuracy against bytes "
+                                   "per clip, all on that set's test clips, so each payload reads against libx264.")
+    register_rates_args(p)
+    p.set_defaults(func=run_rates)
+
     p = sub.add_parser("compare", help="spread across separate runs of `stae bench codecs` (JSON + Markdown)",
                        description="Reads the codecs.json of two or more runs of the same command and reports, per "
                                    "point, the spread across runs of camera/edge ms, bytes and accuracy, and whether "
