@@ -132,7 +132,7 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     from .checkpoints import load_model
     from .errors import CheckpointError
     from .loop import TrainResult, prepare_data
-    from .teacher import count_gflop, is_classifier_file, load_teacher, teacher_logits, trainable_copy
+    from .teacher import count_gflop, edge_network, is_classifier_file, load_teacher, teacher_logits, trainable_copy
 
     t_start = time.perf_counter()
     cfg = load_payload_config(config, MODE, OWN_KEYS)
@@ -200,7 +200,7 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     if "before" not in state.extra:
         state.extra["before"] = {_label(*b): accuracy(classifier, rec_test[b][0], test_arr.labels, ts.eval_batch, dev)
                                  for b in test_budgets}
-        state.extra["teacher_acc"] = accuracy(classifier, test_arr.clips, test_arr.labels, ts.eval_batch, dev)
+        state.extra["teacher_acc"] = accuracy(edge_network(teacher), test_arr.clips, test_arr.labels, ts.eval_batch, dev)
         log.info("before adaptation: raw clips %.3f, %s", state.extra["teacher_acc"], state.extra["before"])
     soft = teacher_logits(teacher, train_arr.clips, dev) if ts.distill > 0 else None
     distill = ts.distill if soft is not None else 0.0
