@@ -385,3 +385,17 @@ def test_docs_launcher_and_stae_commands_parse():
             stae_parser().parse_args(cmd[1:])
         except SystemExit:
             pytest.fail(f"docs: `{' '.join(cmd)}` does not parse")
+
+
+def test_domain_ids_are_not_handed_out_twice_while_others_are_free(monkeypatch):
+    """Each test's nodes get a domain no earlier test in the process used, so nothing one left behind
+    (a latched command, a node still shutting down) reaches them; once all 100 are used, they recycle."""
+    from stae_ros.ros import launcher
+
+    monkeypatch.setattr(launcher, "_HANDED_OUT", set())
+    monkeypatch.setenv("ROS_DOMAIN_ID", "7")
+    ids = [launcher.pick_domain_id(avoid=[3]) for _ in range(98)]
+    assert len(set(ids)) == 98 and not {3, 7} & set(ids) and all(1 <= d <= 100 for d in ids)
+    assert launcher.pick_domain_id(avoid=[3]) in ids  # all used: they recycle
+    with pytest.raises(ValueError):
+        launcher.pick_domain_id(avoid=[d for d in range(1, 101) if d != 7])

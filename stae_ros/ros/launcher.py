@@ -113,17 +113,29 @@ def node_command(spec: NodeSpec, python: str | None = None) -> list[str]:
     return cmd
 
 
+#: domain ids this process has handed out: a later caller gets another one while any is left, so
+#: that a participant an earlier caller left behind (a latched message, a node still shutting down)
+#: cannot reach it
+_HANDED_OUT: set[int] = set()
+
+
 def pick_domain_id(avoid: Sequence[int] = ()) -> int:
-    """A random ROS_DOMAIN_ID in 1..100 (safe port range on Linux), not the shell's own nor `avoid`."""
+    """A random ROS_DOMAIN_ID in 1..100 (safe port range on Linux), not the shell's own nor `avoid`, and
+    not one this process handed out before while any other is free."""
     taken = set(avoid)
     env = os.environ.get("ROS_DOMAIN_ID", "")
     if env.isdigit():
         taken.add(int(env))
-    rng = random.Random(os.getpid() ^ time.time_ns())
-    while True:
-        d = rng.randint(1, 100)
-        if d not in taken:
-            return d
+    free = [d for d in range(1, 101) if d not in taken]
+    if not free:
+        raise ValueError("no ROS_DOMAIN_ID in 1..100 is left outside `avoid`")
+    fresh = [d for d in free if d not in _HANDED_OUT]
+    if not fresh:
+        _HANDED_OUT.clear()
+        fresh = free
+    d = random.Random(os.getpid() ^ time.time_ns()).choice(fresh)
+    _HANDED_OUT.add(d)
+    return d
 
 
 def ros_env(domain_id: int, localhost_only: bool = True, base: Mapping[str, str] | None = None) -> dict[str, str]:
