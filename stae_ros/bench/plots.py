@@ -163,6 +163,16 @@ def completion_from_summary(entry: dict[str, Any], camera_slowdown: float, withi
             "camera_slowdown": camera_slowdown, "left_out": dropped}
 
 
+def _set_panel(ax: Any, name: str, entry: dict[str, Any], xlabel: str, ylabel: str) -> None:
+    """A summary figure's panel for one data set: log x axis, labels, the set as title, legend outside."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{name} ({entry['kind']}, {entry['classes']} classes, {entry['test_clips']} test clips)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: str, camera_slowdown: float,
                             within: float = 0.01, accuracy_margin: float = 0.05) -> dict[str, Any]:
     """One panel per data set of the results summary: every mode's completion time vs uplink rate
@@ -192,14 +202,8 @@ def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: s
             mid = (band["from_bps"] * band["to_bps"]) ** 0.5 / 1e6
             ax.text(mid, 0.97, band["mode"], transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
                     fontweight="bold", color=colors[band["mode"]])
-        s = sets[name]
-        ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("uplink rate (Mbit/s, log)")
-        ax.set_ylabel("ms per clip (log)")
-        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips)", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        _set_panel(ax, name, sets[name], "uplink rate (Mbit/s, log)", "ms per clip (log)")
     fig.suptitle(f"Completion time per clip = camera time on {camera} (host one-thread ms x {camera_slowdown:.1f}) + "
                  f"bytes / uplink rate + edge time\nshaded: the fastest mode among those within "
                  f"{100 * accuracy_margin:.0f} points of the most accurate (dotted: below that)", fontsize=9)
@@ -258,14 +262,9 @@ def rate_accuracy_plot(summary: dict[str, Any], path: str | Path) -> dict[str, d
                 ax.scatter([q["bytes"] for q in sent], [100 * q["accuracy"] for q in sent], marker=marker, color=color,
                            s=18, alpha=0.45)
                 ax.plot([q["bytes"] for q in front], [100 * q["accuracy"] for q in front], marker=marker, color=color,
-                        linewidth=1.4, markersize=5, label=f"{mode} ({len(sent)} point{'s' if len(sent) > 1 else ''}; line: best per byte)")
-        s = sets[name]
-        ax.set_xscale("log")
-        ax.set_xlabel("bytes per 16-frame clip (log)")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"{name} ({s['kind']}, {s['classes']} classes, {s['test_clips']} test clips)", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+                        linewidth=1.4, markersize=5,
+                        label=f"{mode} ({len(sent)} point{'s' if len(sent) > 1 else ''}; line: best per byte)")
+        _set_panel(ax, name, sets[name], "bytes per 16-frame clip (log)", "accuracy (%)")
     fig.suptitle("Accuracy against bytes per clip, every mode on each set's own test clips (results/summary.json)",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.985))
