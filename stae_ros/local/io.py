@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from .errors import LocalModelError
 from .model import LocalArch, LocalClassifier, LocalEnsemble
 
-__all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model"]
+__all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model", "networks_from_states"]
 
 MODEL_FORMAT = "stae-local-model/1"
 
@@ -94,6 +94,30 @@ def _field(path: Path, blob: dict, name: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
+def networks_from_states(states: Sequence[Any], num_classes: int, t: int, h: int, w: int, arch: dict[str, Any],
+                         fields: Sequence[str]) -> list[LocalClassifier]:
+    """One LocalClassifier of ``arch`` per state dict, each checked: it must fit the architecture and the
+    class count and hold finite weights. Why one place: a model file and a stae-roi264 record store the
+    same networks (one, or an ensemble's members) and must refuse the same damage. A failure is a
+    LocalModelError naming the field (``fields[i]`` for state ``i``); the caller adds where it was read."""
+    nets = []
+    for where, state in zip(fields, states):
+        try:
+            net = LocalClassifier(num_classes, t, h, w, **arch)
+        except (TypeError, ValueError) as exc:
+            raise LocalModelError(f"field 'arch' is invalid: {exc}") from exc
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()
+            raise LocalModelError(f"field '{where}' does not match 'arch'/'class_names': {' '.join(first[:2])}") from exc
+        for name, tensor in net.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise LocalModelError(f"field '{where}' has non-finite values in {name}")
+        nets.append(net)
+    return nets
+
+
 def load_local_model(path: str | Path) -> LocalModelFile:
     """Read a file written by `save_local_model`; every failure raises LocalModelError."""
     path = Path(path)
@@ -130,22 +154,11 @@ def load_local_model(path: str | Path) -> LocalModelFile:
     if unknown:
         raise LocalModelError(f"{path}: field 'arch' has unknown keys {sorted(unknown)}")
     t, h, w, _ = shape
-    nets = []
-    for i, state in enumerate(states):
-        where = "state_dict" if len(states) == 1 and "members" not in blob else f"members[{i}]"
-        try:
-            net = LocalClassifier(len(class_names), t, h, w, **arch)
-        except (TypeError, ValueError) as exc:
-            raise LocalModelError(f"{path}: field 'arch' is invalid: {exc}") from exc
-        try:
-            net.load_state_dict(state)
-        except (RuntimeError, KeyError, TypeError) as exc:
-            first = str(exc).strip().splitlines()
-            raise LocalModelError(f"{path}: field '{where}' does not match 'arch'/'class_names': {' '.join(first[:2])}") from exc
-        for name, tensor in net.state_dict().items():
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                raise LocalModelError(f"{path}: field '{where}' has non-finite values in {name}")
-        nets.append(net)
+    fields = [f"members[{i}]" for i in range(len(states))] if "members" in blob else ["state_dict"]
+    try:
+        nets = networks_from_states(states, len(class_names), t, h, w, arch, fields)
+    except LocalModelError as exc:
+        raise LocalModelError(f"{path}: {exc}") from exc
     model = nets[0] if "members" not in blob else LocalEnsemble(nets)
     return LocalModelFile(
         model=model.eval(), class_names=list(class_names), shape=(t, h, w, 3), arch=dict(arch),

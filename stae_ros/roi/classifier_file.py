@@ -91,6 +91,8 @@ def classifier_from_record(record: dict[str, Any]) -> nn.Module:
     if kind == "stae-vit":
         clf: nn.Module = EdgeViTClassifier(record["model_config"])
     elif kind == "edge-classifier":
+        from stae_ros.local.errors import LocalModelError
+        from stae_ros.local.io import networks_from_states
         from stae_ros.local.model import LocalClassifier, LocalEnsemble
 
         (t, h, w), classes = record_shape(record)
@@ -98,15 +100,11 @@ def classifier_from_record(record: dict[str, Any]) -> nn.Module:
             members = record["members"]
             if not isinstance(members, (list, tuple)) or len(members) < 2:
                 raise ValueError("classifier members must be a list of >= 2 state dicts")
-            nets = []
-            for i, state in enumerate(members):  # a bad member is named, as the edge classifier file loader does
-                net = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
-                try:
-                    net.load_state_dict(state)
-                except (RuntimeError, TypeError, KeyError, AttributeError) as exc:
-                    first = " ".join(str(exc).strip().splitlines()[:2])
-                    raise type(exc)(f"members[{i}]: {first}") from exc
-                nets.append(net)
+            try:  # the checks of an edge classifier file, member by member
+                nets = networks_from_states(members, classes, t, h, w, dict(record["arch"]),
+                                            [f"members[{i}]" for i in range(len(members))])
+            except LocalModelError as exc:
+                raise RuntimeError(str(exc)) from exc
             return LocalEnsemble(nets).eval()
         clf = LocalClassifier(classes, t, h, w, **dict(record["arch"]))
     else:
