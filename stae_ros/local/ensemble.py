@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ def train_ensemble(cfg: Any, out_dir: Path, resume: bool, progress: bool) -> Any
     """Train (or read back) each member, then write the ensemble's model.pt and metrics.json."""
     from stae_ros.profiling.flops import clip_flops
     from stae_ros.training.loop import prepare_data, resolve_device
+    from stae_ros.training.payload_config import export_copy
 
     from .train import LocalTrainResult, _check_budget, evaluate_local, time_local_ms, train_local
 
@@ -98,9 +98,7 @@ def train_ensemble(cfg: Any, out_dir: Path, resume: bool, progress: bool) -> Any
     final["model_id"] = load_local_model(model_path).model_id
     log.info("ensemble of %d: test accuracy %.3f (members %s), %.2f GFLOP per clip", n, final["test_acc"],
              ", ".join(f"{a:.3f}" for a in member_acc), gflop)
-    if cfg.export:
-        Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_path, cfg.export)
+    export_copy(model_path, cfg.export)
     wall = time.perf_counter() - t_start
     (out_dir / "metrics.json").write_text(json.dumps(
         {"config": cfg.to_dict(), "class_names": class_names, "role": cfg.role, "test_clips": len(test_y),

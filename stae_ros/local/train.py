@@ -24,7 +24,6 @@ import copy
 import json
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 
 from stae_ros.configio import ConfigError, check_keys, load_yaml
 from stae_ros.training.config import AugmentConfig, DataConfig, StageConfig, TrainConfig
+from stae_ros.training.payload_config import export_copy
 
 from .augment import LocalAugment, augment_local
 from .errors import LocalModelError
@@ -481,10 +481,8 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
                                          "test_acc": final.get("test_acc"), "epochs": len(history), "data_root": cfg.data.root})
     final["model_id"] = load_local_model(model_path).model_id
     wall = time.perf_counter() - t_start
-    if cfg.export and not stopped:
-        Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_path, cfg.export)
-        log.info("exported %s -> %s", model_path, cfg.export)
+    if not stopped:
+        export_copy(model_path, cfg.export)
     _write_metrics(out_dir, {**base, "history": history, "final": final, "wall_s": round(wall, 1), "device": str(dev),
                              "threads": torch.get_num_threads()})
     return LocalTrainResult(out_dir=out_dir, model_path=model_path, history=history, final=final, wall_s=wall)

@@ -13,7 +13,6 @@ import csv
 import json
 import logging
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from .augment import augment_batch
 from .checkpoints import load_checkpoint_dict, load_init_weights, save_checkpoint
 from .config import STAGES, TrainConfig
 from .errors import TrainingError
+from .payload_config import export_copy
 from .stages import predict, sample_budget, stage_loss
 
 __all__ = ["TrainResult", "resolve_device", "prepare_data", "build_model_config", "train", "evaluate_accuracy", "to_float_clips", "budget_key"]
@@ -426,10 +426,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         model_path = out_dir / "model.pt"
         save_checkpoint(model_path, model, model_cfg, class_names, last_stage, final, half=cfg.half)
         wall = time.perf_counter() - t_start
-        if cfg.export and not stopped:
-            Path(cfg.export).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, cfg.export)
-            log.info("exported %s -> %s", model_path, cfg.export)
+        if not stopped:
+            export_copy(model_path, cfg.export)
         _write_metrics(out_dir, history, {"config": cfg.to_dict(), "class_names": class_names, "wall_s": round(wall, 1),
                                           "device": str(dev), "threads": torch.get_num_threads()})
         return TrainResult(out_dir=out_dir, model_path=model_path, history=history, final=final, wall_s=wall)
