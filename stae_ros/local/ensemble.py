@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import load_local_model, save_local_model
+from .io import load_local_model, model_file_id, save_local_model
 from .model import LocalClassifier, LocalEnsemble
 
 __all__ = ["train_ensemble", "member_recipe"]
@@ -56,7 +56,7 @@ def train_ensemble(cfg: Any, out_dir: Path, resume: bool, progress: bool) -> Any
     from stae_ros.training.loop import prepare_data, resolve_device
     from stae_ros.training.payload_config import export_copy
 
-    from .train import LocalTrainResult, _check_budget, evaluate_local, time_local_ms, train_local
+    from .train import LocalTrainResult, _check_budget, _write_metrics, evaluate_local, time_local_ms, train_local
 
     t_start = time.perf_counter()
     n = int(cfg.ensemble)
@@ -95,12 +95,12 @@ def train_ensemble(cfg: Any, out_dir: Path, resume: bool, progress: bool) -> Any
                                          "seeds": [cfg.seed + i for i in range(n)], "budget": budget_info,
                                          "test_acc": final["test_acc"], "member_acc": member_acc,
                                          "data_root": cfg.data.root})
-    final["model_id"] = load_local_model(model_path).model_id
+    final["model_id"] = model_file_id(model_path)
     log.info("ensemble of %d: test accuracy %.3f (members %s), %.2f GFLOP per clip", n, final["test_acc"],
              ", ".join(f"{a:.3f}" for a in member_acc), gflop)
     export_copy(model_path, cfg.export)
     wall = time.perf_counter() - t_start
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"config": cfg.to_dict(), "class_names": class_names, "role": cfg.role, "test_clips": len(test_y),
-         "gflop_per_clip": gflop, "budget": budget_info, "final": final, "wall_s": round(wall, 1)}, indent=2) + "\n")
+    _write_metrics(out_dir, {"config": cfg.to_dict(), "class_names": class_names, "role": cfg.role,
+                             "test_clips": len(test_y), "gflop_per_clip": gflop, "budget": budget_info, "final": final,
+                             "wall_s": round(wall, 1)})
     return LocalTrainResult(out_dir=out_dir, model_path=model_path, history=[], final=final, wall_s=wall)

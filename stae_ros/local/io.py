@@ -20,7 +20,8 @@ import torch
 from .errors import LocalModelError
 from .model import LocalArch, LocalClassifier, LocalEnsemble
 
-__all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model", "networks_from_states"]
+__all__ = ["MODEL_FORMAT", "LocalModelFile", "save_local_model", "load_local_model", "networks_from_states",
+           "model_file_id"]
 
 MODEL_FORMAT = "stae-local-model/1"
 
@@ -36,6 +37,13 @@ class LocalModelFile:
     model_id: str  #: "<file name>:<first 12 hex digits of the file's sha256>"
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+
+
+def model_file_id(path: str | Path) -> str:
+    """``<file name>:<first 12 hex digits of its sha256>``: what `LocalModelFile.model_id` says of the file,
+    without building its networks (a trainer that just wrote one needs only this)."""
+    path = Path(path)
+    return f"{path.name}:{_sha12(path)}"
 
 
 def _sha12(path: Path) -> str:
@@ -162,5 +170,5 @@ def load_local_model(path: str | Path) -> LocalModelFile:
     model = nets[0] if "members" not in blob else LocalEnsemble(nets)
     return LocalModelFile(
         model=model.eval(), class_names=list(class_names), shape=(t, h, w, 3), arch=dict(arch),
-        model_id=f"{path.name}:{_sha12(path)}", extra=dict(extra), path=path,
+        model_id=model_file_id(path), extra=dict(extra), path=path,
     )

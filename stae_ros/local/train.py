@@ -39,7 +39,7 @@ from stae_ros.training.payload_config import export_copy
 
 from .augment import LocalAugment, augment_local
 from .errors import LocalModelError
-from .io import load_local_model, save_local_model
+from .io import load_local_model, model_file_id, save_local_model
 from .model import LocalArch, LocalClassifier
 
 __all__ = ["LocalTrainSettings", "LocalTrainConfig", "LocalTrainResult", "LocalTrainError", "load_local_config",
@@ -479,7 +479,7 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
     model_path = save_local_model(out_dir / "model.pt", eval_model, class_names, (t, h, w, 3), arch,
                                   extra={"name": cfg.name, "role": cfg.role, "gflop_per_clip": gflop, "params": params, "budget": budget_info,
                                          "test_acc": final.get("test_acc"), "epochs": len(history), "data_root": cfg.data.root})
-    final["model_id"] = load_local_model(model_path).model_id
+    final["model_id"] = model_file_id(model_path)
     wall = time.perf_counter() - t_start
     if not stopped:
         export_copy(model_path, cfg.export)

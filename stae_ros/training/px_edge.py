@@ -124,7 +124,8 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     Writes ``last.pt`` (resumable), ``metrics.json`` and ``model.pt`` (an edge classifier file the
     stae-px mode loads as its model file), and copies it to ``export`` when set.
     """
-    from stae_ros.local import load_local_model, save_local_model
+    from stae_ros.local import save_local_model
+    from stae_ros.local.io import model_file_id
     from stae_ros.modes.base import ModeContext, state_identity
     from stae_ros.modes.stae_px import PxCamera, PxEdge
 
@@ -161,7 +162,6 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
     start = load_teacher(start_path, clip, class_names, dev)
     teacher = start if cfg.teacher in ("", start_path) else load_teacher(cfg.teacher, clip, class_names, dev)
     classifier = trainable_copy(start).to(dev)
-    arch = load_local_model(start_path).arch
     ctx = ModeContext(loaded=loaded, options={"value_bits": int(px.value_bits), "layout": px.layout})
     camera, edge = PxCamera(ctx), PxEdge(ctx)
     stae_id = state_identity(loaded)
@@ -226,12 +226,12 @@ def train_px_edge_mode(config: str | Path, out_dir: str | Path, resume: bool = F
                  "teacher_acc": state.extra.get("teacher_acc"), "score_budget": _label(*score), "budgets": per_budget,
                  "train_bytes_mean": train_bytes, "stae_model": stae_id, "gflop_per_clip": gflop,
                  "test_clips": len(test_arr.labels), "wall_s": round(time.perf_counter() - t_start, 1)}
-        save_local_model(model_path, classifier, class_names, (*clip, 3), arch,
+        save_local_model(model_path, classifier, class_names, (*clip, 3), classifier.arch.to_dict(),
                          extra={"name": cfg.name, "role": "edge", "gflop_per_clip": gflop, "init": start_path,
                                 "adapted_to": {"mode": "stae-px", "stae_model": stae_id,
                                                "budgets": [list(b) for b in budgets], "value_bits": int(px.value_bits)},
                                 "test_acc": final["accuracy"], "data_root": cfg.data.root})
-        final["model_id"] = load_local_model(model_path).model_id
+        final["model_id"] = model_file_id(model_path)
         state.extra["final"] = final
         save()
         log.info("stae-px-edge: %s", ", ".join(f"{k} {100 * v['accuracy']:.1f}% ({v['bytes_mean']:.0f} B, before "
