@@ -985,3 +985,44 @@ def test_an_edge_configured_with_an_unfit_classifier_file_refuses_to_start(tmp_p
     fatal = [line for line in out.splitlines() if "FATAL" in line]
     assert len(fatal) == 1 and "edge_other_classes.pt" in fatal[0] and why in fatal[0], out
     assert "Traceback" not in out
+
+
+def test_the_camera_labels_a_sent_clip_itself_when_its_label_does_not_come_back_in_time(tiny_model):
+    """With fallback_deadline_s, a clip whose label is not back on action_label in time gets the camera's own
+    (local) label; a clip the edge labels in time gets none from the camera."""
+    domain = pick_domain_id()
+    harness = Harness(domain, namespace=NS)
+    seen: list[ActionLabel] = []
+    mine: set[int] = set()  # clips the test answers as the edge would, at once
+    harness.node.create_subscription(ActionLabel, "action_label", seen.append, qos.label_qos(depth=50))
+    pub_label = harness.node.create_publisher(ActionLabel, "action_label", qos.label_qos())
+
+    def answer(clip: SemanticClip) -> None:
+        if clip.seq % 2 == 0 and clip.seq not in mine:
+            mine.add(clip.seq)
+            pub_label.publish(ActionLabel(stream_id=clip.stream_id, clip_seq=clip.seq, mode=clip.codec,
+                                          model_id="test-edge", label="edge"))
+
+    harness.node.create_subscription(SemanticClip, "semantic_clip", answer, qos.clip_qos())
+    cam = f"{NS}/camera_node"
+    spec = NodeSpec("camera_node", namespace=NS, params={
+        "model": str(tiny_model), "source": "synth", "source_fps": 16.0, "max_clips": 6, "wait_for_subscribers": 1,
+        "k": 4, "p": 0.5, "fallback_deadline_s": 2.0})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            assert launcher.wait_for_line(cam, "deadline fallback on", 90), launcher.output_of(cam)[-3000:]
+            assert harness.spin_until(lambda: len(harness.clips) >= 6 and
+                                      {m.clip_seq for m in seen if m.mode == "local"} >= {1, 3, 5}, 60, launcher), \
+                launcher.output_of(cam)[-3000:]
+            harness.spin_until(lambda: False, 2.5)  # an even clip's fallback would have come by now
+            local = [m for m in seen if m.mode == "local"]
+            assert sorted(m.clip_seq for m in local) == [1, 3, 5], [(m.clip_seq, m.mode) for m in seen]
+            for m in local:
+                clip = harness.clips[m.clip_seq]
+                assert m.payload_bytes == len(clip.payload) > 0  # the mark of a fallback label: the clip was sent
+                assert m.model_id.startswith("stae_local_default.pt") and m.label and 0.0 < m.score <= 1.0
+                assert m.clip_stamp == clip.header.stamp and m.stream_id == clip.stream_id
+                assert m.total_ms >= 1000.0  # not before its start time (2 s deadline minus the classifier's time)
+            assert "labelled here" in launcher.output_of(cam)
+    finally:
+        harness.close()

@@ -23,6 +23,7 @@ mean bytes. Output: JSON, a Markdown table and one PNG per trace.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic_fading_trace
-from ..planning import LinkMonitor, Planner, RateEstimator
+from ..planning import DeadlineFallback, Due, LinkMonitor, Planner, RateEstimator
 from ..planning.planner import point_label
 from ..profiling.schema import OperatingPoint, Profile, load_profile
 
@@ -82,6 +83,8 @@ class PolicyResult:
     modes: list[str] = field(default_factory=list)  #: the mode of each clip's point
     labels: list[str] = field(default_factory=list)  #: each clip's point (mode and setting)
     p_hit: np.ndarray = field(default_factory=lambda: np.zeros(0))  #: controller: predicted P(on time) per clip
+    fallback: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  #: clips labelled by the camera's deadline fallback
+    edge_completion_s: np.ndarray | None = None  #: per clip, when its chosen point's own label came (before any fallback)
 
     def summary(self, deadline_s: float) -> dict[str, float]:
         hit = self.completion_s <= deadline_s
@@ -98,6 +101,7 @@ class PolicyResult:
             "switches": int(sum(a != b for a, b in zip(self.labels, self.labels[1:]))),
             "mode_switches": int(sum(a != b for a, b in zip(self.modes, self.modes[1:]))),
             "modes": {m: self.modes.count(m) for m in sorted(set(self.modes))},
+            "fallbacks": int(self.fallback.sum()),
         }
 
 
@@ -134,11 +138,18 @@ def simulate(
     start_s: float = 0.0,
     camera_gflops: float | None = None,
     stale_after_s: float = 5.0,
+    fallback: bool = False,
 ) -> PolicyResult:
     """Run one policy ("controller", "oracle" or a fixed OperatingPoint) over one trace.
 
     ``camera_gflops`` is the target camera's effective rate: points that record their camera FLOPs
     then take FLOPs / rate on the camera (for every policy alike), the others their measured ms.
+    The camera is one processor: a clip's camera half starts when the previous work is done.
+
+    ``fallback``: the camera's deadline fallback (:class:`~stae_ros.planning.DeadlineFallback`),
+    for every policy alike, when the profile has a point that sends nothing: a sent clip whose
+    label has not reached the camera by the time the camera classifier must start is labelled on
+    the camera, and that label counts when the edge's misses the deadline.
     """
     duration = trace.duration_s if duration_s is None else min(duration_s, trace.duration_s)
     n = max(1, int(duration / interval_s))
@@ -158,10 +169,41 @@ def simulate(
                           feedback_delay_s=feedback_ms / 1000.0, stale_after_s=stale_after_s)
     # the planner counts a payload's bits in the packets the estimator measured the rate in
     planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
-                      camera_gflops=camera_gflops, packet_bytes=monitor.estimator.packet_bytes)
+                      camera_gflops=camera_gflops, packet_bytes=monitor.estimator.packet_bytes, fallback=fallback)
     pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
+    local_pt = next((p for p in planner.points if p.bytes_mean <= 0), None) if fallback else None
+    fb: DeadlineFallback[None] | None = (DeadlineFallback(deadline_s, planner.camera_s(local_pt))
+                                         if local_pt is not None else None)
+    fb_done = np.full(n, math.inf)  # when the camera's fallback label of each clip was ready (from its capture)
+    camera_free = -math.inf  # the camera is one processor: its next work starts no earlier
+    labels_back: list[tuple[float, int]] = []  # (when the edge's label reaches the camera, seq), a heap
+
+    def labels_by(now_s: float) -> None:
+        while labels_back and labels_back[0][0] <= now_s:
+            fb.labelled(heapq.heappop(labels_back)[1])
+
+    def fall_back(items: list[Due[None]], begin_s: float) -> None:
+        """The camera labels ``items`` itself, one after the other, from ``begin_s`` on."""
+        nonlocal camera_free
+        for due in items:
+            begin = max(begin_s, camera_free)
+            if begin + fb.local_s > due.capture_s + deadline_s:
+                fb.missed += 1
+                continue
+            camera_free = begin + fb.local_s
+            fb_done[due.seq] = camera_free - due.capture_s
+
+    def fallbacks_until(until_s: float) -> None:
+        """Each pending clip whose label is still out when its fallback must start, in time order."""
+        while fb is not None and (start := fb.next_start()) is not None and start <= until_s:
+            labels_by(start)
+            if fb.next_start() == start:
+                fall_back(fb.due(start), start)
+
     for i in range(n):
         t_c = float(tclip[i])
+        fallbacks_until(t_c)
+        t_cam = max(t_c, camera_free)  # when this clip's camera half can start
         if policy == "controller":
             pending.sort()
             while pending and pending[0][0] <= t_c:
@@ -175,7 +217,7 @@ def simulate(
         elif policy == "oracle":
             actual: dict[int, float] = {}
             for cand in planner.points:
-                t_s = t_c + planner.camera_s(cand)
+                t_s = t_cam + planner.camera_s(cand)
                 cand_bytes = _bytes_for(cand, z[i])
                 d = t_s if cand_bytes == 0 else shaper.predict(cand_bytes, t_s)
                 actual[id(cand)] = math.inf if d is None else d + planner.edge_s(cand) - t_c
@@ -185,7 +227,13 @@ def simulate(
         else:
             raise ValueError(f"unknown policy {policy!r}")
         nbytes = _bytes_for(pt, z[i])
-        t_send = t_c + planner.camera_s(pt)
+        if fb is not None and planner.camera_s(pt) > 0:
+            # earliest deadline first: fallbacks that would come due during this clip's camera half go first
+            labels_by(t_cam)
+            fall_back(fb.due(t_cam, planner.camera_s(pt)), t_cam)
+            t_cam = max(t_cam, camera_free)
+        t_send = t_cam + planner.camera_s(pt)
+        camera_free = t_send
         if nbytes == 0:
             comp[i] = t_send + planner.edge_s(pt) - t_c
         else:
@@ -195,11 +243,20 @@ def simulate(
             if d is not None:
                 comp[i] = d + planner.edge_s(pt) - t_c
                 pending.append((d + feedback_ms / 1000.0, i, nbytes, t_send))
+            if fb is not None:
+                fb.sent(i, t_c, None)
+                if math.isfinite(comp[i]):  # the edge's label reaches the camera a feedback delay after it is ready
+                    heapq.heappush(labels_back, (t_c + comp[i] + feedback_ms / 1000.0, i))
         acc[i], nb[i], ks[i], ps[i] = pt.accuracy, nbytes, pt.k, pt.p
         modes.append(pt.codec)
         labels.append(point_label(pt))
+    fallbacks_until(math.inf)
+    rescued = (comp > deadline_s) & (fb_done <= deadline_s)
+    own = comp.copy()
+    if local_pt is not None:
+        comp[rescued], acc[rescued] = fb_done[rescued], local_pt.accuracy
     name = policy if isinstance(policy, str) else point_name(policy)
-    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log, modes, labels, p_hit)
+    return PolicyResult(name, comp, acc, nb, ks, ps, tclip, rate_log, modes, labels, p_hit, rescued, own)
 
 
 def point_name(pt: OperatingPoint) -> str:
@@ -281,6 +338,11 @@ def register_args(parser: argparse.ArgumentParser) -> None:
                         help="link statistics older than this (nothing in flight) say nothing about the link now: the "
                              "camera then plans blind, local and a probe now and then (the controller node's "
                              "stale_after_s; default 5)")
+    parser.add_argument("--fallback", action="store_true",
+                        help="the camera's deadline fallback, for every policy alike: a sent clip whose label is not "
+                             "back when the local classifier must start is labelled on the camera (camera_node "
+                             "fallback_deadline_s; the planner then values a late payload at local's accuracy, as "
+                             "controller_node with fallback: true)")
     parser.add_argument("--seed", type=int, default=0, help="seed of synthetic traces and payload sizes")
     parser.add_argument("--out", type=Path, default=Path("bench_results/controller"), help="output folder (JSON, Markdown, PNGs)")
 
@@ -333,6 +395,7 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
         hysteresis=args.hysteresis, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
         feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start, stale_after_s=args.stale_after_s,
+        fallback=args.fallback,
     )
     reports: dict[str, Any] = {}
     md_parts = []
@@ -449,9 +512,11 @@ CALIBRATION_BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.995, 1.0 + 1e-9)
 
 def calibration(results: list[PolicyResult], budget_s: float) -> list[dict[str, float]]:
     """Predicted P(on time) against the share of those clips that met the planning budget, by bin:
-    the check that the planner's probabilities mean what they say."""
+    the check that the planner's probabilities mean what they say (each about the chosen point's own
+    label, not a fallback's)."""
     pred = np.concatenate([r.p_hit for r in results]) if results else np.zeros(0)
-    hit = np.concatenate([r.completion_s <= budget_s for r in results]) if results else np.zeros(0, bool)
+    hit = (np.concatenate([(r.completion_s if r.edge_completion_s is None else r.edge_completion_s) <= budget_s
+                           for r in results]) if results else np.zeros(0, bool))
     ok = np.isfinite(pred)
     pred, hit = pred[ok], hit[ok]
     rows = []

@@ -196,3 +196,19 @@ class CameraPipeline:
 
     def encode(self, clip: np.ndarray) -> EncodedClip:
         return self.active.encode(clip)
+
+    def label_here(self, clip: np.ndarray, mode: str = "local") -> EncodedClip:
+        """The camera's own label for a clip cut for the active mode (the deadline fallback): ``mode``'s
+        camera half (a mode that classifies on the camera) on the clip, resampled to that mode's clip
+        size when the active mode cuts another one. Raises PipelineError if ``mode`` gives no label."""
+        from .clips import make_clip
+
+        camera = self._cameras.get(mode) or make_camera(check_mode(mode), self._ctx)
+        self._cameras[mode] = camera
+        T, H, W, _C = camera.shape
+        if tuple(clip.shape) != tuple(camera.shape):
+            clip = make_clip(list(clip), T, H, W)
+        enc = camera.encode(clip)
+        if enc.label is None:
+            raise PipelineError(f"mode {mode!r} does not label clips on the camera")
+        return enc

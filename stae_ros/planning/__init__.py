@@ -4,9 +4,10 @@ Pure Python + numpy: used by controller_node (ROS) and by `stae bench controller
 """
 
 from .errors import PlanningError
+from .fallback import DeadlineFallback, Due
 from .estimators import ComputeEstimator, LatencyEstimator, LinkMonitor, RateEstimator, RateSample
 from .planner import Decision, Planner
 from .points import realisable_points, settings_text
 
-__all__ = ["ComputeEstimator", "Decision", "LatencyEstimator", "LinkMonitor", "Planner", "PlanningError", "RateEstimator", "RateSample",
+__all__ = ["ComputeEstimator", "DeadlineFallback", "Decision", "Due", "LatencyEstimator", "LinkMonitor", "Planner", "PlanningError", "RateEstimator", "RateSample",
            "realisable_points", "settings_text"]

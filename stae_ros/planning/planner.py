@@ -86,6 +86,7 @@ class Planner:
         probe_bps: float = 1e5,
         learn_ahead: bool | None = None,
         packet_bytes: int | None = PACKET_BYTES,
+        fallback: bool = False,
     ) -> None:
         if not deadline_s > 0:
             raise PlanningError(f"deadline must be > 0 s, got {deadline_s}")
@@ -119,10 +120,33 @@ class Planner:
         #: a payload occupies whole packets on the link, as the rate estimate counts them (:func:`wire_bits`)
         self.packet_bytes = packet_bytes
         self._blind = 0  #: decisions in a row without a rate
+        #: with the camera's deadline fallback, a sent clip whose label is late still gets the camera's label
+        #: (:class:`~stae_ros.planning.fallback.DeadlineFallback`): the accuracy it is then worth, else 0
+        self.fallback_accuracy = self._fallback_accuracy() if fallback else 0.0
         # most accurate first; among equals the cheaper one (the order ties are broken in)
         self.points = sorted(profile.points, key=lambda p: (-p.accuracy, p.bytes_mean, p.camera_ms + p.edge_ms))
         self.current: OperatingPoint | None = None
         self._up_count = 0
+
+    def _fallback_accuracy(self) -> float:
+        """The most accurate point that sends nothing and finishes on the camera within the budget."""
+        local = [p for p in self.profile.points if p.bytes_mean <= 0 and self.camera_s(p) < self.budget_s]
+        return max((p.accuracy for p in local), default=0.0)
+
+    def _threshold(self) -> float:
+        """The hysteresis in score units. It guards against a noisy P(on time), and with the camera's
+        fallback a unit of P(on time) is worth only the accuracy above the fallback's, so the threshold
+        shrinks by the same factor."""
+        if self.fallback_accuracy <= 0:
+            return self.hysteresis
+        top = self.points[0].accuracy
+        return self.hysteresis * max(0.0, top - self.fallback_accuracy) / top if top > 0 else self.hysteresis
+
+    def worth(self, pt: OperatingPoint, p_hit: float | np.ndarray) -> float | np.ndarray:
+        """Expected useful accuracy of a clip at ``pt`` that is on time with probability ``p_hit``: its
+        accuracy when on time; when late, a payload is still worth the camera fallback's accuracy."""
+        late = self.fallback_accuracy if self._bytes(pt) > 0 else 0.0
+        return pt.accuracy * p_hit + late * (1.0 - p_hit)
 
     @property
     def budget_s(self) -> float:
@@ -199,8 +223,10 @@ class Planner:
         done = compute[None, :, None] + np.where(bits[None, :, None] > 0, left[:, None, :] + link[None, :, :], 0.0)
         if not self.learn_ahead:
             p_next = (done <= self.budget_s).mean(axis=2)  # (i, j)
-            return (acc[None, :] * p_next).max(axis=1)
-        value = acc[None, :, None] * (done <= self.budget_s)  # (i, j, ratio): the next clip's useful accuracy
+            late = np.where(bits > 0, self.fallback_accuracy, 0.0)[None, :]
+            return (acc[None, :] * p_next + late * (1.0 - p_next)).max(axis=1)
+        late = np.where(bits > 0, self.fallback_accuracy, 0.0)[None, :, None]  # a late payload's worth
+        value = np.where(done <= self.budget_s, acc[None, :, None], late)  # (i, j, ratio): the next clip's useful accuracy
         # a payload whose LinkStats are back before the next clip tells that clip how fast the link is now
         # (a late message that arrives before then tells it too, whatever this clip does)
         arrived = np.where(bits[:, None] > 0, camera[:, None] + queue + link, queue if np.ndim(queue_s) else math.inf)
@@ -237,7 +263,7 @@ class Planner:
         later = self._next_clip_value(rate_bps, r, camera_scale, edge_scale, queue_s)
         for i, pt in enumerate(self.points):
             p_hit, med = self.hit_probability(pt, rate_bps, r, camera_scale, edge_scale, queue_s)
-            scored.append((pt.accuracy * p_hit + later[i], p_hit, med, pt))
+            scored.append((float(self.worth(pt, p_hit)) + later[i], p_hit, med, pt))
         rate_txt = ("no link statistics" if rate_bps is None else
                     f"no link statistics: probing as if {rate_bps / 1e6:.2f} Mbps" if probing else f"{rate_bps / 1e6:.2f} Mbps")
         best = max(scored, key=lambda s: (s[0], -self._bytes(s[3])))
@@ -251,7 +277,7 @@ class Planner:
         by_point = {id(s[3]): s for s in scored}
         cur = by_point.get(id(self.current)) if self.current is not None else None
         def decide(s: tuple[float, float, float, OperatingPoint], reason: str) -> Decision:
-            return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], s[3].accuracy * s[1], probing)
+            return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], float(self.worth(s[3], s[1])), probing)
 
         why = (f"{point_label(best[3])}: expected useful accuracy {best[3].accuracy * best[1]:.3f} "
                f"(P(on time) {best[1]:.2f}) at {rate_txt}")
@@ -261,7 +287,7 @@ class Planner:
         # hysteresis guards against a noisy P(on time); a point that is more accurate and at least as
         # likely on time (e.g. both sure) is better however small the gap, so it is taken at once
         dominates = best[3].accuracy > cur[3].accuracy and best[1] >= cur[1] and best[0] > cur[0]
-        if best[3] is cur[3] or (best[0] <= cur[0] + self.hysteresis and not dominates):
+        if best[3] is cur[3] or (best[0] <= cur[0] + self._threshold() and not dominates):
             self._up_count = 0
             return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {cur[3].accuracy * cur[1]:.3f} at {rate_txt}")
         if self._bytes(best[3]) > self._bytes(cur[3]):

@@ -82,6 +82,7 @@ class CameraNode(Node):
         self.pub_status = self.create_publisher(String, STATUS_TOPIC, qos.label_qos())
         self.create_subscription(BudgetCommand, "budget_command", self._on_budget, qos.topic_qos("budget_command", cfg))
         self._init_guidance()
+        self._init_fallback()
 
         self.seq = 0
         self.frames_in = 0
@@ -122,6 +123,8 @@ class CameraNode(Node):
                 "frames_in": self.frames_in, "frames_bad": self.frames_bad, "refused_commands": self.refused_commands,
                 "mode": self.pipeline.codec, "model_id": self.pipeline.model_id, "switches": self.switches,
                 "k": self.pipeline.k, "p": self.pipeline.p, "paused": bool(self.cfg["paused"]),
+                "fallback_labels": self.fallback_labels,
+                "fallback_missed": self.fallback.missed if self.fallback is not None else 0,
                 "callback_errors": getattr(self, "callback_errors", 0)}
 
     @guarded
@@ -208,6 +211,7 @@ class CameraNode(Node):
         self._publish_clip(clip, [int(s) for s in stamps])
 
     def _publish_clip(self, clip: np.ndarray, stamps: list[int]) -> None:
+        complete_s = time.monotonic()  # the clip's deadline counts from here
         try:
             enc = self.pipeline.encode(clip)
         except Exception as exc:  # noqa: BLE001 - log, count, keep going with the next clip
@@ -234,6 +238,8 @@ class CameraNode(Node):
         if enc.label is None:
             self.pub_clip.publish(msg)
             self.clips_sent += 1
+            if self.fallback is not None:
+                self.fallback.sent(msg.seq, complete_s, (clip, msg.header, len(enc.payload)))
         else:  # labelled on the camera: only the label leaves it
             self._publish_label(msg, enc)
             self.local_labels += 1
@@ -253,21 +259,72 @@ class CameraNode(Node):
 
     def _publish_label(self, clip: SemanticClip, enc: Any) -> None:
         """ActionLabel of a clip the active mode labelled on the camera (the edge's fields, link and edge times 0)."""
+        self._publish_own_label(clip.header, clip.seq, clip.k, clip.p, len(enc.payload), enc)
+
+    def _publish_own_label(self, header: Any, seq: int, k: int, p: float, payload_bytes: int, enc: Any) -> None:
         now = wall_ns()
         lab = enc.label
         m = ActionLabel()
         m.header.stamp = ns_to_stamp(now)
-        m.header.frame_id = clip.header.frame_id
-        m.stream_id, m.clip_seq, m.clip_stamp = clip.stream_id, clip.seq, clip.header.stamp
+        m.header.frame_id = header.frame_id
+        m.stream_id, m.clip_seq, m.clip_stamp = self.cfg["stream_id"], int(seq), header.stamp
         m.mode, m.model_id = enc.codec, enc.model_id
         m.label, m.class_id, m.score = lab.label, int(lab.class_id), float(lab.score)
         m.topk_labels = [t[1] for t in lab.topk]
         m.topk_ids = [int(t[0]) for t in lab.topk]
         m.topk_scores = [float(t[2]) for t in lab.topk]
-        m.k, m.p, m.payload_bytes = clip.k, clip.p, len(enc.payload)
+        m.k, m.p, m.payload_bytes = int(k), float(p), int(payload_bytes)
         m.camera_ms = m.infer_ms = float(enc.camera_ms)
-        m.total_ms = float((now - stamp_to_ns(clip.header.stamp)) / 1e6)
+        m.total_ms = float((now - stamp_to_ns(header.stamp)) / 1e6)
         self.pub_label.publish(m)
+
+    # ---- the deadline fallback ----------------------------------------------------------------
+    def _init_fallback(self) -> None:
+        """With fallback_deadline_s > 0, keep each sent clip until its label is seen on action_label, and
+        label it here (local model) when it is not back by the deadline minus the classifier's time."""
+        from stae_ros.planning import DeadlineFallback
+
+        self.fallback: DeadlineFallback | None = None
+        self.fallback_labels = 0
+        deadline = float(self.cfg["fallback_deadline_s"])
+        if deadline <= 0:
+            return
+        t0 = time.perf_counter()
+        self.pipeline.label_here(np.zeros(self.pipeline.shape, np.uint8))  # loads the local model (refused in one line)
+        self.pipeline.label_here(np.zeros(self.pipeline.shape, np.uint8))
+        local_s = (time.perf_counter() - t0) / 2.0  # warm-up included: an upper bound on this host
+        self.fallback = DeadlineFallback(deadline, local_s)
+        if not self.fallback.feasible:
+            self.get_logger().warning(f"fallback_deadline_s {deadline:g} s: the local classifier takes {local_s:.3f} s "
+                                      "here, too long to label a clip before its deadline; fallback off")
+            self.fallback = None
+            return
+        self.create_subscription(ActionLabel, "action_label", self._on_label, qos.topic_qos("action_label", self.cfg))
+        self.create_timer(0.01, self._on_fallback_due)
+        self.get_logger().info(f"deadline fallback on: a sent clip whose label is not back "
+                               f"{self.fallback.start_by(0.0):.3f} s after capture is labelled here ({local_s * 1000:.0f} ms)")
+
+    @guarded
+    def _on_label(self, msg: ActionLabel) -> None:
+        if self.fallback is not None and (not msg.stream_id or msg.stream_id == self.cfg["stream_id"]):
+            self.fallback.labelled(int(msg.clip_seq))
+
+    @guarded
+    def _on_fallback_due(self) -> None:
+        assert self.fallback is not None
+        for due in self.fallback.due(time.monotonic()):
+            clip, header, payload_bytes = due.item
+            try:
+                enc = self.pipeline.label_here(clip)
+            except Exception as exc:  # noqa: BLE001 - the clip keeps whatever the edge sends
+                self.get_logger().error(f"fallback label of clip {due.seq} failed: {type(exc).__name__}: {exc}")
+                continue
+            # the classifier's time here keeps the start times honest when the host is busier than at start-up
+            self.fallback.local_s = max(self.fallback.local_s * 0.8, enc.camera_ms / 1000.0)
+            self._publish_own_label(header, due.seq, enc.k, 1.0, payload_bytes, enc)
+            self.fallback_labels += 1
+            self.get_logger().info(f"clip {due.seq}: no label {time.monotonic() - due.capture_s:.2f} s after capture; "
+                                   f"labelled here ({enc.label.label}, {enc.model_id})", throttle_duration_sec=1.0)
 
     # ---- budgets and parameters ---------------------------------------------------------------
     def budget_parameters(self, cmd: BudgetCommand) -> list[Parameter] | str:

@@ -65,7 +65,8 @@ class ControllerNode(Node):
             modes = sorted({pt.codec for pt in self.profile.points})
             self.get_logger().info(f"controller ready: profile {path} ({len(self.profile.points)} points, modes "
                                    f"{', '.join(modes)}), deadline {cfg['deadline_s']} s, margin {cfg['margin']}, "
-                                   f"camera {cfg['camera_preset'] or 'as measured'}")
+                                   f"camera {cfg['camera_preset'] or 'as measured'}, "
+                                   f"camera fallback {'on' if cfg['fallback'] else 'off'}")
 
     @staticmethod
     def _camera_rate(preset: str) -> float | None:
@@ -81,7 +82,8 @@ class ControllerNode(Node):
         return self._Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]),
                              hysteresis=float(cfg["hysteresis"]), period_s=period if period > 0 else None,
                              camera_gflops=self.camera_gflops, ratios=self.rate.ratios,
-                             packet_bytes=self.rate.packet_bytes)  # one packet size: the rate is measured in it
+                             packet_bytes=self.rate.packet_bytes,  # one packet size: the rate is measured in it
+                             fallback=bool(cfg["fallback"]))
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
         planning = {"deadline_s", "margin", "hysteresis", "clip_period_s"}

@@ -117,6 +117,11 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
     _p("local_model", "", "model file of the local mode (the camera's own classifier, stae train mode local); "
        "empty = the shipped models/stae_local_default.pt; loaded when the camera first runs local", read_only=True),
+    _p("fallback_deadline_s", 0.0, "deadline fallback: a sent clip whose label has not come back on action_label "
+       "by this deadline (from the clip's capture) minus the local classifier's time is labelled on the camera "
+       "with the local model, so a link outage costs accuracy, not labels (the edge's label, if it still comes, "
+       "follows); 0 = off. Set it to the controller's deadline_s and the controller's fallback to true",
+       min=0.0, max=3600.0, read_only=True),
     _p("value_bits", 6, "stae-px: bits per kept pixel value (8 = lossless; 6 = error <= 2 grey levels, under camera "
        "noise, ~25% fewer bytes; must match the profile the controller plans with)", min=1, max=8, read_only=True),
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
@@ -191,6 +196,8 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("clip_period_s", 0.5, "seconds between two clips of the camera, for the planner's look-ahead (a payload that "
        "holds the link past the next clip is charged for it); 0 = plan each clip alone", min=0.0, max=3600.0),
     _p("hysteresis", 0.005, "gain in expected useful accuracy needed to leave the current point", min=0.0, max=0.99),
+    _p("fallback", False, "the camera runs its deadline fallback (camera_node fallback_deadline_s = deadline_s): "
+       "the planner then counts a late payload as worth the local classifier's accuracy, not 0", read_only=True),
     _p("stale_after_s", 5.0, "LinkStats older than this say nothing about the link now: the planner then decides "
        "as without statistics (local, probing the link now and then)", min=0.1, max=3600.0),
     _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
