@@ -284,12 +284,22 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
     axes[0].set_yscale("symlog", linthresh=0.1)
     axes[0].legend(loc="upper right", fontsize=8)
     axes[0].set_title(f"{trace.name}: mean {trace.mean_bps() / 1e6:.2f} Mbps, deadline {deadline_s:g} s")
-    axes[1].step(ctrl.t_clip, ctrl.k, where="post", label="controller K", color="tab:blue")
-    axes[1].step(orc.t_clip, orc.k, where="post", label="oracle K", color="tab:green", alpha=0.6)
-    axes[1].set_ylabel("K (frames)")
-    ax2 = axes[1].twinx()
-    ax2.step(ctrl.t_clip, ctrl.p, where="post", color="tab:orange", label="controller p")
-    ax2.set_ylabel("p", color="tab:orange")
+    if len(set(ctrl.modes) | set(orc.modes)) > 1:
+        # several modes: each clip's point (mode and setting), most accurate at the top
+        order = sorted(set(ctrl.labels) | set(orc.labels),
+                       key=lambda lab: max(a for a, l2 in zip([*ctrl.accuracy, *orc.accuracy], [*ctrl.labels, *orc.labels]) if l2 == lab))
+        row = {lab: i for i, lab in enumerate(order)}
+        axes[1].step(ctrl.t_clip, [row[lab] for lab in ctrl.labels], where="post", label="controller", color="tab:blue")
+        axes[1].step(orc.t_clip, [row[lab] for lab in orc.labels], where="post", label="oracle", color="tab:green", alpha=0.6)
+        axes[1].set_yticks(range(len(order)), order, fontsize=7)
+        axes[1].set_ylabel("point")
+    else:
+        axes[1].step(ctrl.t_clip, ctrl.k, where="post", label="controller K", color="tab:blue")
+        axes[1].step(orc.t_clip, orc.k, where="post", label="oracle K", color="tab:green", alpha=0.6)
+        axes[1].set_ylabel("K (frames)")
+        ax2 = axes[1].twinx()
+        ax2.step(ctrl.t_clip, ctrl.p, where="post", color="tab:orange", label="controller p")
+        ax2.set_ylabel("p", color="tab:orange")
     axes[1].legend(loc="upper left", fontsize=8)
     fixed = [r for n, r in results.items() if n.startswith("fixed")]
     best_fixed = max(fixed, key=lambda r: (r.accuracy * (r.completion_s <= deadline_s)).mean()) if fixed else None
@@ -298,6 +308,9 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
             continue
         c = np.where(np.isfinite(r.completion_s), r.completion_s, np.nan)
         axes[2].plot(r.t_clip, c, ".", ms=3, color=color, label=r.name)
+    if ctrl.fallback.any():
+        axes[2].plot(ctrl.t_clip[ctrl.fallback], ctrl.completion_s[ctrl.fallback], "x", ms=5, color="k",
+                     label="controller: labelled by the camera's fallback")
     axes[2].axhline(deadline_s, color="k", ls="--", lw=1, label="deadline")
     axes[2].set_yscale("log")
     axes[2].set_ylabel("completion (s)")
