@@ -101,3 +101,31 @@ def test_with_the_fallback_a_late_payload_is_worth_the_local_label_so_the_planne
     assert Planner(no_local, 1.0, fallback=True).fallback_accuracy == 0.0
     # a local classifier too slow for the deadline is no fallback either
     assert Planner(_profile(local_ms=950.0), 1.0, fallback=True).fallback_accuracy == 0.0
+
+
+def test_stae_bench_controller_fallback_gives_every_policy_the_camera_fallback(tmp_path) -> None:
+    import argparse
+    import json
+
+    from stae_ros.bench.controller import register_args, run
+    from stae_ros.link import save_trace
+    from stae_ros.profiling.schema import save_profile
+
+    prof = save_profile(_profile(local_ms=200.0), tmp_path / "fb.json")
+    trace = save_trace(_outage_trace(), tmp_path / "outage.up")
+    parser = argparse.ArgumentParser()
+    register_args(parser)
+    common = ["--trace-dir", str(tmp_path / "none"), "--trace", str(trace), "--synthetic", "0", "--profile", str(prof)]
+    reports = {}
+    for flag in ([], ["--fallback"]):
+        out = tmp_path / ("fb" if flag else "plain")
+        assert run(parser.parse_args([*common, *flag, "--out", str(out)])) == 0
+        reports[bool(flag)] = json.loads((out / "controller.json").read_text())
+    plain, saved = reports[False], reports[True]
+    assert saved["settings"]["fallback"] is True and plain["settings"]["fallback"] is False
+    t_plain, t_saved = plain["traces"]["outage.up"], saved["traces"]["outage.up"]
+    assert all(s["fallbacks"] == 0 for s in [t_plain["controller"], *t_plain["fixed"].values()])
+    h264 = next(n for n in t_saved["fixed"] if "h264" in n)
+    assert t_saved["fixed"][h264]["fallbacks"] > 0  # a fixed choice gets the fallback too
+    assert t_saved["fixed"][h264]["hit_rate"] > t_plain["fixed"][h264]["hit_rate"]
+    assert t_saved["controller"]["hit_rate"] >= t_plain["controller"]["hit_rate"]
