@@ -212,12 +212,15 @@ class CameraNode(Node):
 
     def _publish_clip(self, clip: np.ndarray, stamps: list[int]) -> None:
         complete_s = time.monotonic()  # the clip's deadline counts from here
+        if self.fallback is not None:  # earliest deadline first: what would come due while this clip is encoded
+            self._run_fallbacks(within_s=self._last_camera_s)
         try:
             enc = self.pipeline.encode(clip)
         except Exception as exc:  # noqa: BLE001 - log, count, keep going with the next clip
             self.clips_failed += 1
             self.get_logger().error(f"clip {self.seq} not encoded: {type(exc).__name__}: {exc}")
             return
+        self._last_camera_s = float(enc.camera_ms) / 1000.0
         first, last = stamps[0], stamps[-1]
         msg = SemanticClip()
         msg.header.stamp = ns_to_stamp(last)
@@ -286,6 +289,7 @@ class CameraNode(Node):
 
         self.fallback: DeadlineFallback | None = None
         self.fallback_labels = 0
+        self._last_camera_s = 0.0  #: the camera half of the last clip: how long the camera is busy with the next
         deadline = float(self.cfg["fallback_deadline_s"])
         if deadline <= 0:
             return
@@ -311,8 +315,13 @@ class CameraNode(Node):
 
     @guarded
     def _on_fallback_due(self) -> None:
+        self._run_fallbacks()
+
+    def _run_fallbacks(self, within_s: float = 0.0) -> None:
+        """Label here the sent clips whose fallback is due now, or would come due within ``within_s``
+        (the camera is about to be busy that long)."""
         assert self.fallback is not None
-        for due in self.fallback.due(time.monotonic()):
+        for due in self.fallback.due(time.monotonic(), within_s):
             clip, header, payload_bytes = due.item
             try:
                 enc = self.pipeline.label_here(clip)
