@@ -839,6 +839,24 @@ def test_stae_demo_runs_end_to_end(tiny_model, tmp_path):
     assert png.is_file() and png.stat().st_size > 5000
 
 
+def test_stae_demo_shows_the_cameras_fallback_labels_over_a_link_too_slow_for_the_deadline(tiny_model):
+    """Behind a 1 kbit/s link no clip's edge label can make a 1.5 s deadline: every label the demo prints is
+    the camera's own, marked, and the summary counts them."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "stae_ros.cli", "demo", "--clips", "3", "--model", str(tiny_model), "--no-controller",
+         "--link-rate", "1000", "--fallback-deadline", "1.5", "--timeout", "90"],
+        capture_output=True, text=True, timeout=150, cwd=Path(__file__).resolve().parents[1])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    assert len(rows) == 3 and all("(camera fallback)" in r for r in rows), out[-3000:]
+    summary = next(line for line in proc.stdout.splitlines() if line.strip().startswith("camera:"))
+    assert int(summary.split(" sent ones labelled by the deadline fallback")[0].rsplit(" ", 1)[-1]) >= 3, summary
+
+
 def test_a_burst_of_sigints_stops_a_node_cleanly():
     """The terminal's and `ros2 launch`'s Ctrl-C both arrive, sometimes mid clean-up: exit 0, no traceback.
 

@@ -50,6 +50,10 @@ def register(subparsers: Any) -> None:
                    help="put link_emulator_node between camera and edge: a constant link of BPS bits/s")
     p.add_argument("--trace", default="", metavar="FILE",
                    help="put link_emulator_node between camera and edge, shaped by this mahimahi trace")
+    p.add_argument("--fallback-deadline", type=float_in(0.0), default=0.0, metavar="S",
+                   help="turn on the camera's deadline fallback: a sent clip whose label is not back S seconds after "
+                        "capture (minus the local classifier's time) is labelled on the camera; the controller plans "
+                        "with it and this deadline (default 0: off)")
     p.add_argument("--timeout", type=float_in(0.0, lo_open=True), default=180.0, help="give up after this many seconds (default 180)")
     p.add_argument("--show-node-output", action="store_true", help="print every line the nodes log")
     p.set_defaults(func=run)
@@ -126,6 +130,8 @@ class _Demo:
             cam["p"] = float(self.args.p)
         if self.args.codec:
             cam["codec"] = self.args.codec
+        if self.args.fallback_deadline > 0:
+            cam["fallback_deadline_s"] = float(self.args.fallback_deadline)
         edge_remaps = {}
         specs = [NodeSpec("camera_node", params=cam)]
         if self.args.link_rate > 0 or self.args.trace:
@@ -145,6 +151,8 @@ class _Demo:
             ctl: dict[str, Any] = {"profile": str(self.profile)}
             if self.args.codec:
                 ctl["codec"] = self.args.codec
+            if self.args.fallback_deadline > 0:
+                ctl.update(fallback=True, deadline_s=float(self.args.fallback_deadline))
             specs.append(NodeSpec("controller_node", params=ctl))
         return specs
 
@@ -328,6 +336,8 @@ class _Demo:
             self.stamp_to_seq.setdefault(stamp_to_ns(m.clip_stamp), seq)
             t = self.truth.get(seq, (-1, ""))
             mark = "" if not t[1] else ("  ok  " if t[1] == m.label else "  MISS")
+            if m.mode == "local" and m.payload_bytes > 0:  # the camera's deadline fallback for a clip it sent
+                mark += " (camera fallback)"
             truth = "" if not t[1] else f" truth {t[1]:<12}"
             print(f"[{seq:4d}] {m.label:<12} {m.score:4.2f}{truth}{mark} K={m.k:<2d} p={m.p:<5g} {m.payload_bytes:7d} B"
                   f" | cam {m.camera_ms:6.1f} + link {m.link_ms:6.1f} + edge {m.edge_ms:6.1f} "
@@ -392,7 +402,8 @@ def _status_lines(status: dict[str, dict[str, Any]]) -> list[str]:
     cam = status.get("camera_node")
     if cam:
         lines.append(f"  camera: {cam.get('seq')} clips ({cam.get('clips_sent')} sent, {cam.get('local_labels')} "
-                     f"labelled on the camera, {cam.get('clips_failed')} failed), {cam.get('refused_commands')} "
+                     f"labelled on the camera, {cam.get('clips_failed')} failed, {cam.get('fallback_labels', 0)} sent "
+                     f"ones labelled by the deadline fallback), {cam.get('refused_commands')} "
                      f"refused commands, {cam.get('switches')} mode switches, {cam.get('frames_bad')} bad frames, "
                      f"rss {cam.get('rss_mb')} MB")
     edge = status.get("edge_node")
