@@ -273,13 +273,13 @@ class Planner:
             self.current, self._up_count = fastest[3], 0
             return Decision(fastest[3], fastest[2], False,
                             f"nothing is expected to meet {self.budget_s:.3f} s at {rate_txt}: fastest "
-                            f"{point_label(fastest[3])}", fastest[1], fastest[3].accuracy * fastest[1], probing)
+                            f"{point_label(fastest[3])}", fastest[1], float(self.worth(fastest[3], fastest[1])), probing)
         by_point = {id(s[3]): s for s in scored}
         cur = by_point.get(id(self.current)) if self.current is not None else None
         def decide(s: tuple[float, float, float, OperatingPoint], reason: str) -> Decision:
             return Decision(s[3], s[2], s[1] >= 0.5, reason, s[1], float(self.worth(s[3], s[1])), probing)
 
-        why = (f"{point_label(best[3])}: expected useful accuracy {best[3].accuracy * best[1]:.3f} "
+        why = (f"{point_label(best[3])}: expected useful accuracy {float(self.worth(best[3], best[1])):.3f} "
                f"(P(on time) {best[1]:.2f}) at {rate_txt}")
         if cur is None or cur[0] <= 0.0:
             self.current, self._up_count = best[3], 0
@@ -289,7 +289,7 @@ class Planner:
         dominates = best[3].accuracy > cur[3].accuracy and best[1] >= cur[1] and best[0] > cur[0]
         if best[3] is cur[3] or (best[0] <= cur[0] + self._threshold() and not dominates):
             self._up_count = 0
-            return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {cur[3].accuracy * cur[1]:.3f} at {rate_txt}")
+            return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {float(self.worth(cur[3], cur[1])):.3f} at {rate_txt}")
         if self._bytes(best[3]) > self._bytes(cur[3]):
             self._up_count += 1
             if self._up_count < self.up_hold:
