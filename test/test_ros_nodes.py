@@ -1044,3 +1044,30 @@ def test_the_camera_labels_a_sent_clip_itself_when_its_label_does_not_come_back_
             assert "labelled here" in launcher.output_of(cam)
     finally:
         harness.close()
+
+
+def test_the_controller_says_when_the_cameras_fallback_and_its_plan_disagree(tmp_path):
+    """A camera reporting a deadline fallback on its status topic, a controller planning without one: one warning
+    naming both settings; a matching report says nothing more."""
+    from std_msgs.msg import String
+
+    domain = pick_domain_id()
+    harness = Harness(domain, namespace=NS)
+    pub = harness.node.create_publisher(String, "stae_status", qos.label_qos())
+    ctl = f"{NS}/controller_node"
+    spec = NodeSpec("controller_node", namespace=NS, params={"profile": str(_profile(tmp_path / "profile.json")),
+                                                             "deadline_s": 1.0})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            assert launcher.wait_for_line(ctl, "controller ready", 30), launcher.output_of(ctl)
+            report = {"node": "camera_node", "stream_id": "camera", "fallback_deadline_s": 1.0}
+            assert harness.publish_until(lambda: pub.publish(String(data=json.dumps(report))),
+                                         lambda: "set the two together" in launcher.output_of(ctl), 20, launcher), \
+                launcher.output_of(ctl)
+            harness.spin_until(lambda: False, 1.0)  # the same report again: no second warning
+            out = launcher.output_of(ctl)
+            assert out.count("set the two together") == 1 and "fallback_deadline_s 1 s" in out and "fallback: false" in out
+            pub.publish(String(data="not json"))  # another node's broken report is not the controller's concern
+            assert harness.spin_until(lambda: False, 0.5) is False and not launcher.exited()
+    finally:
+        harness.close()

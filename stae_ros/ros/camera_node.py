@@ -123,6 +123,7 @@ class CameraNode(Node):
                 "frames_in": self.frames_in, "frames_bad": self.frames_bad, "refused_commands": self.refused_commands,
                 "mode": self.pipeline.codec, "model_id": self.pipeline.model_id, "switches": self.switches,
                 "k": self.pipeline.k, "p": self.pipeline.p, "paused": bool(self.cfg["paused"]),
+                "fallback_deadline_s": float(self.fallback.deadline_s) if self.fallback is not None else 0.0,
                 "fallback_labels": self.fallback_labels,
                 "fallback_missed": self.fallback.missed if self.fallback is not None else 0,
                 "callback_errors": getattr(self, "callback_errors", 0)}

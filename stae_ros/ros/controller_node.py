@@ -16,10 +16,12 @@ from typing import Any, Mapping
 from rclpy.node import Node
 
 from stae_msgs.msg import BudgetCommand, LinkStats
+from std_msgs.msg import String
 
 from . import qos
 from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
 from .params import CONTROLLER_PARAMS, declare_params, on_set_callback
+from .status import STATUS_TOPIC, parse_status
 
 __all__ = ["ControllerNode", "main"]
 
@@ -60,6 +62,8 @@ class ControllerNode(Node):
         self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.topic_qos("budget_command", cfg))
         self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.topic_qos("link_stats", cfg))
         self.create_timer(float(cfg["decide_period_s"]), self._decide)
+        self._fallback_seen: dict[str, float] = {}  #: each camera's fallback deadline, as its status reports it
+        self.create_subscription(String, STATUS_TOPIC, self._on_status, qos.label_qos())
         self.add_on_set_parameters_callback(on_set_callback(CONTROLLER_PARAMS, self._apply_params))
         if self.planner is not None:
             modes = sorted({pt.codec for pt in self.profile.points})
@@ -95,6 +99,33 @@ class ControllerNode(Node):
             self.current = None  # re-announce under the new constraints
         self.cfg.update(changes)
         return None
+
+    @guarded
+    def _on_status(self, msg: String) -> None:
+        """Say once, per camera and setting, when the camera's deadline fallback and this planner disagree:
+        the planner values late payloads by it, so the two must be set together."""
+        try:
+            report = parse_status(msg.data)
+        except ValueError:
+            return  # another node's business; the status topic is not ours to police
+        stream = str(report.get("stream_id", ""))
+        if report.get("node") != "camera_node" or "fallback_deadline_s" not in report:
+            return
+        if self.cfg["stream_id"] and stream != self.cfg["stream_id"]:
+            return
+        deadline = float(report["fallback_deadline_s"] or 0.0)
+        if self._fallback_seen.get(stream) == deadline:
+            return
+        self._fallback_seen[stream] = deadline
+        planned = bool(self.cfg["fallback"])
+        if (deadline > 0) != planned:
+            camera = f"its deadline fallback (fallback_deadline_s {deadline:g} s)" if deadline > 0 else "no deadline fallback"
+            self.get_logger().warning(f"camera {stream!r} runs {camera} but this controller plans "
+                                      f"{'with' if planned else 'without'} one (fallback: {str(planned).lower()}); "
+                                      "set the two together")
+        elif planned and abs(deadline - float(self.cfg["deadline_s"])) > 1e-6:
+            self.get_logger().warning(f"camera {stream!r} falls back at a {deadline:g} s deadline, this controller plans "
+                                      f"for {float(self.cfg['deadline_s']):g} s (deadline_s); set them equal")
 
     @guarded
     def _on_stats(self, msg: LinkStats) -> None:
