@@ -151,9 +151,11 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
     rc = 0
     try:
         node = make_node()
+        # from here a signal only marks the stop: one raised inside rclpy's executor constructor left a
+        # half-built executor whose __del__ printed a traceback (a burst of SIGINTs at start-up)
+        state["spinning"] = True
         executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
-        state["spinning"] = True
         try:
             while not state["stopping"] and rclpy.ok():
                 executor.spin_once(timeout_sec=0.2)  # the timeout bounds the exit where no rclpy handler wakes it
