@@ -121,17 +121,22 @@ class Planner:
         self.packet_bytes = packet_bytes
         self._blind = 0  #: decisions in a row without a rate
         #: with the camera's deadline fallback, a sent clip whose label is late still gets the camera's label
-        #: (:class:`~stae_ros.planning.fallback.DeadlineFallback`): the accuracy it is then worth, else 0
-        self.fallback_accuracy = self._fallback_accuracy() if fallback else 0.0
+        #: (:class:`~stae_ros.planning.fallback.DeadlineFallback`): the point that labels it, None without one
+        self.fallback_point = self._fallback_point() if fallback else None
         # most accurate first; among equals the cheaper one (the order ties are broken in)
         self.points = sorted(profile.points, key=lambda p: (-p.accuracy, p.bytes_mean, p.camera_ms + p.edge_ms))
         self.current: OperatingPoint | None = None
         self._up_count = 0
 
-    def _fallback_accuracy(self) -> float:
+    def _fallback_point(self) -> OperatingPoint | None:
         """The most accurate point that sends nothing and finishes on the camera within the budget."""
         local = [p for p in self.profile.points if p.bytes_mean <= 0 and self.camera_s(p) < self.budget_s]
-        return max((p.accuracy for p in local), default=0.0)
+        return max(local, key=lambda p: p.accuracy, default=None)
+
+    @property
+    def fallback_accuracy(self) -> float:
+        """What a late payload is still worth: the fallback point's accuracy, 0 without a fallback."""
+        return self.fallback_point.accuracy if self.fallback_point is not None else 0.0
 
     def _threshold(self) -> float:
         """The hysteresis in score units. It guards against a noisy P(on time), and with the camera's
