@@ -171,7 +171,7 @@ def simulate(
     planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
                       camera_gflops=camera_gflops, packet_bytes=monitor.estimator.packet_bytes, fallback=fallback)
     pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
-    local_pt = next((p for p in planner.points if p.bytes_mean <= 0), None) if fallback else None
+    local_pt = planner.fallback_point  # None without the fallback, or without a point that labels on the camera
     fb: DeadlineFallback[None] | None = (DeadlineFallback(deadline_s, planner.camera_s(local_pt))
                                          if local_pt is not None else None)
     fb_done = np.full(n, math.inf)  # when the camera's fallback label of each clip was ready (from its capture)
@@ -286,8 +286,10 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
     axes[0].set_title(f"{trace.name}: mean {trace.mean_bps() / 1e6:.2f} Mbps, deadline {deadline_s:g} s")
     if len(set(ctrl.modes) | set(orc.modes)) > 1:
         # several modes: each clip's point (mode and setting), most accurate at the top
-        order = sorted(set(ctrl.labels) | set(orc.labels),
-                       key=lambda lab: max(a for a, l2 in zip([*ctrl.accuracy, *orc.accuracy], [*ctrl.labels, *orc.labels]) if l2 == lab))
+        point_acc: dict[str, float] = {}  # a point's accuracy (a clip the fallback labelled carries local's: max)
+        for lab, a in zip([*ctrl.labels, *orc.labels], [*ctrl.accuracy, *orc.accuracy]):
+            point_acc[lab] = max(float(a), point_acc.get(lab, 0.0))
+        order = sorted(point_acc, key=point_acc.__getitem__)
         row = {lab: i for i, lab in enumerate(order)}
         axes[1].step(ctrl.t_clip, [row[lab] for lab in ctrl.labels], where="post", label="controller", color="tab:blue")
         axes[1].step(orc.t_clip, [row[lab] for lab in orc.labels], where="post", label="oracle", color="tab:green", alpha=0.6)
