@@ -151,8 +151,7 @@ class CameraPipeline:
         from stae_ros.modes.base import check_class_list
 
         for name in names:
-            camera = self._cameras.get(name) or make_camera(name, self._ctx)
-            self._cameras[name] = camera
+            camera = self._loaded(name)
             check_class_list(name, camera.model_id, camera.class_names, self.class_names, "the camera's STAE model")
 
     def preload(self, names: Sequence[str]) -> dict[str, str | None]:
@@ -161,12 +160,18 @@ class CameraPipeline:
         out: dict[str, str | None] = {}
         for name in names:
             try:
-                if check_mode(name) not in self._cameras:
-                    self._cameras[name] = make_camera(name, self._ctx)
+                self._loaded(name)
                 out[name] = None
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 out[name] = f"{type(exc).__name__}: {exc}"
         return out
+
+    def _loaded(self, name: str) -> CameraMode:
+        """``name``'s camera half, loaded the first time it is asked for and kept (the active mode is unchanged)."""
+        name = check_mode(name)
+        if name not in self._cameras:
+            self._cameras[name] = make_camera(name, self._ctx)
+        return self._cameras[name]
 
     def set_budget(self, k: int, p: float) -> None:
         """Change the frame budget K and spatial budget p for the next clips (BudgetError if out of range)."""
@@ -203,8 +208,7 @@ class CameraPipeline:
         size when the active mode cuts another one. Raises PipelineError if ``mode`` gives no label."""
         from .clips import make_clip
 
-        camera = self._cameras.get(mode) or make_camera(check_mode(mode), self._ctx)
-        self._cameras[mode] = camera
+        camera = self._loaded(mode)
         T, H, W, _C = camera.shape
         if tuple(clip.shape) != tuple(camera.shape):
             clip = make_clip(list(clip), T, H, W)
