@@ -44,6 +44,10 @@ def _show(name: str, report: dict) -> None:
         print(f"{name} {stream}: published {r['published']} = labelled {r['labelled']} + dropped {r['dropped']} "
               f"{r['dropped_by_reason']} (+ {r['missing_count']} missing); latency p50 {r['latency_ms_p50']} ms "
               f"p95 {r['latency_ms_p95']} ms")
+        if "fallback_labels" in r:
+            print(f"{name} {stream}: camera fallback labels {r['fallback_labels']} (camera counts "
+                  f"{r['fallback_labels_camera']}, too late {r['fallback_missed_camera']}); clips without any label "
+                  f"{r['missing_without_fallback_count']}")
     for node, m in report.get("memory", {}).items():
         print(f"{name} {node}: rss {m['rss_mb_third']} MB at 1/3, end {m['rss_mb_end']} MB, "
               f"+{m['growth_after_third_mb']} MB")
@@ -134,6 +138,29 @@ def test_loss_reordering_and_duplicates_through_the_link_emulator(tiny_model):
     assert r["dropped_by_reason"].get("stale", 0) == edge["stale"] > 0, why
     assert edge["duplicates"] == link["duplicated"], why
     assert edge["failures"].get("deadline/stale") == edge["stale"], why
+
+
+def test_clips_lost_on_the_link_get_the_cameras_fallback_label(tiny_model):
+    """20% of the clips lost on the emulated link: with the camera's deadline fallback on, each of them still
+    gets a label, from the camera, once; the edge's labels are accounted for as without it."""
+    name = "fallback"
+    rep = run(RigConfig(duration_s=10.0, namespace=f"{NS}/fallback",
+                        camera={"model": str(tiny_model), "source_fps": 30.0, "k": 4, "p": 0.5,
+                                "fallback_deadline_s": 1.0},
+                        edge={"model": str(tiny_model), "threads": 1},
+                        link={"rate_bps": 50e6, "loss": 0.2, "seed": 3}))
+    why = _explain(rep)
+    _show(name, rep)
+    r, link = rep["streams"]["camera"], rep["link"]
+    assert rep["drained"], why
+    assert link["lost"] > 0 and r["missing_count"] == link["lost"], why
+    assert r["published"] == r["labelled"] + r["dropped"] + link["lost"], why
+    assert not r["labelled_twice"] and not r["names_wrong_clip"], why
+    # the camera's own labels: one per clip at most, of clips it published, as many as it reports
+    assert r["fallback_exact"], why
+    assert r["fallback_labels"] == r["fallback_labels_camera"] >= link["lost"] - r["fallback_missed_camera"], why
+    # every lost clip was labelled by the camera, except those it counted as too late to label
+    assert r["missing_without_fallback_count"] <= r["fallback_missed_camera"], why
 
 
 NETEM_OBSERVER = """

@@ -10,7 +10,11 @@ for, per camera:
   rejected), never both and never neither: published = labelled + dropped, exactly;
 - the edge's own counters agree (received = labelled + rejected + stale + queue drops + duplicates);
 - each label names its clip (stream, seq, capture stamp) and, for the mode-switch run, the mode and
-  model of the clip it labels; the first clip of every new mode is labelled.
+  model of the clip it labels; the first clip of every new mode is labelled;
+- with the camera's deadline fallback on (``--fallback-deadline``), the labels the camera gives clips
+  it sent (mode ``local``, ``payload_bytes`` > 0) are counted apart from the edge's: at most one per
+  clip, each naming a published clip, as many as the camera reports, and which clips that never
+  reached the edge still got a label from it.
 
 Memory (RSS of each node, from the status topic) and the edge's queue are sampled every second.
 The tests (test/test_ros_faults.py) call :func:`run` with short durations; the benchmark runs are
@@ -80,6 +84,10 @@ class Observer:
         self.executor.add_node(self.node)
         self.labels: dict[str, dict[int, Any]] = defaultdict(dict)
         self.label_copies: Counter[tuple[str, int, int]] = Counter()
+        #: the cameras' deadline-fallback labels (mode "local" for a clip that was sent), kept apart: the
+        #: edge's label of such a clip may follow, and it is that one the accounting counts
+        self.fallbacks: dict[str, dict[int, Any]] = defaultdict(dict)
+        self.fallback_copies: Counter[tuple[str, int]] = Counter()
         self.failed: dict[str, dict[int, str]] = defaultdict(dict)
         self.clips: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)  #: (codec, model_id, stamp_ns)
         self.status: dict[str, dict[str, Any]] = {}
@@ -101,6 +109,10 @@ class Observer:
 
     # ---- callbacks ----------------------------------------------------------------------------
     def _on_label(self, m: Any) -> None:
+        if m.mode == "local" and int(m.payload_bytes) > 0:  # the camera labelled a clip it had sent
+            self.fallback_copies[(m.stream_id, int(m.clip_seq))] += 1
+            self.fallbacks[m.stream_id].setdefault(int(m.clip_seq), m)
+            return
         stamp = int(m.clip_stamp.sec) * 1_000_000_000 + int(m.clip_stamp.nanosec)
         self.label_copies[(m.stream_id, int(m.clip_seq), stamp)] += 1
         self.labels[m.stream_id].setdefault(int(m.clip_seq), m)
@@ -169,8 +181,34 @@ def _pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, float), q)) if len(values) else math.nan
 
 
+def _stamp_ns(m: Any) -> int:
+    return int(m.clip_stamp.sec) * 1_000_000_000 + int(m.clip_stamp.nanosec)
+
+
+def _fallback_account(obs: Observer, stream: str, cam: Mapping[str, Any], want: set[int], missing: set[int],
+                      clips: Mapping[int, tuple[str, str, int]]) -> dict[str, Any]:
+    """The camera's deadline-fallback labels of one stream: how many, which clips without the edge's label
+    they cover, and what does not add up (a clip labelled twice by it, an unpublished or wrong clip)."""
+    fb = obs.fallbacks.get(stream, {})
+    bad = {
+        "fallback_twice": sorted(seq for (s, seq), n in obs.fallback_copies.items() if s == stream and n > 1)[:50],
+        "fallback_unknown_seqs": sorted(set(fb) - want)[:50],
+        "fallback_names_wrong_clip": sorted(seq for seq, m in fb.items()
+                                            if seq in clips and _stamp_ns(m) != clips[seq][2])[:50],
+    }
+    return {
+        "fallback_labels": len(fb), "fallback_labels_camera": int(cam.get("fallback_labels", 0) or 0),
+        "fallback_missed_camera": int(cam.get("fallback_missed", 0) or 0),
+        # clips the edge neither labelled nor refused (lost on the way) that got no label from the camera either
+        "missing_without_fallback": sorted(missing - set(fb))[:50],
+        "missing_without_fallback_count": len(missing - set(fb)),
+        **bad, "fallback_exact": not any(bad.values()),
+    }
+
+
 def account(obs: Observer, streams: Sequence[str]) -> dict[str, Any]:
-    """Per stream: published (the camera's seq), labelled, dropped (by reason), and what does not add up."""
+    """Per stream: published (the camera's seq), labelled, dropped (by reason), and what does not add up;
+    with the camera's deadline fallback on, its labels too (:func:`_fallback_account`)."""
     edge = obs.status.get("edge_node", {})
     out: dict[str, Any] = {}
     for stream in streams:
@@ -184,8 +222,7 @@ def account(obs: Observer, streams: Sequence[str]) -> dict[str, Any]:
         clips = obs.clips.get(stream, {})
         # a label names its clip: the capture stamp it quotes is that clip's (when the clips were seen)
         # (a clip labelled on the camera never crossed the link, so it has no clip message to check against)
-        wrong_clip = sorted(seq for seq, m in labels.items() if seq in clips and
-                            int(m.clip_stamp.sec) * 1_000_000_000 + int(m.clip_stamp.nanosec) != clips[seq][2])
+        wrong_clip = sorted(seq for seq, m in labels.items() if seq in clips and _stamp_ns(m) != clips[seq][2])
         e = edge.get("streams", {}).get(stream, {})
         total = [m.total_ms for m in labels.values()]
         out[stream] = {
@@ -202,6 +239,9 @@ def account(obs: Observer, streams: Sequence[str]) -> dict[str, Any]:
         r = out[stream]
         r["exact"] = (published == r["labelled"] + r["dropped"] and not r["missing"] and not r["labelled_and_dropped"]
                       and not r["unknown_seqs"] and not r["labelled_twice"] and not r["names_wrong_clip"])
+        if float(cam.get("fallback_deadline_s", 0.0) or 0.0) > 0 or obs.fallbacks.get(stream):
+            r.update(_fallback_account(obs, stream, cam, want, want - set(labels) - set(failed), clips))
+            r["exact"] = r["exact"] and r["fallback_exact"]
     return out
 
 
@@ -240,7 +280,10 @@ def run(cfg: RigConfig, progress: Callable[[str], None] | None = None) -> dict[s
         streams = {stream: ns}
         cameras = {stream: f"{ns}/camera_node"}
     status_ns = [ns, *streams.values()]
-    obs = Observer(domain, streams, status_ns, clips=bool(cfg.switch_modes) or cfg.link is not None)
+    # the clips themselves are watched where a label could name the wrong one: across mode switches, through
+    # the link emulator, and when the camera labels clips it sent (its deadline fallback)
+    watch_clips = bool(cfg.switch_modes) or cfg.link is not None or float(camera.get("fallback_deadline_s", 0.0)) > 0
+    obs = Observer(domain, streams, status_ns, clips=watch_clips)
     launcher = Launcher(specs, domain_id=domain, output=cfg.output)
     report: dict[str, Any] = {"config": {k: v for k, v in cfg.__dict__.items() if k != "output"}, "domain_id": domain}
     try:
@@ -254,7 +297,7 @@ def run(cfg: RigConfig, progress: Callable[[str], None] | None = None) -> dict[s
             raise RuntimeError(f"status reports missing: {sorted(want_status - set(obs.status))}")
         # the edge (or the emulator) must be reading each camera before the clock starts
         clip_topics = [f"/{v}/semantic_clip" if v else "/semantic_clip" for v in streams.values()]
-        need = 1 + int(bool(cfg.switch_modes) or cfg.link is not None)
+        need = 1 + int(watch_clips)
         if not obs.spin_until(lambda: all(obs.node.count_subscribers(t) >= need for t in clip_topics), 30, launcher):
             raise RuntimeError("the edge is not subscribed to every camera's semantic_clip")
         say(f"rig ready on ROS_DOMAIN_ID={domain}: {len(streams)} camera(s); running {cfg.duration_s:.0f} s")
@@ -368,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"clip rate as a multiple of real time ({REAL_TIME_FPS:g} camera fps)")
         p.add_argument("--model", default="", help="STAE checkpoint (default: the shipped models/stae_default.pt)")
         p.add_argument("--deadline-ms", type=float, default=0.0, help="edge deadline_ms (0 = label every clip)")
+        p.add_argument("--fallback-deadline", type=float, default=0.0, metavar="S",
+                       help="camera fallback_deadline_s: the camera labels a sent clip itself when its label is not "
+                            "back S s after capture (0 = off); its labels are counted apart from the edge's")
         p.add_argument("--out", default="", help="write the report(s) as JSON here")
         p.add_argument("--show-node-output", action="store_true")
         if name == "multi":
@@ -385,6 +431,10 @@ def _summary(report: dict[str, Any]) -> str:
         lines.append(f"  {s}: published {r['published']} = labelled {r['labelled']} + dropped {r['dropped']} "
                      f"{r['dropped_by_reason']}; missing {len(r['missing'])}, twice {len(r['labelled_twice'])}; "
                      f"latency p50 {r['latency_ms_p50']} ms p95 {r['latency_ms_p95']} ms")
+        if "fallback_labels" in r:
+            lines.append(f"  {s}: camera fallback labels {r['fallback_labels']} (camera counts "
+                         f"{r['fallback_labels_camera']}, too late {r['fallback_missed_camera']}); clips without any "
+                         f"label {r['missing_without_fallback_count']}; twice {len(r['fallback_twice'])}")
     for k, m in report["memory"].items():
         lines.append(f"  {k}: rss {m['rss_mb_third']} MB at 1/3, peak {m['rss_mb_peak']}, end {m['rss_mb_end']} "
                      f"(+{m['growth_after_third_mb']} MB)")
@@ -403,7 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.duration <= 0 or args.rate <= 0:
         print("stae soak: --duration and --rate must be > 0", file=sys.stderr)
         return 2
+    if not (args.fallback_deadline >= 0 and math.isfinite(args.fallback_deadline)):
+        print(f"stae soak: --fallback-deadline must be a finite number of seconds >= 0; got {args.fallback_deadline}",
+              file=sys.stderr)
+        return 2
     base_cam = {"source_fps": REAL_TIME_FPS * args.rate, "max_clips": 0, "loop": True}
+    if args.fallback_deadline > 0:
+        base_cam["fallback_deadline_s"] = float(args.fallback_deadline)
     edge = {"deadline_ms": float(args.deadline_ms)}
     if args.model:
         base_cam["model"] = edge["model"] = args.model
