@@ -434,7 +434,8 @@ def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
         t += 1.0
     ratios = mon.estimator.ratios.samples()
     rate, queue, r = mon.outlook(t, ratios)
-    assert rate == mon.estimator.ewma_bps and np.ndim(queue) == 0 and np.array_equal(r, ratios)  # nothing in flight
+    assert rate == mon.estimator.ewma_bps and np.array_equal(r, ratios)  # nothing in flight: the propagation delay
+    assert np.array_equal(queue, np.full(ratios.shape, 0.02))  # under every ratio (a slow link does not lengthen it)
     mon.on_sent(99, 112, t)
     now = t + 0.5
     rate, queue, r = mon.outlook(now, ratios)
@@ -449,9 +450,30 @@ def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
         bound, queue_s=mon.queue_s(now), ratios=ratios).point.codec == "stae-latent"
     # later than under any ratio the link has shown: only the bound is known
     rate, queue, r = mon.outlook(t + 30.0, ratios)
-    assert rate == pytest.approx(mon.rate_bps(t + 30.0)) and np.ndim(queue) == 0
+    assert rate == pytest.approx(mon.rate_bps(t + 30.0)) and queue.shape == r.shape == ratios.shape
+    assert queue.min() >= 0.02 and np.array_equal(r, ratios)  # the late message replayed at the bound x each ratio
     with pytest.raises(PlanningError, match="queue samples"):
         Planner(prof, 1.0).choose(1e6, queue_s=np.zeros(3), ratios=np.ones(2))
+
+
+def test_a_slower_link_does_not_lengthen_the_propagation_delay() -> None:
+    """A rate ratio scales transmission, not the propagation delay: a 0.3 s path at a tenth of the estimated
+    rate is late only by the bits' extra time. Dividing the whole wait by the ratio would have made
+    a one-packet payload 3 s late and the planner needlessly pessimistic about every slow sample."""
+    from stae_ros.planning import LinkMonitor
+
+    mon = LinkMonitor(RateEstimator(base_delay_s=0.3), feedback_delay_s=0.02)
+    mon.on_sent(0, 1500, 0.0)
+    mon.on_feedback(0, 1500, 0.0, 0.312)  # 12 kbit in 12 ms beyond the path: 1 Mbit/s
+    ratios = np.array([0.1, 0.1])
+    rate, queue, r = mon.outlook(0.5, ratios)
+    assert rate == pytest.approx(1e6) and np.allclose(queue, 0.3) and np.array_equal(r, ratios)
+    prof = _local_and_latent()
+    pt = next(p for p in prof.points if p.bytes_mean > 0)
+    planner = Planner(prof, 1.0, hysteresis=0.0)
+    p_hit, median = planner.hit_probability(pt, rate, r, queue_s=queue)
+    assert p_hit == 1.0 and median == pytest.approx(0.3 + 0.12 + planner.camera_s(pt) + planner.edge_s(pt))
+    assert planner.hit_probability(pt, rate, r, queue_s=0.3)[0] == 0.0  # a number is replayed at the ratio
 
 
 def test_a_small_message_on_an_idle_link_measures_the_link_not_its_size() -> None:

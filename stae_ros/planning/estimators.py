@@ -240,9 +240,11 @@ class LinkMonitor:
     def outlook(self, now_s: float, ratios: np.ndarray) -> tuple[float | None, float | np.ndarray, np.ndarray]:
         """(rate, queue, ratios) for the planner: what a clip sent now can expect.
 
-        With nothing late this is the EWMA rate, the replayed queue (:meth:`queue_s`) and the link's
-        ratios. When the oldest unconfirmed message is late, its silence is information: the ratios
-        under which it would have been confirmed by now did not happen to it. Those are replaced by the
+        The queue is one wait per ratio sample: the propagation delay (``base_delay_s``, which a slower
+        link does not lengthen) plus the unconfirmed messages replayed at rate x ratio. With nothing
+        late the rate is the EWMA and the ratios are the link's. When the oldest unconfirmed message
+        is late, its silence is information: the ratios under which it would have been confirmed by
+        now did not happen to it. Those are replaced by the
         ones it can still have had (cycling through them), each with the wait it implies, and the new
         clip is planned at that same ratio (a fade lasts longer than a clip period). Two
         pseudo-observations join them (Laplace's rule of succession): the late message arrives just now,
@@ -256,19 +258,19 @@ class LinkMonitor:
         if not out and now_s - self._last_feedback_s > self.stale_after_s:
             return None, self.estimator.base_delay_s, r
         base = self.estimator.base_delay_s
-        if not out or rate is None or rate <= 0 or r.size == 0:
+        if rate is None or rate <= 0 or r.size == 0:
             return self.rate_bps(now_s), self.queue_s(now_s), r
+        if not out:
+            return rate, np.full(r.size, base), r
         sent0, bytes0 = out[0]
         seen = now_s - base - self.feedback_delay_s  # a message confirmed by now arrived before this
         possible = sent0 + self._bits(bytes0) / (rate * r) > seen
         if possible.all():
-            return rate, self.queue_s(now_s, rate), r
+            return rate, self._waits(now_s, out, rate, r), r
         if not possible.any():  # later than under any ratio this link has shown: only the bound is known
-            return self.rate_bps(now_s), self.queue_s(now_s), r
-        finish = np.full(r.size, -math.inf)
-        for sent, nbytes in out:
-            finish = np.maximum(finish, sent) + self._bits(nbytes) / (rate * r)
-        wait = base + np.maximum(0.0, finish - now_s)
+            bound = self.rate_bps(now_s)
+            return bound, self._waits(now_s, out, bound, r), r
+        wait = self._waits(now_s, out, rate, r)
         # the ratio at which it arrives just now (the link keeps it for the next clip: fades last)
         now_ratio = self._bits(bytes0) / (rate * max(seen - sent0, 1e-9))
         pool = np.concatenate([np.flatnonzero(possible), [-1, -2]])  # -1: arrives now, -2: never
@@ -277,6 +279,13 @@ class LinkMonitor:
         queue = np.where(possible, wait, np.where(pick >= 0, wait[safe], np.where(pick == -1, base, math.inf)))
         cond = np.where(possible, r, np.where(pick >= 0, r[safe], now_ratio))
         return rate, queue, cond
+
+    def _waits(self, now_s: float, out: list[tuple[float, int]], rate: float, r: np.ndarray) -> np.ndarray:
+        """Per ratio: the propagation delay plus the unconfirmed messages ``out`` replayed at rate x ratio."""
+        finish = np.full(r.size, -math.inf)
+        for sent, nbytes in out:
+            finish = np.maximum(finish, sent) + self._bits(nbytes) / (rate * r)
+        return self.estimator.base_delay_s + np.maximum(0.0, finish - now_s)
 
     @property
     def outstanding(self) -> int:
