@@ -444,3 +444,22 @@ def test_demo_prints_each_mode_switch_with_its_reason_and_the_status_counters(ca
 
     lines = "\n".join(_status_lines(demo.status))
     assert "3 labelled" in lines and "1 stale" in lines and "deadline/stale 1" in lines, lines
+
+
+def test_the_demo_reads_its_summary_counters_only_once_they_can_agree():
+    """The summary waits for a report of every node after the camera was paused, and for each clip the
+    camera sent to be at the edge or lost on the emulated link, with nothing left in either queue."""
+    import argparse
+
+    from stae_ros.cli.demo import _Demo
+
+    demo = _Demo(argparse.Namespace(viz=None, viz_clips=0), Path("m.pt"), None)
+    demo.status = {"camera_node": {"clips_sent": 8}, "edge_node": {"received": 7, "waiting": 0}}
+    demo.status_at = {"camera_node": 2.0, "edge_node": 2.0}
+    assert not demo._counters_final(1.0)  # one clip still on its way
+    demo.status["link_emulator_node"] = {"lost": 1, "dropped": 0, "in_flight": 0}
+    demo.status_at["link_emulator_node"] = 2.0
+    assert demo._counters_final(1.0)  # ... lost on the link
+    assert not demo._counters_final(2.0)  # a report from before the pause does not count
+    demo.status["edge_node"]["waiting"] = 1
+    assert not demo._counters_final(1.0)  # received, not yet labelled

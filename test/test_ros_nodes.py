@@ -837,6 +837,11 @@ def test_stae_demo_runs_end_to_end(tiny_model, tmp_path):
     assert len(rows) == 3 and all(" truth " in r and "total" in r for r in rows), out[-3000:]
     assert "accuracy" in proc.stdout and "first label" in proc.stdout and "p95" in proc.stdout
     assert png.is_file() and png.stat().st_size > 5000
+    # the camera is paused before the summary: its clips sent and the edge's clips received are the same count
+    camera = next(line for line in proc.stdout.splitlines() if line.strip().startswith("camera:"))
+    edge = next(line for line in proc.stdout.splitlines() if line.strip().startswith("edge:"))
+    sent = int(camera.split(" sent,")[0].rsplit("(", 1)[-1])
+    assert sent >= 3 and edge.strip().startswith(f"edge: {sent} received,"), (camera, edge)
 
 
 def test_stae_demo_shows_the_cameras_fallback_labels_over_a_link_too_slow_for_the_deadline(tiny_model):

@@ -305,18 +305,49 @@ class _Demo:
                       file=sys.stderr)
                 self._summary()
                 return 1
-        # let the last images arrive for the picture, and every node report its counters once more after
-        # the last label (reports come once a second): counters read at different moments disagree
+        # the camera stops, the clips on their way arrive, and every node reports its counters once more
+        # (reports come once a second): counters read at different moments, or of a camera still running,
+        # disagree. The last images arrive meanwhile for the picture.
+        self._pause_camera(node)
         settle = time.monotonic()
         end = settle + (1.0 if self.viz_want else 0.0)
-        last = settle + 2.5
-        while time.monotonic() < last and (time.monotonic() < end or any(
-                at <= settle for at in self.status_at.values())):
+        last = settle + 4.0
+        while time.monotonic() < last and (time.monotonic() < end or not self._counters_final(settle)):
             rclpy.spin_once(node, timeout_sec=0.05)
         self._summary()
         if self.viz_want:
             self._write_viz()
         return 0
+
+    def _pause_camera(self, node: Any, timeout_s: float = 2.0) -> None:
+        """Set the camera's ``paused`` parameter, so that its counters stop before the summary reads them."""
+        import rclpy
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        client = node.create_client(SetParameters, "camera_node/set_parameters")
+        try:
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                return  # the summary then reads a camera still running; nothing else depends on it
+            fut = client.call_async(SetParameters.Request(parameters=[Parameter("paused", value=True).to_parameter_msg()]))
+            stop = time.monotonic() + timeout_s
+            while not fut.done() and time.monotonic() < stop:
+                rclpy.spin_once(node, timeout_sec=0.05)
+        finally:
+            node.destroy_client(client)
+
+    def _counters_final(self, since: float) -> bool:
+        """Every node has reported after ``since``, and every clip the camera sent is at the edge, lost on
+        the emulated link, or in neither's queue any more."""
+        if any(at <= since for at in self.status_at.values()):
+            return False
+        cam, edge = self.status.get("camera_node", {}), self.status.get("edge_node")
+        if edge is None or "clips_sent" not in cam:
+            return True
+        link = self.status.get("link_emulator_node", {})
+        lost = int(link.get("lost", 0) or 0) + int(link.get("dropped", 0) or 0)
+        return (int(edge.get("received", 0)) + lost >= int(cam["clips_sent"]) and not edge.get("waiting")
+                and not link.get("in_flight"))
 
     def _print_ready_simple(self) -> None:
         from stae_ros.ros.common import stamp_to_ns
