@@ -148,32 +148,36 @@ def mv_field(vectors: list[bytes | np.ndarray | None], height: int, width: int, 
 
 @lru_cache(maxsize=8)
 def _pixel_grid(p: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """x and y pixel coordinates (float32 P,H,W); read-only, shared by every GOP of that size."""
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    grid = (np.ascontiguousarray(np.broadcast_to(xs, (p, h, w))), np.ascontiguousarray(np.broadcast_to(ys, (p, h, w))))
-    for g in grid:
+    """Pixel x of every row and pixel y of every frame's rows offset into the stacked planes (float32
+    p*h,w each; y is ``t*h + row`` for frame t); read-only, shared by every GOP of that size."""
+    xs = np.ascontiguousarray(np.broadcast_to(np.arange(w, dtype=np.float32), (p * h, w)))
+    ys = np.ascontiguousarray(np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w)))
+    for g in (xs, ys):
         g.setflags(write=False)
-    return grid
+    return xs, ys
 
 
 def residual_map(lumas: np.ndarray, fields: np.ndarray, cell: int) -> np.ndarray:
     """Mean |luma_t - luma_(t-1) warped by field_t| per cell, /255: float32 P,1,gh,gw for luma planes
-    T,H,W uint8 and fields P=T-1,2,gh,gw (pixels). One remap over the stacked reference planes and
-    one area resize for the cell means (OpenCV: a Python loop per frame would cost more than the decode)."""
+    T,H,W uint8 and fields P=T-1,2,gh,gw (pixels). The per-cell vectors are spread to pixels by an
+    integer nearest-neighbour resize, the stacked references warped by one remap, and the cell means
+    taken by one area resize (OpenCV throughout: numpy's full-size broadcasts and a Python loop per
+    frame cost more than the decode itself)."""
     t, h, w = lumas.shape
     p, _, gh, gw = fields.shape
     xs, ys = _pixel_grid(p, h, w)
-    full = np.broadcast_to(fields[:, :, :, None, :, None], (p, 2, gh, cell, gw, cell)).reshape(p, 2, h, w)
-    map_x = np.subtract(xs, full[:, 0], dtype=np.float32)
-    map_y = np.subtract(ys, full[:, 1], dtype=np.float32)
+    # (p*gh, gw) per component -> (p*h, w): every cell's vector repeated over its cell x cell pixels
+    dx = cv2.resize(np.ascontiguousarray(fields[:, 0]).reshape(p * gh, gw), (w, p * h), interpolation=cv2.INTER_NEAREST)
+    dy = cv2.resize(np.ascontiguousarray(fields[:, 1]).reshape(p * gh, gw), (w, p * h), interpolation=cv2.INTER_NEAREST)
+    map_x = cv2.subtract(xs, dx)
     # each frame's rows sample only its own reference (clamped to it: the border is replicated)
+    map_y = np.subtract(ys, dy.reshape(p, h, w))
     np.clip(map_y, 0, h - 1, out=map_y)
     map_y += (np.arange(p, dtype=np.float32) * h)[:, None, None]
     refs = lumas[:-1].reshape(p * h, w)
-    warped = cv2.remap(refs, map_x.reshape(p * h, w), map_y.reshape(p * h, w), cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(lumas[1:].reshape(p * h, w), warped).astype(np.float32)
-    cells = cv2.resize(err, (gw, p * gh), interpolation=cv2.INTER_AREA) if cell > 1 else err
+    warped = cv2.remap(refs, map_x, map_y.reshape(p * h, w), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    err = cv2.absdiff(lumas[1:].reshape(p * h, w), warped)
+    cells = cv2.resize(err.astype(np.float32), (gw, p * gh), interpolation=cv2.INTER_AREA) if cell > 1 else err.astype(np.float32)
     return (cells * np.float32(1.0 / 255.0)).reshape(p, 1, gh, gw)
 
 
