@@ -129,3 +129,13 @@ def test_stae_bench_controller_fallback_gives_every_policy_the_camera_fallback(t
     assert t_saved["fixed"][h264]["fallbacks"] > 0  # a fixed choice gets the fallback too
     assert t_saved["fixed"][h264]["hit_rate"] > t_plain["fixed"][h264]["hit_rate"]
     assert t_saved["controller"]["hit_rate"] >= t_plain["controller"]["hit_rate"]
+
+
+def test_a_fallback_label_is_the_fallback_modes_label_of_a_clip_that_was_sent() -> None:
+    from stae_ros.planning import FALLBACK_MODE, is_fallback_label
+    from stae_ros.modes.registry import mode_names
+
+    assert FALLBACK_MODE in mode_names()
+    assert is_fallback_label(FALLBACK_MODE, 4557)  # the camera labelled a clip it had sent
+    assert not is_fallback_label(FALLBACK_MODE, 0)  # a clip labelled on the camera from the start sends nothing
+    assert not any(is_fallback_label(m, 4557) for m in mode_names() if m != FALLBACK_MODE)  # the edge's labels

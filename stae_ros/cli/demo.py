@@ -350,6 +350,7 @@ class _Demo:
                 and not link.get("in_flight"))
 
     def _print_ready_simple(self) -> None:
+        from stae_ros.planning.fallback import is_fallback_label
         from stae_ros.ros.common import stamp_to_ns
 
         need_truth = self.args.source.startswith("synth") or Path(self.args.source).is_dir()
@@ -367,7 +368,7 @@ class _Demo:
             self.stamp_to_seq.setdefault(stamp_to_ns(m.clip_stamp), seq)
             t = self.truth.get(seq, (-1, ""))
             mark = "" if not t[1] else ("  ok  " if t[1] == m.label else "  MISS")
-            if m.mode == "local" and m.payload_bytes > 0:  # the camera's deadline fallback for a clip it sent
+            if is_fallback_label(m.mode, m.payload_bytes):  # the camera's deadline fallback for a clip it sent
                 mark += " (camera fallback)"
             truth = "" if not t[1] else f" truth {t[1]:<12}"
             print(f"[{seq:4d}] {m.label:<12} {m.score:4.2f}{truth}{mark} K={m.k:<2d} p={m.p:<5g} {m.payload_bytes:7d} B"

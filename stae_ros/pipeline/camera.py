@@ -21,6 +21,7 @@ import torch
 
 from stae_ros import codec as px_codec
 from stae_ros.modes import CameraMode, EncodedClip, ModeContext, Validated, check_mode, make_camera
+from stae_ros.planning.fallback import FALLBACK_MODE
 
 from .errors import BudgetError, PipelineError
 
@@ -202,7 +203,7 @@ class CameraPipeline:
     def encode(self, clip: np.ndarray) -> EncodedClip:
         return self.active.encode(clip)
 
-    def label_here(self, clip: np.ndarray, mode: str = "local") -> EncodedClip:
+    def label_here(self, clip: np.ndarray, mode: str = FALLBACK_MODE) -> EncodedClip:
         """The camera's own label for a clip cut for the active mode (the deadline fallback): ``mode``'s
         camera half (a mode that classifies on the camera) on the clip, resampled to that mode's clip
         size when the active mode cuts another one. Raises PipelineError if ``mode`` gives no label."""

@@ -23,9 +23,19 @@ from typing import Generic, TypeVar
 
 from .errors import PlanningError
 
-__all__ = ["DeadlineFallback", "Due"]
+__all__ = ["DeadlineFallback", "Due", "FALLBACK_MODE", "is_fallback_label"]
 
 T = TypeVar("T")
+
+#: the mode whose camera half labels a sent clip when its edge label is late
+FALLBACK_MODE = "local"
+
+
+def is_fallback_label(mode: str, payload_bytes: int) -> bool:
+    """Whether an ActionLabel's mode and payload size mark the camera's deadline-fallback label: the
+    fallback mode's label of a clip that was sent (a clip labelled on the camera from the start has
+    no payload). A consumer that gets two labels for a clip keeps the other one, the edge's."""
+    return mode == FALLBACK_MODE and int(payload_bytes) > 0
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..planning.fallback import is_fallback_label
 from .launcher import Launcher, NodeSpec, multi_robot_specs, pick_domain_id
 from .status import STATUS_TOPIC, parse_status
 
@@ -109,7 +110,7 @@ class Observer:
 
     # ---- callbacks ----------------------------------------------------------------------------
     def _on_label(self, m: Any) -> None:
-        if m.mode == "local" and int(m.payload_bytes) > 0:  # the camera labelled a clip it had sent
+        if is_fallback_label(m.mode, m.payload_bytes):  # the camera labelled a clip it had sent
             self.fallback_copies[(m.stream_id, int(m.clip_seq))] += 1
             self.fallbacks[m.stream_id].setdefault(int(m.clip_seq), m)
             return
