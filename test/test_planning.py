@@ -456,6 +456,29 @@ def test_outlook_conditions_the_ratios_on_a_late_message() -> None:
         Planner(prof, 1.0).choose(1e6, queue_s=np.zeros(3), ratios=np.ones(2))
 
 
+def test_the_monitor_keeps_no_phantom_clips_from_late_notices_or_a_restarted_sender() -> None:
+    """A controller hears of a sent clip (clip_sent) and of its arrival (link_stats) on two topics, in
+    either order; a camera that restarts numbers its clips from 0 again. Neither may leave a clip that
+    looks unconfirmed forever, which would read as an outage."""
+    from stae_ros.planning import LinkMonitor
+
+    mon = LinkMonitor(RateEstimator())
+    mon.on_feedback(5, 1000, 10.0, 10.01)
+    mon.on_sent(5, 1000, 10.0)  # its notice came after its confirmation
+    assert mon.outstanding == 0
+    mon.on_sent(6, 1000, 10.5)
+    assert mon.outstanding == 1
+    mon.on_sent(0, 1000, 20.0)  # restarted: numbering from 0 again, sent later
+    assert mon.outstanding == 1 and mon.outlook(20.01, np.ones(3))[0] is not None
+    mon.on_sent(1, 1000, 20.5)
+    assert mon.outstanding == 2
+    mon.on_sent(40, 1000, 30.0)  # never confirmed ...
+    mon.on_feedback(0, 1000, 31.0, 31.01)  # ... and a restarted camera's clip sent after it arrives: lost on a FIFO link
+    assert mon.outstanding == 0
+    mon.on_sent(0, 1000, 31.0)  # that clip's notice, after its confirmation
+    assert mon.outstanding == 0
+
+
 def test_a_slower_link_does_not_lengthen_the_propagation_delay() -> None:
     """A rate ratio scales transmission, not the propagation delay: a 0.3 s path at a tenth of the estimated
     rate is late only by the bits' extra time. Dividing the whole wait by the ratio would have made

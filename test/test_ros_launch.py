@@ -209,7 +209,8 @@ def test_docs_launch_argument_table_is_what_the_launch_files_declare():
 TOPIC_TYPES = {
     "image_raw": "sensor_msgs/msg/Image", "semantic_clip": "stae_msgs/msg/SemanticClip",
     "action_label": "stae_msgs/msg/ActionLabel", "ground_truth": "stae_msgs/msg/ActionLabel",
-    "link_stats": "stae_msgs/msg/LinkStats", "budget_command": "stae_msgs/msg/BudgetCommand",
+    "link_stats": "stae_msgs/msg/LinkStats", "clip_sent": "stae_msgs/msg/LinkStats",
+    "budget_command": "stae_msgs/msg/BudgetCommand",
     "original": "sensor_msgs/msg/Image", "recovered": "sensor_msgs/msg/Image",
     "stae_status": "std_msgs/msg/String",
 }

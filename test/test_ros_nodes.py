@@ -655,6 +655,53 @@ def test_controller_falls_back_to_local_without_link_statistics_and_offloads_onc
         harness.close()
 
 
+def test_controller_hears_an_overdue_clip_from_the_cameras_clip_sent_notice(tmp_path):
+    """A fast link, then a clip the camera announced on clip_sent whose LinkStats never come: its silence
+    is the news (an outage). LinkStats alone stay fresh for stale_after_s (60 s here), so only the notice
+    can move the controller from its payload to local within the test."""
+    domain = pick_domain_id()
+    harness = Harness(domain, namespace=NS)
+    pub_sent = harness.node.create_publisher(LinkStats, "clip_sent", qos.label_qos(depth=50))
+    profile = json.loads(_profile(tmp_path / "p.json").read_text())
+    profile["points"].append(dict(codec="local", k=8, p=1.0, accuracy=0.5, bytes_mean=0, bytes_p95=0, camera_ms=20,
+                                  edge_ms=0))
+    (tmp_path / "modes.json").write_text(json.dumps(profile))
+    spec = NodeSpec("controller_node", namespace=NS, params={
+        "profile": str(tmp_path / "modes.json"), "codec": "all", "deadline_s": 1.0, "min_interval_s": 0.0,
+        "decide_period_s": 0.1, "stale_after_s": 60.0, "clip_period_s": 0.0})
+    try:
+        with Launcher([spec], domain_id=domain, output=None) as launcher:
+            out = lambda: launcher.output_of(f"{NS}/controller_node")  # noqa: E731
+            assert launcher.wait_for_line(f"{NS}/controller_node", "controller ready", 30), out()
+            assert harness.spin_until(lambda: pub_sent.get_subscription_count() >= 1 and
+                                      harness.pub_stats.get_subscription_count() >= 2, 15, launcher), out()
+            seqs = itertools.count()
+
+            def record(seq: int, sent_ns: int, received_ns: int = 0) -> LinkStats:
+                s = LinkStats(stream_id="camera", clip_seq=seq, bytes=200_000, ok=True)
+                s.sent_stamp.sec, s.sent_stamp.nanosec = divmod(sent_ns, 1_000_000_000)
+                s.received_stamp.sec, s.received_stamp.nanosec = divmod(received_ns, 1_000_000_000)
+                return s
+
+            def fast() -> None:  # announced, then confirmed 10 ms later: 160 Mbit/s
+                seq, sent = next(seqs), time.time_ns()
+                pub_sent.publish(record(seq, sent))
+                harness.pub_stats.publish(record(seq, sent, sent + 10_000_000))
+
+            assert harness.publish_until(fast, lambda: bool(harness.commands) and
+                                         harness.commands[-1].payload_mode not in ("", "local"), 20, launcher), out()
+            offloading = len(harness.commands)
+            for _ in range(5):  # a few more on the same link, so that the big payload is the steady choice
+                fast()
+                harness.spin_until(lambda: False, 0.05)
+            pub_sent.publish(record(next(seqs), time.time_ns()))  # ... and one that never arrives
+            assert harness.spin_until(lambda: harness.commands[-1].payload_mode == "local", 20, launcher), \
+                [(c.payload_mode, c.reason) for c in harness.commands[offloading - 1:]]
+            assert harness.commands[-1].rate_bps < 20e6  # planned at what the silence allows, not the old 160 Mbit/s
+    finally:
+        harness.close()
+
+
 # ---- two hosts: camera and edge in two network namespaces joined by a veth pair ---------------
 
 LISTENER = """
@@ -1027,6 +1074,9 @@ def test_the_camera_labels_a_sent_clip_itself_when_its_label_does_not_come_back_
                                           model_id="test-edge", label="edge"))
 
     harness.node.create_subscription(SemanticClip, "semantic_clip", answer, qos.clip_qos())
+    notices: dict[int, LinkStats] = {}  # the camera's clip_sent: one per clip it sent
+    harness.node.create_subscription(LinkStats, "clip_sent", lambda m: notices.setdefault(m.clip_seq, m),
+                                     qos.label_qos(depth=50))
     cam = f"{NS}/camera_node"
     spec = NodeSpec("camera_node", namespace=NS, params={
         "model": str(tiny_model), "source": "synth", "source_fps": 16.0, "max_clips": 6, "wait_for_subscribers": 1,
@@ -1047,6 +1097,11 @@ def test_the_camera_labels_a_sent_clip_itself_when_its_label_does_not_come_back_
                 assert m.clip_stamp == clip.header.stamp and m.stream_id == clip.stream_id
                 assert m.total_ms >= 1000.0  # not before its start time (2 s deadline minus the classifier's time)
             assert "labelled here" in launcher.output_of(cam)
+            assert harness.spin_until(lambda: set(notices) >= set(harness.clips), 10, launcher)
+            for seq, clip in harness.clips.items():  # each notice names its clip, its bytes and its send stamp
+                n = notices[seq]
+                assert (n.stream_id, n.bytes, n.sent_stamp) == (clip.stream_id, len(clip.payload), clip.sent_stamp)
+                assert n.received_stamp.sec == n.received_stamp.nanosec == 0
     finally:
         harness.close()
 

@@ -191,18 +191,33 @@ class LinkMonitor:
         #: link now (a camera that switched to local stops measuring): rate_bps is then None
         self.stale_after_s = stale_after_s
         self._out: dict[int, tuple[float, int]] = {}  # seq -> (sent_s, bytes)
+        self._confirmed: tuple[int, float] | None = None  # (seq, sent_s) of the latest confirmed message
         self._last_feedback_s = -math.inf
 
     def _bits(self, nbytes: int) -> float:
         return wire_bits(nbytes, self.estimator.packet_bytes)
 
     def on_sent(self, seq: int, nbytes: int, sent_s: float) -> None:
+        """A message is out. One whose confirmation came first (the notice took another path than the
+        message) is not: it is ignored. A sequence number at or below one already seen, but sent later,
+        means the sender numbers from the start again (a restarted camera): the earlier record says
+        nothing about this link now."""
+        if self._confirmed is not None and seq <= self._confirmed[0]:
+            if sent_s <= self._confirmed[1]:
+                return
+            self._out.clear()
+            self._confirmed = None
+        elif any(s >= seq for s in self._out):
+            self._out.clear()
         self._out[seq] = (sent_s, int(nbytes))
 
     def on_feedback(self, seq: int, nbytes: int, sent_s: float, received_s: float) -> RateSample:
-        """A confirmation (LinkStats). The link is FIFO, so earlier unconfirmed clips were lost."""
-        for s in [s for s in self._out if s <= seq]:
+        """A confirmation (LinkStats). The link is FIFO, so unconfirmed clips numbered or sent before it
+        were lost (sent before it: a restarted sender's numbers start again)."""
+        for s in [s for s, (t, _) in self._out.items() if s <= seq or t < sent_s]:
             del self._out[s]
+        if self._confirmed is None or sent_s >= self._confirmed[1]:
+            self._confirmed = (seq, sent_s)
         self._last_feedback_s = max(self._last_feedback_s, received_s)
         return self.estimator.observe(nbytes, sent_s, received_s)
 

@@ -20,7 +20,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from stae_msgs.msg import ActionLabel, BudgetCommand, SemanticClip
+from stae_msgs.msg import ActionLabel, BudgetCommand, LinkStats, SemanticClip
 from sensor_msgs.msg import Image
 from std_msgs.msg import String, UInt8MultiArray
 
@@ -76,6 +76,9 @@ class CameraNode(Node):
 
         self.pub_clip = self.create_publisher(SemanticClip, "semantic_clip", qos.topic_qos("semantic_clip", cfg))
         self.pub_truth = self.create_publisher(ActionLabel, "ground_truth", qos.topic_qos("ground_truth", cfg))
+        # what this camera sent, when, and how large: a controller on the robot learns of a clip the link
+        # holds up before any confirmation could (LinkStats with no received_stamp)
+        self.pub_sent = self.create_publisher(LinkStats, "clip_sent", qos.label_qos(depth=50))
         # a mode that labels clips on the camera publishes its labels where the edge would
         self.pub_label = self.create_publisher(ActionLabel, "action_label", qos.topic_qos("action_label", cfg))
         self.pub_original = self.create_publisher(Image, "original", qos.image_out_qos())
@@ -242,6 +245,7 @@ class CameraNode(Node):
         if enc.label is None:
             self.pub_clip.publish(msg)
             self.clips_sent += 1
+            self._announce_sent(msg, len(enc.payload))
             if self.fallback is not None:
                 self.fallback.sent(msg.seq, complete_s, (clip, msg.header, len(enc.payload)))
         else:  # labelled on the camera: only the label leaves it
@@ -260,6 +264,13 @@ class CameraNode(Node):
             self.pub_original.publish(array_to_image(strip, "rgb8", msg.header.stamp, msg.header.frame_id))
         self.get_logger().debug(f"clip {self.seq}: K={enc.k} p={enc.p} {len(enc.payload)} B {enc.camera_ms:.1f} ms")
         self.seq += 1
+
+    def _announce_sent(self, clip: SemanticClip, nbytes: int) -> None:
+        note = LinkStats()
+        note.header = clip.header
+        note.stream_id, note.clip_seq, note.bytes = clip.stream_id, clip.seq, int(nbytes)
+        note.sent_stamp, note.k, note.p, note.ok = clip.sent_stamp, clip.k, clip.p, True
+        self.pub_sent.publish(note)
 
     def _publish_label(self, clip: SemanticClip, enc: Any) -> None:
         """ActionLabel of a clip the active mode labelled on the camera (the edge's fields, link and edge times 0)."""

@@ -1,7 +1,11 @@
 """controller_node: LinkStats -> rate estimate -> planner -> BudgetCommand (when the choice changes).
 
-The decision logic is stae_ros.planning (Planner, RateEstimator); the profile is
-stae_ros.profiling.schema. The planner chooses a mode and its setting (BudgetCommand.payload_mode
+The decision logic is stae_ros.planning (Planner, RateEstimator, LinkMonitor); the profile is
+stae_ros.profiling.schema. The camera announces each clip it sends on ``clip_sent``; with those the
+controller plans as `stae bench controller` does: the clips still unconfirmed are the queue ahead of
+the next one, and one that is overdue rules out the rates under which it would have arrived (no news
+is bad news). That works best on the robot, next to the camera; on the edge host the announcements
+cross the same uplink as the clips and arrive as late as they do. The planner chooses a mode and its setting (BudgetCommand.payload_mode
 plus K, p and codec_settings); before any LinkStats it sends the camera to a mode that needs no
 link (local) when the profile has one, else leaves the camera's budget alone. Without a profile
 the node stays up and says so.
@@ -33,11 +37,15 @@ class ControllerNode(Node):
         super().__init__("controller_node", **kwargs)
         cfg = declare_params(self, CONTROLLER_PARAMS)
         self.cfg = dict(cfg)
-        from stae_ros.planning import Planner, RateEstimator, realisable_points, settings_text
+        from stae_ros.planning import LinkMonitor, Planner, RateEstimator, realisable_points, settings_text
         from stae_ros.profiling.schema import ProfileError, load_profile
 
         self._Planner = Planner
         self.rate = RateEstimator(prior_bps=float(cfg["initial_rate_bps"]) or None)
+        #: the camera's sent clips (clip_sent) and their confirmations (link_stats), in wall-clock seconds
+        self.monitor = LinkMonitor(self.rate, feedback_delay_s=float(cfg["feedback_delay_s"]),
+                                   stale_after_s=float(cfg["stale_after_s"]))
+        self.sent_seen = 0
         self.planner = None
         self._settings_text = settings_text
         self.current: tuple[str, int, float, str] | None = None
@@ -61,6 +69,7 @@ class ControllerNode(Node):
             self.get_logger().error(f"no planning: {exc}; the camera keeps its configured budget")
         self.pub_cmd = self.create_publisher(BudgetCommand, "budget_command", qos.topic_qos("budget_command", cfg))
         self.create_subscription(LinkStats, "link_stats", self._on_stats, qos.topic_qos("link_stats", cfg))
+        self.create_subscription(LinkStats, "clip_sent", self._on_sent, qos.label_qos(depth=50))
         self.create_timer(float(cfg["decide_period_s"]), self._decide)
         self._fallback_seen: dict[str, float] = {}  #: each camera's fallback deadline, as its status reports it
         self.create_subscription(String, STATUS_TOPIC, self._on_status, qos.label_qos())
@@ -136,18 +145,40 @@ class ControllerNode(Node):
         if sent <= 0 or recv <= 0 or msg.bytes <= 0:
             return
         try:
-            self.rate.observe(int(msg.bytes), sent / 1e9, max(recv, sent) / 1e9)
+            self.monitor.on_feedback(int(msg.clip_seq), int(msg.bytes), sent / 1e9, max(recv, sent) / 1e9)
             self._last_stats = time.monotonic()
         except ValueError as exc:
             self.get_logger().warning(f"LinkStats {msg.stream_id}#{msg.clip_seq} ignored: {exc}")
 
     @guarded
+    def _on_sent(self, msg: LinkStats) -> None:
+        if self.cfg["stream_id"] and msg.stream_id != self.cfg["stream_id"]:
+            return
+        sent = stamp_to_ns(msg.sent_stamp)
+        if sent <= 0 or msg.bytes <= 0:
+            return
+        self.monitor.on_sent(int(msg.clip_seq), int(msg.bytes), sent / 1e9)
+        self.sent_seen += 1
+
+    def _outlook(self) -> tuple[float | None, Any, Any]:
+        """(rate, queue, ratios) for the planner. Before any LinkStats: initial_rate_bps (None without
+        one). With the camera's clip_sent: the LinkMonitor's outlook (queue and overdue clips). Without:
+        the EWMA rate while LinkStats are fresh, else None."""
+        if self.stats_seen == 0:
+            return self.rate.ewma_bps, 0.0, None
+        if self.sent_seen:
+            self.monitor.stale_after_s = float(self.cfg["stale_after_s"])
+            self.monitor.feedback_delay_s = float(self.cfg["feedback_delay_s"])
+            return self.monitor.outlook(wall_ns() / 1e9, self.rate.ratios.samples())
+        fresh = time.monotonic() - self._last_stats <= float(self.cfg["stale_after_s"])
+        return (self.rate.ewma_bps if fresh else None), 0.0, None
+
+    @guarded
     def _decide(self) -> None:
         if self.planner is None:
             return
-        fresh = time.monotonic() - self._last_stats <= float(self.cfg["stale_after_s"])
-        rate = self.rate.ewma_bps if fresh or self.stats_seen == 0 else None  # before any stats: initial_rate_bps
-        decision = self.planner.choose(rate)
+        rate, queue, ratios = self._outlook()
+        decision = self.planner.choose(rate, queue_s=queue, ratios=ratios)
         if rate is None and decision.point.bytes_mean > 0 and not decision.probe:
             return  # nothing measured, no initial rate and no mode without a link: leave the camera alone
         chosen = decision.point
