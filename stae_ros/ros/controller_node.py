@@ -14,6 +14,7 @@ the node stays up and says so.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import replace
 from typing import Any, Mapping
 
@@ -46,6 +47,9 @@ class ControllerNode(Node):
         self.monitor = LinkMonitor(self.rate, feedback_delay_s=float(cfg["feedback_delay_s"]),
                                    stale_after_s=float(cfg["stale_after_s"]))
         self.sent_seen = 0
+        #: how long the edge took from receiving a clip to its LinkStats (queue, decode, inference), recently:
+        #: a clip is overdue only once its confirmation could have been issued and have arrived
+        self._edge_lags: deque[float] = deque(maxlen=20)
         self.planner = None
         self._settings_text = settings_text
         self.current: tuple[str, int, float, str] | None = None
@@ -144,6 +148,9 @@ class ControllerNode(Node):
         sent, recv = stamp_to_ns(msg.sent_stamp), stamp_to_ns(msg.received_stamp)
         if sent <= 0 or recv <= 0 or msg.bytes <= 0:
             return
+        issued = stamp_to_ns(msg.header.stamp)
+        if issued >= recv:
+            self._edge_lags.append(min((issued - recv) / 1e9, 60.0))
         try:
             self.monitor.on_feedback(int(msg.clip_seq), int(msg.bytes), sent / 1e9, max(recv, sent) / 1e9)
             self._last_stats = time.monotonic()
@@ -168,7 +175,7 @@ class ControllerNode(Node):
             return self.rate.ewma_bps, 0.0, None
         if self.sent_seen:
             self.monitor.stale_after_s = float(self.cfg["stale_after_s"])
-            self.monitor.feedback_delay_s = float(self.cfg["feedback_delay_s"])
+            self.monitor.feedback_delay_s = float(self.cfg["feedback_delay_s"]) + max(self._edge_lags, default=0.0)
             return self.monitor.outlook(wall_ns() / 1e9, self.rate.ratios.samples())
         fresh = time.monotonic() - self._last_stats <= float(self.cfg["stale_after_s"])
         return (self.rate.ewma_bps if fresh else None), 0.0, None

@@ -210,9 +210,9 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("initial_rate_bps", 0.0, "link rate assumed before any LinkStats (0 = wait for measurements)",
        min=0.0, max=1e12),
     _p("min_interval_s", 1.0, "least time between two budget changes (avoids flapping)", min=0.0, max=3600.0),
-    _p("feedback_delay_s", 0.1, "time a clip's LinkStats takes to reach this node after the edge received the clip "
-       "(about 0 on the edge host, the downlink's delay on the robot): a clip the camera announced on clip_sent "
-       "counts as overdue only after this much more", min=0.0, max=60.0),
+    _p("feedback_delay_s", 0.1, "time a LinkStats takes to reach this node once the edge published it (about 0 on "
+       "the edge host, the downlink's delay on the robot); the edge's own time from receipt to LinkStats is measured "
+       "and added: a clip the camera announced on clip_sent counts as overdue only after both", min=0.0, max=60.0),
     _p("decide_period_s", 0.5, "how often the planner re-decides", min=0.01, max=3600.0, read_only=True),
     *_qos("link_stats", "the link_stats subscription"),
     *_qos("budget_command", "the budget_command publisher"),
