@@ -1,14 +1,16 @@
 """controller_node: LinkStats -> rate estimate -> planner -> BudgetCommand (when the choice changes).
 
 The decision logic is stae_ros.planning (Planner, RateEstimator, LinkMonitor); the profile is
-stae_ros.profiling.schema. The camera announces each clip it sends on ``clip_sent``; with those the
-controller plans as `stae bench controller` does: the clips still unconfirmed are the queue ahead of
-the next one, and one that is overdue rules out the rates under which it would have arrived (no news
-is bad news). That works best on the robot, next to the camera; on the edge host the announcements
-cross the same uplink as the clips and arrive as late as they do. The planner chooses a mode and its setting (BudgetCommand.payload_mode
+stae_ros.profiling.schema. The planner chooses a mode and its setting (BudgetCommand.payload_mode
 plus K, p and codec_settings); before any LinkStats it sends the camera to a mode that needs no
 link (local) when the profile has one, else leaves the camera's budget alone. Without a profile
 the node stays up and says so.
+
+The camera announces each clip it sends on ``clip_sent``; with those the controller plans as
+`stae bench controller` does: the clips still unconfirmed are the queue ahead of the next one, and
+one that is overdue rules out the rates under which it would have arrived (no news is bad news).
+That works best on the robot, next to the camera; on the edge host the announcements cross the same
+uplink as the clips and arrive as late as they do.
 """
 
 from __future__ import annotations
