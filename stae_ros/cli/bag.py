@@ -32,7 +32,8 @@ def _default_model() -> Path:
     return find_data_file(None, "models/stae_default.pt")
 
 
-DEFAULT_RECORD_TOPICS = ("/semantic_clip", "/action_label", "/link_stats", "/budget_command")
+#: what the nodes exchange: clips, labels, and the controller's inputs (link_stats, clip_sent) and output
+DEFAULT_RECORD_TOPICS = ("/semantic_clip", "/action_label", "/link_stats", "/clip_sent", "/budget_command")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("record", help="record ROS 2 topics (SemanticClip, ActionLabel, LinkStats, Image, ...) to a bag",
                        description="Subscribe with rclpy (raw CDR) and write with rosbags, embedding our message definitions.")
-    r.add_argument("--topics", nargs="+", default=list(DEFAULT_RECORD_TOPICS), help="topics to record (default: our four)")
+    r.add_argument("--topics", nargs="+", default=list(DEFAULT_RECORD_TOPICS), help="topics to record (default: the five the nodes exchange)")
     r.add_argument("--out", required=True, type=Path, help="bag directory to create")
     r.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage plugin (default mcap)")
     r.add_argument("--duration", type=float_in(0.0, lo_open=True), default=None, help="stop after this many seconds (default: until Ctrl-C)")
