@@ -232,9 +232,11 @@ def test_loss_and_reordering_through_dds_over_netem(tiny_model):
                 rep = json.loads(lines[-1][len("REPORT "):])
                 labels, failed = {int(k) for k in rep["labels"]}, {int(k) for k in rep["failed"]}
                 # over a lossy link reliable DDS may still be resending the last clips when the window
-                # ends; what arrived is accounted exactly: labelled once or dropped as stale, never both
-                assert labels and labels | failed <= set(range(n)) and not labels & failed, why
-                assert rep["copies"] == 1, why
+                # ends; what arrived is accounted exactly: labelled once or dropped as stale, never both.
+                # At 100 kbit/s a clip queued behind another can arrive past the 1.5 s deadline, so every
+                # clip that arrived may be stale (seen once: 2 arrived, at 2.0 and 2.8 s, none labelled)
+                assert labels | failed and labels | failed <= set(range(n)) and not labels & failed, why
+                assert rep["copies"] == (1 if labels else 0), why  # no label twice
                 print(f"over the veth: {len(labels)} clips labelled, {len(failed)} dropped as stale")
                 assert all(e.startswith("stale") for e in rep["failed"].values()), why
                 edge = rep["status"]["edge_node"]
