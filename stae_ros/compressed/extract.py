@@ -176,8 +176,8 @@ def residual_map(lumas: np.ndarray, fields: np.ndarray, cell: int) -> np.ndarray
     map_y += (np.arange(p, dtype=np.float32) * h)[:, None, None]
     refs = lumas[:-1].reshape(p * h, w)
     warped = cv2.remap(refs, map_x, map_y.reshape(p * h, w), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(lumas[1:].reshape(p * h, w), warped)
-    cells = cv2.resize(err.astype(np.float32), (gw, p * gh), interpolation=cv2.INTER_AREA) if cell > 1 else err.astype(np.float32)
+    err = cv2.absdiff(lumas[1:].reshape(p * h, w), warped).astype(np.float32)
+    cells = cv2.resize(err, (gw, p * gh), interpolation=cv2.INTER_AREA) if cell > 1 else err
     return (cells * np.float32(1.0 / 255.0)).reshape(p, 1, gh, gw)
 
 

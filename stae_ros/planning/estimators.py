@@ -243,14 +243,10 @@ class LinkMonitor:
     def queue_s(self, now_s: float, rate_bps: float | None = None) -> float:
         """Predicted wait (s) before a message sent now starts transmitting, plus the base delay."""
         rate = self.rate_bps(now_s) if rate_bps is None else rate_bps
-        base = self.estimator.base_delay_s
         out = self._prune(now_s)
         if not out or rate is None or rate <= 0:
-            return base
-        finish = -math.inf
-        for sent, nbytes in out:
-            finish = max(finish, sent) + self._bits(nbytes) / rate
-        return base + max(0.0, finish - now_s)
+            return self.estimator.base_delay_s
+        return float(self._waits(now_s, out, rate, np.ones(1))[0])
 
     def outlook(self, now_s: float, ratios: np.ndarray) -> tuple[float | None, float | np.ndarray, np.ndarray]:
         """(rate, queue, ratios) for the planner: what a clip sent now can expect.

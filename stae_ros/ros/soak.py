@@ -114,8 +114,7 @@ class Observer:
             self.fallback_copies[(m.stream_id, int(m.clip_seq))] += 1
             self.fallbacks[m.stream_id].setdefault(int(m.clip_seq), m)
             return
-        stamp = int(m.clip_stamp.sec) * 1_000_000_000 + int(m.clip_stamp.nanosec)
-        self.label_copies[(m.stream_id, int(m.clip_seq), stamp)] += 1
+        self.label_copies[(m.stream_id, int(m.clip_seq), _stamp_ns(m))] += 1
         self.labels[m.stream_id].setdefault(int(m.clip_seq), m)
 
     def _on_stats(self, m: Any) -> None:
@@ -191,6 +190,7 @@ def _fallback_account(obs: Observer, stream: str, cam: Mapping[str, Any], want: 
     """The camera's deadline-fallback labels of one stream: how many, which clips without the edge's label
     they cover, and what does not add up (a clip labelled twice by it, an unpublished or wrong clip)."""
     fb = obs.fallbacks.get(stream, {})
+    uncovered = sorted(missing - set(fb))
     bad = {
         "fallback_twice": sorted(seq for (s, seq), n in obs.fallback_copies.items() if s == stream and n > 1)[:50],
         "fallback_unknown_seqs": sorted(set(fb) - want)[:50],
@@ -201,8 +201,7 @@ def _fallback_account(obs: Observer, stream: str, cam: Mapping[str, Any], want: 
         "fallback_labels": len(fb), "fallback_labels_camera": int(cam.get("fallback_labels", 0) or 0),
         "fallback_missed_camera": int(cam.get("fallback_missed", 0) or 0),
         # clips the edge neither labelled nor refused (lost on the way) that got no label from the camera either
-        "missing_without_fallback": sorted(missing - set(fb))[:50],
-        "missing_without_fallback_count": len(missing - set(fb)),
+        "missing_without_fallback": uncovered[:50], "missing_without_fallback_count": len(uncovered),
         **bad, "fallback_exact": not any(bad.values()),
     }
 
