@@ -68,9 +68,12 @@ def _tiny_config(tmp_path: Path, **train: int) -> Path:
 def test_trains_through_stae_train_and_resumes(tmp_path: Path) -> None:
     from stae_ros.training.registry import run_mode
 
-    cfg = _tiny_config(tmp_path)
+    # one augmented view (its features are read back on resume), two networks side by side
+    cfg = _tiny_config(tmp_path, views=1, flip=True, members=2)
     out = tmp_path / "run"
     partial = run_mode(cfg, out, progress=False, stop_after_steps=2)
+    assert sorted(p.name for p in out.glob("features_train_*.npz")) == ["features_train_crf28.npz",
+                                                                       "features_train_view0_crf28.npz"]
     assert not (out / "model.pt").exists() and (out / "last.pt").is_file()
     before = {k: v.clone() for k, v in torch.load(out / "last.pt", weights_only=True)["modules"]["network"].items()}
     result = run_mode(cfg, out, resume=True, progress=False)
@@ -79,6 +82,7 @@ def test_trains_through_stae_train_and_resumes(tmp_path: Path) -> None:
     assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
     file = load_cd_model(out / "model.pt")
     assert file.shape == (8, 32, 32, 3) and len(file.class_names) == 12
+    assert len(file.model.members) == 2 and len(result.final["member_accuracy"]) == 2
     assert 0.0 <= result.final["accuracy"] <= 1.0 and result.final["bytes_mean"] > 0
 
 
@@ -112,6 +116,27 @@ def test_mode_round_trip(tmp_path: Path) -> None:
     assert tuple(edge.classify([edge.decode(cam.encode(clip).payload)]).logits.shape) == (1, 3)
     with pytest.raises(PipelineError, match="h264-cd setting"):
         cam.validate(8, 1.0, {"crf": 99})
+
+
+def test_camera_codes_at_the_settings_its_model_was_trained_at(tmp_path: Path) -> None:
+    """The vectors the network learnt to read depend on the encoder's preset: the camera starts at the
+    training run's CRF and preset, a command that sets only the CRF keeps that preset, and a file
+    without them (or with nonsense) gets the h264 mode's defaults."""
+    from stae_ros.modes.h264_cd import trained_codec
+
+    net = CDNet(CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=16, width=8, hidden=16)).eval()
+    spec = FeatureSpec(frames=8, height=32, width=32, block=4, iframe_size=16)
+    path = save_cd_model(tmp_path / "vf.pt", net, spec, ["a", "b", "c"],
+                         {"metrics": {"crf": 30, "preset": "veryfast"}})
+    cam = make_camera("h264-cd", ModeContext(loaded=None, model_files={"h264-cd": str(path)}))
+    enc = cam.encode(_shifting_clip(1, 0, frames=8, size=32))
+    assert enc.settings["crf"] == 30 and enc.settings["preset"] == "veryfast"
+    assert "crf 30 veryfast" in cam.describe()
+    cam.apply(cam.validate(8, 1.0, {"crf": 33}))
+    assert cam.encode(_shifting_clip(1, 0, frames=8, size=32)).settings["preset"] == "veryfast"
+    assert trained_codec({"metrics": {"crf": 99, "preset": "warp"}}) == {} and trained_codec({"metrics": 3}) == {}
+    plain = make_camera("h264-cd", ModeContext(loaded=None, model_files={"h264-cd": str(_model_file(tmp_path))}))
+    assert plain.encode(_shifting_clip(1, 0, frames=8, size=32)).settings == h264_mode.DEFAULTS
 
 
 def test_hostile_streams_refused(tmp_path: Path) -> None:
@@ -276,6 +301,67 @@ def test_cumulative_motion_is_the_running_sum() -> None:
     torch.testing.assert_close(x[:, :, 3:], steps[:, :, :2].cumsum(1))
 
 
+def test_centring_moves_the_motion_to_the_middle_and_the_iframe_with_it() -> None:
+    """An actor moving in a corner and the same actor moving in the middle give the network one input."""
+    from stae_ros.compressed.model import centre_on_motion
+
+    pframes = torch.zeros(2, 4, 3, 8, 8)
+    pframes[0, :, 0, 1, 1] = 1.0  # motion in the top-left cell
+    pframes[1, :, 0, 4, 4] = 1.0  # the same motion in the middle cell
+    iframe = torch.zeros(2, 3, 16, 16)
+    iframe[0, :, 2:4, 2:4] = 1.0  # the actor's pixels under its motion
+    iframe[1, :, 8:10, 8:10] = 1.0
+    i, p = centre_on_motion(iframe, pframes)
+    torch.testing.assert_close(p[0], p[1])
+    torch.testing.assert_close(i[0], i[1])
+    assert not torch.equal(p[0], pframes[0])
+    still = torch.zeros(1, 4, 3, 8, 8)
+    still[0, :, 2] = 0.5  # residual only, no motion: left where it is
+    torch.testing.assert_close(centre_on_motion(iframe[:1], still)[1], still)
+    net = CDNet(CDConfig(num_classes=3, frames=5, grid_h=8, grid_w=8, iframe_size=16, width=8, segments=1,
+                         centre=True)).eval()
+    with torch.no_grad():
+        out = net(iframe, pframes)
+    torch.testing.assert_close(out[0], out[1])
+
+
+def test_actor_track_follows_the_moving_energy() -> None:
+    """A blob that moves two cells right per P-frame has a track of +2/8 in x, none in y; a P-frame
+    without energy holds the last position; the head reads the track only when asked to."""
+    from stae_ros.compressed.model import actor_track
+
+    pframes = torch.zeros(1, 4, 3, 8, 8)
+    for t, x in enumerate((1, 3, 5)):
+        pframes[0, t, 2, 4, x] = 1.0  # residual energy only: the track does not need the vectors
+    track = actor_track(pframes).view(4, 4)
+    torch.testing.assert_close(track[:, 1], torch.tensor([0.0, 0.25, 0.25, 0.0]))  # dx; the last P-frame holds
+    torch.testing.assert_close(track[:, 0], torch.zeros(4))  # dy
+    assert float(track[3, 2:].abs().sum()) == 0.0  # no energy, no spread
+    wide = pframes.clone()
+    wide[0, 0, 2, 4, 2] = 1.0
+    assert float(actor_track(wide).view(4, 4)[0, 3]) > 0.0  # two cells apart: a spread in x
+    cfg = dict(num_classes=3, frames=5, grid_h=8, grid_w=8, iframe_size=16, width=8, segments=1)
+    assert CDNet(CDConfig(**cfg, track=True)).head[0].in_features == CDNet(CDConfig(**cfg)).head[0].in_features + 16
+
+
+def test_training_flip_mirrors_maps_and_the_sign_of_dx() -> None:
+    from stae_ros.training.h264_cd import _flip
+
+    iframe = torch.rand(64, 3, 8, 8)
+    pframes = torch.rand(64, 2, 3, 4, 4) - 0.5
+    gen = torch.Generator().manual_seed(0)
+    i, p = _flip((iframe, pframes), gen)
+    flipped = [k for k in range(64) if not torch.equal(p[k], pframes[k])]
+    assert 10 < len(flipped) < 54  # about half of the batch
+    for k in range(64):
+        if k in flipped:
+            torch.testing.assert_close(i[k], iframe[k].flip(-1))
+            torch.testing.assert_close(p[k, :, 0], -pframes[k, :, 0].flip(-1))
+            torch.testing.assert_close(p[k, :, 1:], pframes[k, :, 1:].flip(-1))
+        else:
+            torch.testing.assert_close(i[k], iframe[k])
+
+
 def test_ablation_holds_out_training_clips(tmp_path: Path) -> None:
     """A variant trains on the training clips not held out and is scored on the held-out ones (the
     test split only for information); the feature caches are written to the run folder and reused."""
@@ -297,3 +383,74 @@ def test_ablation_holds_out_training_clips(tmp_path: Path) -> None:
     assert other["features"]["iframe_size"] == 8
     with pytest.raises(ValueError, match="unknown features key"):
         run_variant(str(cfg), str(run), {}, steps=1, features={"size": 8}, progress=False)
+
+
+def test_an_edge_model_of_another_frame_size_is_fed_resized_clips(tmp_path: Path) -> None:
+    """h264-cd at a larger clip than the edge model's: the edge model scores the decoded stream resized
+    to its input, as an edge host runs it; other runs still refuse a teacher of another size."""
+    from stae_ros.local import save_local_model
+    from stae_ros.local.model import LocalClassifier
+    from stae_ros.training.errors import TrainingError
+    from stae_ros.training.teacher import load_teacher
+
+    arch = {"stem_channels": 4, "stem_temporal_stride": 2, "stage_channels": [4, 8], "stage_depths": [1, 1],
+            "expansion": 2.0, "se_ratio": 0.25, "head_channels": 8, "dropout": 0.0, "motion": False}
+    torch.manual_seed(0)
+    net = LocalClassifier(3, 8, 16, 16, **arch).eval()
+    path = str(save_local_model(tmp_path / "edge.pt", net, ["a", "b", "c"], (8, 16, 16, 3), arch))
+    with pytest.raises(TrainingError, match="classifies 8x16x16 clips; the run uses 8x32x32"):
+        load_teacher(path, (8, 32, 32), ["a", "b", "c"], torch.device("cpu"))
+    with pytest.raises(TrainingError, match="classifies 8x16x16"):  # another clip length is never resized
+        load_teacher(path, (16, 32, 32), ["a", "b", "c"], torch.device("cpu"), resize=True)
+    teacher = load_teacher(path, (8, 32, 32), ["a", "b", "c"], torch.device("cpu"), resize=True)
+    x = torch.rand(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        small = x.view(2, 3, 8, 16, 2, 16, 2).mean((4, 6))  # 2x2 area averages
+        torch.testing.assert_close(teacher.classify(x), net(small))
+
+
+def test_augmented_views_are_seeded_and_flip_only_when_asked() -> None:
+    from stae_ros.training.h264_cd import CdTrainSettings, augmented_views
+
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 256, (3, 8, 16, 16, 3), dtype=np.uint8)
+    plain = CdTrainSettings(views=2, view_scale=0.0, view_time_shift=0, view_brightness=0.0, view_contrast=0.0)
+    same = augmented_views(clips, plain, seed=0)
+    assert len(same) == 2 and all(np.array_equal(v, clips) for v in same)  # nothing asked, nothing changed
+    mirrored = augmented_views(clips, CdTrainSettings(views=4, view_scale=0.0, view_time_shift=0, view_brightness=0.0,
+                                                      view_contrast=0.0, flip=True), seed=0)
+    flips = [np.array_equal(v[i], clips[i, :, :, ::-1]) for v in mirrored for i in range(3)]
+    assert any(flips) and not all(flips)
+    jittered = CdTrainSettings(views=2)
+    a, b = augmented_views(clips, jittered, seed=1), augmented_views(clips, jittered, seed=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # the same seed, the same views
+    assert not np.array_equal(a[0], clips) and not np.array_equal(a[0], a[1])
+    assert a[0].dtype == np.uint8 and a[0].shape == clips.shape
+
+
+def test_an_ensemble_answers_with_its_members_mean_and_round_trips(tmp_path: Path) -> None:
+    from stae_ros.compressed.model import CDEnsemble
+
+    cfg = CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=16, width=8, hidden=16)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(CDNet(cfg).eval())
+    ens = CDEnsemble(members).eval()
+    x = (torch.rand(2, 3, 16, 16), torch.randn(2, 7, 3, 8, 8))
+    with torch.no_grad():
+        mean = (members[0](*x).softmax(1) + members[1](*x).softmax(1)) / 2
+        torch.testing.assert_close(ens(*x).exp(), mean)
+    spec = FeatureSpec(frames=8, height=32, width=32, block=4, iframe_size=16)
+    loaded = load_cd_model(save_cd_model(tmp_path / "ens.pt", ens, spec, ["a", "b", "c"]))
+    assert isinstance(loaded.model, CDEnsemble) and len(loaded.model.members) == 2
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(*x), ens(*x))
+    blob = torch.load(tmp_path / "ens.pt", weights_only=True)
+    for bad in (0, 99, "2", True):
+        blob["members"] = bad
+        torch.save(blob, tmp_path / "bad.pt")
+        with pytest.raises(H264CdModelError, match="field 'members'"):
+            load_cd_model(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="same configuration"):
+        CDEnsemble([members[0], CDNet(CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=16, width=16))])

@@ -427,3 +427,7 @@ def test_fold_pooling_weights_each_fold_by_its_test_clips():
                                  1: {"accuracy": 1.0, "edge_model_acc": 0.5, "bytes_mean": 400.0, "test_clips": 30}})
     assert pooled["accuracy"] == pytest.approx(35 / 40) and pooled["edge_model_acc"] == pytest.approx(25 / 40)
     assert pooled["bytes_mean"] == pytest.approx(325.0) and pooled["test_clips"] == 40 and "teacher_acc" not in pooled
+    assert "member_accuracy" not in pooled
+    members = pool_payload_folds({0: {"accuracy": 0.5, "member_accuracy": [0.4, 0.6], "test_clips": 10},
+                                  1: {"accuracy": 1.0, "member_accuracy": [1.0, 0.8], "test_clips": 30}})
+    assert members["member_accuracy"] == pytest.approx([34 / 40, 30 / 40])

@@ -37,20 +37,22 @@ __all__ = ["compare_edge_cost", "main"]
 log = logging.getLogger(__name__)
 
 
-def _reference(edge_ckpt: str, shape: tuple[int, int, int, int], n_classes: int) -> tuple[Any, bool]:
-    """(a loaded STAE model whose ``classify`` is the edge ViT, whether it is a trained checkpoint)."""
+def _reference(edge_ckpt: str, shape: tuple[int, int, int, int], class_names: list[str]) -> tuple[Any, bool]:
+    """(the edge model, whose ``classify`` takes a decoded clip, whether it is trained). A trained one
+    of another frame size is fed the decoded clip resized to its input, as the edge runs it."""
     from stae_ros.models import STAE, ModelConfig
-    from stae_ros.training.checkpoints import load_checkpoint_dict, load_model
+    from stae_ros.training.checkpoints import load_checkpoint_dict
+    from stae_ros.training.teacher import load_teacher
 
     if edge_ckpt:
-        return load_model(edge_ckpt).model.eval(), True
+        return load_teacher(edge_ckpt, tuple(shape[:3]), list(class_names), torch.device("cpu"), resize=True), True
     from stae_ros.resources import find_data_file
 
     cfg = dict(load_checkpoint_dict(find_data_file(None, "models/stae_default.pt"))["config"])
     cfg["clip"] = {**cfg["clip"], "frames": shape[0], "height": shape[1], "width": shape[2]}
     frames = [k for k in cfg["budgets"]["frame"] if k <= shape[0]] or [shape[0]]
     cfg["budgets"] = {**cfg["budgets"], "frame": frames}
-    cfg["vit"] = {**cfg["vit"], "num_classes": n_classes}
+    cfg["vit"] = {**cfg["vit"], "num_classes": len(class_names)}
     torch.manual_seed(0)
     return STAE(ModelConfig.from_dict(cfg)).eval(), False
 
@@ -68,7 +70,7 @@ def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, cl
     torch.set_num_threads(1)
     ctx = ModeContext(loaded=None, model_files={"h264-cd": model_path})
     cam, edge = H264CdCamera(ctx), H264CdEdge(ctx)
-    ref, trained = _reference(edge_ckpt, tuple(edge.shape), len(edge.class_names))
+    ref, trained = _reference(edge_ckpt, tuple(edge.shape), list(edge.class_names))
     T, H, W, _ = edge.shape
     names = [class_names[int(i)] for i in labels]
 
@@ -140,13 +142,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="h264-cd model file")
     ap.add_argument("--data", required=True, help="data folder (the same layout every mode trains on)")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--fold", type=int, default=None,
+                    help="data with a fold file (<data>/folds.csv): test on this fold (the model trained without it)")
+    ap.add_argument("--short-clip", default="loop", help="videos shorter than the clip: loop, pad or resample, "
+                                                          "as the model was trained")
     ap.add_argument("--limit", type=int, default=50, help="clips (evenly spread over the split); 0 = all")
-    ap.add_argument("--edge-ckpt", default="", help="the trained edge model (a STAE checkpoint of the same clip size)")
+    ap.add_argument("--edge-ckpt", default="", help="the trained edge model: a STAE checkpoint or an edge classifier "
+                                                      "file of the same clip length (another frame size is resized)")
     ap.add_argument("--out", default="", help="write the result as JSON here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
+
+    if args.short_clip not in SHORT_CLIP_POLICIES:
+        ap.error(f"--short-clip must be one of {', '.join(SHORT_CLIP_POLICIES)}, got {args.short_clip!r}")
     shape = load_cd_model(args.model).shape
-    arr = load_split_arrays(args.data, args.split, shape[0], shape[1:3])
+    try:
+        spec = SplitSpec(source="folds", test_fold=args.fold) if args.fold is not None else None
+    except ValueError as exc:
+        ap.error(f"--fold: {exc}")
+    # a fold file's folder is real footage: read, never written (no clip cache beside it)
+    arr = load_split_arrays(args.data, args.split, shape[0], shape[1:3], cache=spec is None, split_spec=spec,
+                            short_clip=args.short_clip)
     idx = np.arange(len(arr.labels))
     if args.limit and args.limit < len(idx):
         idx = np.linspace(0, len(idx) - 1, args.limit).round().astype(int)

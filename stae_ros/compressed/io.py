@@ -3,7 +3,8 @@
 One ``torch.save`` dict of plain types and tensors, read with ``weights_only=True`` (a model file
 from the network cannot run code): ``format``, ``config`` (:class:`CDConfig` fields), ``features``
 (:class:`FeatureSpec` fields: the clip size the camera cuts and the feature grid), ``class_names``,
-``state_dict``, ``meta`` (training metrics, free form). Every failure to read one is an
+``state_dict``, ``meta`` (training metrics, free form), and ``members`` when the file holds an
+ensemble of networks of that one configuration (their state dicts under ``members.<i>.``). Every failure to read one is an
 :class:`H264CdModelError` naming the file and the field.
 """
 
@@ -17,11 +18,13 @@ from typing import Any
 import torch
 
 from .extract import CompressedStreamError, FeatureSpec
-from .model import CDConfig, CDNet
+from .model import CDConfig, CDEnsemble, CDNet
 
 __all__ = ["FORMAT", "H264CdModelError", "H264CdModelFile", "save_cd_model", "load_cd_model"]
 
 FORMAT = "stae-h264cd-model/1"
+#: most networks one file may hold (each costs the edge a network pass per clip)
+MAX_MEMBERS = 16
 
 
 class H264CdModelError(ValueError):
@@ -33,7 +36,7 @@ class H264CdModelFile:
     """A loaded model file: the network (eval mode, CPU), its feature spec, classes and identity."""
 
     path: Path
-    model: CDNet
+    model: CDNet | CDEnsemble
     spec: FeatureSpec
     class_names: list[str]
     model_id: str
@@ -44,12 +47,15 @@ class H264CdModelFile:
         return (self.spec.frames, self.spec.height, self.spec.width, 3)
 
 
-def save_cd_model(path: str | Path, model: CDNet, spec: FeatureSpec, class_names: list[str],
+def save_cd_model(path: str | Path, model: CDNet | CDEnsemble, spec: FeatureSpec, class_names: list[str],
                   meta: dict[str, Any] | None = None) -> Path:
+    """Write the network (or an ensemble of networks of one configuration: ``members`` > 1)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"format": FORMAT, "config": model.cfg.to_dict(), "features": asdict(spec), "class_names": list(class_names),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "meta": dict(meta or {})}
+    if isinstance(model, CDEnsemble):
+        blob["members"] = len(model.members)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)
@@ -99,7 +105,10 @@ def load_cd_model(path: str | Path) -> H264CdModelFile:
     if (cfg.frames, cfg.grid_h, cfg.grid_w, cfg.iframe_size) != (spec.frames, *spec.grid, spec.iframe_size):
         raise H264CdModelError(f"{path}: field 'config' (frames {cfg.frames}, grid {cfg.grid_h}x{cfg.grid_w}, "
                                f"iframe {cfg.iframe_size}) disagrees with field 'features' {spec}")
-    model = CDNet(cfg)
+    members = blob.get("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+        raise H264CdModelError(f"{path}: field 'members' must be an integer in 1..{MAX_MEMBERS}, got {members!r}")
+    model = CDNet(cfg) if members == 1 and "members" not in blob else CDEnsemble([CDNet(cfg) for _ in range(members)])
     state = blob["state_dict"]
     if not isinstance(state, dict):
         raise H264CdModelError(f"{path}: field 'state_dict' must be a mapping of tensors")

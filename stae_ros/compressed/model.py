@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["CDConfig", "CDNet", "LIF", "spike", "gop_tensors", "RES_GAIN"]
+__all__ = ["CDConfig", "CDNet", "CDEnsemble", "LIF", "spike", "gop_tensors", "centre_on_motion", "actor_track", "RES_GAIN"]
 
 
 class _FastSigmoidSpike(torch.autograd.Function):
@@ -115,6 +115,17 @@ class CDConfig:
     #: the paper's P-frames traced back to the I-frame) to each P-frame map: position relative to
     #: the I-frame, which a per-step field does not give once the LIF layers have thresholded it
     cumulative: bool = False
+    #: roll each clip (motion grid and I-frame alike, wrapping around) so that the centroid of its
+    #: motion energy over the GOP sits in the middle of the grid. Why: where the actor stands is not
+    #: the action, and on a small real set (tens of clips per class) a network given the actor at
+    #: every position learns the positions; centred, the limbs' motion lands on the same cells
+    centre: bool = False
+    #: give the head the actor's track: per P-frame, the shift of the motion-and-residual energy's
+    #: centroid since the previous P-frame and that energy's spread (4 numbers per P-frame, in grid
+    #: cells / grid size). Why: walk, run, skip, side and jump differ in speed and in how the body
+    #: bobs, and at a few frames per second a fast actor moves beyond the encoder's motion search,
+    #: so its vectors say less than where its changed pixels went
+    track: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,7 +183,9 @@ class CDNet(nn.Module):
         self.convs = nn.ModuleList([_conv(cin, w // 4, 1), _conv(w // 4, w // 2, 2), _conv(w // 2, w, 2)])
         self.lifs = nn.ModuleList([LIF(cfg.leak, cfg.threshold) for _ in self.convs])
         self.pool = nn.AdaptiveAvgPool3d((cfg.segments, cfg.spatial, cfg.spatial))
-        self.head = nn.Sequential(nn.Linear(w + w * cfg.segments * cfg.spatial ** 2, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
+        n_track = 4 * (cfg.frames - 1) if cfg.track else 0
+        self.head = nn.Sequential(nn.Linear(w + w * cfg.segments * cfg.spatial ** 2 + n_track, cfg.hidden),
+                                  nn.ReLU(inplace=True), nn.Dropout(cfg.dropout),
                                   nn.Linear(cfg.hidden, cfg.num_classes))
 
     def stm(self, pframes: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, list[float]]:
@@ -204,12 +217,15 @@ class CDNet(nn.Module):
         return self.pool(potential.transpose(1, 2)).flatten(1), rates
 
     def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
+        extra = [actor_track(pframes)] if self.cfg.track else []
+        if self.cfg.centre:
+            iframe, pframes = centre_on_motion(iframe, pframes)
         if self.context is None:
             motion, _ = self.stm(pframes)
-            return self.head(torch.cat([self.istream(iframe), motion], dim=1))
+            return self.head(torch.cat([self.istream(iframe), motion, *extra], dim=1))
         first = self.istream[:2](iframe)  # the first conv + ReLU, shared by both uses
         motion, _ = self.stm(pframes, self.context_map(first, pframes.shape[-2:]))
-        return self.head(torch.cat([self.istream[2:](first), motion], dim=1))
+        return self.head(torch.cat([self.istream[2:](first), motion, *extra], dim=1))
 
     def context_map(self, first: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor | None:
         """The I-frame context on the motion grid (B,iframe_context,gh,gw) from the I-frame stream's
@@ -217,6 +233,73 @@ class CDNet(nn.Module):
         if self.context is None:
             return None
         return nn.functional.adaptive_avg_pool2d(self.context(first), tuple(grid))
+
+
+class CDEnsemble(nn.Module):
+    """Several CDNets of one configuration (trained from different seeds) answering as one: the log
+    of their mean class probabilities. Why: on a small real set the seed alone moves a network by
+    several points, and the networks cost little next to the parse they share."""
+
+    def __init__(self, members: list[CDNet]) -> None:
+        super().__init__()
+        if not members or any(m.cfg != members[0].cfg for m in members):
+            raise ValueError("a CDEnsemble needs one or more CDNets of the same configuration")
+        self.members = nn.ModuleList(members)
+        self.cfg = members[0].cfg
+
+    def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(iframe, pframes).softmax(1) for m in self.members]).mean(0)
+        return probs.clamp_min(1e-12).log()
+
+
+def centre_on_motion(iframe: torch.Tensor, pframes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Roll each clip so the centroid of |motion| summed over its P-frames lands on the middle cell (h // 2, w // 2);
+    the I-frame by the same fraction of its size. A clip without motion stays where it is."""
+    b, _, _, gh, gw = pframes.shape
+    energy = pframes[:, :, :2].abs().sum(dim=(1, 2))  # B,gh,gw
+    total = energy.sum(dim=(1, 2))
+    ys = torch.arange(gh, dtype=energy.dtype, device=energy.device)
+    xs = torch.arange(gw, dtype=energy.dtype, device=energy.device)
+    cy = (energy.sum(2) * ys).sum(1) / total.clamp_min(1e-6)
+    cx = (energy.sum(1) * xs).sum(1) / total.clamp_min(1e-6)
+    moving = total > 1e-3
+    sy = torch.where(moving, torch.round(gh // 2 - cy), torch.zeros_like(cy)).long().tolist()
+    sx = torch.where(moving, torch.round(gw // 2 - cx), torch.zeros_like(cx)).long().tolist()
+    size_y, size_x = iframe.shape[-2:]
+    p_out, i_out = [], []
+    for k in range(b):
+        p_out.append(pframes[k].roll((sy[k], sx[k]), dims=(-2, -1)))
+        i_out.append(iframe[k].roll((round(sy[k] * size_y / gh), round(sx[k] * size_x / gw)), dims=(-2, -1)))
+    return torch.stack(i_out), torch.stack(p_out)
+
+
+def actor_track(pframes: torch.Tensor) -> torch.Tensor:
+    """B,P,3,gh,gw -> B,4P: per P-frame the centroid's move since the previous P-frame (dy, dx) and
+    the spread (std y, std x) of |motion| + residual energy, in units of the grid's size. A P-frame
+    without energy keeps the previous centroid (no move) and has no spread."""
+    b, p, _, gh, gw = pframes.shape
+    energy = pframes[:, :, :2].abs().sum(2) + pframes[:, :, 2].abs()  # B,P,gh,gw
+    mass = energy.sum(dim=(2, 3))
+    ys = torch.arange(gh, dtype=energy.dtype, device=energy.device) / gh
+    xs = torch.arange(gw, dtype=energy.dtype, device=energy.device) / gw
+    w = energy / mass.clamp_min(1e-6)[..., None, None]
+    cy, cx = (w.sum(3) * ys).sum(2), (w.sum(2) * xs).sum(2)  # B,P
+    sy = ((w.sum(3) * (ys - cy[..., None]) ** 2).sum(2)).clamp_min(0).sqrt()
+    sx = ((w.sum(2) * (xs - cx[..., None]) ** 2).sum(2)).clamp_min(0).sqrt()
+    seen = mass > 1e-6
+    cy, cx = _hold_last(cy, seen), _hold_last(cx, seen)
+    dy = torch.diff(cy, dim=1, prepend=cy[:, :1])
+    dx = torch.diff(cx, dim=1, prepend=cx[:, :1])
+    return torch.stack([dy, dx, sy * seen, sx * seen], dim=2).flatten(1)
+
+
+def _hold_last(v: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """Carry the last value that was seen forward over the steps that were not (B,P)."""
+    out = v.clone()
+    for t in range(v.shape[1]):
+        prev = out[:, t - 1] if t else v[:, 0]
+        out[:, t] = torch.where(seen[:, t], v[:, t], prev)
+    return out
 
 
 #: the residual energy (mean |luma error| / 255, typically 0.001..0.05) is multiplied by this before

@@ -133,6 +133,7 @@ class H264Camera:
         self.class_names = list(own.class_names if own else ctx.loaded.class_names)
         # the edge's classifier: the mode's own file, else the STAE checkpoint's ViT
         self.model_id = own.model_id if own else state_identity(ctx.loaded)
+        self.defaults: dict[str, Any] = dict(DEFAULTS)  #: what a knob no command has set is
         self._settings: dict[str, Any] = {}
         self._codec: Any = None
         self._size = self.shape[1:3]
@@ -150,7 +151,7 @@ class H264Camera:
         unknown = sorted(set(knobs) - set(DEFAULTS))
         if unknown:
             raise BudgetError(f"h264 has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
-        full = {**DEFAULTS, **knobs}
+        full = {**self.defaults, **knobs}
         crf, preset, scale = full["crf"], full["preset"], full["scale"]
         if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
             raise BudgetError(f"h264 setting crf={crf!r} must be an integer in 0..51")
@@ -183,10 +184,10 @@ class H264Camera:
         return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
                            frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
                            encode_ms=total - select_ms, model_id=self.model_id,
-                           settings={**DEFAULTS, **self._settings})
+                           settings={**self.defaults, **self._settings})
 
     def describe(self) -> str:
-        s = {**DEFAULTS, **self._settings}
+        s = {**self.defaults, **self._settings}
         return f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} (classified by {self.model_id})"
 
 

@@ -28,7 +28,8 @@ from . import h264
 from .base import Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_clip, load_mode_file
 from .errors import BudgetError
 
-__all__ = ["NAME", "VERSION", "DEFAULT_MODEL", "H264CdCamera", "H264CdEdge", "H264CdPayloadError", "camera", "edge"]
+__all__ = ["NAME", "VERSION", "DEFAULT_MODEL", "H264CdCamera", "H264CdEdge", "H264CdPayloadError", "camera", "edge",
+           "trained_codec"]
 
 NAME = "h264-cd"
 VERSION = h264.VERSION
@@ -45,6 +46,23 @@ def _load(ctx: ModeContext) -> Any:
     return load_mode_file(NAME, ctx.model_file(NAME) or None, DEFAULT_MODEL, load_cd_model, H264CdModelError)
 
 
+def trained_codec(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``crf`` and ``preset`` a model file's training run coded its clips with (``stae train``
+    records them in ``meta.metrics``); what is missing or malformed is left out."""
+    from stae_ros.baselines.video import PRESETS
+
+    metrics = meta.get("metrics") if isinstance(meta, Mapping) else None
+    if not isinstance(metrics, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    crf, preset = metrics.get("crf"), metrics.get("preset")
+    if isinstance(crf, int) and not isinstance(crf, bool) and 0 <= crf <= 51:
+        out["crf"] = crf
+    if preset in PRESETS:
+        out["preset"] = preset
+    return out
+
+
 class H264CdCamera(h264.H264Camera):
     """The h264 camera, cutting clips of the h264-cd model's size and naming that model."""
 
@@ -57,6 +75,9 @@ class H264CdCamera(h264.H264Camera):
         self.shape = file.shape
         self.class_names = list(file.class_names)
         self.model_id = file.model_id
+        # the encoder settings the network learnt to read (its training run's CRF and preset): the
+        # motion search of another preset gives other vectors, so a knob no command sets is that
+        self.defaults = {**h264.DEFAULTS, **trained_codec(file.meta)}
         self._settings: dict[str, Any] = {}
         self._codec: Any = None
         self._size = self.shape[1:3]
@@ -84,10 +105,10 @@ class H264CdCamera(h264.H264Camera):
         return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
                            frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
                            encode_ms=total - select_ms, model_id=self.model_id,
-                           settings={**h264.DEFAULTS, **self._settings})
+                           settings={**self.defaults, **self._settings})
 
     def describe(self) -> str:
-        s = {**h264.DEFAULTS, **self._settings}
+        s = {**self.defaults, **self._settings}
         return (f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} "
                 f"(classified in the compressed domain by {self.model_id})")
 

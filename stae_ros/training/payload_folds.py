@@ -20,7 +20,7 @@ __all__ = ["pool_payload_folds", "train_payload_folds"]
 log = logging.getLogger(__name__)
 
 
-def pool_payload_folds(folds: dict[int, dict[str, Any]]) -> dict[str, float]:
+def pool_payload_folds(folds: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Accuracy and mean bytes over every tested clip (each fold weighted by its test clips)."""
     n = sum(int(f.get("test_clips", 0)) for f in folds.values())
     if not n:
@@ -29,6 +29,10 @@ def pool_payload_folds(folds: dict[int, dict[str, Any]]) -> dict[str, float]:
     for key in ("accuracy", "bytes_mean", "teacher_acc", "acc_before_adaptation", "edge_model_acc"):
         if all(isinstance(f.get(key), (int, float)) for f in folds.values()):
             out[key] = sum(float(f[key]) * int(f["test_clips"]) for f in folds.values()) / n
+    lists = [f.get("member_accuracy") for f in folds.values()]  # an ensemble's networks, each on its own
+    if all(isinstance(v, list) and v for v in lists) and len({len(v) for v in lists}) == 1:  # type: ignore[arg-type]
+        out["member_accuracy"] = [sum(float(f["member_accuracy"][i]) * int(f["test_clips"]) for f in folds.values()) / n
+                                  for i in range(len(lists[0]))]  # type: ignore[arg-type]
     out["test_clips"] = n
     return out
 

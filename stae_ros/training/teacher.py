@@ -32,6 +32,32 @@ class _ClassifierTeacher(torch.nn.Module):
         return self.net(x)
 
 
+class _ResizedTeacher(torch.nn.Module):
+    """A teacher fed clips of another frame size: each clip is area-resized to the teacher's own
+    size first, as an edge host does when the camera's stream is larger than its model's input."""
+
+    def __init__(self, teacher: torch.nn.Module, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.size = size
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(x, size=(x.shape[2], *self.size), mode="area")
+        return self.teacher.classify(x)
+
+
+def _check_shape(path: str, shape: tuple[int, int, int], clip: tuple[int, int, int], resize: bool) -> bool:
+    """Whether the teacher must be fed resized clips; a TrainingError when it cannot take the run's."""
+    if tuple(shape) == tuple(clip):
+        return False
+    if resize and shape[0] == clip[0]:
+        log.info("teacher %s classifies %dx%d frames: the run's %dx%d clips are resized for it", path, shape[1],
+                 shape[2], clip[1], clip[2])
+        return True
+    raise TrainingError(f"teacher {path} classifies {shape[0]}x{shape[1]}x{shape[2]} clips; the run uses "
+                        f"{clip[0]}x{clip[1]}x{clip[2]} (set clip: or the data's size to match)")
+
+
 def edge_network(teacher: torch.nn.Module) -> torch.nn.Module:
     """The network inside a loaded teacher that maps a clip to logits: the STAE model's ViT, or the
     edge classifier file's CNN. Why: stae-roi264 fine-tunes a copy of exactly that network."""
@@ -62,16 +88,14 @@ def is_classifier_file(path: str) -> bool:
 
 
 def _load_classifier_teacher(path: str, clip: tuple[int, int, int], class_names: list[str],
-                             device: torch.device) -> torch.nn.Module:
+                             device: torch.device, resize: bool = False) -> torch.nn.Module:
     from stae_ros.local import LocalModelError, load_local_model
 
     try:
         file = load_local_model(path)
     except LocalModelError as exc:
         raise TrainingError(f"teacher: {exc}") from exc
-    if tuple(file.shape[:3]) != tuple(clip):
-        raise TrainingError(f"teacher {path} classifies {file.shape[0]}x{file.shape[1]}x{file.shape[2]} clips; the run "
-                            f"uses {clip[0]}x{clip[1]}x{clip[2]} (set clip: or the data's size to match)")
+    resized = _check_shape(path, tuple(file.shape[:3]), clip, resize)
     if list(file.class_names) != list(class_names):
         raise TrainingError(f"teacher {path} has classes {file.class_names[:4]}... ({len(file.class_names)}); "
                             f"the data set has {list(class_names)[:4]}... ({len(class_names)})")
@@ -79,27 +103,28 @@ def _load_classifier_teacher(path: str, clip: tuple[int, int, int], class_names:
     for p in model.parameters():
         p.requires_grad_(False)
     log.info("teacher: %s (edge classifier file, %s)", path, file.extra.get("role", "?"))
-    return model
+    return _ResizedTeacher(model, tuple(file.shape[1:3])) if resized else model
 
 
-def load_teacher(path: str, clip: tuple[int, int, int], class_names: list[str], device: torch.device) -> torch.nn.Module:
+def load_teacher(path: str, clip: tuple[int, int, int], class_names: list[str], device: torch.device,
+                 resize: bool = False) -> torch.nn.Module:
     """The STAE model of checkpoint ``path`` (its ``classify`` is the edge ViT), frozen, eval mode.
 
-    A clip shape or class list other than the data set's is a TrainingError naming both. An edge
-    classifier file (stae_ros.local format) is wrapped so that ``classify`` runs it (no ``vit``)."""
+    A clip shape or class list other than the data set's is a TrainingError naming both; with
+    ``resize``, a teacher of the same clip length but another frame size is fed resized clips
+    instead (the caller then only needs ``classify``). An edge classifier file (stae_ros.local
+    format) is wrapped so that ``classify`` runs it (no ``vit``)."""
     from .checkpoints import load_model
     from .errors import CheckpointError
 
     if is_classifier_file(path):
-        return _load_classifier_teacher(path, clip, class_names, device)
+        return _load_classifier_teacher(path, clip, class_names, device, resize)
     try:
         loaded = load_model(path, device)
     except CheckpointError as exc:
         raise TrainingError(f"teacher: {exc}") from exc
     c = loaded.config.clip
-    if (c.frames, c.height, c.width) != tuple(clip):
-        raise TrainingError(f"teacher {path} classifies {c.frames}x{c.height}x{c.width} clips; the run uses "
-                            f"{clip[0]}x{clip[1]}x{clip[2]} (set clip: or the data's size to match)")
+    resized = _check_shape(path, (c.frames, c.height, c.width), clip, resize)
     if list(loaded.class_names) != list(class_names):
         raise TrainingError(f"teacher {path} has classes {loaded.class_names[:4]}... ({len(loaded.class_names)}); "
                             f"the data set has {list(class_names)[:4]}... ({len(class_names)})")
@@ -107,7 +132,7 @@ def load_teacher(path: str, clip: tuple[int, int, int], class_names: list[str], 
     for p in model.parameters():
         p.requires_grad_(False)
     log.info("teacher: %s (stage %s)", path, loaded.meta.get("stage"))
-    return model
+    return _ResizedTeacher(model, (c.height, c.width)) if resized else model
 
 
 @torch.no_grad()
