@@ -73,6 +73,29 @@ def test_profile_cli_on_tiny_data(tiny_loaded, tmp_path):
         assert (tmp_path / "img" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_profile_cli_measures_a_mode_at_its_own_clip_size(tiny_loaded, tmp_path):
+    """--clip-size cuts the test clips at another frame size: a local model of that size is measured,
+    stae-px (the checkpoint's size) is skipped; a malformed size is refused in one line."""
+    from stae_ros.cli import main
+    from stae_ros.data.synthetic import CLASS_NAMES, generate_dataset
+    from stae_ros.local import LocalClassifier, save_local_model
+
+    _, loaded = tiny_loaded
+    data = generate_dataset(tmp_path / "data", seed=0, train_per_class=1, test_per_class=1, frames=8, height=48,
+                            width=48, workers=1, progress=False)
+    model_path = save_checkpoint(tmp_path / "m.pt", loaded.model, loaded.config, list(CLASS_NAMES), "fr", {})
+    torch.manual_seed(0)
+    big = save_local_model(tmp_path / "local48.pt", LocalClassifier(12, 8, 48, 48), list(CLASS_NAMES), (8, 48, 48, 3), {})
+    base = ["profile", "--model", str(model_path), "--data", str(data), "--limit", "3", "--out-dir",
+            str(tmp_path / "profiles"), "--plots-dir", "", "--no-progress", "--modes", "local,stae-px",
+            "--model-file", f"local={big}"]
+    assert main([*base, "--name", "big", "--clip-size", "48x48"]) == 0
+    profile = load_profile(tmp_path / "profiles" / "big.json")
+    assert {pt.codec for pt in profile.points} == {"local"} and "stae-px" in profile.host["skipped_modes"]
+    assert main([*base, "--name", "bad", "--clip-size", "48"]) == 2
+    assert not (tmp_path / "profiles" / "bad.json").exists()
+
+
 def test_every_mode_measured_on_the_same_clips_into_one_profile(tiny_loaded, tmp_path):
     """Local, h264 and stae-px points on one clip array: local sends nothing and costs FLOPs on the
     camera only, the offloading modes cost FLOPs on the edge, and a mode whose model takes another

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                           "(the one the model was not trained on; default: the split source auto finds)")
     p.add_argument("--short-clip", default="loop", choices=("loop", "pad", "resample"),
                    help="videos shorter than the clip (default loop: as training's data.short_clip)")
+    p.add_argument("--clip-size", default="", metavar="HxW",
+                   help="test clips at this frame size instead of the --model's (e.g. 112x112 for an h264-cd model "
+                        "of that size; a mode whose model takes another size is skipped, with the reason)")
     p.add_argument("--name", default="default", help="profile name: writes <out-dir>/<name>.json")
     p.add_argument("--out-dir", default="profiles", help="where the JSON goes")
     p.add_argument("--plots-dir", default="docs/img", help="where the PNG plots go ('' for none)")
@@ -66,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     c = loaded.config.clip
+    size = (c.height, c.width)
+    if args.clip_size:
+        h, sep, w = args.clip_size.lower().partition("x")
+        if not (sep and h.isdigit() and w.isdigit() and int(h) >= 16 and int(w) >= 16):
+            log.error("--clip-size takes HxW with both sides >= 16 (e.g. 112x112), got %r", args.clip_size)
+            return 2
+        size = (int(h), int(w))
     from stae_ros.data.errors import DataError
     from stae_ros.data.folder import SplitSpec
 
     spec = SplitSpec(source="folds", test_fold=args.fold) if args.fold is not None else None
     try:
-        arrays = load_split_arrays(args.data, args.split, c.frames, (c.height, c.width), split_spec=spec, short_clip=args.short_clip)
+        arrays = load_split_arrays(args.data, args.split, c.frames, size, split_spec=spec, short_clip=args.short_clip)
     except (DataError, ValueError) as exc:
         log.error("%s", exc)
         return 2
