@@ -51,7 +51,7 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 
 def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
         method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test",
-        roi_model: str = "") -> dict:
+        roi_model: str = "", knobs: dict | None = None) -> dict:
     """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
     the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
@@ -64,6 +64,8 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     ctx = ModeContext(loaded=None, model_files={"stae-roi264": roi_model} if roi_model else {})
     cam, edge = RoiCamera(ctx), RoiEdge(ctx)
     pay = cam.payload
+    knobs = dict(knobs or {})
+    pay.set_knobs(knobs)  # the camera's operating point (e.g. mode fill) for the edge's maps and every curve
     maps = []
     base_pred = []
     for clip in clips:
@@ -72,7 +74,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
-    out = {"clips": len(clips), "split": split, "roi_model": str(pay.path), "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
+    out = {"clips": len(clips), "split": split, "roi_model": str(pay.path), "knobs": knobs, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
            "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
     curves: dict[float, list[dict]] = {m: [] for m in mixes}
@@ -88,7 +90,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
         return {"threshold": th, "bytes": float(np.mean(nbytes)), "acc": float(np.mean(pred == labels))}
 
     for th in thresholds:
-        pay.set_knobs({"threshold": th})
+        pay.set_knobs({**knobs, "threshold": th})
         own = [pay.importance(clip) for clip in clips]
         out["motion"].append(point(th, own))
         log.info("motion th=%.2f: %.1f B, acc %.3f", th, out["motion"][-1]["bytes"], out["motion"][-1]["acc"])
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
+    ap.add_argument("--roi-setting", action="append", default=[], metavar="KNOB=VALUE",
+                    help="a stae-roi264 knob over the file's settings for both maps (repeatable), e.g. mode=fill")
     ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures"))
     ap.add_argument("--weizmann", default="../shared/data/weizmann", help="signatures: a labelled video folder")
     ap.add_argument("--kp", default="16,0.1", help="stae-px: K,p")
@@ -139,9 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         k, p = a.kp.split(",")
         res = run_px(a.data, a.limit, int(k), float(p), [float(w) for w in a.weights.split(",")], a.grid)
     else:
+        knobs: dict = {}
+        for item in a.roi_setting:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                ap.error(f"--roi-setting takes KNOB=VALUE, got {item!r}")
+            try:
+                knobs[key] = float(value) if key != "mode" and key != "frame_action" and key != "frame_select" else value
+            except ValueError:
+                ap.error(f"--roi-setting {key} needs a number, got {value!r}")
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
                   [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
-                  a.split, a.roi_model)
+                  a.split, a.roi_model, knobs)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
