@@ -228,3 +228,13 @@ def test_geometric_combine_drops_motion_the_classifier_ignores():
     assert np.all(geo[:, 6, 6] > 0)  # floored map: lowered, not vetoed outright
     with pytest.raises(ValueError, match="combine"):
         mix_importance(own, m, 0.5, combine="max")
+
+
+@pytest.mark.parametrize("bad", ["mode", "=fill", "crf=high"])
+def test_bench_refuses_a_malformed_roi_setting(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from stae_ros.sensitivity.bench import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--roi-setting", bad])
+    assert exc.value.code == 2
+    assert "--roi-setting" in capsys.readouterr().err
