@@ -85,15 +85,15 @@ class CdTrainSettings:
     #: encoder's motion search and quantisation are part of what the network must learn to read,
     #: and a few tens of real clips per class give it too few codings of each action
     views: int = 0
+    view_scale: float = 0.2
+    view_time_shift: int = 2
+    view_brightness: float = 0.1
+    view_contrast: float = 0.15
     #: networks trained side by side on the same features (seeds seed, seed + 1, ...), each on its
     #: own batches; the model file holds them all and the edge answers with their mean class
     #: probabilities. Why: on a few tens of clips per class the seed alone moves one network by
     #: several points; the networks cost little next to the parse they share
     members: int = 1
-    view_scale: float = 0.2
-    view_time_shift: int = 2
-    view_brightness: float = 0.1
-    view_contrast: float = 0.15
     grad_clip: float = 1.0
     save_every: int = 100
     eval_each_save: bool = True
