@@ -15,6 +15,10 @@ size an edge can run for a few milliseconds per clip on a CPU:
   nor a rotation (opposite motion on opposite sides) from no motion;
 - **fusion**: the two vectors concatenated, one hidden layer, the classes.
 
+For small real sets (``CDConfig.centre``, ``CDConfig.track``, :class:`CDEnsemble`): the clip can be
+centred on its motion before both streams, the head can read the actor's track, and several
+networks of one configuration can answer as one.
+
 Simplified from the paper, and why: no unified transformer, Conv-Folding, Multi-Modal Mixer or RRDB
 (the ViT of depth 12 alone would cost more than the edge model this mode is meant to undercut); no
 accumulation of P-frames back to the I-frame (the LIF membrane integrates the per-frame vectors
