@@ -230,11 +230,12 @@ def test_geometric_combine_drops_motion_the_classifier_ignores():
         mix_importance(own, m, 0.5, combine="max")
 
 
-@pytest.mark.parametrize("bad", ["mode", "=fill", "crf=high"])
-def test_bench_refuses_a_malformed_roi_setting(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [["--roi-setting", "mode"], ["--roi-setting", "=fill"], ["--roi-setting", "crf=high"],
+                                  ["--fold", "-1"]])
+def test_bench_refuses_a_malformed_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     from stae_ros.sensitivity.bench import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["--roi-setting", bad])
+        main(argv)
     assert exc.value.code == 2
-    assert "--roi-setting" in capsys.readouterr().err
+    assert argv[0] in capsys.readouterr().err

@@ -51,12 +51,16 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 
 def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
         method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test",
-        roi_model: str = "", knobs: dict | None = None) -> dict:
+        roi_model: str = "", knobs: dict | None = None, fold: int | None = None, short_clip: str = "loop") -> dict:
     """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
     the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
     mixes = [float(v) for v in (mix if isinstance(mix, (list, tuple)) else [mix])]
-    arrays = load_split_arrays(data, split, 16, (64, 64))
+    from stae_ros.data.folder import SplitSpec
+
+    # a fold file's folder (real footage) is read, never written: no clip cache beside it
+    spec = SplitSpec(source="folds", test_fold=fold) if fold is not None else None
+    arrays = load_split_arrays(data, split, 16, (64, 64), cache=spec is None, split_spec=spec, short_clip=short_clip)
     clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
     if split != "test" and limit and limit < len(arrays.labels):  # a class-balanced spread of the split
         idx = np.linspace(0, len(arrays.labels) - 1, limit).round().astype(int)
@@ -74,7 +78,7 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
-    out = {"clips": len(clips), "split": split, "roi_model": str(pay.path), "knobs": knobs, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
+    out = {"clips": len(clips), "split": split, "fold": fold, "roi_model": str(pay.path), "knobs": knobs, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
            "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
     curves: dict[float, list[dict]] = {m: [] for m in mixes}
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
+    ap.add_argument("--fold", type=int, default=None, help="data with a fold file: test on this fold (with the "
+                                                             "fold's --roi-model)")
+    ap.add_argument("--short-clip", default="loop", choices=("loop", "pad", "resample"),
+                    help="videos shorter than 16 frames, as the roi model was trained")
     ap.add_argument("--roi-setting", action="append", default=[], metavar="KNOB=VALUE",
                     help="a stae-roi264 knob over the file's settings for both maps (repeatable), e.g. mode=fill")
     ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures"))
@@ -143,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         k, p = a.kp.split(",")
         res = run_px(a.data, a.limit, int(k), float(p), [float(w) for w in a.weights.split(",")], a.grid)
     else:
+        if a.fold is not None and a.fold < 0:
+            ap.error(f"--fold must be >= 0, got {a.fold}")
         knobs: dict = {}
         for item in a.roi_setting:
             key, sep, value = item.partition("=")
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error(f"--roi-setting {key} needs a number, got {value!r}")
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
                   [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
-                  a.split, a.roi_model, knobs)
+                  a.split, a.roi_model, knobs, a.fold, a.short_clip)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
