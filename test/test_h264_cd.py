@@ -431,7 +431,9 @@ def test_augmented_views_are_seeded_and_flip_only_when_asked() -> None:
 def test_an_ensemble_answers_with_its_members_mean_and_round_trips(tmp_path: Path) -> None:
     from stae_ros.compressed.model import CDEnsemble
 
-    cfg = CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=16, width=8, hidden=16)
+    # centred, with the track: the ensemble prepares those once for all members
+    cfg = CDConfig(num_classes=3, frames=8, grid_h=8, grid_w=8, iframe_size=16, width=8, hidden=16, centre=True,
+                   track=True)
     members = []
     for seed in (0, 1):
         torch.manual_seed(seed)

@@ -220,10 +220,19 @@ class CDNet(nn.Module):
         assert potential is not None
         return self.pool(potential.transpose(1, 2)).flatten(1), rates
 
-    def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
+    def prepare(self, iframe: torch.Tensor, pframes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """The inputs as the streams read them: centred (``cfg.centre``), plus the actor's track for the
+        head (``cfg.track``). They depend on the configuration only, so an ensemble prepares them once."""
         extra = [actor_track(pframes)] if self.cfg.track else []
         if self.cfg.centre:
             iframe, pframes = centre_on_motion(iframe, pframes)
+        return iframe, pframes, extra
+
+    def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
+        return self.classify_prepared(*self.prepare(iframe, pframes))
+
+    def classify_prepared(self, iframe: torch.Tensor, pframes: torch.Tensor, extra: list[torch.Tensor]) -> torch.Tensor:
+        """Logits from inputs that :meth:`prepare` made."""
         if self.context is None:
             motion, _ = self.stm(pframes)
             return self.head(torch.cat([self.istream(iframe), motion, *extra], dim=1))
@@ -252,7 +261,8 @@ class CDEnsemble(nn.Module):
         self.cfg = members[0].cfg
 
     def forward(self, iframe: torch.Tensor, pframes: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([m(iframe, pframes).softmax(1) for m in self.members]).mean(0)
+        prepared = self.members[0].prepare(iframe, pframes)  # one configuration: centring and track once
+        probs = torch.stack([m.classify_prepared(*prepared).softmax(1) for m in self.members]).mean(0)
         return probs.clamp_min(1e-12).log()
 
 
