@@ -137,6 +137,7 @@ def compare_edge_cost(model_path: str, clips: np.ndarray, labels: np.ndarray, cl
 def main(argv: list[str] | None = None) -> int:
     from stae_ros.compressed.io import load_cd_model
     from stae_ros.data.arrays import load_split_arrays
+    from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="h264-cd model file")
@@ -144,18 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="test")
     ap.add_argument("--fold", type=int, default=None,
                     help="data with a fold file (<data>/folds.csv): test on this fold (the model trained without it)")
-    ap.add_argument("--short-clip", default="loop", help="videos shorter than the clip: loop, pad or resample, "
-                                                          "as the model was trained")
+    ap.add_argument("--short-clip", default="loop", choices=SHORT_CLIP_POLICIES,
+                    help="videos shorter than the clip, as the model was trained")
     ap.add_argument("--limit", type=int, default=50, help="clips (evenly spread over the split); 0 = all")
     ap.add_argument("--edge-ckpt", default="", help="the trained edge model: a STAE checkpoint or an edge classifier "
                                                       "file of the same clip length (another frame size is resized)")
     ap.add_argument("--out", default="", help="write the result as JSON here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
-
-    if args.short_clip not in SHORT_CLIP_POLICIES:
-        ap.error(f"--short-clip must be one of {', '.join(SHORT_CLIP_POLICIES)}, got {args.short_clip!r}")
     shape = load_cd_model(args.model).shape
     try:
         spec = SplitSpec(source="folds", test_fold=args.fold) if args.fold is not None else None

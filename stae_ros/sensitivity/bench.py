@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from stae_ros.data.arrays import load_split_arrays
+from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 from stae_ros.modes.base import ModeContext
 from stae_ros.modes.stae_roi264 import RoiCamera, RoiEdge
 from stae_ros.sensitivity.camera import mix_importance
@@ -56,8 +57,6 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
     mixes = [float(v) for v in (mix if isinstance(mix, (list, tuple)) else [mix])]
-    from stae_ros.data.folder import SplitSpec
-
     # a fold file's folder (real footage) is read, never written: no clip cache beside it
     spec = SplitSpec(source="folds", test_fold=fold) if fold is not None else None
     arrays = load_split_arrays(data, split, 16, (64, 64), cache=spec is None, split_spec=spec, short_clip=short_clip)
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
     ap.add_argument("--fold", type=int, default=None, help="data with a fold file: test on this fold (with the "
                                                              "fold's --roi-model)")
-    ap.add_argument("--short-clip", default="loop", choices=("loop", "pad", "resample"),
+    ap.add_argument("--short-clip", default="loop", choices=SHORT_CLIP_POLICIES,
                     help="videos shorter than 16 frames, as the roi model was trained")
     ap.add_argument("--roi-setting", action="append", default=[], metavar="KNOB=VALUE",
                     help="a stae-roi264 knob over the file's settings for both maps (repeatable), e.g. mode=fill")
