@@ -327,9 +327,13 @@ def test_roi_codec_settings_realise_profile_points(loaded, clips):
     held = cam.active.payload.importance(frames[0]).reshape(16, -1).max(axis=1)
     assert (held >= 0.5).sum() == 4  # 1 frame in 4 coded, the rest held
     assert total({"mode": "fill", "crf": 38}) != file_bytes
+    assert cam.active.payload.codec.settings.region_qp == 0
+    total({"region_qp": 12})  # decodable by the edge as it is (checked in total)
+    assert cam.active.payload.codec.settings.region_qp == 12
     assert total({}) == file_bytes
     for bad, named in [({"crf": 60}, "crf"), ({"qp": 3}, "qp"), ({"mode": "zoom"}, "mode"),
-                       ({"frame_select": "uniform"}, "frame_threshold"), ({"frame_stride": 1.5}, "frame_stride")]:
+                       ({"frame_select": "uniform"}, "frame_threshold"), ({"frame_stride": 1.5}, "frame_stride"),
+                       ({"region_qp": 60}, "region_qp"), ({"region_qp": 2.5}, "region_qp")]:
         with pytest.raises(PipelineError, match=named):
             cam.set_codec_settings(bad)
     assert total({}) == file_bytes  # the refused knobs changed nothing

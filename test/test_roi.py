@@ -192,6 +192,41 @@ def test_crop_mode_round_trip() -> None:
         RoiCodec().decode(_reseal(data[:11] + bytes([60]) + data[12:]))
 
 
+def test_region_qp_codes_the_window_between_kept_blocks_coarsely() -> None:
+    """region_qp: inside the crop window, the macroblocks without a kept block are coded coarser
+    (H.264 regions of interest through libavfilter's addroi); the kept ones keep their quality."""
+    from dataclasses import replace
+
+    clip = _clip(5)
+    imp = np.zeros((8, 8, 8), np.float32)
+    imp[:, 2, 2] = imp[:, 4, 6] = 1.0  # two kept 8-px blocks: (16..24, 16..24) and (32..40, 48..56)
+    plain = RoiCodec(RoiSettings(threshold=0.5, mode="crop", x264=X264Settings(crf=20)))
+    coarse = RoiCodec(replace(plain.settings, region_qp=20))
+    window = plain.crop_window(imp, 64, 64)
+    assert window == (12, 12, 48, 32)
+    assert plain.region_offsets(imp, 64, 64, window) is None
+    # window rows 4..12 / 20..28 and columns 4..12 / 36..44 hold the kept blocks: macroblocks (0,0) and (1,2)
+    np.testing.assert_array_equal(coarse.region_offsets(imp, 64, 64, window), [[0, 20, 20], [20, 20, 0]])
+    a, b = plain.encode(clip, imp), coarse.encode(clip, imp)
+    assert len(b) < 0.8 * len(a)
+    da, db = plain.decode(a), coarse.decode(b)
+    kept, between = (slice(None), slice(12, 28), slice(12, 28)), (slice(None), slice(12, 28), slice(28, 44))
+    assert _psnr(db[kept], clip[kept]) > _psnr(da[kept], clip[kept]) - 1.5
+    assert _psnr(db[between], clip[between]) < _psnr(da[between], clip[between]) - 3.0
+
+
+def test_encode_annexb_qp_offsets() -> None:
+    clip = _clip(6)
+    s = X264Settings(crf=24)
+    assert encode_annexb(clip, s, np.zeros((4, 4))) == encode_annexb(clip, s)  # nothing to attach
+    offsets = np.full((4, 4), 15)
+    assert len(encode_annexb(clip, s, offsets)) < 0.7 * len(encode_annexb(clip, s))
+    with pytest.raises(RoiInputError, match="QP offsets"):
+        encode_annexb(clip, s, np.zeros((2, 4)))
+    with pytest.raises(RoiInputError, match="QP offsets"):
+        encode_annexb(clip, s, np.full((4, 4), 60))
+
+
 def test_motion_importance_finds_the_moving_square() -> None:
     imp = motion_importance(_clip(4), block=8, dilate=0)
     assert imp.shape == (8, 8, 8)

@@ -48,8 +48,10 @@ from .h264 import (
     X264Settings,
     _varint,
     decode_annexb,
+    MB_SIZE,
     encode_annexb,
     max_nals_for,
+    mb_grid,
     pack_nals,
     qp_zones,
     read_varint,
@@ -106,6 +108,9 @@ class RoiSettings:
     frame_action: str = "hold"
     frame_qp: int = 51
     mode: str = "fill"  #: "fill" (whole frame, flat background) or "crop" (window around kept blocks)
+    #: QP steps added to the coded macroblocks that hold no kept block in any frame (H.264 regions of
+    #: interest; 0 = off): inside a crop window, the background between the kept blocks goes coarser
+    region_qp: int = 0
     x264: X264Settings = field(default_factory=lambda: X264Settings(crf=30.0))
 
 
@@ -192,6 +197,23 @@ class RoiCodec:
         x0, cw = align(int(x0), int(x1), w)
         return x0, y0, cw, ch
 
+    def region_offsets(self, importance: np.ndarray, h: int, w: int,
+                       window: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
+        """Per-macroblock QP offsets of the coded picture (the crop window, or the whole frame):
+        ``region_qp`` where no block is kept in any frame, 0 elsewhere; None when off."""
+        qp = int(self.settings.region_qp)
+        if qp == 0:
+            return None
+        keep = (np.asarray(importance, np.float32) >= self.settings.threshold).any(axis=0)
+        px = np.repeat(np.repeat(keep, h // keep.shape[0], axis=0), w // keep.shape[1], axis=1)
+        x0, y0, cw, ch = window if window is not None else (0, 0, w, h)
+        px = px[y0 : y0 + ch, x0 : x0 + cw]
+        rows, cols = mb_grid(ch, cw)
+        padded = np.zeros((rows * MB_SIZE, cols * MB_SIZE), bool)
+        padded[:ch, :cw] = px
+        kept_mb = padded.reshape(rows, MB_SIZE, cols, MB_SIZE).any(axis=(1, 3))
+        return np.where(kept_mb, 0, qp)
+
     def encode(self, clip: np.ndarray, importance: np.ndarray | None = None) -> bytes:
         """clip uint8 T,H,W,3 + importance T,hb,wb (or None: computed by the codec's importance net)."""
         if importance is None:
@@ -203,12 +225,13 @@ class RoiCodec:
             self.prepare(clip, importance)  # validation
             x0, y0, cw, ch = self.crop_window(importance, h, w)
             window = self._fa_frames(clip[:, y0 : y0 + ch, x0 : x0 + cw], importance)
-            body = pack_nals(encode_annexb(np.ascontiguousarray(window), self._x264(importance)))
+            body = pack_nals(encode_annexb(np.ascontiguousarray(window), self._x264(importance),
+                                           self.region_offsets(importance, h, w, (x0, y0, cw, ch))))
             return seal_container(t, h, w, (x0, y0, cw, ch), body)
         if self.settings.mode != "fill":
             raise RoiInputError(f"unknown ROI mode {self.settings.mode!r}; use 'fill' or 'crop'")
         prepared = self.prepare(clip, importance)
-        body = pack_nals(encode_annexb(prepared, self._x264(importance)))
+        body = pack_nals(encode_annexb(prepared, self._x264(importance), self.region_offsets(importance, h, w)))
         return seal_container(t, h, w, None, body)
 
     def parse_header(self, data: bytes) -> tuple[int, int, int, tuple[int, int, int, int] | None, int]:

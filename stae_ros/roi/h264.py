@@ -23,7 +23,7 @@ from stae_ros.data.av_frames import FrameConverter
 
 from .errors import BitstreamDecodeError, RoiInputError, TruncatedPayloadError
 
-__all__ = ["X264Settings", "x264_asm", "qp_zones", "encode_annexb", "decode_annexb", "split_nals", "pack_nals", "unpack_nals",
+__all__ = ["X264Settings", "x264_asm", "qp_zones", "encode_annexb", "mb_grid", "MB_SIZE", "decode_annexb", "split_nals", "pack_nals", "unpack_nals",
            "SpsInfo", "parse_sps", "check_nals", "max_nals_for", "ALLOWED_NAL_TYPES"]
 
 log = logging.getLogger(__name__)
@@ -126,20 +126,76 @@ def _check_clip(clip: np.ndarray) -> None:
         raise RoiInputError(f"clip must have >= 1 frame and even H,W >= 16 (yuv420p); got T={t} H={h} W={w}")
 
 
-def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings()) -> bytes:
-    """Encode a uint8 T,H,W,3 RGB clip as one GOP of H.264 (Annex-B byte stream)."""
+#: the macroblock side, px: the grid of per-region QP offsets
+MB_SIZE = 16
+
+
+def mb_grid(h: int, w: int) -> tuple[int, int]:
+    """Macroblock rows and columns of an H x W picture."""
+    return -(-h // MB_SIZE), -(-w // MB_SIZE)
+
+
+def _roi_graph(w: int, h: int, qp_offsets: np.ndarray) -> "av.filter.Graph":
+    """A filter graph that attaches H.264 regions of interest (``addroi``) to every frame.
+
+    Why a graph: PyAV exposes a frame's side data read-only, but libavfilter's ``addroi`` writes
+    AV_FRAME_DATA_REGIONS_OF_INTEREST, which FFmpeg's libx264 wrapper turns into x264's per-
+    macroblock quantiser offsets (an offset is a share of the 51-step QP range). One region per
+    run of equal offsets along a macroblock row keeps the graph short."""
+    graph = av.filter.Graph()
+    node = graph.add_buffer(width=w, height=h, format="yuv420p", time_base=Fraction(1, 16))
+    for r, row in enumerate(np.asarray(qp_offsets, dtype=np.int64)):
+        c = 0
+        while c < len(row):
+            end = c
+            while end + 1 < len(row) and row[end + 1] == row[c]:
+                end += 1
+            if row[c]:
+                x, y = c * MB_SIZE, r * MB_SIZE
+                roi = graph.add("addroi", f"x={x}:y={y}:w={min(w, (end + 1) * MB_SIZE) - x}:"
+                                          f"h={min(h, y + MB_SIZE) - y}:qoffset={row[c] / 51.0:.6f}")
+                node.link_to(roi)
+                node = roi
+            c = end + 1
+    sink = graph.add("buffersink")
+    node.link_to(sink)
+    graph.configure()
+    return graph
+
+
+def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings(),
+                  qp_offsets: np.ndarray | None = None) -> bytes:
+    """Encode a uint8 T,H,W,3 RGB clip as one GOP of H.264 (Annex-B byte stream).
+
+    ``qp_offsets``: an optional (H/16, W/16) grid of whole QP steps added to each macroblock of
+    every frame (positive = coarser), through H.264 regions of interest; x264 needs adaptive
+    quantisation for them, so it is switched on (every preset but ultrafast has it anyway)."""
     _check_clip(clip)
     t, h, w, _ = clip.shape
+    graph = None
+    options = settings.options(gop=max(t, 1))
+    if qp_offsets is not None:
+        offsets = np.asarray(qp_offsets)
+        if offsets.shape != mb_grid(h, w) or not np.all(np.abs(offsets) <= 51):
+            raise RoiInputError(f"QP offsets must be a {mb_grid(h, w)} grid of values in [-51, 51]; got "
+                                f"{offsets.shape}")
+        if np.any(offsets != 0):
+            graph = _roi_graph(w, h, np.rint(offsets))
+            options["x264-params"] += ":aq-mode=1"
     ctx = av.CodecContext.create("libx264", "w")
     ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
     ctx.time_base = Fraction(1, 16)
     ctx.framerate = 16
-    ctx.options = settings.options(gop=max(t, 1))
+    ctx.options = options
     rgb = FrameConverter()
     out = bytearray()
     for i in range(t):
         frame = rgb.from_rgb(clip[i])
         frame.pts = i
+        if graph is not None:
+            frame.time_base = Fraction(1, 16)
+            graph.push(frame)
+            frame = graph.pull()
         for pkt in ctx.encode(frame):
             out += bytes(pkt)
     for pkt in ctx.encode(None):

@@ -3,8 +3,8 @@
 The camera keeps blocks whose importance >= threshold and replaces every other block with a
 static, smooth background (per-clip temporal mean, averaged over `bg_block` squares), which
 libx264 codes almost for free: flat in space (DC only) and identical in every frame (P-skip).
-Why not per-block QP offsets: PyAV 18 exposes frame side data read-only, so
-AV_FRAME_DATA_REGIONS_OF_INTEREST cannot be attached; pre-processing is the portable way.
+Why a fill and not only coarser quantisation there (``RoiSettings.region_qp``): a coarse macroblock
+still costs its header, motion and residual, where a flat, static one is all skips.
 `composite_torch` is the same operation with a soft map, so the map can be trained through a
 classifier ("the differentiably approximated decoded clip").
 """

@@ -43,7 +43,8 @@ MODEL_FORMAT = "stae-roi264-model/1"
 IMPORTANCE_KINDS = ("motion", "learned")
 #: the operating-point knobs a camera can change at run time (profile points' ``extra``,
 #: BudgetCommand.codec_settings); the rest of the settings stay the model file's
-ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold", "frame_action", "frame_qp")
+ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold", "frame_action", "frame_qp",
+             "region_qp")
 FRAME_ACTIONS = ("hold", "zones")
 FRAME_SELECTS = ("", "motion", "uniform")
 
@@ -75,6 +76,8 @@ def settings_from_dict(d: dict[str, Any]) -> RoiSettings:
         raise RoiModelError(f"roi settings frame_action {s.frame_action!r}; use one of {list(FRAME_ACTIONS)}")
     if not (0 <= int(s.frame_qp) <= 51):
         raise RoiModelError(f"roi settings frame_qp {s.frame_qp} is outside libx264's 0..51")
+    if isinstance(s.region_qp, bool) or not isinstance(s.region_qp, int) or not (0 <= s.region_qp <= 51):
+        raise RoiModelError(f"roi settings region_qp {s.region_qp!r} is not a whole number in libx264's 0..51")
     return s
 
 
@@ -124,8 +127,8 @@ class RoiModel:
 
         crf, threshold = number("crf", 0.0, 51.0), number("threshold", 0.0, 1.0)
         frame_threshold, stride = number("frame_threshold", 0.0, 1.0), number("frame_stride", 1, 64)
-        frame_qp = number("frame_qp", 0, 51)
-        for name, value in (("frame_stride", stride), ("frame_qp", frame_qp)):
+        frame_qp, region_qp = number("frame_qp", 0, 51), number("region_qp", 0, 51)
+        for name, value in (("frame_stride", stride), ("frame_qp", frame_qp), ("region_qp", region_qp)):
             if value is not None and value != int(value):
                 raise RoiModelError(f"stae-roi264 setting {name}={knobs[name]!r} must be a whole number")
         action = knobs.get("frame_action", self.settings.frame_action)
@@ -144,6 +147,7 @@ class RoiModel:
             mode=mode,
             frame_action=action,
             frame_qp=self.settings.frame_qp if frame_qp is None else int(frame_qp),
+            region_qp=self.settings.region_qp if region_qp is None else int(region_qp),
             x264=self.settings.x264 if crf is None else replace(self.settings.x264, crf=crf),
         )
         spec = dict(self.importance_spec)
