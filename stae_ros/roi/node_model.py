@@ -34,7 +34,7 @@ from .errors import RoiError
 from .h264 import X264Settings
 from .importance import ImportanceNet, motion_importance, motion_importance_fa
 
-__all__ = ["MODEL_FORMAT", "ROI_KNOBS", "RoiModelError", "RoiModel", "save_roi_model", "load_roi_model", "settings_to_dict",
+__all__ = ["MODEL_FORMAT", "ROI_KNOBS", "ROI_TEXT_KNOBS", "RoiModelError", "RoiModel", "save_roi_model", "load_roi_model", "settings_to_dict",
            "settings_from_dict"]
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ IMPORTANCE_KINDS = ("motion", "learned")
 #: BudgetCommand.codec_settings); the rest of the settings stay the model file's
 ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold", "frame_action", "frame_qp",
              "region_qp")
+#: the knobs that take text; the others are numbers
+ROI_TEXT_KNOBS = ("mode", "frame_action", "frame_select")
 FRAME_ACTIONS = ("hold", "zones")
 FRAME_SELECTS = ("", "motion", "uniform")
 

@@ -28,6 +28,7 @@ from stae_ros.data.arrays import load_split_arrays
 from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 from stae_ros.modes.base import ModeContext
 from stae_ros.modes.stae_roi264 import RoiCamera, RoiEdge
+from stae_ros.roi.node_model import ROI_TEXT_KNOBS
 from stae_ros.sensitivity.camera import mix_importance
 from stae_ros.sensitivity.gradients import sensitivity_map
 
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if not sep or not key:
                 ap.error(f"--roi-setting takes KNOB=VALUE, got {item!r}")
             try:
-                knobs[key] = float(value) if key != "mode" and key != "frame_action" and key != "frame_select" else value
+                knobs[key] = value if key in ROI_TEXT_KNOBS else float(value)
             except ValueError:
                 ap.error(f"--roi-setting {key} needs a number, got {value!r}")
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
