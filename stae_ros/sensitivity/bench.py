@@ -60,13 +60,14 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     mixes = [float(v) for v in (mix if isinstance(mix, (list, tuple)) else [mix])]
     # a fold file's folder (real footage) is read, never written: no clip cache beside it
     spec = SplitSpec(source="folds", test_fold=fold) if fold is not None else None
-    arrays = load_split_arrays(data, split, 16, (64, 64), cache=spec is None, split_spec=spec, short_clip=short_clip)
+    ctx = ModeContext(loaded=None, model_files={"stae-roi264": roi_model} if roi_model else {})
+    cam, edge = RoiCamera(ctx), RoiEdge(ctx)
+    t, h, w = cam.shape[:3]  # the clips the roi model was trained on
+    arrays = load_split_arrays(data, split, t, (h, w), cache=spec is None, split_spec=spec, short_clip=short_clip)
     clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
     if split != "test" and limit and limit < len(arrays.labels):  # a class-balanced spread of the split
         idx = np.linspace(0, len(arrays.labels) - 1, limit).round().astype(int)
         clips, labels = arrays.clips[idx], np.asarray(arrays.labels)[idx]
-    ctx = ModeContext(loaded=None, model_files={"stae-roi264": roi_model} if roi_model else {})
-    cam, edge = RoiCamera(ctx), RoiEdge(ctx)
     pay = cam.payload
     knobs = dict(knobs or {})
     pay.set_knobs(knobs)  # the camera's operating point (e.g. mode fill) for the edge's maps and every curve
