@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,21 @@ def test_bench_refuses_a_malformed_option(argv: list[str], capsys: pytest.Captur
         main(argv)
     assert exc.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_bench_cost_times_a_map_and_a_label_per_shipped_mode(tmp_path: Path) -> None:
+    """`--mode cost`: one row per shipped mode that makes maps, each with a label's and a map's ms."""
+    import json
+
+    from stae_ros.data import generate_dataset
+    from stae_ros.sensitivity.bench import main
+
+    root = generate_dataset(tmp_path / "ds", seed=0, train_per_class=1, test_per_class=1, frames=16, height=64, width=64,
+                            progress=False)
+    out = tmp_path / "cost.json"
+    assert main(["--mode", "cost", "--data", str(root), "--limit", "2", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["clips"] == 2 and set(res["modes"]) == {"stae-px K=16 p=0.1", "stae-roi264"}
+    for row in res["modes"].values():
+        assert 0 < row["label_ms"]["p50"] <= row["label_ms"]["p95"] and 0 < row["map_ms"]["p50"] <= row["map_ms"]["p95"]
+        assert row["map_per_label"] == pytest.approx(row["map_ms"]["p50"] / row["label_ms"]["p50"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="videos shorter than 16 frames, as the roi model was trained")
     ap.add_argument("--roi-setting", action="append", default=[], metavar="KNOB=VALUE",
                     help="a stae-roi264 knob over the file's settings for both maps (repeatable), e.g. mode=fill")
-    ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures"))
+    ap.add_argument("--mode", default="stae-roi264", choices=("stae-roi264", "stae-px", "signatures", "cost"),
+                    help="stae-roi264 / stae-px: bytes vs accuracy with each map; signatures: scene signature "
+                         "distances; cost: the edge's ms per map against its ms per label")
     ap.add_argument("--weizmann", default="../shared/data/weizmann", help="signatures: a labelled video folder")
     ap.add_argument("--kp", default="16,0.1", help="stae-px: K,p")
     ap.add_argument("--weights", default="1,2,4", help="stae-px: guidance weights to try (0 = SA alone is always run)")
@@ -148,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if a.mode == "signatures":
         res = run_signatures(a.data, a.weizmann)
+    elif a.mode == "cost":
+        k, p = a.kp.split(",")
+        res = run_cost(a.data, a.limit, a.grid, int(k), float(p))
     elif a.mode == "stae-px":
         k, p = a.kp.split(",")
         res = run_px(a.data, a.limit, int(k), float(p), [float(w) for w in a.weights.split(",")], a.grid)
@@ -210,6 +216,44 @@ def run_px(data: str, limit: int, k: int, p: float, weights: list[float], grid: 
         log.info("stae-px K=%d p=%g weight %g: %.1f B, acc %.3f", k, p, w, point["bytes"], point["acc"])
     return out
 
+
+
+def run_cost(data: str, limit: int, grid: int = 8, k: int = 16, p: float = 0.1) -> dict:
+    """What a map costs the edge (edge_node ``sensitivity_every``), against labelling the same clip:
+    per shipped mode, ms per clip of ``classify`` and of ``sensitivity_map`` (a forward and a
+    backward pass), one torch thread, the two timed clip by clip in turn so that load drifts
+    reach both alike; medians and p95 over ``limit`` clips after one warm-up."""
+    from stae_ros.modes.stae_px import PxCamera, PxEdge
+    from stae_ros.training.checkpoints import load_model
+
+    torch.set_num_threads(1)
+    arrays = load_split_arrays(data, "test", 16, (64, 64))
+    clips = arrays.clips[: max(1, limit)]
+    px_ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    roi_ctx = ModeContext(loaded=None)
+    px_cam = PxCamera(px_ctx)
+    px_cam.apply(px_cam.validate(k, p, {}))
+    modes = {f"stae-px K={k} p={p:g}": (px_cam, PxEdge(px_ctx)), "stae-roi264": (RoiCamera(roi_ctx), RoiEdge(roi_ctx))}
+    out: dict = {"clips": len(clips), "grid": grid, "threads": 1, "modes": {}}
+    for name, (cam, edge) in modes.items():
+        decoded = [edge.decode(cam.encode(clip).payload) for clip in clips]
+        edge.classify([decoded[0]])
+        sensitivity_map(edge, decoded[0], 0, (grid, grid))
+        label_ms, map_ms = [], []
+        for i, d in enumerate(decoded):
+            t0 = time.perf_counter()
+            edge.classify([d])
+            t1 = time.perf_counter()
+            sensitivity_map(edge, d, i, (grid, grid))
+            t2 = time.perf_counter()
+            label_ms.append(1e3 * (t1 - t0))
+            map_ms.append(1e3 * (t2 - t1))
+        row = {key: {"p50": float(np.median(v)), "p95": float(np.percentile(v, 95))}
+               for key, v in (("label_ms", label_ms), ("map_ms", map_ms))}
+        row["map_per_label"] = row["map_ms"]["p50"] / row["label_ms"]["p50"]
+        out["modes"][name] = row
+        log.info("%s: label %.1f ms, map %.1f ms (p50)", name, row["label_ms"]["p50"], row["map_ms"]["p50"])
+    return out
 
 
 def run_signatures(data: str, weizmann: str, stride: int = 6) -> dict:
