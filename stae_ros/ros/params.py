@@ -177,7 +177,8 @@ EDGE_PARAMS: tuple[ParamSpec, ...] = (
        "<ns>/semantic_clip in and <ns>/action_label, <ns>/link_stats, <ns>/recovered out (relative names); "
        "empty = the node's own semantic_clip, action_label, ...", read_only=True),
     _p("sensitivity_every", 0, "publish the classifier's input-gradient sensitivity map of every Nth labelled clip "
-       "of each input on <ns>/sensitivity_map (modes that support it: stae-px, stae-roi264); 0 = off", min=0,
+       "of each input on <ns>/sensitivity_map (modes that support it: stae-px, stae-roi264); a map costs the edge "
+       "about 2.7 labels' time (docs/sensitivity.md); 0 = off", min=0,
        max=100_000),
     _p("sensitivity_grid", 8, "cells per side of the sensitivity map", min=1, max=64),
     *_qos("semantic_clip", "the semantic_clip subscription"),
