@@ -337,7 +337,9 @@ def test_roi_model_loader_names_file_and_field(tmp_path) -> None:
             load_roi_model(path)
     blob = torch.load(good, weights_only=True)
     for field, value in (("clip", {"frames": "abc", "height": 64, "width": 64}), ("clip", [16, 64, 64]),
-                         ("settings", {**blob["settings"], "threshold": "high"}), ("class_names", "walk"),
+                         ("settings", {**blob["settings"], "threshold": "high"}),
+                         ("settings", {**blob["settings"], "region_qp": 2.5}), ("settings", {**blob["settings"], "region_qp": 99}),
+                         ("class_names", "walk"),
                          ("importance", {**blob["importance"], "block": 0}),
                          ("classifier", {**blob["classifier"], "state_dict": {"x": torch.zeros(1)}})):
         torch.save({**blob, field: value}, tmp_path / "bad_field.pt")

@@ -256,7 +256,10 @@ def _roi_model_from_blob(path: Path, blob: dict[str, Any], at) -> RoiModel:
         raise RoiModelError(f"{path}: field 'class_names' is a {type(blob['class_names']).__name__}, not a list")
     names = [str(n) for n in blob["class_names"]]
     at("settings")
-    settings = settings_from_dict(blob["settings"])
+    try:
+        settings = settings_from_dict(blob["settings"])
+    except RoiModelError as exc:
+        raise RoiModelError(f"{path}: field 'settings': {exc}") from exc
     at("importance")
     spec = dict(blob["importance"])
     at("classifier")
