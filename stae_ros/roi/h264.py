@@ -145,18 +145,14 @@ def _roi_graph(w: int, h: int, qp_offsets: np.ndarray) -> "av.filter.Graph":
     graph = av.filter.Graph()
     node = graph.add_buffer(width=w, height=h, format="yuv420p", time_base=Fraction(1, 16))
     for r, row in enumerate(np.asarray(qp_offsets, dtype=np.int64)):
-        c = 0
-        while c < len(row):
-            end = c
-            while end + 1 < len(row) and row[end + 1] == row[c]:
-                end += 1
-            if row[c]:
-                x, y = c * MB_SIZE, r * MB_SIZE
-                roi = graph.add("addroi", f"x={x}:y={y}:w={min(w, (end + 1) * MB_SIZE) - x}:"
-                                          f"h={min(h, y + MB_SIZE) - y}:qoffset={row[c] / 51.0:.6f}")
+        cuts = [0, *(np.flatnonzero(np.diff(row)) + 1), len(row)]  # runs of equal offsets: [cuts[i], cuts[i+1])
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            if row[start]:
+                x, y = start * MB_SIZE, r * MB_SIZE
+                roi = graph.add("addroi", f"x={x}:y={y}:w={min(w, stop * MB_SIZE) - x}:"
+                                          f"h={min(h, y + MB_SIZE) - y}:qoffset={row[start] / 51.0:.6f}")
                 node.link_to(roi)
                 node = roi
-            c = end + 1
     sink = graph.add("buffersink")
     node.link_to(sink)
     graph.configure()
@@ -177,8 +173,8 @@ def encode_annexb(clip: np.ndarray, settings: X264Settings = X264Settings(),
     if qp_offsets is not None:
         offsets = np.asarray(qp_offsets)
         if offsets.shape != mb_grid(h, w) or not np.all(np.abs(offsets) <= 51):
-            raise RoiInputError(f"QP offsets must be a {mb_grid(h, w)} grid of values in [-51, 51]; got "
-                                f"{offsets.shape}")
+            raise RoiInputError(f"QP offsets must be a {mb_grid(h, w)} grid of values in [-51, 51]; got shape "
+                                f"{offsets.shape}, largest |offset| {float(np.abs(offsets).max(initial=0)):g}")
         if np.any(offsets != 0):
             graph = _roi_graph(w, h, np.rint(offsets))
             options["x264-params"] += ":aq-mode=1"
