@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -181,19 +182,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 
+def _px_modes(k: int, p: float) -> tuple[Any, Any]:
+    """The shipped stae-px camera at (K, p) and its edge, sharing one loaded model."""
+    from stae_ros.modes.stae_px import PxCamera, PxEdge
+    from stae_ros.training.checkpoints import load_model
+
+    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    cam = PxCamera(ctx)
+    cam.apply(cam.validate(k, p, {}))
+    return cam, PxEdge(ctx)
+
+
 def run_px(data: str, limit: int, k: int, p: float, weights: list[float], grid: int = 8) -> dict:
     """stae-px at (K, p): accuracy and bytes with SA's own pixels and with SA steered by the edge's map
     of the same clip (made from the clip the edge recovered from SA's own pixels; lag 0, as above)."""
-    from stae_ros.modes.stae_px import PxCamera, PxEdge
     from stae_ros.sensitivity.guidance import GuidanceRules
-    from stae_ros.training.checkpoints import load_model
 
     torch.set_num_threads(1)
     arrays = load_split_arrays(data, "test", 16, (64, 64))
     clips, labels = arrays.clips[:limit], np.asarray(arrays.labels[:limit])
-    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
-    cam, edge = PxCamera(ctx), PxEdge(ctx)
-    cam.apply(cam.validate(k, p, {}))
+    cam, edge = _px_modes(k, p)
     out: dict = {"clips": len(clips), "k": k, "p": p, "grid": grid, "points": []}
     maps, first = [], []
     for clip in clips:
@@ -217,23 +225,16 @@ def run_px(data: str, limit: int, k: int, p: float, weights: list[float], grid: 
     return out
 
 
-
 def run_cost(data: str, limit: int, grid: int = 8, k: int = 16, p: float = 0.1) -> dict:
     """What a map costs the edge (edge_node ``sensitivity_every``), against labelling the same clip:
     per shipped mode, ms per clip of ``classify`` and of ``sensitivity_map`` (a forward and a
     backward pass), one torch thread, the two timed clip by clip in turn so that load drifts
     reach both alike; medians and p95 over ``limit`` clips after one warm-up."""
-    from stae_ros.modes.stae_px import PxCamera, PxEdge
-    from stae_ros.training.checkpoints import load_model
-
     torch.set_num_threads(1)
     arrays = load_split_arrays(data, "test", 16, (64, 64))
     clips = arrays.clips[: max(1, limit)]
-    px_ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
     roi_ctx = ModeContext(loaded=None)
-    px_cam = PxCamera(px_ctx)
-    px_cam.apply(px_cam.validate(k, p, {}))
-    modes = {f"stae-px K={k} p={p:g}": (px_cam, PxEdge(px_ctx)), "stae-roi264": (RoiCamera(roi_ctx), RoiEdge(roi_ctx))}
+    modes = {f"stae-px K={k} p={p:g}": _px_modes(k, p), "stae-roi264": (RoiCamera(roi_ctx), RoiEdge(roi_ctx))}
     out: dict = {"clips": len(clips), "grid": grid, "threads": 1, "modes": {}}
     for name, (cam, edge) in modes.items():
         decoded = [edge.decode(cam.encode(clip).payload) for clip in clips]
