@@ -45,10 +45,10 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .h264 import (
+    MB_SIZE,
     X264Settings,
     _varint,
     decode_annexb,
-    MB_SIZE,
     encode_annexb,
     max_nals_for,
     mb_grid,
