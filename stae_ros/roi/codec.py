@@ -31,6 +31,7 @@ import logging
 import struct
 import zlib
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
@@ -60,7 +61,7 @@ from .h264 import (
 from .importance import ImportanceNet, background_numpy, composite_numpy, hold_frames
 
 __all__ = ["CODEC_NAME", "CODEC_VERSION", "MAGIC", "RoiSettings", "RoiLimits", "RoiCodec", "seal_container",
-           "container_crc", "max_payload_bytes"]
+           "container_crc", "max_payload_bytes", "macroblock_map"]
 
 CODEC_NAME = "stae-roi264"
 CODEC_VERSION = 2
@@ -121,6 +122,21 @@ class RoiLimits:
     max_frames: int = 256
     max_side: int = 2048
     max_bytes: int = 8 << 20
+
+
+def macroblock_map(block_map: np.ndarray, h: int, w: int, window: tuple[int, int, int, int] | None = None,
+                   reduce: Callable[..., np.ndarray] = np.any) -> np.ndarray:
+    """A per-block map (hb, wb) of an H x W frame on the macroblocks of the coded picture (the crop
+    window x0, y0, width, height, or the whole frame): ``reduce`` over the pixels each macroblock
+    covers, the part of a macroblock past the picture's edge counting as zero. Why: per-region
+    quality is set per 16-px macroblock of what libx264 codes, while maps live on the block grid
+    of the whole frame."""
+    px = np.repeat(np.repeat(block_map, h // block_map.shape[0], axis=0), w // block_map.shape[1], axis=1)
+    x0, y0, cw, ch = window if window is not None else (0, 0, w, h)
+    rows, cols = mb_grid(ch, cw)
+    padded = np.zeros((rows * MB_SIZE, cols * MB_SIZE), block_map.dtype)
+    padded[:ch, :cw] = px[y0 : y0 + ch, x0 : x0 + cw]
+    return reduce(padded.reshape(rows, MB_SIZE, cols, MB_SIZE), axis=(1, 3))
 
 
 class RoiCodec:
@@ -205,14 +221,7 @@ class RoiCodec:
         if qp == 0:
             return None
         keep = (np.asarray(importance, np.float32) >= self.settings.threshold).any(axis=0)
-        px = np.repeat(np.repeat(keep, h // keep.shape[0], axis=0), w // keep.shape[1], axis=1)
-        x0, y0, cw, ch = window if window is not None else (0, 0, w, h)
-        px = px[y0 : y0 + ch, x0 : x0 + cw]
-        rows, cols = mb_grid(ch, cw)
-        padded = np.zeros((rows * MB_SIZE, cols * MB_SIZE), bool)
-        padded[:ch, :cw] = px
-        kept_mb = padded.reshape(rows, MB_SIZE, cols, MB_SIZE).any(axis=(1, 3))
-        return np.where(kept_mb, 0, qp)
+        return np.where(macroblock_map(keep, h, w, window, np.any), 0, qp)
 
     def encode(self, clip: np.ndarray, importance: np.ndarray | None = None) -> bytes:
         """clip uint8 T,H,W,3 + importance T,hb,wb (or None: computed by the codec's importance net)."""

@@ -22,8 +22,7 @@ import sys
 
 import numpy as np
 
-from stae_ros.roi.codec import RoiCodec
-from stae_ros.roi.h264 import MB_SIZE, mb_grid
+from stae_ros.roi.codec import RoiCodec, macroblock_map
 
 
 def graded_offsets(self: RoiCodec, importance: np.ndarray, h: int, w: int,
@@ -32,13 +31,7 @@ def graded_offsets(self: RoiCodec, importance: np.ndarray, h: int, w: int,
     q = int(self.settings.region_qp)
     if q == 0:
         return None
-    imp = np.asarray(importance, np.float32).max(axis=0)
-    px = np.repeat(np.repeat(imp, h // imp.shape[0], axis=0), w // imp.shape[1], axis=1)
-    x0, y0, cw, ch = window if window is not None else (0, 0, w, h)
-    rows, cols = mb_grid(ch, cw)
-    padded = np.zeros((rows * MB_SIZE, cols * MB_SIZE), np.float32)
-    padded[:ch, :cw] = px[y0:y0 + ch, x0:x0 + cw]
-    per_mb = padded.reshape(rows, MB_SIZE, cols, MB_SIZE).max(axis=(1, 3))
+    per_mb = macroblock_map(np.asarray(importance, np.float32).max(axis=0), h, w, window, np.max)
     return np.rint(q * (1.0 - np.clip(per_mb, 0.0, 1.0))).astype(int)
 
 
