@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -347,16 +348,21 @@ def test_a_late_edge_and_camera_and_controller_restarts(tiny_model, tmp_path):
                               60, cam)
         cam.stop(timeout=10.0)  # camera restart: its seq starts again at 0, with new stamps
         old_stamp = obs.clips["camera"][0][2]
-        obs.labels["camera"].clear()
-        obs.clips["camera"].clear()
+        for seen in (obs.labels, obs.clips, obs.failed, obs.reported):
+            seen["camera"].clear()
         n_before = len(cmds)
+        restart_ns = time.time_ns()
         cam2 = start(_camera_spec(tiny_model, ns, k=8, p=1.0))
-        # the edge labels the restarted camera's clips (its first one or two may be published before the edge's
-        # reader has matched the new camera's writer: discovery takes its time, and clips are live)
+        # the edge labels the restarted camera's clips. Its first ones may be published before the edge's reader
+        # has matched the new camera's writer (discovery takes its time on a loaded host, and clips are live),
+        # so how many is not asserted; what is: no clip of the new camera that reached the edge before the
+        # first label went unlabelled without a reason, and (at the end) none was taken for a copy of the old
+        # camera's clip of the same seq
         assert obs.spin_until(lambda: bool(obs.labels["camera"]), 120, cam2), \
             cam2.output_of(f"{ns}/camera_node") + "\n--- edge\n" + late.output_of(f"{ns}/edge_node")[-3000:]
         first = min(obs.labels["camera"])
-        assert first <= 3, sorted(obs.labels["camera"])
+        reported = {s for s, sent in obs.reported["camera"].items() if sent > restart_ns}
+        assert all(s in obs.failed["camera"] for s in reported if s < first), (first, sorted(reported), obs.failed)
         # the latched command reaches the restarted camera without a new one being sent
         assert obs.spin_until(lambda: any(obs.labels["camera"].get(s) is not None and obs.labels["camera"][s].k == 2
                                           for s in range(first, first + 3)), 60, cam2), \
@@ -371,6 +377,13 @@ def test_a_late_edge_and_camera_and_controller_restarts(tiny_model, tmp_path):
         seen = max(obs.labels["camera"])
         assert obs.spin_until(lambda: max(obs.labels["camera"]) >= seen + 2, 30, cam2)
         assert max(n for n in obs.label_copies.values()) == 1
+        last = max(obs.labels["camera"])
+        unlabelled = [s for s in obs.clips["camera"] if first <= s <= last and s not in obs.labels["camera"]
+                      and s not in obs.failed["camera"]]
+        assert not unlabelled, (first, last, unlabelled)
+        now_ns = time.time_ns()
+        assert obs.spin_until(lambda: obs.status.get("edge_node", {}).get("stamp_ns", 0) > now_ns, 30, late)
+        assert obs.status["edge_node"]["duplicates"] == 0, obs.status["edge_node"]
     finally:
         for launcher in reversed(launchers):
             launcher.stop(timeout=10.0)

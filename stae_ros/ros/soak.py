@@ -90,6 +90,8 @@ class Observer:
         self.fallbacks: dict[str, dict[int, Any]] = defaultdict(dict)
         self.fallback_copies: Counter[tuple[str, int]] = Counter()
         self.failed: dict[str, dict[int, str]] = defaultdict(dict)
+        #: every clip the edge reported on (LinkStats, ok or not): seq -> its camera send stamp (ns)
+        self.reported: dict[str, dict[int, int]] = defaultdict(dict)
         self.clips: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)  #: (codec, model_id, stamp_ns)
         self.status: dict[str, dict[str, Any]] = {}
         self.history: list[tuple[float, str, dict[str, Any]]] = []
@@ -118,6 +120,8 @@ class Observer:
         self.labels[m.stream_id].setdefault(int(m.clip_seq), m)
 
     def _on_stats(self, m: Any) -> None:
+        self.reported[m.stream_id].setdefault(int(m.clip_seq), int(m.sent_stamp.sec) * 1_000_000_000
+                                              + int(m.sent_stamp.nanosec))
         if not m.ok:
             self.failed[m.stream_id].setdefault(int(m.clip_seq), m.error)
 
