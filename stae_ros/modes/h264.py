@@ -45,7 +45,8 @@ from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validat
                    freeze_settings, load_mode_file, state_identity)
 from .errors import BudgetError, PipelineError
 
-__all__ = ["NAME", "VERSION", "DEFAULTS", "H264Camera", "H264Edge", "pack", "unpack", "decode_stream", "camera", "edge"]
+__all__ = ["NAME", "VERSION", "DEFAULTS", "H264Camera", "H264Edge", "pack", "unpack", "decode_stream", "camera", "edge",
+           "codec_knob_error"]
 
 NAME = "h264"
 VERSION = 1
@@ -55,6 +56,18 @@ _HEADER = struct.Struct("<2sBBI")
 DEFAULTS: dict[str, Any] = {"crf": 28, "preset": "ultrafast", "scale": 1}
 #: payloads larger than this are refused before anything else is read
 MAX_PAYLOAD_BYTES = 8 << 20
+
+
+def codec_knob_error(crf: Any, preset: Any) -> str | None:
+    """Why ``crf`` or ``preset`` cannot drive libx264 here, in one line; None when both can. One rule for
+    what a command may set and for what a model file says its training run used."""
+    from stae_ros.baselines.video import PRESETS
+
+    if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
+        return f"h264 setting crf={crf!r} must be an integer in 0..51"
+    if preset not in PRESETS:
+        return f"h264 setting preset={preset!r} is not one of {', '.join(PRESETS)}"
+    return None
 
 
 class H264PayloadError(PipelineError):
@@ -145,7 +158,7 @@ class H264Camera:
 
     def validate(self, k: int, p: float, settings: Mapping[str, Any]) -> Validated:
         from stae_ros.baselines.errors import ClipFormatError
-        from stae_ros.baselines.video import PRESETS, H264Codec
+        from stae_ros.baselines.video import H264Codec
 
         knobs = freeze_settings(settings)
         unknown = sorted(set(knobs) - set(DEFAULTS))
@@ -153,10 +166,9 @@ class H264Camera:
             raise BudgetError(f"h264 has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
         full = {**self.defaults, **knobs}
         crf, preset, scale = full["crf"], full["preset"], full["scale"]
-        if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
-            raise BudgetError(f"h264 setting crf={crf!r} must be an integer in 0..51")
-        if preset not in PRESETS:
-            raise BudgetError(f"h264 setting preset={preset!r} is not one of {', '.join(PRESETS)}")
+        error = codec_knob_error(crf, preset)
+        if error:
+            raise BudgetError(error)
         size = _scaled(self.shape, scale)
         k, p = check_budget(k, p, self.shape[0])  # kept and checked (a command must not fail); the payload ignores them
         same = self._codec is not None and (self._codec.crf, self._codec.preset) == (int(crf), preset)

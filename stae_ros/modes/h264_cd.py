@@ -49,16 +49,14 @@ def _load(ctx: ModeContext) -> Any:
 def trained_codec(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The ``crf`` and ``preset`` a model file's training run coded its clips with (``stae train``
     records them in ``meta.metrics``); what is missing or malformed is left out."""
-    from stae_ros.baselines.video import PRESETS
-
     metrics = meta.get("metrics") if isinstance(meta, Mapping) else None
     if not isinstance(metrics, Mapping):
         return {}
-    out: dict[str, Any] = {}
     crf, preset = metrics.get("crf"), metrics.get("preset")
-    if isinstance(crf, int) and not isinstance(crf, bool) and 0 <= crf <= 51:
-        out["crf"] = crf
-    if preset in PRESETS:
+    out: dict[str, Any] = {}
+    if h264.codec_knob_error(crf, h264.DEFAULTS["preset"]) is None:
+        out["crf"] = int(crf)
+    if h264.codec_knob_error(h264.DEFAULTS["crf"], preset) is None:
         out["preset"] = preset
     return out
 
