@@ -339,6 +339,7 @@ def test_roi_model_loader_names_file_and_field(tmp_path) -> None:
     for field, value in (("clip", {"frames": "abc", "height": 64, "width": 64}), ("clip", [16, 64, 64]),
                          ("settings", {**blob["settings"], "threshold": "high"}),
                          ("settings", {**blob["settings"], "region_qp": 2.5}), ("settings", {**blob["settings"], "region_qp": 99}),
+                         ("settings", {**blob["settings"], "region_grade": "smooth"}),
                          ("class_names", "walk"),
                          ("importance", {**blob["importance"], "block": 0}),
                          ("classifier", {**blob["classifier"], "state_dict": {"x": torch.zeros(1)}})):

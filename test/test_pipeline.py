@@ -330,10 +330,14 @@ def test_roi_codec_settings_realise_profile_points(loaded, clips):
     assert cam.active.payload.codec.settings.region_qp == 0
     total({"region_qp": 12})  # decodable by the edge as it is (checked in total)
     assert cam.active.payload.codec.settings.region_qp == 12
+    graded = total({"region_qp": 12, "region_grade": "graded"})
+    assert cam.active.payload.codec.settings.region_grade == "graded"
+    assert graded != total({"region_qp": 12})
     assert total({}) == file_bytes
     for bad, named in [({"crf": 60}, "crf"), ({"qp": 3}, "qp"), ({"mode": "zoom"}, "mode"),
                        ({"frame_select": "uniform"}, "frame_threshold"), ({"frame_stride": 1.5}, "frame_stride"),
-                       ({"region_qp": 60}, "region_qp"), ({"region_qp": 2.5}, "region_qp")]:
+                       ({"region_qp": 60}, "region_qp"), ({"region_qp": 2.5}, "region_qp"),
+                       ({"region_grade": "smooth"}, "region_grade")]:
         with pytest.raises(PipelineError, match=named):
             cam.set_codec_settings(bad)
     assert total({}) == file_bytes  # the refused knobs changed nothing

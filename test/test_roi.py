@@ -215,6 +215,37 @@ def test_region_qp_codes_the_window_between_kept_blocks_coarsely() -> None:
     assert _psnr(db[between], clip[between]) < _psnr(da[between], clip[between]) - 3.0
 
 
+def test_region_grade_graded_follows_the_map() -> None:
+    """region_grade "graded": a macroblock holding the map's peak gets no offset, an empty one the whole
+    region_qp, one at half importance half of it; the crop window picks its own macroblocks; and the
+    clip coded that way spends fewer bytes on the less important half of the frame."""
+    from dataclasses import replace
+
+    imp = np.zeros((4, 8, 8), np.float32)  # 64x64 frames, 8-px blocks: 4x4 macroblocks
+    imp[:, 0:2, 0:2] = 1.0  # macroblock (0, 0)
+    imp[:, 2:4, 2:4] = 0.5  # macroblock (1, 1)
+    graded = RoiCodec(RoiSettings(region_qp=20, region_grade="graded"))
+    off = graded.region_offsets(imp, 64, 64)
+    assert off.shape == (4, 4)
+    assert off[0, 0] == 0 and off[1, 1] == 10 and off[3, 3] == 20
+    assert graded.region_offsets(imp, 64, 64, (16, 16, 32, 32)).tolist() == [[10, 20], [20, 20]]
+    assert RoiCodec(RoiSettings(region_qp=0, region_grade="graded")).region_offsets(imp, 64, 64) is None
+    binary = RoiCodec(replace(graded.settings, region_grade="binary", threshold=0.5))
+    assert binary.region_offsets(imp, 64, 64)[1, 1] == 0  # kept at 0.5: binary gives it full quality
+
+    clip = _clip(7)
+    left = np.zeros((8, 8, 8), np.float32)
+    left[:, :, :4] = 1.0  # the left half matters, the right half not at all
+    plain = RoiCodec(RoiSettings(mode="fill", threshold=0.0, x264=X264Settings(crf=20)))
+    coarse = RoiCodec(replace(plain.settings, region_qp=24, region_grade="graded"))
+    a, b = plain.encode(clip, left), coarse.encode(clip, left)
+    assert len(b) < len(a)
+    da, db = plain.decode(a), coarse.decode(b)
+    lhs, rhs = (slice(None), slice(None), slice(0, 32)), (slice(None), slice(None), slice(32, 64))
+    assert _psnr(db[lhs], clip[lhs]) > _psnr(da[lhs], clip[lhs]) - 1.5
+    assert _psnr(db[rhs], clip[rhs]) < _psnr(da[rhs], clip[rhs]) - 3.0
+
+
 def test_encode_annexb_qp_offsets() -> None:
     clip = _clip(6)
     s = X264Settings(crf=24)

@@ -5,7 +5,7 @@ outside the crop and on CRF blocking).
 
 Its model file holds the codec settings and the importance map for the camera and that classifier
 for the edge, so the classifier always matches the artefacts it is fed. Run-time knobs (crf,
-threshold, mode, frame_select, frame_stride, frame_threshold, frame_action, frame_qp, region_qp)
+threshold, mode, frame_select, frame_stride, frame_threshold, frame_action, frame_qp, region_qp, region_grade)
 apply over the file's settings; the edge needs none of them (they travel in the bitstream).
 """
 

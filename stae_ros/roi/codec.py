@@ -112,6 +112,10 @@ class RoiSettings:
     #: QP steps added to the coded macroblocks that hold no kept block in any frame (H.264 regions of
     #: interest; 0 = off): inside a crop window, the background between the kept blocks goes coarser
     region_qp: int = 0
+    #: how `region_qp` is spread: "binary" (all of it where no block is kept, none elsewhere) or "graded"
+    #: (``round(region_qp * (1 - importance))`` on every macroblock, importance its largest block's over the
+    #: clip): quality follows the map, as the gradient paper spends bits where the classifier is sensitive
+    region_grade: str = "binary"
     x264: X264Settings = field(default_factory=lambda: X264Settings(crf=30.0))
 
 
@@ -215,12 +219,17 @@ class RoiCodec:
 
     def region_offsets(self, importance: np.ndarray, h: int, w: int,
                        window: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
-        """Per-macroblock QP offsets of the coded picture (the crop window, or the whole frame):
-        ``region_qp`` where no block is kept in any frame, 0 elsewhere; None when off."""
+        """Per-macroblock QP offsets of the coded picture (the crop window, or the whole frame), by
+        ``region_grade``: binary, ``region_qp`` where no block is kept in any frame and 0 elsewhere;
+        graded, ``region_qp * (1 - importance)`` rounded. None when off."""
         qp = int(self.settings.region_qp)
         if qp == 0:
             return None
-        keep = (np.asarray(importance, np.float32) >= self.settings.threshold).any(axis=0)
+        importance = np.asarray(importance, np.float32)
+        if self.settings.region_grade == "graded":
+            per_mb = macroblock_map(importance.max(axis=0), h, w, window, np.max)
+            return np.rint(qp * (1.0 - np.clip(per_mb, 0.0, 1.0))).astype(int)
+        keep = (importance >= self.settings.threshold).any(axis=0)
         return np.where(macroblock_map(keep, h, w, window, np.any), 0, qp)
 
     def encode(self, clip: np.ndarray, importance: np.ndarray | None = None) -> bytes:

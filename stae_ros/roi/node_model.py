@@ -44,10 +44,11 @@ IMPORTANCE_KINDS = ("motion", "learned")
 #: the operating-point knobs a camera can change at run time (profile points' ``extra``,
 #: BudgetCommand.codec_settings); the rest of the settings stay the model file's
 ROI_KNOBS = ("crf", "threshold", "mode", "frame_select", "frame_stride", "frame_threshold", "frame_action", "frame_qp",
-             "region_qp")
+             "region_qp", "region_grade")
 #: the knobs that take text; the others are numbers
-ROI_TEXT_KNOBS = ("mode", "frame_action", "frame_select")
+ROI_TEXT_KNOBS = ("mode", "frame_action", "frame_select", "region_grade")
 FRAME_ACTIONS = ("hold", "zones")
+REGION_GRADES = ("binary", "graded")
 FRAME_SELECTS = ("", "motion", "uniform")
 
 
@@ -80,6 +81,8 @@ def settings_from_dict(d: dict[str, Any]) -> RoiSettings:
         raise RoiModelError(f"roi settings frame_qp {s.frame_qp} is outside libx264's 0..51")
     if isinstance(s.region_qp, bool) or not isinstance(s.region_qp, int) or not (0 <= s.region_qp <= 51):
         raise RoiModelError(f"roi settings region_qp {s.region_qp!r} is not a whole number in libx264's 0..51")
+    if s.region_grade not in REGION_GRADES:
+        raise RoiModelError(f"roi settings region_grade {s.region_grade!r}; use one of {list(REGION_GRADES)}")
     return s
 
 
@@ -142,6 +145,9 @@ class RoiModel:
         mode = knobs.get("mode", self.settings.mode)
         if mode not in ("fill", "crop"):
             raise RoiModelError(f"stae-roi264 setting mode={mode!r} is not one of ['fill', 'crop']")
+        grade = knobs.get("region_grade", self.settings.region_grade)
+        if grade not in REGION_GRADES:
+            raise RoiModelError(f"stae-roi264 setting region_grade={grade!r} is not one of {list(REGION_GRADES)}")
         settings = replace(
             self.settings,
             threshold=self.settings.threshold if threshold is None else threshold,
@@ -150,6 +156,7 @@ class RoiModel:
             frame_action=action,
             frame_qp=self.settings.frame_qp if frame_qp is None else int(frame_qp),
             region_qp=self.settings.region_qp if region_qp is None else int(region_qp),
+            region_grade=grade,
             x264=self.settings.x264 if crf is None else replace(self.settings.x264, crf=crf),
         )
         spec = dict(self.importance_spec)

@@ -113,7 +113,7 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "the edge classifier file clips are labelled with (the edge's h264_model / px_model), empty = the STAE "
        "checkpoint's ViT", read_only=True),
     _p("codec_settings", "", "stae-roi264: JSON object of operating-point knobs over the model file's settings "
-       "(crf, threshold, mode, frame_select, frame_stride, frame_threshold, frame_action, frame_qp, region_qp), e.g. '{\"crf\": 33}'; empty = the "
+       "(crf, threshold, mode, frame_select, frame_stride, frame_threshold, frame_action, frame_qp, region_qp, region_grade), e.g. '{\"crf\": 33}'; empty = the "
        "file's; BudgetCommand.codec_settings sets it at runtime. stae-px and stae-latent have none"),
     _p("local_model", "", "model file of the local mode (the camera's own classifier, stae train mode local); "
        "empty = the shipped models/stae_local_default.pt; loaded when the camera first runs local", read_only=True),
