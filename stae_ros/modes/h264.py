@@ -46,7 +46,7 @@ from .base import (Classified, Decoded, EncodedClip, ModeContext, Timer, Validat
 from .errors import BudgetError, PipelineError
 
 __all__ = ["NAME", "VERSION", "DEFAULTS", "H264Camera", "H264Edge", "pack", "unpack", "decode_stream", "camera", "edge",
-           "codec_knob_error"]
+           "crf_error", "preset_error"]
 
 NAME = "h264"
 VERSION = 1
@@ -58,13 +58,18 @@ DEFAULTS: dict[str, Any] = {"crf": 28, "preset": "ultrafast", "scale": 1}
 MAX_PAYLOAD_BYTES = 8 << 20
 
 
-def codec_knob_error(crf: Any, preset: Any) -> str | None:
-    """Why ``crf`` or ``preset`` cannot drive libx264 here, in one line; None when both can. One rule for
-    what a command may set and for what a model file says its training run used."""
-    from stae_ros.baselines.video import PRESETS
-
+def crf_error(crf: Any) -> str | None:
+    """Why ``crf`` cannot drive libx264 here, in one line; None when it can. One rule for what a
+    command may set and for what a model file says its training run used (so are ``preset_error``'s)."""
     if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
         return f"h264 setting crf={crf!r} must be an integer in 0..51"
+    return None
+
+
+def preset_error(preset: Any) -> str | None:
+    """Why ``preset`` is not an x264 preset, in one line; None when it is."""
+    from stae_ros.baselines.video import PRESETS
+
     if preset not in PRESETS:
         return f"h264 setting preset={preset!r} is not one of {', '.join(PRESETS)}"
     return None
@@ -166,7 +171,7 @@ class H264Camera:
             raise BudgetError(f"h264 has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
         full = {**self.defaults, **knobs}
         crf, preset, scale = full["crf"], full["preset"], full["scale"]
-        error = codec_knob_error(crf, preset)
+        error = crf_error(crf) or preset_error(preset)
         if error:
             raise BudgetError(error)
         size = _scaled(self.shape, scale)

@@ -54,9 +54,9 @@ def trained_codec(meta: Mapping[str, Any]) -> dict[str, Any]:
         return {}
     crf, preset = metrics.get("crf"), metrics.get("preset")
     out: dict[str, Any] = {}
-    if h264.codec_knob_error(crf, h264.DEFAULTS["preset"]) is None:
+    if h264.crf_error(crf) is None:
         out["crf"] = int(crf)
-    if h264.codec_knob_error(h264.DEFAULTS["crf"], preset) is None:
+    if h264.preset_error(preset) is None:
         out["preset"] = preset
     return out
 
