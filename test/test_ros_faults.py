@@ -199,7 +199,7 @@ obs.close()
 #: has no sch_netem, a token bucket slower than the clips loses whole datagrams by overflow. Its bucket
 #: (32 kB) holds a clip's datagram, so a resend gets through once it refills; at 150 kbit/s (under half
 #: the clips' rate) the queue overflows from the first clips on, also when the camera is slowed by a loaded
-#: host. Measured on the 2-core host over six runs: 18-75 packets dropped, 2-5 of the 10 clips arrived, 18-20 s.
+#: host. Measured on the 2-core host over seven runs: 17-75 packets dropped, 2-5 of the 10 clips arrived, 18-20 s.
 #: A bucket of 24 kB is too small for some datagrams (nothing arrived), and at 200 kbit/s a loaded host
 #: dropped only 2 packets
 QDISCS = (("netem", "delay", "20ms", "10ms", "loss", "10%", "reorder", "30%", "50%"),
