@@ -337,3 +337,17 @@ def test_a_model_file_of_another_class_list_is_refused_at_start_up(loaded, local
     EdgePipeline(loaded, device="cpu").check_models(["stae-roi264"])  # the shipped files share the class list
     with pytest.raises(ModelMismatchError, match="stae-roi264 model stae_roi264_default.pt"):
         EdgePipeline(renamed, device="cpu").check_models(["stae-roi264"])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("profile_modes*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_mode_grid_is_accepted_by_its_modes(loaded, files, path):
+    """`stae profile` skips a mode whose setting its camera refuses, with a warning in the middle of a run;
+    a knob misspelt in a shipped modes file is caught here instead."""
+    from stae_ros.profiling.modes import load_mode_grid
+
+    specs = load_mode_grid(path, model_budgets=[(16, 1.0), (8, 0.5)])
+    assert specs
+    cameras: dict = {}
+    for spec in specs:
+        cam = cameras.get(spec.mode) or cameras.setdefault(spec.mode, _camera(loaded, files, spec.mode))
+        cam.prepare(k=spec.k if spec.k is not None else cam.shape[0], p=spec.p, settings=spec.settings)
