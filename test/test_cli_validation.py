@@ -41,6 +41,15 @@ from stae_ros.cli.validate import float_in, int_in
     (["demo", "--p", "7"], "--p", "(0, 1]"),
     (["demo", "--clips", "-2"], "--clips", "got -2"),
     (["demo", "--domain-id", "999"], "--domain-id", "in [0, 232]"),
+    (["bench", "controller", "--interval", "0"], "--interval", "(0, 3600]"),
+    (["bench", "controller", "--duration", "-5"], "--duration", "got -5"),
+    (["bench", "controller", "--synthetic", "-3"], "--synthetic", "in [0, 1000]"),
+    (["bench", "controller", "--deadline", "nan"], "--deadline", "got nan"),
+    (["bench", "controller", "--margin", "1"], "--margin", "in [0, 0.99]"),
+    (["bench", "controller", "--queue-bytes", "0"], "--queue-bytes", ">= 1"),
+    (["bench", "controller", "--feedback-ms", "-1"], "--feedback-ms", "got -1"),
+    (["bench", "controller", "--start", "inf"], "--start", "got inf"),
+    (["profile", "--fold", "-1"], "--fold", ">= 0"),
 ])
 def test_bad_flag_values_are_refused_before_any_work(argv, flag, shown, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -70,3 +79,27 @@ def test_validators_accept_the_range_and_only_it() -> None:
                         (float_in(0.0), "inf"), (float_in(0.0), "-0.1")):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
+
+
+@pytest.mark.parametrize("module, argv, flag, shown", [
+    ("stae_ros.link.relay", ["--listen", "127.0.0.1:0", "--forward", "127.0.0.1:9", "--trace", "t.up",
+                             "--base-delay-ms", "-3"], "--base-delay-ms", "got -3"),
+    ("stae_ros.link.relay", ["--listen", "127.0.0.1:0", "--forward", "127.0.0.1:9", "--trace", "t.up",
+                             "--max-datagrams", "0"], "--max-datagrams", ">= 1"),
+    ("stae_ros.ros.soak", ["soak", "--rate", "0"], "--rate", "(0, 100]"),
+    ("stae_ros.ros.soak", ["switch", "--period", "-1"], "--period", "got -1"),
+    ("stae_ros.ros.launcher", ["--domain-id", "300"], "--domain-id", "in [0, 232]"),
+    ("stae_ros.sensitivity.bench", ["--grid", "0"], "--grid", "in [1, 64]"),
+    ("stae_ros.sensitivity.bench", ["--limit", "0"], "--limit", ">= 1"),
+    ("stae_ros.compressed.bench", ["--data", "d", "--limit", "-1"], "--limit", ">= 0"),
+    ("stae_ros.roi.node_model", ["--crf", "60"], "--crf", "in [0, 51]"),
+    ("stae_ros.codec.compare", ["--video", "v.mp4", "--quality", "0"], "--quality", "in [1, 100]"),
+])
+def test_bad_flags_of_the_module_commands_are_refused_before_any_work(module, argv, flag, shown, capsys) -> None:
+    import importlib
+
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(module).main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {flag}:" in err and shown in err and "Traceback" not in err

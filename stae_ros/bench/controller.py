@@ -327,7 +327,7 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
 
 # ---------------------------------------------------------------------------------- CLI
 def register_args(parser: argparse.ArgumentParser) -> None:
-    from stae_ros.cli.validate import float_in
+    from stae_ros.cli.validate import float_in, int_in
 
     parser.add_argument("--profile", type=Path, action="append", default=[],
                         help="accuracy profile JSON, repeatable: the points of every mode, all measured with the same edge "
@@ -338,17 +338,17 @@ def register_args(parser: argparse.ArgumentParser) -> None:
                              "(repeatable: one evaluation per preset; default: the points' measured ms on this host)")
     parser.add_argument("--trace", type=Path, action="append", default=[], help="extra mahimahi trace file (repeatable)")
     parser.add_argument("--trace-dir", type=Path, default=None, help="folder of *.up traces (default: $STAE_TRACES or ../shared/traces)")
-    parser.add_argument("--synthetic", type=int, default=5, help="number of random fading traces to add (default 5)")
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of each trace to replay (default 300, capped at the trace length)")
-    parser.add_argument("--start", type=float, default=0.0,
+    parser.add_argument("--synthetic", type=int_in(0, 1000), default=5, help="number of random fading traces to add (default 5)")
+    parser.add_argument("--duration", type=float_in(0.0, 1e6, lo_open=True), default=300.0, help="seconds of each trace to replay (default 300, capped at the trace length)")
+    parser.add_argument("--start", type=float_in(0.0), default=0.0,
                         help="second of each trace where the replay starts (default 0; e.g. a later stretch of a long trace)")
-    parser.add_argument("--interval", type=float, default=0.5, help="seconds between clips (default 0.5)")
-    parser.add_argument("--deadline", type=float, default=1.0, help="completion deadline per clip in seconds (default 1.0)")
-    parser.add_argument("--margin", type=float, default=0.1, help="planner safety margin (fraction of the deadline)")
-    parser.add_argument("--hysteresis", type=float, default=0.005, help="gain in expected useful accuracy needed to leave the current point (default 0.005)")
-    parser.add_argument("--queue-bytes", type=int, default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
-    parser.add_argument("--base-delay-ms", type=float, default=20.0, help="one-way propagation delay (ms)")
-    parser.add_argument("--feedback-ms", type=float, default=20.0, help="delay of LinkStats back to the camera (ms)")
+    parser.add_argument("--interval", type=float_in(0.0, 3600.0, lo_open=True), default=0.5, help="seconds between clips (default 0.5)")
+    parser.add_argument("--deadline", type=float_in(0.0, 3600.0, lo_open=True), default=1.0, help="completion deadline per clip in seconds (default 1.0)")
+    parser.add_argument("--margin", type=float_in(0.0, 0.99), default=0.1, help="planner safety margin (fraction of the deadline)")
+    parser.add_argument("--hysteresis", type=float_in(0.0, 0.99), default=0.005, help="gain in expected useful accuracy needed to leave the current point (default 0.005)")
+    parser.add_argument("--queue-bytes", type=int_in(1), default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
+    parser.add_argument("--base-delay-ms", type=float_in(0.0, 60000.0), default=20.0, help="one-way propagation delay (ms)")
+    parser.add_argument("--feedback-ms", type=float_in(0.0, 60000.0), default=20.0, help="delay of LinkStats back to the camera (ms)")
     parser.add_argument("--stale-after-s", type=float_in(0.1, 3600.0), default=5.0,
                         help="link statistics older than this (nothing in flight) say nothing about the link now: the "
                              "camera then plans blind, local and a probe now and then (the controller node's "
@@ -358,7 +358,7 @@ def register_args(parser: argparse.ArgumentParser) -> None:
                              "back when the local classifier must start is labelled on the camera (camera_node "
                              "fallback_deadline_s; the planner then values a late payload at local's accuracy, as "
                              "controller_node with fallback: true)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of synthetic traces and payload sizes")
+    parser.add_argument("--seed", type=int_in(0), default=0, help="seed of synthetic traces and payload sizes")
     parser.add_argument("--out", type=Path, default=Path("bench_results/controller"), help="output folder (JSON, Markdown, PNGs)")
 
 

@@ -43,6 +43,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from ..cli.validate import float_in, int_in
+
 __all__ = ["BASE_MODES", "SET_KINDS", "SummaryError", "known_modes", "validate", "from_bench_report", "merge",
            "load_summary", "write_summary", "record_bench", "bench_summary_path", "bench_command", "results_table", "replace_block",
            "readme_block", "current_block", "bench_flop_counter", "DEFAULT_PATH", "BEGIN", "END", "register_summary_args", "register_readme_args",
@@ -601,7 +603,7 @@ def register_summary_args(p: argparse.ArgumentParser) -> None:
                      help="a `stae profile --modes` profile: every mode as the nodes run it, on the same clips "
                           "(needs --set, --kind and --classes); several = one per cross-validation fold, pooled "
                           "over every tested clip")
-    p.add_argument("--classes", type=int, default=None, help="with --from-profile: number of classes of the data set")
+    p.add_argument("--classes", type=int_in(1), default=None, help="with --from-profile: number of classes of the data set")
     p.add_argument("--out", type=Path, default=DEFAULT_PATH, help="summary file, merged if present (default: %(default)s)")
     p.add_argument("--set", dest="set_name", default=None, help="data set name (default: the data root's folder name)")
     p.add_argument("--kind", choices=SET_KINDS, default=None, help="data set kind (default: from the data root)")
@@ -629,7 +631,7 @@ def register_completion_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="host-1thread",
                    help="the preset of the host that measured the ms: camera ms are scaled by its rate / the camera's "
                         "(default: %(default)s)")
-    p.add_argument("--margin", type=float, default=0.05,
+    p.add_argument("--margin", type=float_in(0.0, 1.0), default=0.05,
                    help="modes within this accuracy of the most accurate one compete for the fastest (default: %(default)s)")
     p.add_argument("--json", type=Path, default=None, help="also write the curves and winning bands here")
 

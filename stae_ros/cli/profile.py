@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
     p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split to measure on")
-    p.add_argument("--fold", type=int, default=None, help="data with a fold CSV (clip,class,fold): the tested fold "
+    p.add_argument("--fold", type=int_in(0), default=None, help="data with a fold CSV (clip,class,fold): the tested fold "
                                                           "(the one the model was not trained on; default: the split source auto finds)")
     p.add_argument("--short-clip", default="loop", choices=("loop", "pad", "resample"),
                    help="videos shorter than the clip (default loop: as training's data.short_clip)")

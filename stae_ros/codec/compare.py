@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cli.validate import int_in
 from .codec import (
     _VALUE_LAYOUTS,
     DEFAULT_LEVEL,
@@ -180,13 +181,13 @@ def measure(clips: list[np.ndarray], level: int, quality: int, repeat: int) -> s
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", action="append", required=True, type=Path, help="video file (repeatable)")
-    ap.add_argument("--size", action="append", type=int, help="square frame side (repeatable; default 64 and 112)")
-    ap.add_argument("--frames", type=int, default=16, help="frames per clip T")
-    ap.add_argument("--stride", type=int, default=2, help="take every n-th video frame")
-    ap.add_argument("--clips", type=int, default=4, help="clips per video")
-    ap.add_argument("--level", type=int, default=None, help="zstd level (default: the codec's)")
-    ap.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality of the lossy layouts")
-    ap.add_argument("--repeat", type=int, default=5, help="timing repeats per payload")
+    ap.add_argument("--size", action="append", type=int_in(8, 4096), help="square frame side (repeatable; default 64 and 112)")
+    ap.add_argument("--frames", type=int_in(1, 1024), default=16, help="frames per clip T")
+    ap.add_argument("--stride", type=int_in(1, 1000), default=2, help="take every n-th video frame")
+    ap.add_argument("--clips", type=int_in(1, 100000), default=4, help="clips per video")
+    ap.add_argument("--level", type=int_in(1, 22), default=None, help="zstd level (default: the codec's)")
+    ap.add_argument("--quality", type=int_in(1, 100), default=90, help="JPEG/WebP quality of the lossy layouts")
+    ap.add_argument("--repeat", type=int_in(1, 1000), default=5, help="timing repeats per payload")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     level = args.level or DEFAULT_LEVEL

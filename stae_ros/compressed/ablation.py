@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..cli.validate import float_in, int_in
+
 __all__ = ["run_variant", "main"]
 
 log = logging.getLogger(__name__)
@@ -135,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", required=True, help="folder of the feature caches (a stae train run of that config)")
     ap.add_argument("--model", default="{}", help="JSON overrides of the config's model: section")
     ap.add_argument("--features", default="{}", help="JSON overrides of the config's features: section")
-    ap.add_argument("--steps", type=int, default=0, help="training steps (0 = the config's)")
-    ap.add_argument("--distill", type=float, default=None, help="distillation weight (default: the config's)")
-    ap.add_argument("--val-every", type=int, default=5, help="hold out every N-th training clip")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int_in(0), default=0, help="training steps (0 = the config's)")
+    ap.add_argument("--distill", type=float_in(0.0, 100.0), default=None, help="distillation weight (default: the config's)")
+    ap.add_argument("--val-every", type=int_in(2), default=5, help="hold out every N-th training clip")
+    ap.add_argument("--seed", type=int_in(0), default=0)
     ap.add_argument("--tag", default="")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int_in(1, 256), default=1)
     ap.add_argument("--out", default="", help="append the result as one JSON line here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cli.validate import int_in
+
 __all__ = ["compare_edge_cost", "main"]
 
 log = logging.getLogger(__name__)
@@ -143,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="h264-cd model file")
     ap.add_argument("--data", required=True, help="data folder (the same layout every mode trains on)")
     ap.add_argument("--split", default="test")
-    ap.add_argument("--fold", type=int, default=None,
+    ap.add_argument("--fold", type=int_in(0), default=None,
                     help="data with a fold file (<data>/folds.csv): test on this fold (the model trained without it)")
     ap.add_argument("--short-clip", default="loop", choices=SHORT_CLIP_POLICIES,
                     help="videos shorter than the clip, as the model was trained")
-    ap.add_argument("--limit", type=int, default=50, help="clips (evenly spread over the split); 0 = all")
+    ap.add_argument("--limit", type=int_in(0), default=50, help="clips (evenly spread over the split); 0 = all")
     ap.add_argument("--edge-ckpt", default="", help="the trained edge model: a STAE checkpoint or an edge classifier "
                                                       "file of the same clip length (another frame size is resized)")
     ap.add_argument("--out", default="", help="write the result as JSON here")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from ..cli.validate import float_in, int_in
 from .errors import LinkError
 from .shaper import TraceShaper
 from .traces import load_trace
@@ -152,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", required=True, help="HOST:PORT to receive on (loopback; port 0 picks one, printed as READY <port>)")
     p.add_argument("--forward", required=True, help="HOST:PORT to deliver to (loopback)")
     p.add_argument("--trace", required=True, type=Path, help="mahimahi trace file (ms per 1500-byte delivery opportunity)")
-    p.add_argument("--queue-bytes", type=int, default=None, help="drop-tail queue limit in bytes (default: unlimited, as mahimahi)")
-    p.add_argument("--base-delay-ms", type=float, default=0.0, help="fixed one-way delay added after the link (ms)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run until SIGINT/SIGTERM)")
-    p.add_argument("--max-datagrams", type=int, default=None, help="stop once this many datagrams were received and delivered or dropped")
+    p.add_argument("--queue-bytes", type=int_in(1), default=None, help="drop-tail queue limit in bytes (default: unlimited, as mahimahi)")
+    p.add_argument("--base-delay-ms", type=float_in(0.0, 60000.0), default=0.0, help="fixed one-way delay added after the link (ms)")
+    p.add_argument("--duration", type=float_in(0.0, 1e7, lo_open=True), default=None, help="stop after this many seconds (default: run until SIGINT/SIGTERM)")
+    p.add_argument("--max-datagrams", type=int_in(1), default=None, help="stop once this many datagrams were received and delivered or dropped")
     p.add_argument("--log", type=Path, default=None, help="write one JSON line per datagram (t_recv, t_due, t_sent, seconds from start)")
     return p
 

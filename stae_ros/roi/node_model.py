@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cli.validate import float_in, int_in
 from .classifier_file import classifier_from_record, classifier_record, record_shape
 from .codec import RoiCodec, RoiLimits, RoiSettings
 from .errors import RoiError
@@ -395,11 +396,11 @@ def build(out: Path, crf: float, train_crfs: list[float], steps: int, threshold:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stae_ros.roi.node_model", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("models/stae_roi264_default.pt"), help="model file to write")
-    ap.add_argument("--crf", type=float, default=38.0, help="CRF the camera codes at (stored in the file)")
+    ap.add_argument("--crf", type=float_in(0.0, 51.0), default=38.0, help="CRF the camera codes at (stored in the file)")
     ap.add_argument("--train-crfs", default="33,38", help="CRFs whose decoded training clips fine-tune the classifier")
     ap.add_argument("--eval-crfs", default="", help="more CRFs to report test accuracy at")
-    ap.add_argument("--steps", type=int, default=200, help="fine-tuning steps (batch 16)")
-    ap.add_argument("--threshold", type=float, default=0.5, help="importance threshold of kept blocks")
+    ap.add_argument("--steps", type=int_in(0), default=200, help="fine-tuning steps (batch 16)")
+    ap.add_argument("--threshold", type=float_in(0.0, 1.0), default=0.5, help="importance threshold of kept blocks")
     ap.add_argument("--mode", choices=("crop", "fill"), default="crop")
     ap.add_argument("--data-dir", default="out/payloads", help="where the payload study caches clips and the warm start")
     args = ap.parse_args(argv)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
+from ..cli.validate import int_in
 from .common import PACKAGE, resolve_data_file
 from .errors import LaunchError
 
@@ -300,7 +301,7 @@ def build_parser() -> "argparse.ArgumentParser":
     ap.add_argument("nodes", nargs="*", metavar="NODE",
                     help=f"node executables to start, of {', '.join(sorted(NODE_MODULES))} "
                          "(default: camera_node edge_node controller_node)")
-    ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random private one)")
+    ap.add_argument("--domain-id", type=int_in(0, 232), default=None, help="ROS_DOMAIN_ID (default: a random private one)")
     ap.add_argument("--ns", default="", help="namespace of all nodes")
     ap.add_argument("--network", action="store_true", help="discover peers on the network (not only localhost)")
     ap.add_argument("--robots", default="", metavar="NS1,NS2",

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..cli.validate import float_in
 from ..planning.fallback import is_fallback_label
 from .launcher import Launcher, NodeSpec, multi_robot_specs, pick_domain_id
 from .status import STATUS_TOPIC, parse_status
@@ -409,13 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
                            ("multi", "N cameras (--cameras 1,2,4,8) feeding one edge: throughput, latency per camera"),
                            ("switch", "one camera switching mode every --period s among --modes")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--duration", type=float, default={"soak": 600.0, "multi": 30.0, "switch": 60.0}[name],
+        p.add_argument("--duration", type=float_in(0.0, 86400.0, lo_open=True), default={"soak": 600.0, "multi": 30.0, "switch": 60.0}[name],
                        help="seconds the cameras publish")
-        p.add_argument("--rate", type=float, default=2.0 if name == "soak" else 1.0,
+        p.add_argument("--rate", type=float_in(0.0, 100.0, lo_open=True), default=2.0 if name == "soak" else 1.0,
                        help=f"clip rate as a multiple of real time ({REAL_TIME_FPS:g} camera fps)")
         p.add_argument("--model", default="", help="STAE checkpoint (default: the shipped models/stae_default.pt)")
-        p.add_argument("--deadline-ms", type=float, default=0.0, help="edge deadline_ms (0 = label every clip)")
-        p.add_argument("--fallback-deadline", type=float, default=0.0, metavar="S",
+        p.add_argument("--deadline-ms", type=float_in(0.0, 3.6e6), default=0.0, help="edge deadline_ms (0 = label every clip)")
+        p.add_argument("--fallback-deadline", type=float_in(0.0, 3600.0), default=0.0, metavar="S",
                        help="camera fallback_deadline_s: the camera labels a sent clip itself when its label is not "
                             "back S s after capture (0 = off); its labels are counted apart from the edge's")
         p.add_argument("--out", default="", help="write the report(s) as JSON here")
@@ -424,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--cameras", default="1,2,4,8", help="comma-separated camera counts (default 1,2,4,8)")
         if name == "switch":
             p.add_argument("--modes", default="stae-px,h264,stae-latent,local", help="modes to cycle through")
-            p.add_argument("--period", type=float, default=1.0, help="seconds between switches")
+            p.add_argument("--period", type=float_in(0.0, 3600.0, lo_open=True), default=1.0, help="seconds between switches")
     return ap
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stae_ros.cli.validate import int_in
 from stae_ros.data.arrays import load_split_arrays
 from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 from stae_ros.modes.base import ModeContext
@@ -122,21 +123,21 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="datasets/synth")
-    ap.add_argument("--limit", type=int, default=300)
+    ap.add_argument("--limit", type=int_in(1), default=300)
     ap.add_argument("--thresholds", default="0.2,0.35,0.5,0.65,0.8")
     ap.add_argument("--mix", default="1.0", help="share of the map (a comma list runs one curve per value)")
     ap.add_argument("--combine", default="linear", choices=("linear", "geometric"),
                     help="how the map and the motion map are combined (sensitivity.camera.mix_importance)")
     ap.add_argument("--split", default="test", choices=("train", "test"),
                     help="train: choose mix / threshold settings on training clips, not on the test split")
-    ap.add_argument("--grid", type=int, default=8)
-    ap.add_argument("--dilate", type=int, default=0, help="cells the camera dilates the map by (as the motion map)")
+    ap.add_argument("--grid", type=int_in(1, 64), default=8)
+    ap.add_argument("--dilate", type=int_in(0, 64), default=0, help="cells the camera dilates the map by (as the motion map)")
     ap.add_argument("--scale", default="max", choices=("max", "coverage"), help="how the camera reads the map")
     ap.add_argument("--method", default="grad", choices=("grad", "grad_x_input"))
     ap.add_argument("--control", default="", choices=("", "shuffled"))
     ap.add_argument("--out", default="")
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
-    ap.add_argument("--fold", type=int, default=None, help="data with a fold file: test on this fold (with the "
+    ap.add_argument("--fold", type=int_in(0), default=None, help="data with a fold file: test on this fold (with the "
                                                              "fold's --roi-model)")
     ap.add_argument("--short-clip", default="loop", choices=SHORT_CLIP_POLICIES,
                     help="videos shorter than 16 frames, as the roi model was trained")
