@@ -11,6 +11,8 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .errtext import exc_line
+
 __all__ = ["ConfigError", "load_yaml", "check_keys", "deep_merge", "typed_fields", "typed_value"]
 
 
@@ -36,7 +38,7 @@ def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config {path} is not valid YAML: {exc_line(exc)}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

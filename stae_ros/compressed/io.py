@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ..errtext import exc_line
 from .extract import CompressedStreamError, FeatureSpec
 from .model import CDConfig, CDEnsemble, CDNet
 
@@ -87,7 +88,7 @@ def load_cd_model(path: str | Path) -> H264CdModelFile:
 
         blob = torch.load(io.BytesIO(raw_bytes), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a model
-        raise H264CdModelError(f"{path} is not a readable torch file: {type(exc).__name__}: {exc}") from exc
+        raise H264CdModelError(f"{path} is not a readable torch file: {exc_line(exc)}") from exc
     if not isinstance(blob, dict):
         raise H264CdModelError(f"{path} holds a {type(blob).__name__}, not a {FORMAT} dict")
     if blob.get("format") != FORMAT:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..errtext import exc_line
 from .errors import LocalModelError
 from .model import LocalArch, LocalClassifier, LocalEnsemble
 
@@ -134,7 +135,7 @@ def load_local_model(path: str | Path) -> LocalModelFile:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, not a torch file, unpickling refused...
-        raise LocalModelError(f"{path}: not a readable torch file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise LocalModelError(f"{path}: not a readable torch file ({exc_line(exc)})") from exc
     if not isinstance(blob, dict):
         raise LocalModelError(f"{path}: field 'format' is missing (the file holds a {type(blob).__name__}, not a {MODEL_FORMAT} bundle)")
     fmt = _field(path, blob, "format", str)

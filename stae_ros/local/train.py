@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from stae_ros.configio import ConfigError, check_keys, load_yaml
+from stae_ros.errtext import exc_line
 from stae_ros.training.config import AugmentConfig, DataConfig, StageConfig, TrainConfig
 from stae_ros.training.payload_config import export_copy
 
@@ -302,7 +303,7 @@ def load_init_state(model: torch.nn.Module, path: str | Path) -> dict[str, int]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise LocalTrainError(f"init: {path} is not a readable torch file ({type(exc).__name__})") from exc
+        raise LocalTrainError(f"init: {path} is not a readable torch file ({exc_line(exc)})") from exc
     state = None
     if isinstance(blob, dict):
         state = blob.get("state_dict") or blob.get("ema") or blob.get("model")

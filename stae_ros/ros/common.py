@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from stae_ros.errtext import exc_line
 from stae_ros.resources import PACKAGE, find_data_file
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..errtext import exc_line
 from .errors import CheckpointError
 
 __all__ = ["CHECKPOINT_FORMAT", "LoadedModel", "save_checkpoint", "load_model", "load_checkpoint_dict", "state_dict_bytes",
@@ -96,7 +97,7 @@ def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for garbage files
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc_line(exc)}") from exc
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format: {got!r})")

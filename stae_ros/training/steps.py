@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from ..errtext import exc_line
 from .errors import TrainingError
 
 __all__ = ["RUN_FORMAT", "RunState", "chunk_generator", "cosine_lr", "run_phase", "save_run", "load_run", "write_metrics", "optimizer_step"]
@@ -84,7 +85,7 @@ def load_run(path: Path, mode: str) -> dict[str, Any]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
-        raise TrainingError(f"{path} is not a readable run checkpoint: {exc}") from exc
+        raise TrainingError(f"{path} is not a readable run checkpoint: {exc_line(exc)}") from exc
     if not isinstance(blob, dict) or blob.get("format") != RUN_FORMAT:
         raise TrainingError(f"{path} is not a {RUN_FORMAT} checkpoint (was this run trained with another mode?)")
     if blob.get("mode") != mode:
