@@ -1131,3 +1131,27 @@ def test_the_controller_says_when_the_cameras_fallback_and_its_plan_disagree(tmp
             assert harness.spin_until(lambda: False, 0.5) is False and not launcher.exited()
     finally:
         harness.close()
+
+
+def test_a_stop_signal_while_a_node_imports_ends_it_without_a_traceback():
+    """A launcher that stops nodes right after starting them (another node failed at once) reached them
+    while they imported torch: a KeyboardInterrupt traceback. In a node's process the package makes such
+    a SIGINT end it quietly (exit 130); where the package is only imported, SIGINT stays Python's."""
+    import subprocess
+    import sys
+
+    from stae_ros.ros.startup import is_node_process
+
+    probe = ("import os, signal, sys, time\n"
+             "sys.argv[0] = sys.argv[1]\n"
+             "import stae_ros.ros\n"
+             "os.kill(os.getpid(), signal.SIGINT)\n"
+             "time.sleep(5)\n"
+             "print('still running')\n")
+    node = subprocess.run([sys.executable, "-c", probe, "/opt/ros/lib/stae_ros/camera_node"], capture_output=True,
+                          text=True, timeout=60)
+    assert node.returncode == 130 and "Traceback" not in node.stderr + node.stdout, node.stderr
+    other = subprocess.run([sys.executable, "-c", probe, "pytest"], capture_output=True, text=True, timeout=60)
+    assert other.returncode != 0 and "KeyboardInterrupt" in other.stderr, other.stderr
+    assert is_node_process("/x/camera_node", []) and is_node_process("python", ["python", "-m", "stae_ros.ros.edge_node"])
+    assert not is_node_process("stae", ["stae", "demo"]) and not is_node_process("python", ["python", "-m", "pytest"])

@@ -6,6 +6,10 @@ run as `camera_node`, `edge_node`, `controller_node`, `link_emulator_node` (cons
 the node modules and `qos` are imported by name when used.
 """
 
+from .startup import quiet_stop_while_starting
+
+quiet_stop_while_starting()  # only in a node's own process: a Ctrl-C while it imports is not a traceback
+
 from .errors import (
     ImageConversionError,
     ImageEncodingError,

@@ -145,7 +145,7 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         print(f"[FATAL] could not start: {exc}", file=sys.stderr, flush=True)
         return _exit(2, fast_exit)
     except Exception as exc:  # noqa: BLE001 - rcl's own refusal (e.g. a DDS-Security error): one line, not a trace
-        print(f"[FATAL] could not start: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        print(f"[FATAL] could not start: {exc_line(exc)}",
               file=sys.stderr, flush=True)
         return _exit(2, fast_exit)
     node = None

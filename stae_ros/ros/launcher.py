@@ -24,17 +24,13 @@ from typing import Any, Callable, Mapping, Sequence, TextIO
 from ..cli.validate import int_in
 from .common import PACKAGE, resolve_data_file
 from .errors import LaunchError
+from .startup import NODE_EXECUTABLES
 
 __all__ = ["NODE_MODULES", "NodeSpec", "Launcher", "node_command", "config_file", "pick_domain_id", "ros_env",
            "format_param", "default_specs", "multi_robot_specs", "build_parser"]
 
 #: executable name (setup.py console script) -> module run with `python -m`
-NODE_MODULES: dict[str, str] = {
-    "camera_node": "stae_ros.ros.camera_node",
-    "edge_node": "stae_ros.ros.edge_node",
-    "controller_node": "stae_ros.ros.controller_node",
-    "link_emulator_node": "stae_ros.ros.link_emulator_node",
-}
+NODE_MODULES: dict[str, str] = {name: f"stae_ros.ros.{name}" for name in NODE_EXECUTABLES}
 #: executable -> its YAML in config/
 NODE_CONFIGS: dict[str, str] = {
     "camera_node": "camera.yaml", "edge_node": "edge.yaml", "controller_node": "controller.yaml",
