@@ -13,11 +13,11 @@ __all__ = ["exc_line"]
 
 #: torch.load(weights_only=True) puts the finding after this marker, below its boilerplate
 _TORCH_MARKER = "WeightsUnpickler error:"
-_MAX_CHARS = 300
+_MAX_CHARS = 500
 
 
 def exc_line(exc: BaseException) -> str:
-    """``Type: the telling line`` of ``exc``, on one line and at most about 300 characters."""
+    """``Type: the telling line`` of ``exc``, on one line and at most 500 characters."""
     text = _yaml_text(exc) or _telling_line(str(exc))
     line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return line if len(line) <= _MAX_CHARS else line[: _MAX_CHARS - 3] + "..."

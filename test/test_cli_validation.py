@@ -103,3 +103,11 @@ def test_bad_flags_of_the_module_commands_are_refused_before_any_work(module, ar
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"argument {flag}:" in err and shown in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_the_subcommands_import_is_exit_130_not_a_traceback(monkeypatch) -> None:
+    def interrupted() -> argparse.ArgumentParser:
+        raise KeyboardInterrupt  # as when Ctrl-C lands while build_parser imports torch
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["demo"]) == 130

@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import Sequence
 
+from ..errtext import exc_line
+
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: subcommand modules, in the order `stae --help` lists them
@@ -38,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # Ctrl-C, also while the subcommands' modules (torch...) are still importing
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2) if args.verbose else logging.INFO
@@ -52,14 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory(heap_only=True)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
     except SystemExit:
         raise
     except Exception as exc:  # a failure no subcommand anticipated: one line, the traceback only with -v
         if args.verbose:
             raise
-        print(f"stae {args.command}: error: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
+        print(f"stae {args.command}: error: {exc_line(exc)} (run with -v for the traceback)", file=sys.stderr)
         return 2
 
 
