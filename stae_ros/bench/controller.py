@@ -384,8 +384,6 @@ def _collect_traces(args: argparse.Namespace) -> list[DeliveryTrace]:
 
 
 def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) -> int:
-    from tqdm import tqdm
-
     from ..profiling.schema import ProfileError, merge_profiles
 
     paths = list(args.profile) or [REPO / "profiles" / name for name in ("modes.json", "default.json")

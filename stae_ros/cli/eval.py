@@ -60,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import numpy as np
-    import torch
 
     from stae_ros import codec as px_codec  # noqa: F401  (fail early if the codec is missing)
     from stae_ros.data.arrays import load_split_arrays

@@ -87,8 +87,6 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 def _spatial_fill(frame: np.ndarray, hole: np.ndarray, den_cache: dict) -> np.ndarray:
     """Fill ``hole`` pixels of one frame by normalised Gaussian blur of the pixels around it."""
-    import cv2
-
     keep = (~hole).astype(np.float32)
     key = hole.tobytes()
     if key not in den_cache:

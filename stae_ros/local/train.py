@@ -40,7 +40,7 @@ from stae_ros.training.payload_config import export_copy
 
 from .augment import LocalAugment, augment_local
 from .errors import LocalModelError
-from .io import load_local_model, model_file_id, save_local_model
+from .io import model_file_id, save_local_model
 from .model import LocalArch, LocalClassifier
 
 __all__ = ["LocalTrainSettings", "LocalTrainConfig", "LocalTrainResult", "LocalTrainError", "load_local_config",

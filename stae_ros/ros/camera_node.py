@@ -26,7 +26,7 @@ from std_msgs.msg import String, UInt8MultiArray
 
 from . import qos
 from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
-from .errors import ImageConversionError, SourceError
+from .errors import ImageConversionError
 from .images import array_to_image, image_to_rgb
 from .params import CAMERA_PARAMS, declare_params, on_set_callback
 from .sources import Frame, open_source

@@ -15,7 +15,7 @@ from stae_ros.modes.registry import mode_names
 
 __all__ = [
     "ParamSpec", "CODECS", "QOS_DEFAULTS", "CAMERA_PARAMS", "EDGE_PARAMS", "CONTROLLER_PARAMS", "LINK_EMULATOR_PARAMS", "NODE_PARAMS",
-    "declare_params", "check_value", "on_set_callback", "param_values",
+    "declare_params", "on_set_callback", "param_values",
 ]
 
 
