@@ -52,8 +52,13 @@ from stae_ros.cli.validate import float_in, int_in
     (["profile", "--fold", "-1"], "--fold", ">= 0"),
 ])
 def test_bad_flag_values_are_refused_before_any_work(argv, flag, shown, capsys) -> None:
+    _assert_refused(lambda: cli.main(argv), flag, shown, capsys)
+
+
+def _assert_refused(run, flag: str, shown: str, capsys) -> None:
+    """``run`` exits 2 with one argparse line that names ``flag`` and shows ``shown``."""
     with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
+        run()
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"argument {flag}:" in err and shown in err and "Traceback" not in err
@@ -98,11 +103,7 @@ def test_validators_accept_the_range_and_only_it() -> None:
 def test_bad_flags_of_the_module_commands_are_refused_before_any_work(module, argv, flag, shown, capsys) -> None:
     import importlib
 
-    with pytest.raises(SystemExit) as exc:
-        importlib.import_module(module).main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"argument {flag}:" in err and shown in err and "Traceback" not in err
+    _assert_refused(lambda: importlib.import_module(module).main(argv), flag, shown, capsys)
 
 
 def test_ctrl_c_while_the_subcommands_import_is_exit_130_not_a_traceback(monkeypatch) -> None:

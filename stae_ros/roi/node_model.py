@@ -138,18 +138,16 @@ class RoiModel:
         for name, value in (("frame_stride", stride), ("frame_qp", frame_qp), ("region_qp", region_qp)):
             if value is not None and value != int(value):
                 raise RoiModelError(f"stae-roi264 setting {name}={knobs[name]!r} must be a whole number")
-        action = knobs.get("frame_action", self.settings.frame_action)
-        if action not in FRAME_ACTIONS:
-            raise RoiModelError(f"stae-roi264 setting frame_action={action!r} is not one of {list(FRAME_ACTIONS)}")
-        select = knobs.get("frame_select", self.importance_spec.get("frame_select", ""))
-        if select not in FRAME_SELECTS:
-            raise RoiModelError(f"stae-roi264 setting frame_select={select!r} is not one of {list(FRAME_SELECTS)}")
-        mode = knobs.get("mode", self.settings.mode)
-        if mode not in ("fill", "crop"):
-            raise RoiModelError(f"stae-roi264 setting mode={mode!r} is not one of ['fill', 'crop']")
-        grade = knobs.get("region_grade", self.settings.region_grade)
-        if grade not in REGION_GRADES:
-            raise RoiModelError(f"stae-roi264 setting region_grade={grade!r} is not one of {list(REGION_GRADES)}")
+        def choice(name: str, current: str, allowed: tuple[str, ...]) -> str:
+            v = knobs.get(name, current)
+            if v not in allowed:
+                raise RoiModelError(f"stae-roi264 setting {name}={v!r} is not one of {list(allowed)}")
+            return v
+
+        action = choice("frame_action", self.settings.frame_action, FRAME_ACTIONS)
+        select = choice("frame_select", self.importance_spec.get("frame_select", ""), FRAME_SELECTS)
+        mode = choice("mode", self.settings.mode, ("fill", "crop"))
+        grade = choice("region_grade", self.settings.region_grade, REGION_GRADES)
         settings = replace(
             self.settings,
             threshold=self.settings.threshold if threshold is None else threshold,
