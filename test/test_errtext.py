@@ -12,12 +12,26 @@ from stae_ros.latent.errors import LatentError
 from stae_ros.latent.io import load_latent_model
 from stae_ros.local.errors import LocalModelError
 from stae_ros.local.io import load_local_model
+from stae_ros.roi.errors import RoiError
+from stae_ros.roi.importance import NET_FORMAT
+from stae_ros.roi.netfile import load_net_file
 from stae_ros.roi.node_model import RoiModelError, load_roi_model
 from stae_ros.training.checkpoints import load_checkpoint_dict
-from stae_ros.training.errors import CheckpointError
+from stae_ros.training.errors import CheckpointError, TrainingError
+from stae_ros.training.steps import load_run
+
+
+def load_importance_net(path):
+    return load_net_file(path, NET_FORMAT, "importance net")
+
+
+def load_run_checkpoint(path):
+    return load_run(path, "stae-latent")
+
 
 LOADERS = [(load_checkpoint_dict, CheckpointError), (load_roi_model, RoiModelError),
-           (load_latent_model, LatentError), (load_local_model, LocalModelError), (load_cd_model, H264CdModelError)]
+           (load_latent_model, LatentError), (load_local_model, LocalModelError), (load_cd_model, H264CdModelError),
+           (load_importance_net, RoiError), (load_run_checkpoint, TrainingError)]
 
 
 @pytest.mark.parametrize("content", [b"garbage\n", bytes(range(256)) * 4, b"PK\x03\x04not a zip"],
@@ -31,6 +45,16 @@ def test_a_file_that_is_not_a_model_is_one_line_naming_it(tmp_path, content, loa
     text = str(info.value)
     assert "\n" not in text and str(path) in text and len(text) < 500, text
     assert "Weights only load failed" not in text and "documentation of torch.load" not in text, text
+
+
+@pytest.mark.parametrize("load, error", LOADERS, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_missing_file_is_one_line_naming_it(tmp_path, load, error):
+    path = tmp_path / "absent.pt"
+    with pytest.raises(error) as info:
+        load(path)
+    text = str(info.value)
+    assert "\n" not in text and str(path) in text, text
+    assert "not found" in text or "does not exist" in text, text
 
 
 def test_bad_yaml_is_one_line_with_where(tmp_path):

@@ -167,7 +167,7 @@ def test_bad_model_file_named(tmp_path: Path) -> None:
     with pytest.raises(H264CdModelError, match="bad.pt: field 'config.num_classes'"):
         load_cd_model(tmp_path / "bad.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a model")
-    with pytest.raises(H264CdModelError, match="junk.pt is not a readable torch file"):
+    with pytest.raises(H264CdModelError, match="junk.pt is not a readable h264-cd model file"):
         load_cd_model(tmp_path / "junk.pt")
     with pytest.raises(PipelineError, match="cannot load the h264-cd model"):
         make_edge("h264-cd", ModeContext(loaded=None, model_files={"h264-cd": str(tmp_path / "junk.pt")}))

@@ -136,22 +136,18 @@ def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None 
 
 def _latent_file_hw(path: str | Path) -> tuple[int, int] | None:
     """(height, width) a latent bundle was built for; None when unreadable (the loader then names the problem)."""
-    try:
-        import torch
+    from ..torchfile import peek_torch_file
 
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-        cfg = blob["config"]
+    try:
+        cfg = peek_torch_file(path)["config"]
         return int(cfg["height"]), int(cfg["width"])
-    except Exception:  # noqa: BLE001 - missing, not a bundle, ...
+    except Exception:  # noqa: BLE001 - unreadable, not a bundle, ...
         return None
 
 
 def _roi_file_format(path: str | Path) -> str | None:
     """The ``format`` field of a roi model file (None when unreadable: the loader then names the problem)."""
-    try:
-        import torch
+    from ..torchfile import peek_torch_file
 
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - missing, not a torch file, ...
-        return None
+    blob = peek_torch_file(path)
     return blob.get("format") if isinstance(blob, dict) else None

@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from ..cli.validate import float_in, int_in
+from ..torchfile import peek_torch_file
 
 __all__ = ["run_variant", "main"]
 
@@ -81,9 +82,8 @@ def run_variant(config: str, run: str, model: dict[str, Any], steps: int = 0, di
     soft = None
     if w > 0 and cfg.teacher:
         cache = out / "teacher_train_logits.pt"
-        if cache.is_file():
-            soft = torch.load(cache, weights_only=True)
-        else:
+        soft = peek_torch_file(cache) if cache.is_file() else None  # a damaged cache is rebuilt
+        if soft is None:
             teacher = load_teacher(cfg.teacher, clip, list(train_arr.class_names), torch.device("cpu"))
             soft = teacher_logits(teacher, train_arr.clips, torch.device("cpu"))
             torch.save(soft, cache)

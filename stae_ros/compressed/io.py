@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .extract import CompressedStreamError, FeatureSpec
 from .model import CDConfig, CDEnsemble, CDNet
 
@@ -79,16 +79,13 @@ def _typed(cls: type, raw: Any, path: Path, field_name: str) -> Any:
 def load_cd_model(path: str | Path) -> H264CdModelFile:
     """Read and check a model file; any fault is an H264CdModelError naming the file and the field."""
     path = Path(path)
+    if not path.is_file():
+        raise H264CdModelError(f"h264-cd model file not found: {path}")
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
         raise H264CdModelError(f"cannot read the h264-cd model file {path}: {exc}") from exc
-    try:
-        import io
-
-        blob = torch.load(io.BytesIO(raw_bytes), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a model
-        raise H264CdModelError(f"{path} is not a readable torch file: {exc_line(exc)}") from exc
+    blob = read_torch_file(path, H264CdModelError, "h264-cd model file", raw=raw_bytes)
     if not isinstance(blob, dict):
         raise H264CdModelError(f"{path} holds a {type(blob).__name__}, not a {FORMAT} dict")
     if blob.get("format") != FORMAT:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .codec import LatentCodec, LatentLimits
 from .errors import LatentError
 from .model import LatentConfig, LatentModel
@@ -32,12 +32,7 @@ def load_latent_model(path: str | Path, cfg: LatentConfig | None = None) -> Late
     failing on its first stae-latent clip.
     """
     path = Path(path)
-    if not path.is_file():
-        raise LatentError(f"latent model file not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a truncated or foreign file
-        raise LatentError(f"{path} is not a readable torch file: {exc_line(exc)}") from exc
+    blob = read_torch_file(path, LatentError, "latent model file")
     if isinstance(blob, dict) and "format" in blob:
         if blob["format"] != MODEL_FORMAT:
             raise LatentError(f"{path} is a {blob['format']!r} file, not a {MODEL_FORMAT} bundle")

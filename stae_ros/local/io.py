@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .errors import LocalModelError
 from .model import LocalArch, LocalClassifier, LocalEnsemble
 
@@ -130,12 +130,7 @@ def networks_from_states(states: Sequence[Any], num_classes: int, t: int, h: int
 def load_local_model(path: str | Path) -> LocalModelFile:
     """Read a file written by `save_local_model`; every failure raises LocalModelError."""
     path = Path(path)
-    if not path.is_file():
-        raise LocalModelError(f"{path}: local model file not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, not a torch file, unpickling refused...
-        raise LocalModelError(f"{path}: not a readable torch file ({exc_line(exc)})") from exc
+    blob = read_torch_file(path, LocalModelError, "local model file")
     if not isinstance(blob, dict):
         raise LocalModelError(f"{path}: field 'format' is missing (the file holds a {type(blob).__name__}, not a {MODEL_FORMAT} bundle)")
     fmt = _field(path, blob, "format", str)

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from stae_ros.configio import ConfigError, check_keys, load_yaml
 from stae_ros.errtext import exc_line
+from stae_ros.torchfile import read_torch_file
 from stae_ros.training.config import AugmentConfig, DataConfig, StageConfig, TrainConfig
 from stae_ros.training.payload_config import export_copy
 
@@ -298,12 +299,7 @@ def load_init_state(model: torch.nn.Module, path: str | Path) -> dict[str, int]:
     fine-tuning on real footage (10 classes) keeps every layer but the head.
     """
     path = Path(path)
-    if not path.is_file():
-        raise LocalTrainError(f"init: {path} not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise LocalTrainError(f"init: {path} is not a readable torch file ({exc_line(exc)})") from exc
+    blob = read_torch_file(path, LocalTrainError, "init weights file")
     state = None
     if isinstance(blob, dict):
         state = blob.get("state_dict") or blob.get("ema") or blob.get("model")
@@ -400,16 +396,16 @@ def train_local(config: str | Path | dict[str, Any] | LocalTrainConfig, out_dir:
     if resume:
         if not last_path.is_file():
             raise LocalTrainError(f"resume asked but {last_path} does not exist")
+        blob = read_torch_file(last_path, LocalTrainError, "run checkpoint")
         try:
-            blob = torch.load(last_path, map_location="cpu", weights_only=True)
             model.load_state_dict(blob["model"])
             if ema is not None and blob.get("ema") is not None:
                 ema.load_state_dict(blob["ema"])
             opt.load_state_dict(blob["optimizer"])
             history = list(blob["history"])
             start_epoch, global_step = int(blob["epoch"]) + 1, int(blob["step"])
-        except Exception as exc:
-            raise LocalModelError(f"{last_path}: cannot resume from it ({type(exc).__name__}: {exc})") from exc
+        except Exception as exc:  # noqa: BLE001 - a foreign or damaged run checkpoint fails in many ways
+            raise LocalModelError(f"{last_path}: cannot resume from it ({exc_line(exc)})") from exc
         if blob.get("class_names") != class_names:
             raise LocalTrainError(f"{last_path} was trained on classes {blob.get('class_names')}, the data has {class_names}")
         log.info("resuming after epoch %d (step %d)", start_epoch, global_step)

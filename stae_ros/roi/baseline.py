@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..torchfile import read_torch_file
 from .classifier import PixelClassifier, clone, evaluate_classifier, train_classifier
 from .dataset import PayloadData
+from .errors import RoiError
 from .h264 import X264Settings, decode_annexb, encode_annexb, pack_nals
 
 __all__ = ["StudyConfig", "base_classifier", "h264_points", "codec_point", "resize_clip", "transcode"]
@@ -50,7 +52,7 @@ def base_classifier(data: PayloadData, cfg: StudyConfig) -> PixelClassifier:
     path = Path(cfg.base_model)
     if path.exists():
         model = LatentModel(lcfg)
-        model.load_state_dict(torch.load(path, weights_only=True))
+        model.load_state_dict(read_torch_file(path, RoiError, "base model file"))
     else:
         model = train_latent(lcfg, data.train_clips, data.train_labels, lam=1e-4, steps=cfg.base_steps, batch=cfg.batch, seed=cfg.seed)
         path.parent.mkdir(parents=True, exist_ok=True)

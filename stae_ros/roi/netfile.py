@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..torchfile import read_torch_file
 from .errors import RoiError
 
 __all__ = ["save_net_file", "load_net_file"]
@@ -23,10 +24,7 @@ def save_net_file(path: str | Path, fmt: str, net: nn.Module, hparams: dict[str,
 
 def load_net_file(path: str | Path, fmt: str, what: str) -> dict[str, Any]:
     """The saved blob; a missing file or another format is a RoiError naming the file."""
-    try:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise RoiError(f"{what} file not found: {path}") from exc
+    blob = read_torch_file(path, RoiError, f"{what} file")
     if not isinstance(blob, dict) or blob.get("format") != fmt:
         raise RoiError(f"{path} is not a {fmt} file")
     return blob

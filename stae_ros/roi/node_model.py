@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..cli.validate import float_in, int_in
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .classifier_file import classifier_from_record, classifier_record, record_shape
 from .codec import RoiCodec, RoiLimits, RoiSettings
 from .errors import RoiError
@@ -226,12 +226,7 @@ def load_roi_model(path: str | Path) -> RoiModel:
     """Read and check a file written by `save_roi_model`; every problem is a RoiModelError naming
     the file and the field (missing, truncated or foreign files included)."""
     path = Path(path)
-    if not path.is_file():
-        raise RoiModelError(f"stae-roi264 model file not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
-        raise RoiModelError(f"{path} is not a readable torch file: {exc_line(exc)}") from exc
+    blob = read_torch_file(path, RoiModelError, "stae-roi264 model file")
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
         found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
         raise RoiModelError(f"{path} is not a {MODEL_FORMAT} file (format {found!r})")

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .errors import CheckpointError
 
 __all__ = ["CHECKPOINT_FORMAT", "LoadedModel", "save_checkpoint", "load_model", "load_checkpoint_dict", "state_dict_bytes",
@@ -92,12 +92,7 @@ def save_checkpoint(
 def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
     """Read and validate the raw checkpoint dict (weights still as stored)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for garbage files
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc_line(exc)}") from exc
+    blob = read_torch_file(path, CheckpointError, "checkpoint file")
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format: {got!r})")

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..torchfile import read_torch_file
 from .augment import augment_batch
 from .checkpoints import load_checkpoint_dict, load_init_weights, save_checkpoint
 from .config import STAGES, TrainConfig
@@ -329,7 +330,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
         path = Path(cfg.pretrained)
         if not path.is_file():
             raise TrainingError(f"pretrained ViT weights not found: {path} (nothing is downloaded; point 'pretrained' at a local file)")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = read_torch_file(path, TrainingError, "pretrained ViT weights file")
         if isinstance(blob, dict) and "state_dict" in blob and isinstance(blob["state_dict"], dict):
             blob = blob["state_dict"]
         elif isinstance(blob, dict) and "model" in blob and isinstance(blob["model"], dict):

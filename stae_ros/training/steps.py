@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from ..errtext import exc_line
+from ..torchfile import read_torch_file
 from .errors import TrainingError
 
 __all__ = ["RUN_FORMAT", "RunState", "chunk_generator", "cosine_lr", "run_phase", "save_run", "load_run", "write_metrics", "optimizer_step"]
@@ -82,10 +82,7 @@ def load_run(path: Path, mode: str) -> dict[str, Any]:
     """The raw ``last.pt`` of a run of ``mode``; a missing file or another mode is a TrainingError."""
     if not path.is_file():
         raise TrainingError(f"--resume given but {path} does not exist")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
-        raise TrainingError(f"{path} is not a readable run checkpoint: {exc_line(exc)}") from exc
+    blob = read_torch_file(path, TrainingError, "run checkpoint")
     if not isinstance(blob, dict) or blob.get("format") != RUN_FORMAT:
         raise TrainingError(f"{path} is not a {RUN_FORMAT} checkpoint (was this run trained with another mode?)")
     if blob.get("mode") != mode:

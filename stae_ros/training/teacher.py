@@ -14,6 +14,7 @@ import logging
 import numpy as np
 import torch
 
+from ..torchfile import peek_torch_file
 from .errors import TrainingError
 
 __all__ = ["load_teacher", "teacher_logits", "distill_kl", "count_gflop", "is_classifier_file", "edge_network", "trainable_copy"]
@@ -80,10 +81,7 @@ def is_classifier_file(path: str) -> bool:
     """Whether ``path`` is a stae_ros.local model file (an edge or local classifier), not a STAE checkpoint."""
     from stae_ros.local.io import MODEL_FORMAT
 
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the STAE loader
-        return False
+    blob = peek_torch_file(path)  # an unreadable file is reported by the STAE loader
     return isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT
 
 
