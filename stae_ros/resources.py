@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "codec_model_file"]
+__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "shipped_file", "codec_model_file"]
 
 PACKAGE = "stae_ros"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 #: the shipped model file of each model-backed codec (relative to the checkout / share/stae_ros)
 DEFAULT_CODEC_MODELS = {"stae-latent": "models/stae_latent_default.pt", "stae-roi264": "models/stae_roi264_default.pt"}
+#: folders of shipped files; a relative path under one of them may name the packaged file
+_SHIPPED_DIRS = ("models/", "profiles/", "config/")
 
 
 def _share_dirs() -> list[Path]:
@@ -42,6 +44,22 @@ def find_data_file(value: str | Path | None, default_rel: str) -> Path:
     return candidates[-1]
 
 
+def shipped_file(value: str | Path) -> Path:
+    """``value`` as given, unless it is a relative ``models/``, ``profiles/`` or ``config/`` path
+    that is not under the current directory: then the packaged file of that name, where there is one.
+
+    The commands' defaults and the profiles name shipped files that way, so `stae profile` or
+    `stae bench controller` run outside a checkout finds the installed files instead of failing
+    on a path that only exists at the repository root. A file under the current directory wins.
+    """
+    text = str(value)
+    path = Path(text).expanduser()
+    if path.is_absolute() or not text.startswith(_SHIPPED_DIRS) or path.exists():
+        return path
+    packaged = find_data_file("", text)
+    return packaged if packaged.is_file() else path
+
+
 def codec_model_file(value: str | Path | None, codec: str) -> Path:
     """The model file a codec_model parameter or a profile point's ``model`` names, resolved.
 
@@ -53,7 +71,4 @@ def codec_model_file(value: str | Path | None, codec: str) -> Path:
     text = str(value or "")
     if not text:
         return find_data_file("", default).resolve()
-    path = Path(text).expanduser()
-    if not path.is_absolute() and text.startswith("models/") and not path.is_file():
-        return find_data_file("", text).resolve()
-    return path.resolve()
+    return shipped_file(text).resolve()

@@ -38,6 +38,7 @@ from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic
 from ..planning import DeadlineFallback, Due, LinkMonitor, Planner, RateEstimator
 from ..planning.planner import point_label
 from ..profiling.schema import OperatingPoint, Profile, load_profile
+from ..resources import find_data_file
 
 __all__ = ["register_args", "run", "simulate", "synthetic_profile", "point_name", "PolicyResult", "default_trace_dir"]
 
@@ -386,8 +387,8 @@ def _collect_traces(args: argparse.Namespace) -> list[DeliveryTrace]:
 def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) -> int:
     from ..profiling.schema import ProfileError, merge_profiles
 
-    paths = list(args.profile) or [REPO / "profiles" / name for name in ("modes.json", "default.json")
-                                   if (REPO / "profiles" / name).exists()][:1]
+    shipped = [find_data_file("", f"profiles/{name}") for name in ("modes.json", "default.json")]
+    paths = list(args.profile) or [path for path in shipped if path.is_file()][:1]
     try:
         if paths:
             profile = merge_profiles([load_profile(p) for p in paths])

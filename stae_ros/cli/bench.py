@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "(accuracy, classifier adapted per codec on that codec's decoded train clips) and on "
                                    "real footage (bytes, speed). Timing runs after the accuracy pass, in one-thread "
                                    "child processes, --repeats interleaved runs per point.")
-    p.add_argument("--model", default="models/stae_default.pt", help="STAE checkpoint (default: %(default)s)")
+    p.add_argument("--model", default="models/stae_default.pt", help="STAE checkpoint (default: %(default)s, the installed one outside a checkout)")
     p.add_argument("--data", default=None, help="data set root in HMDB51 layout (default: render synthetic clips in memory)")
     p.add_argument("--real-footage", default=None, metavar="DIR", help="folder of videos for bytes/speed (e.g. ../shared/data)")
     p.add_argument("--out", default="out/bench", help="output folder (default: %(default)s)")

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "briefly and test the same classifier architecture on single-frame clips and on clips with the "
         "motion region removed (plus the same recipe on unmodified clips as a reference) and compare with chance.",
     )
-    p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
+    p.add_argument("--model", default="models/stae_default.pt",
+                   help="checkpoint (stae-ckpt/1; default: %(default)s, the installed one outside a checkout)")
     p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split to evaluate on")
     p.add_argument("--k", type=int_in(1), default=None, help="frame budget K (default: all frames)")

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "camera -> codec -> edge path and record accuracy, payload bytes (mean, p95), camera ms "
         "(FA+SA+encode, 1 thread) and edge ms (decode+FR+ViT). Writes profiles/<name>.json and PNG plots.",
     )
-    p.add_argument("--model", default="models/stae_default.pt", help="checkpoint (stae-ckpt/1)")
+    p.add_argument("--model", default="models/stae_default.pt",
+                   help="checkpoint (stae-ckpt/1; default: %(default)s, the installed one outside a checkout)")
     p.add_argument("--data", default="datasets/synth", help="data set root (HMDB51 layout)")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split to measure on")
     p.add_argument("--fold", type=int_in(0), default=None, help="data with a fold CSV (clip,class,fold): the tested fold "

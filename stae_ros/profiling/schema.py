@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..resources import shipped_file
+
 SCHEMA_ID = "stae-profile/1"
 
 #: keys of OperatingPoint.extra that describe a point (how it was made, what was measured at it)
@@ -165,7 +167,8 @@ def merge_profiles(profiles: list[Profile]) -> Profile:
 
 
 def load_profile(path: str | Path) -> Profile:
-    path = Path(path)
+    """Read and check a profile; a relative ``profiles/...`` path outside a checkout is the installed file."""
+    path = shipped_file(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:

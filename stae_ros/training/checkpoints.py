@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..resources import shipped_file
 from ..torchfile import read_torch_file
 from .errors import CheckpointError
 
@@ -90,8 +91,9 @@ def save_checkpoint(
 
 
 def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
-    """Read and validate the raw checkpoint dict (weights still as stored)."""
-    path = Path(path)
+    """Read and validate the raw checkpoint dict (weights still as stored); a relative
+    ``models/...`` path outside a checkout is the installed file (:func:`~stae_ros.resources.shipped_file`)."""
+    path = shipped_file(path)
     blob = read_torch_file(path, CheckpointError, "checkpoint file")
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
