@@ -79,3 +79,25 @@ def test_node_executables_are_in_lib_and_start_the_installed_node(prefix: Path) 
                           capture_output=True, text=True, env=env, timeout=120, cwd=prefix)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "codec='no-such-codec' is not one of" in proc.stdout + proc.stderr
+
+
+def test_the_installed_commands_use_the_installed_model_and_profile(prefix: Path, tmp_path: Path) -> None:
+    """Outside a checkout, `models/...` and the bench's default profile are the files in share/stae_ros."""
+    share = prefix / "share" / "stae_ros"
+    env = dict(os.environ, PYTHONPATH=str(_site_packages(prefix)), AMENT_PREFIX_PATH=str(prefix))
+    code = ("import stae_ros; from stae_ros.resources import shipped_file\n"
+            "from stae_ros.training.checkpoints import load_checkpoint_dict\n"
+            "print(stae_ros.__file__); print(shipped_file('models/stae_default.pt'))\n"
+            "print(load_checkpoint_dict('models/stae_default.pt')['format'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    module, model, fmt = proc.stdout.split()
+    assert Path(module).is_relative_to(prefix), module  # the installed package, not the checkout
+    assert Path(model) == share / "models" / "stae_default.pt" and fmt, proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "stae_ros.bench.controller", "--trace-dir", "NONE", "--synthetic", "1",
+                           "--duration", "10", "--out", "out"],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "synthetic stand-in" not in proc.stderr
+    report = (tmp_path / "out" / "controller.json").read_text()
+    assert f'"profile": "{share / "profiles" / "modes.json"}"' in report
