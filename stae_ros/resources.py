@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "shipped_file", "codec_model_file"]
+__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "find_data_dir", "shipped_file", "codec_model_file"]
 
 PACKAGE = "stae_ros"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +42,12 @@ def find_data_file(value: str | Path | None, default_rel: str) -> Path:
         if cand.is_file():
             return cand
     return candidates[-1]
+
+
+def find_data_dir(rel: str) -> Path:
+    """The packaged folder ``rel`` (e.g. ``models``): installed share dirs first, then the checkout's."""
+    candidates = [d / rel for d in _share_dirs()] + [_REPO_ROOT / rel]
+    return next((cand for cand in candidates if cand.is_dir()), candidates[-1])
 
 
 def shipped_file(value: str | Path) -> Path:

@@ -112,3 +112,21 @@ def test_ctrl_c_while_the_subcommands_import_is_exit_130_not_a_traceback(monkeyp
 
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["demo"]) == 130
+
+
+@pytest.mark.parametrize("content, shown", [(None, "trace file not found"), ("root:x:0:0\n", ":1: expected an integer")],
+                         ids=["missing", "not-a-trace"])
+def test_demo_refuses_a_bad_trace_before_starting_the_nodes(tmp_path, monkeypatch, capsys, content, shown) -> None:
+    from stae_ros.ros import launcher
+
+    trace = tmp_path / "t.up"
+    if content is not None:
+        trace.write_text(content)
+
+    def no_launch(*args, **kwargs):
+        raise AssertionError("the demo started its nodes")
+
+    monkeypatch.setattr(launcher.Launcher, "__init__", no_launch)
+    assert cli.main(["demo", "--trace", str(trace), "--clips", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("stae demo: --trace:") and shown in err and str(trace) in err, err

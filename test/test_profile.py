@@ -151,8 +151,10 @@ def test_mode_grid_file_is_checked(tmp_path):
     assert [(s.k, s.p) for s in specs if s.mode == "stae-px"] == [(16, 1.0), (8, 0.5)]
     bad = tmp_path / "m.yaml"
     bad.write_text("modes:\n  h265: {settings: [{}]}\n")
-    with pytest.raises(ConfigError, match="unknown mode 'h265'"):
+    with pytest.raises(ConfigError, match="m.yaml: unknown mode 'h265'"):
         load_mode_grid(bad)
+    with pytest.raises(ConfigError, match="^unknown mode 'bogus' asked for; registered modes: h264"):
+        load_mode_grid(DEFAULT_MODES_FILE, modes=["bogus"])  # a flag's mistake, not the file's
     bad.write_text("modes:\n  h264: {settings: {crf: 3}}\n")
     with pytest.raises(ConfigError, match="modes.h264.settings"):
         load_mode_grid(bad)

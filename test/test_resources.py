@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stae_ros.configio import load_yaml
 from stae_ros.profiling.schema import ProfileError, load_profile
 from stae_ros.resources import shipped_file
 from stae_ros.training.checkpoints import load_checkpoint_dict
@@ -56,3 +57,13 @@ def test_bench_controller_outside_the_checkout_plans_over_the_shipped_profile(tm
     assert report["profile"] == "profiles/modes.json"
     chosen = report["traces"]["synthetic-fade-s1000"]["controller"]["modes"]
     assert set(chosen) <= {p.codec for p in load_profile(REPO / "profiles" / "modes.json").points}, chosen
+
+
+def test_a_train_config_outside_the_checkout_finds_the_shipped_model_base(tmp_path, monkeypatch):
+    from stae_ros.training.config import load_train_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("data: {root: datasets/mine}\nstages: {classifier: {epochs: 1}}\n")
+    cfg = load_train_config("mine.yaml")  # no `model:`: config/model_default.yaml, the shipped one
+    shipped = load_yaml(REPO / "config" / "model_default.yaml")
+    assert cfg.model["vit"] == shipped["vit"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..resources import find_data_dir
 from .base import ClipCodec, check_clip
 from .errors import BaselineDecodeError, ClipFormatError, UnknownCodecError
 
@@ -116,7 +117,7 @@ def external_sweep(checkpoint: str, tiny: bool = False, root: str | Path | None 
     if files:
         paths = [Path(f) for f in files]
     else:
-        base = Path(root) if root else Path(__file__).resolve().parents[2] / "models"
+        base = Path(root) if root else find_data_dir("models")
         paths = sorted(base.glob("*roi*.pt")) + sorted(base.glob("*latent*.pt"))
     specs: list[dict[str, Any]] = []
     for path in paths:

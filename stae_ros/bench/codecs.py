@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..resources import find_data_file
 from .child import run_child
 from .errors import BenchDataError
 from .plots import fastest_bands
@@ -99,8 +100,7 @@ def make_tiny_checkpoint(path: str | Path, frames: int = 8, size: int = 32, seed
     from stae_ros.models import STAE, ModelConfig
     from stae_ros.training import save_checkpoint
 
-    root = Path(__file__).resolve().parents[2]
-    cfg_path = root / "config" / "model_default.yaml"
+    cfg_path = find_data_file("", "config/model_default.yaml")
     d = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else {}
     d["clip"] = {"frames": frames, "height": size, "width": size, "channels": 3}
     d["budgets"] = {"frame": [k for k in (8, 4, 2, 1) if k <= frames], "spatial": [1.0, 0.25, 0.1]}
@@ -471,7 +471,7 @@ def _load_classifier_file(path: str | Path, role: str, class_names: list[str], s
 
 def default_local_model(class_names: list[str]) -> str | None:
     """The shipped local classifier when it labels exactly ``class_names`` (else None)."""
-    path = Path(__file__).resolve().parents[2] / "models" / "stae_local_default.pt"
+    path = find_data_file("", "models/stae_local_default.pt")
     if not path.is_file():
         return None
     try:

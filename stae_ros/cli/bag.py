@@ -22,9 +22,6 @@ __all__ = ["register"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"
-
-
 def _default_model() -> Path:
     """The installed share/stae_ros copy of models/stae_default.pt, else the checkout's."""
     from stae_ros.resources import find_data_file
@@ -66,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Cut the bag's images into clips, encode them on the camera pipeline, decode and classify "
                                    "them on the edge pipeline, and score against the ground-truth topic.")
     e.add_argument("bag", type=Path, help="bag directory (mcap or sqlite3)")
-    e.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {DEFAULT_MODEL.relative_to(DEFAULT_MODEL.parents[1])})")
+    e.add_argument("--model", type=Path, default=None, help="checkpoint (default: the installed models/stae_default.pt, else the checkout's)")
     e.add_argument("--k", type=int_in(1), default=None, help="frame budget K (default: the model's largest)")
     e.add_argument("--p", type=float_in(0.0, 1.0, lo_open=True), default=None, help="spatial budget p (default: the model's largest)")
     e.add_argument("--rate", choices=("max", "recorded"), default="max", help="replay as fast as possible or at the recorded rate")

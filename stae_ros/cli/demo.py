@@ -87,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"stae demo: model checkpoint {model} not found; pass --model or train one with `stae train`",
               file=sys.stderr)
         return 2
+    if args.trace:  # the link emulator would stop at start-up on it, and the demo only report no labels
+        from stae_ros.link import TraceError, load_trace
+
+        try:
+            load_trace(args.trace)
+        except TraceError as exc:
+            print(f"stae demo: --trace: {exc}", file=sys.stderr)
+            return 2
     profile = resolve_data_file(args.profile, "profiles/modes.json")
     use_controller = not args.no_controller and profile.is_file()
     if not args.no_controller and not use_controller:

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from stae_ros.configio import ConfigError, load_yaml
+from stae_ros.resources import find_data_file
 
 from .flops import count_flops
 from .schema import OperatingPoint
@@ -28,7 +29,7 @@ __all__ = ["PointSpec", "load_mode_grid", "measure_mode_points", "DEFAULT_MODES_
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODES_FILE = Path(__file__).resolve().parents[2] / "config" / "profile_modes.yaml"
+DEFAULT_MODES_FILE = find_data_file("", "config/profile_modes.yaml")
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ def load_mode_grid(path: str | Path = DEFAULT_MODES_FILE, modes: Sequence[str] |
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"{path}: 'modes' must be a mapping of mode name -> points")
     known = set(mode_names())
-    for name in list(table) + list(modes or []):
+    listing = f"registered modes: {', '.join(sorted(known))}"
+    for name in modes or []:  # asked for by the caller (stae profile --modes), not written in the file
         if name not in known:
-            raise ConfigError(f"{path}: unknown mode {name!r}; registered modes: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown mode {name!r} asked for; {listing}")
+    for name in table:
+        if name not in known:
+            raise ConfigError(f"{path}: unknown mode {name!r}; {listing}")
     wanted = list(modes) if modes else list(table)
     specs: list[PointSpec] = []
     for name in wanted:

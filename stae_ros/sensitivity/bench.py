@@ -30,6 +30,7 @@ from stae_ros.cli.validate import int_in
 from stae_ros.data.arrays import load_split_arrays
 from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 from stae_ros.modes.base import ModeContext
+from stae_ros.resources import find_data_file
 from stae_ros.modes.stae_roi264 import RoiCamera, RoiEdge
 from stae_ros.roi.node_model import ROI_TEXT_KNOBS
 from stae_ros.sensitivity.camera import mix_importance
@@ -188,7 +189,7 @@ def _px_modes(k: int, p: float) -> tuple[Any, Any]:
     from stae_ros.modes.stae_px import PxCamera, PxEdge
     from stae_ros.training.checkpoints import load_model
 
-    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    ctx = ModeContext(load_model(find_data_file("", "models/stae_default.pt")))
     cam = PxCamera(ctx)
     cam.apply(cam.validate(k, p, {}))
     return cam, PxEdge(ctx)
@@ -272,7 +273,7 @@ def run_signatures(data: str, weizmann: str, stride: int = 6) -> dict:
     torch.set_num_threads(1)
     arrays = load_split_arrays(data, "test", 16, (64, 64))
     clips = arrays.clips
-    ctx = ModeContext(load_model(Path(__file__).resolve().parents[2] / "models" / "stae_default.pt"))
+    ctx = ModeContext(load_model(find_data_file("", "models/stae_default.pt")))
     pc = stae_px.camera(ctx)
     pc.apply(pc.validate(16, 0.1, {}))
     out: dict = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stae_ros.configio import ConfigError, check_keys, deep_merge, load_yaml, typed_fields, typed_value
+from stae_ros.resources import shipped_file
 
 from .errors import TrainConfigError
 
@@ -159,7 +160,7 @@ def _resolve_model(spec: Any, config_path: Path) -> dict[str, Any]:
     base = spec.pop("base", None)
     merged: dict[str, Any] = {}
     if base:
-        candidates = [Path(base), config_path.parent / base, config_path.parent.parent / base]
+        candidates = [Path(base), config_path.parent / base, config_path.parent.parent / base, shipped_file(base)]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             raise ConfigError(f"{config_path}: model base config {base!r} not found")
