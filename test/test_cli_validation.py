@@ -130,3 +130,10 @@ def test_demo_refuses_a_bad_trace_before_starting_the_nodes(tmp_path, monkeypatc
     assert cli.main(["demo", "--trace", str(trace), "--clips", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("stae demo: --trace:") and shown in err and str(trace) in err, err
+
+
+def test_profile_refuses_an_unknown_mode_before_loading_anything(tmp_path, caplog) -> None:
+    # the data root does not exist: a check made after loading would report that instead
+    assert cli.main(["profile", "--modes", "h264,bogus", "--data", str(tmp_path / "none"), "--model", str(tmp_path / "none.pt")]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and errors[0].startswith("--modes: unknown mode 'bogus'; registered modes: h264"), errors

@@ -64,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     from stae_ros.training import CheckpointError, load_model
 
     log = logging.getLogger("stae.profile")
+    if args.modes and args.modes != "all":  # before the model and the clips load
+        from stae_ros.modes import mode_names
+
+        unknown = [m for m in args.modes.split(",") if m and m not in mode_names()]
+        if unknown:
+            log.error("--modes: unknown mode %r; registered modes: %s", unknown[0], ", ".join(sorted(mode_names())))
+            return 2
     try:
         loaded = load_model(args.model)
     except CheckpointError as exc:
