@@ -116,6 +116,13 @@ def test_mode_round_trip(tmp_path: Path) -> None:
     assert tuple(edge.classify([edge.decode(cam.encode(clip).payload)]).logits.shape) == (1, 3)
     with pytest.raises(PipelineError, match="h264-cd setting"):
         cam.validate(8, 1.0, {"crf": 99})
+    # the h264 camera's rules under this mode's name
+    assert cam.validate(8, 1.0, {}).mode == "h264-cd"
+    with pytest.raises(PipelineError, match="^h264-cd has no setting"):
+        cam.validate(8, 1.0, {"qp": 3})
+    assert cam.describe().startswith("h264-cd crf 33") and "in the compressed domain by" in cam.describe()
+    with pytest.raises(PipelineError, match="h264-cd model's"):
+        cam.encode(_shifting_clip(1, 0, frames=8, size=48))
 
 
 def test_camera_codes_at_the_settings_its_model_was_trained_at(tmp_path: Path) -> None:

@@ -58,20 +58,21 @@ DEFAULTS: dict[str, Any] = {"crf": 28, "preset": "ultrafast", "scale": 1}
 MAX_PAYLOAD_BYTES = 8 << 20
 
 
-def crf_error(crf: Any) -> str | None:
-    """Why ``crf`` cannot drive libx264 here, in one line; None when it can. One rule for what a
-    command may set and for what a model file says its training run used (so are ``preset_error``'s)."""
+def crf_error(crf: Any, mode: str = NAME) -> str | None:
+    """Why ``crf`` cannot drive libx264 here, in one line naming ``mode``; None when it can. One rule
+    for what a command may set and for what a model file says its training run used (so are
+    ``preset_error``'s)."""
     if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= int(crf) <= 51:
-        return f"h264 setting crf={crf!r} must be an integer in 0..51"
+        return f"{mode} setting crf={crf!r} must be an integer in 0..51"
     return None
 
 
-def preset_error(preset: Any) -> str | None:
-    """Why ``preset`` is not an x264 preset, in one line; None when it is."""
+def preset_error(preset: Any, mode: str = NAME) -> str | None:
+    """Why ``preset`` is not an x264 preset, in one line naming ``mode``; None when it is."""
     from stae_ros.baselines.video import PRESETS
 
     if preset not in PRESETS:
-        return f"h264 setting preset={preset!r} is not one of {', '.join(PRESETS)}"
+        return f"{mode} setting preset={preset!r} is not one of {', '.join(PRESETS)}"
     return None
 
 
@@ -144,6 +145,9 @@ class H264Camera:
     name = NAME
     version = VERSION
     uses_budget = False
+    #: whose clip size ``encode`` checks against, and how ``describe`` says who classifies the stream
+    clip_owner = "model's"
+    classified = "classified by"
 
     def __init__(self, ctx: ModeContext) -> None:
         self.shape = ctx.stae_shape
@@ -168,10 +172,10 @@ class H264Camera:
         knobs = freeze_settings(settings)
         unknown = sorted(set(knobs) - set(DEFAULTS))
         if unknown:
-            raise BudgetError(f"h264 has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
+            raise BudgetError(f"{self.name} has no setting(s) {unknown}; its settings are {sorted(DEFAULTS)}")
         full = {**self.defaults, **knobs}
         crf, preset, scale = full["crf"], full["preset"], full["scale"]
-        error = crf_error(crf) or preset_error(preset)
+        error = crf_error(crf, self.name) or preset_error(preset, self.name)
         if error:
             raise BudgetError(error)
         size = _scaled(self.shape, scale)
@@ -180,8 +184,8 @@ class H264Camera:
         try:
             codec = self._codec if same else H264Codec(crf=int(crf), preset=preset, stream=True)
         except ClipFormatError as exc:
-            raise BudgetError(f"h264 settings refused: {exc}") from exc
-        return Validated(NAME, k, p, knobs, (codec, int(scale), size))
+            raise BudgetError(f"{self.name} settings refused: {exc}") from exc
+        return Validated(self.name, k, p, knobs, (codec, int(scale), size))
 
     def apply(self, validated: Validated) -> None:
         self._codec, self._scale, self._size = validated.state
@@ -189,7 +193,7 @@ class H264Camera:
 
     def encode(self, clip: np.ndarray) -> EncodedClip:
         """The whole clip (K=T, p=1); select_ms is the downscale, encode_ms libx264."""
-        check_clip(clip, self.shape, "model's")
+        check_clip(clip, self.shape, self.clip_owner)
         timer = Timer()
         h, w = self._size
         small = clip if (h, w) == clip.shape[1:3] else np.stack(
@@ -198,14 +202,14 @@ class H264Camera:
         data = pack(self._codec.encode(small), self._scale)
         total = timer.ms()
         frames = self.shape[0]
-        return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
+        return EncodedClip(payload=data, codec=self.name, codec_version=self.version, k=frames, p=1.0,
                            frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
                            encode_ms=total - select_ms, model_id=self.model_id,
                            settings={**self.defaults, **self._settings})
 
     def describe(self) -> str:
         s = {**self.defaults, **self._settings}
-        return f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} (classified by {self.model_id})"
+        return f"{self.name} crf {s['crf']} {s['preset']} scale 1/{s['scale']} ({self.classified} {self.model_id})"
 
 
 class H264Edge:

@@ -18,14 +18,13 @@ map. Per batch: the network. No RGB clip is rebuilt, so ``keep_recovered`` has n
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from . import h264
-from .base import Classified, Decoded, EncodedClip, ModeContext, Timer, Validated, check_clip, load_mode_file
+from .base import Classified, Decoded, ModeContext, load_mode_file
 from .errors import BudgetError
 
 __all__ = ["NAME", "VERSION", "DEFAULT_MODEL", "H264CdCamera", "H264CdEdge", "H264CdPayloadError", "camera", "edge",
@@ -66,6 +65,8 @@ class H264CdCamera(h264.H264Camera):
 
     name = NAME
     version = VERSION
+    clip_owner = f"{NAME} model's"
+    classified = "classified in the compressed domain by"
 
     def __init__(self, ctx: ModeContext) -> None:
         # the h264 camera's state, with the clip size, classes and identity of the h264-cd model file
@@ -80,35 +81,6 @@ class H264CdCamera(h264.H264Camera):
         self._codec: Any = None
         self._size = self.shape[1:3]
         self.apply(self.validate(1, 1.0, {}))
-
-    def validate(self, k: int, p: float, settings: Mapping[str, Any]) -> Validated:
-        try:
-            return replace(super().validate(k, p, settings), mode=NAME)
-        except BudgetError as exc:
-            raise BudgetError(str(exc).replace("h264 ", f"{NAME} ", 1)) from exc
-
-    def encode(self, clip: np.ndarray) -> EncodedClip:
-        """The whole clip (K=T, p=1) as the h264 mode codes it; select_ms is the downscale, encode_ms libx264."""
-        check_clip(clip, self.shape, f"{NAME} model's")
-        timer = Timer()
-        h, w = self._size
-        if (h, w) != clip.shape[1:3]:
-            import cv2
-
-            clip = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in clip])
-        select_ms = timer.ms()
-        data = h264.pack(self._codec.encode(clip), self._scale)
-        total = timer.ms()
-        frames = self.shape[0]
-        return EncodedClip(payload=data, codec=NAME, codec_version=VERSION, k=frames, p=1.0,
-                           frame_indices=tuple(range(frames)), camera_ms=total, select_ms=select_ms,
-                           encode_ms=total - select_ms, model_id=self.model_id,
-                           settings={**self.defaults, **self._settings})
-
-    def describe(self) -> str:
-        s = {**self.defaults, **self._settings}
-        return (f"{NAME} crf {s['crf']} {s['preset']} scale 1/{s['scale']} "
-                f"(classified in the compressed domain by {self.model_id})")
 
 
 class H264CdEdge:
