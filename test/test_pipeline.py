@@ -75,6 +75,19 @@ def test_latent_codec_round_trip_and_bad_payloads(loaded, clips):
     assert "mjpeg" in unknown.error
 
 
+def test_a_failure_with_a_paragraph_of_text_is_one_line_in_the_result(loaded, clips, monkeypatch):
+    cam = CameraPipeline(loaded, codec="stae-latent")
+    edge = EdgePipeline(loaded, device="cpu")
+    enc = cam.encode(clips[0].frames)
+
+    def verbose(data):
+        raise RuntimeError("Weights only load failed.\nWeightsUnpickler error:\nUnsupported operand 103\n\nmore text")
+
+    monkeypatch.setattr(edge.mode("stae-latent"), "decode", verbose)
+    bad, = edge.decode_classify([(enc.payload, enc.codec)])
+    assert not bad.ok and bad.error == "RuntimeError: Unsupported operand 103", bad.error
+
+
 def test_latent_model_for_another_frame_size_sets_the_clip_size(loaded):
     """models/stae_latent_112.pt beside the 64x64 STAE model: camera and edge both use the codec's 112x112."""
     path = ROOT / "models" / "stae_latent_112.pt"

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
+from stae_ros.errtext import exc_line
 from stae_ros.modes import CameraMode, EncodedClip, ModeContext, Validated, check_mode, make_camera
 from stae_ros.planning.fallback import FALLBACK_MODE
 
@@ -164,7 +165,7 @@ class CameraPipeline:
                 self._loaded(name)
                 out[name] = None
             except Exception as exc:  # noqa: BLE001 - reported, not raised
-                out[name] = f"{type(exc).__name__}: {exc}"
+                out[name] = f"{exc_line(exc)}"
         return out
 
     def _loaded(self, name: str) -> CameraMode:

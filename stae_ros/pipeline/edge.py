@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from stae_ros import codec as px_codec
+from stae_ros.errtext import exc_line
 from stae_ros.modes import EdgeMode, ModeContext, check_mode, make_edge
 
 from .errors import ModelMismatchError, PipelineError
@@ -153,7 +154,7 @@ class EdgePipeline:
                 self.mode(name)
                 out[name] = None
             except Exception as exc:  # noqa: BLE001 - reported, not raised
-                out[name] = f"{type(exc).__name__}: {exc}"
+                out[name] = f"{exc_line(exc)}"
         return out
 
     def check_models(self, names: Sequence[str]) -> None:
@@ -176,7 +177,7 @@ class EdgePipeline:
 
     # ---- one batch ----------------------------------------------------------------------------
     def _reject(self, result: EdgeResult, index: int, stage: str, exc: BaseException) -> None:
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = exc_line(exc)  # one line: it travels in the label message and the logs
         result.class_id, result.label, result.score, result.topk = -1, "", 0.0, []
         key, loud = self.failures.add(stage, result.mode, exc)
         if loud:

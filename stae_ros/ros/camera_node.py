@@ -25,6 +25,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String, UInt8MultiArray
 
 from . import qos
+from ..errtext import exc_line
 from .common import guarded, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
 from .errors import ImageConversionError
 from .images import array_to_image, image_to_rgb
@@ -173,7 +174,7 @@ class CameraNode(Node):
             frame = self.source.read()
         except Exception as exc:  # noqa: BLE001 - a bad frame must not kill the node
             self.frames_bad += 1
-            self.get_logger().warning(f"source read failed ({self.frames_bad} so far): {type(exc).__name__}: {exc}")
+            self.get_logger().warning(f"source read failed ({self.frames_bad} so far): {exc_line(exc)}")
             return
         if frame is None:
             self.get_logger().info(f"source {self.cfg['source']!r} finished after {self.seq} clips")
@@ -207,7 +208,7 @@ class CameraNode(Node):
             out = self.cutter.push(frame.rgb, float(stamp_ns))
         except Exception as exc:  # noqa: BLE001 - e.g. a frame of an unexpected shape
             self.frames_bad += 1
-            self.get_logger().warning(f"dropped frame: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"dropped frame: {exc_line(exc)}", throttle_duration_sec=5.0)
             return
         if out is None or self.cfg["paused"]:
             return
@@ -222,7 +223,7 @@ class CameraNode(Node):
             enc = self.pipeline.encode(clip)
         except Exception as exc:  # noqa: BLE001 - log, count, keep going with the next clip
             self.clips_failed += 1
-            self.get_logger().error(f"clip {self.seq} not encoded: {type(exc).__name__}: {exc}")
+            self.get_logger().error(f"clip {self.seq} not encoded: {exc_line(exc)}")
             return
         self._last_camera_s = float(enc.camera_ms) / 1000.0
         first, last = stamps[0], stamps[-1]
@@ -339,7 +340,7 @@ class CameraNode(Node):
             try:
                 enc = self.pipeline.label_here(clip)
             except Exception as exc:  # noqa: BLE001 - the clip keeps whatever the edge sends
-                self.get_logger().error(f"fallback label of clip {due.seq} failed: {type(exc).__name__}: {exc}")
+                self.get_logger().error(f"fallback label of clip {due.seq} failed: {exc_line(exc)}")
                 continue
             # the classifier's time here keeps the start times honest when the host is busier than at start-up
             self.fallback.local_s = max(self.fallback.local_s * 0.8, enc.camera_ms / 1000.0)

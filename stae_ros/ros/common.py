@@ -72,7 +72,7 @@ def guarded(method: Callable) -> Callable:
                 return None  # a publish racing the Ctrl-C shutdown: the node is stopping, not failing
             self.callback_errors = getattr(self, "callback_errors", 0) + 1
             self.get_logger().error(f"{method.__name__} failed ({self.callback_errors} so far): "
-                                    f"{type(exc).__name__}: {exc}")
+                                    f"{exc_line(exc)}")
             return None
 
     return wrapper

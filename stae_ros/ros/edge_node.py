@@ -29,6 +29,7 @@ from stae_msgs.msg import ActionLabel, LinkStats, SemanticClip
 from std_msgs.msg import String, UInt8MultiArray
 
 from . import qos
+from ..errtext import exc_line
 from .common import guarded, ms_between, ns_to_stamp, resolve_data_file, run_node, stamp_to_ns, wall_ns
 from .errors import MalformedClipError
 from .images import array_to_image
@@ -232,7 +233,7 @@ class EdgeNode(Node):
                     self.malformed += len(batch)
                     for item in batch:
                         self._count(str(item.msg.stream_id), "rejected", f"batch/?/{type(exc).__name__}")
-                self.get_logger().error(f"batch of {len(batch)} clips failed: {type(exc).__name__}: {exc}")
+                self.get_logger().error(f"batch of {len(batch)} clips failed: {exc_line(exc)}")
 
     def _init_sensitivity(self) -> None:
         """<ns>/sensitivity_map publishers (stae_ros.sensitivity wire bytes in a uint8 array), one per input."""
@@ -268,7 +269,7 @@ class EdgeNode(Node):
                 self.sensitivity_pubs[id(out)].publish(msg)
                 self.sensitivity_sent += 1
             except Exception as exc:  # noqa: BLE001 - a map is an extra; the labels are already out
-                self.get_logger().warning(f"sensitivity map of clip {item.msg.seq} failed: {type(exc).__name__}: {exc}",
+                self.get_logger().warning(f"sensitivity map of clip {item.msg.seq} failed: {exc_line(exc)}",
                                           throttle_duration_sec=5.0)
 
     def _out(self, item: _Waiting) -> _Outputs:
