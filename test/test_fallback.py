@@ -103,6 +103,16 @@ def test_with_the_fallback_a_late_payload_is_worth_the_local_label_so_the_planne
     assert Planner(_profile(local_ms=950.0), 1.0, fallback=True).fallback_accuracy == 0.0
 
 
+def test_with_the_fallback_a_blind_probe_goes_at_the_most_accurate_payload() -> None:
+    prof = _profile(local_ms=200.0)
+    plain = Planner(prof, 1.0, period_s=0.5).choose(None)  # 20 kB at the 0.1 Mbit/s probe rate: too big
+    assert plain.probe and plain.point.codec == "stae-latent"
+    planner = Planner(prof, 1.0, period_s=0.5, fallback=True)
+    covered = planner.choose(None)  # late, it still gets the camera's label: nothing to save
+    assert covered.probe and covered.point.codec == "h264" and np.isnan(covered.p_hit)
+    assert "most accurate payload" in covered.reason
+
+
 def test_stae_bench_controller_fallback_gives_every_policy_the_camera_fallback(tmp_path) -> None:
     import argparse
     import json

@@ -251,12 +251,19 @@ class Planner:
         spread (a probe: usually a small payload), and its LinkStats start the estimate; the others
         choose among the points that need no link (``local``). A link that is up from the start
         thus costs no clip, and one that is down costs one clip in ``probe_every``.
+
+        With the camera's deadline fallback a probe that comes too late still gets the label the
+        camera would have given it by staying local, so nothing is gained by keeping it small: it
+        goes at the most accurate point that sends. Between probes a payload is then worth what
+        staying local is (the camera's label), and the planner keeps the point it has.
         """
         probing = False
         if rate_bps is None:
             self._blind += 1
             due = self.probe_every == 1 or (self.probe_every > 1 and self._blind % self.probe_every == 1)
             if due and any(self._bytes(p) > 0 for p in self.points):
+                if self.fallback_point is not None:
+                    return self._probe_covered()
                 rate_bps, ratios, probing = self.probe_bps, self.ratios.prior, True
         else:
             self._blind = 0
@@ -302,6 +309,15 @@ class Planner:
                                    f"{self._up_count}/{self.up_hold}")
         self.current, self._up_count = best[3], 0
         return decide(best, "switch to " + why)
+
+    def _probe_covered(self) -> Decision:
+        """A blind probe under the deadline fallback: the most accurate point that sends (the points
+        are sorted most accurate first, the cheaper first among equals)."""
+        pt = next(p for p in self.points if self._bytes(p) > 0)
+        self.current, self._up_count = pt, 0
+        reason = (f"no link statistics: probing at the most accurate payload, {point_label(pt)} "
+                  f"(late, it gets the camera's fallback label)")
+        return Decision(pt, math.inf, False, reason, math.nan, math.nan, True)  # no rate: P(on time) unknown
 
     def oracle(self, completion_s: dict[int, float]) -> OperatingPoint:
         """Most accurate point whose *actual* completion (by id(point)) meets the deadline, else fastest."""
