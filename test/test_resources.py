@@ -67,3 +67,13 @@ def test_a_train_config_outside_the_checkout_finds_the_shipped_model_base(tmp_pa
     cfg = load_train_config("mine.yaml")  # no `model:`: config/model_default.yaml, the shipped one
     shipped = load_yaml(REPO / "config" / "model_default.yaml")
     assert cfg.model["vit"] == shipped["vit"]
+
+
+def test_a_mode_model_named_as_a_profile_records_it_loads_outside_the_checkout(tmp_path, monkeypatch):
+    from stae_ros.local import LocalModelError, load_local_model
+    from stae_ros.modes.base import load_mode_file
+
+    monkeypatch.chdir(tmp_path)
+    path, model = load_mode_file("local", "models/stae_local_default.pt", "models/stae_local_default.pt",
+                                 load_local_model, LocalModelError)
+    assert path == REPO / "models" / "stae_local_default.pt" and model.class_names

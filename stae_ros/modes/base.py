@@ -269,11 +269,12 @@ class Timer:
 
 def load_mode_file(mode: str, model_path: str | Path | None, default_rel: str, loader: Callable[[Path], Any],
                    errors: type[BaseException] | tuple[type[BaseException], ...]) -> tuple[Path, Any]:
-    """(path, loaded) of a mode's model file (empty = its shipped ``default_rel``); a missing or unreadable
-    file is a PipelineError naming the mode and the file."""
-    from stae_ros.resources import find_data_file
+    """(path, loaded) of a mode's model file (empty = its shipped ``default_rel``; a relative ``models/...``
+    outside a checkout = the installed file); a missing or unreadable file is a PipelineError naming the
+    mode and the file."""
+    from stae_ros.resources import find_data_file, shipped_file
 
-    path = find_data_file(model_path, default_rel)
+    path = shipped_file(model_path) if model_path else find_data_file("", default_rel)
     try:
         return path, loader(path)
     except errors as exc:
