@@ -565,6 +565,16 @@ _CHOICES = {
 }
 
 
+def test_a_budget_command_never_explains_a_switch_as_a_keep() -> None:
+    from stae_ros.ros.controller_node import command_reason
+
+    held = "keep local default: expected useful accuracy 0.780 at no link statistics"
+    assert command_reason(held) == ("switch to local default: expected useful accuracy 0.780 at no link statistics "
+                                    "(decided before, sent now)")
+    for reason in ("switch to h264-cd crf=28: ...", "start: local default: ...", "current point fails: x"):
+        assert command_reason(reason) == reason
+
+
 @pytest.mark.parametrize("codec", sorted(_CHOICES))
 def test_controller_turns_link_stats_into_budget_commands(tmp_path, codec):
     domain = pick_domain_id()

@@ -204,12 +204,22 @@ class ControllerNode(Node):
         cmd.payload_mode, cmd.k, cmd.p, cmd.codec_settings = point
         cmd.rate_bps = float(rate or 0.0)
         cmd.predicted_s = float(decision.predicted_s) if decision.predicted_s != float("inf") else 0.0
-        cmd.reason = str(decision.reason)
+        cmd.reason = command_reason(decision.reason)
         self.pub_cmd.publish(cmd)
         self.commands_sent += 1
         self.current, self.last_change = point, now
         knobs = f" settings {point[3]}" if point[3] else ""
         self.get_logger().info(f"budget -> {point[0]} K={point[1]} p={point[2]:g}{knobs}: {decision.reason}")
+
+
+def command_reason(reason: str) -> str:
+    """The planner's reason as the camera sees the command. A command always changes the camera's
+    point, but when a switch was not sent at once (``min_interval_s``, or blind with nothing to send)
+    the planner, deciding again, already holds that point and says "keep ..."; a reader of the
+    command would see a switch explained as a keep."""
+    if reason.startswith("keep "):
+        return f"switch to {reason[len('keep '):]} (decided before, sent now)"
+    return reason
 
 
 def main(args: list[str] | None = None) -> int:
