@@ -198,8 +198,9 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
        "holds the link past the next clip is charged for it); 0 = plan each clip alone", min=0.0, max=3600.0),
     _p("hysteresis", 0.005, "gain in expected useful accuracy needed to leave the current point", min=0.0, max=0.99),
     _p("fallback", False, "the camera runs its deadline fallback (camera_node fallback_deadline_s = deadline_s): "
-       "the planner then counts a late payload as worth the local classifier's accuracy, not 0 (a camera whose "
-       "status says otherwise is warned about)", read_only=True),
+       "the planner then counts a late payload as worth the local classifier's accuracy, not 0, and probes a link "
+       "it has no statistics of with its most accurate payload (a camera whose status says otherwise is warned "
+       "about)", read_only=True),
     _p("stale_after_s", 5.0, "LinkStats older than this say nothing about the link now: the planner then decides "
        "as without statistics (local, probing the link now and then)", min=0.1, max=3600.0),
     _p("codec_model", "", "stae-latent: the model file camera and edge use (their codec_model / latent_model); "
