@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("stae.profile")
     if args.modes and args.modes != "all":  # before the model and the clips load
-        from stae_ros.modes import mode_names
+        from stae_ros.profiling.modes import unknown_mode_error
 
-        unknown = [m for m in args.modes.split(",") if m and m not in mode_names()]
-        if unknown:
-            log.error("--modes: unknown mode %r; registered modes: %s", unknown[0], ", ".join(sorted(mode_names())))
+        error = unknown_mode_error([m for m in args.modes.split(",") if m])
+        if error:
+            log.error("--modes: %s", error)
             return 2
     try:
         loaded = load_model(args.model)

@@ -25,7 +25,7 @@ from stae_ros.resources import find_data_file
 from .flops import count_flops
 from .schema import OperatingPoint
 
-__all__ = ["PointSpec", "load_mode_grid", "measure_mode_points", "DEFAULT_MODES_FILE"]
+__all__ = ["PointSpec", "load_mode_grid", "measure_mode_points", "unknown_mode_error", "DEFAULT_MODES_FILE"]
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,32 @@ class PointSpec:
         return " ".join(part for part in (budget, knobs) if part) or "default"
 
 
+def unknown_mode_error(names: Sequence[str], where: str = "") -> str | None:
+    """``unknown mode 'x'{where}; registered modes: ...`` for the first name no mode is registered under;
+    None when every name is a mode."""
+    from stae_ros.modes import mode_names
+
+    known = mode_names()
+    bad = next((name for name in names if name not in known), None)
+    return None if bad is None else f"unknown mode {bad!r}{where}; registered modes: {', '.join(sorted(known))}"
+
+
 def load_mode_grid(path: str | Path = DEFAULT_MODES_FILE, modes: Sequence[str] | None = None,
                    model_budgets: Sequence[tuple[int, float]] = ()) -> list[PointSpec]:
     """The points of ``modes`` (default: every mode in the file), in the file's order.
 
     Unknown modes (in the file or asked for) and malformed entries raise ConfigError naming them.
     """
-    from stae_ros.modes import mode_names
-
     raw = load_yaml(path, allowed=("schema", "modes"))
     table = raw.get("modes")
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"{path}: 'modes' must be a mapping of mode name -> points")
-    known = set(mode_names())
-    listing = f"registered modes: {', '.join(sorted(known))}"
-    for name in modes or []:  # asked for by the caller (stae profile --modes), not written in the file
-        if name not in known:
-            raise ConfigError(f"unknown mode {name!r} asked for; {listing}")
-    for name in table:
-        if name not in known:
-            raise ConfigError(f"{path}: unknown mode {name!r}; {listing}")
+    asked = unknown_mode_error(modes or [], " asked for")  # by the caller (stae profile --modes), not the file
+    if asked:
+        raise ConfigError(asked)
+    written = unknown_mode_error(table)
+    if written:
+        raise ConfigError(f"{path}: {written}")
     wanted = list(modes) if modes else list(table)
     specs: list[PointSpec] = []
     for name in wanted:
