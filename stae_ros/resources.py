@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "find_data_dir", "shipped_file", "codec_model_file"]
+__all__ = ["PACKAGE", "DEFAULT_CODEC_MODELS", "find_data_file", "find_data_dir", "shipped_file", "named_or_shipped",
+           "codec_model_file"]
 
 PACKAGE = "stae_ros"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,12 @@ def shipped_file(value: str | Path) -> Path:
     return packaged if packaged.is_file() else path
 
 
+def named_or_shipped(value: str | Path | None, default_rel: str) -> Path:
+    """The file a model option names (:func:`shipped_file`), or the packaged ``default_rel`` when it
+    names none."""
+    return shipped_file(value) if value else find_data_file("", default_rel)
+
+
 def codec_model_file(value: str | Path | None, codec: str) -> Path:
     """The model file a codec_model parameter or a profile point's ``model`` names, resolved.
 
@@ -73,8 +80,4 @@ def codec_model_file(value: str | Path | None, codec: str) -> Path:
     directory is the packaged file of that name (profiles record shipped models that way), so a
     node started anywhere compares the same files.
     """
-    default = DEFAULT_CODEC_MODELS.get(codec, "")
-    text = str(value or "")
-    if not text:
-        return find_data_file("", default).resolve()
-    return shipped_file(text).resolve()
+    return named_or_shipped(str(value or ""), DEFAULT_CODEC_MODELS.get(codec, "")).resolve()

@@ -272,9 +272,9 @@ def load_mode_file(mode: str, model_path: str | Path | None, default_rel: str, l
     """(path, loaded) of a mode's model file (empty = its shipped ``default_rel``; a relative ``models/...``
     outside a checkout = the installed file); a missing or unreadable file is a PipelineError naming the
     mode and the file."""
-    from stae_ros.resources import find_data_file, shipped_file
+    from stae_ros.resources import named_or_shipped
 
-    path = shipped_file(model_path) if model_path else find_data_file("", default_rel)
+    path = named_or_shipped(model_path, default_rel)
     try:
         return path, loader(path)
     except errors as exc:

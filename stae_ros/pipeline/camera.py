@@ -165,7 +165,7 @@ class CameraPipeline:
                 self._loaded(name)
                 out[name] = None
             except Exception as exc:  # noqa: BLE001 - reported, not raised
-                out[name] = f"{exc_line(exc)}"
+                out[name] = exc_line(exc)
         return out
 
     def _loaded(self, name: str) -> CameraMode:

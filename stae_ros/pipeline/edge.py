@@ -154,7 +154,7 @@ class EdgePipeline:
                 self.mode(name)
                 out[name] = None
             except Exception as exc:  # noqa: BLE001 - reported, not raised
-                out[name] = f"{exc_line(exc)}"
+                out[name] = exc_line(exc)
         return out
 
     def check_models(self, names: Sequence[str]) -> None:

@@ -71,8 +71,7 @@ def guarded(method: Callable) -> Callable:
             if context is not None and not context.ok():
                 return None  # a publish racing the Ctrl-C shutdown: the node is stopping, not failing
             self.callback_errors = getattr(self, "callback_errors", 0) + 1
-            self.get_logger().error(f"{method.__name__} failed ({self.callback_errors} so far): "
-                                    f"{exc_line(exc)}")
+            self.get_logger().error(f"{method.__name__} failed ({self.callback_errors} so far): {exc_line(exc)}")
             return None
 
     return wrapper
@@ -145,8 +144,7 @@ def run_node(make_node: Callable[[], Any], args: list[str] | None = None, thread
         print(f"[FATAL] could not start: {exc}", file=sys.stderr, flush=True)
         return _exit(2, fast_exit)
     except Exception as exc:  # noqa: BLE001 - rcl's own refusal (e.g. a DDS-Security error): one line, not a trace
-        print(f"[FATAL] could not start: {exc_line(exc)}",
-              file=sys.stderr, flush=True)
+        print(f"[FATAL] could not start: {exc_line(exc)}", file=sys.stderr, flush=True)
         return _exit(2, fast_exit)
     node = None
     rc = 0
