@@ -97,6 +97,9 @@ class CameraNode(Node):
         self.refused_commands = 0
         self.switches = 0
         self.started_ns = wall_ns()
+        wait_s = float(cfg["wait_for_budget_s"])
+        #: while set, no clip goes out: the monotonic time at which the camera stops waiting for a BudgetCommand
+        self._budget_wait_until: float | None = time.monotonic() + wait_s if wait_s > 0 else None
         self.last_truth = (-1, "")
         self.source = None
         self.timer = None
@@ -113,7 +116,8 @@ class CameraNode(Node):
         self.get_logger().info(
             f"camera ready: model {model_path} ({T}x{H}x{W}, {len(self.class_names)} classes), {where}, "
             f"clip window {length} stride {stride} ({cfg['frame_sampling']}), codec {self._codec_text()}, "
-            f"publishing {self.resolve_topic_name('semantic_clip')} (warm-up {warm_ms:.0f} ms)")
+            f"publishing {self.resolve_topic_name('semantic_clip')} (warm-up {warm_ms:.0f} ms)"
+            f"{f'; no clip before a BudgetCommand or {wait_s:g} s' if wait_s > 0 else ''}")
 
     def _codec_text(self) -> str:
         return self.pipeline.describe()
@@ -170,6 +174,8 @@ class CameraNode(Node):
             return
         if self.pub_clip.get_subscription_count() < int(self.cfg["wait_for_subscribers"]):
             return
+        if self._waiting_for_budget():
+            return
         try:
             frame = self.source.read()
         except Exception as exc:  # noqa: BLE001 - a bad frame must not kill the node
@@ -185,7 +191,7 @@ class CameraNode(Node):
 
     @guarded
     def _on_image(self, msg: Image) -> None:
-        if self._done():
+        if self._done() or self._waiting_for_budget():
             return
         try:
             rgb = image_to_rgb(msg)
@@ -195,6 +201,17 @@ class CameraNode(Node):
             return
         stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
         self._push(Frame(rgb), stamp if stamp > 0 else wall_ns())
+
+    def _waiting_for_budget(self) -> bool:
+        """True while wait_for_budget_s holds the first clip back: until a BudgetCommand came or the wait ran out."""
+        if self._budget_wait_until is None:
+            return False
+        if time.monotonic() < self._budget_wait_until:
+            return True
+        self._budget_wait_until = None
+        self.get_logger().warning(f"no BudgetCommand within wait_for_budget_s={self.cfg['wait_for_budget_s']:g}: "
+                                  f"starting with {self._codec_text()}")
+        return False
 
     def _done(self) -> bool:
         limit = int(self.cfg["max_clips"])
@@ -371,6 +388,7 @@ class CameraNode(Node):
     def _on_budget(self, cmd: BudgetCommand) -> None:
         if cmd.stream_id and cmd.stream_id != self.cfg["stream_id"]:
             return
+        self._budget_wait_until = None  # the controller is there: applied or refused, clips may flow now
         what = (f"BudgetCommand (mode {cmd.mode}, {cmd.payload_mode or 'same payload'}, "
                 f"K={cmd.k}, p={cmd.p:.3f}"
                 f"{', settings ' + cmd.codec_settings if cmd.codec_settings else ''})")

@@ -127,6 +127,10 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
     _p("threads", 1, "torch CPU threads for selection (leave cores for capture and DDS)", min=1, max=256, read_only=True),
     _p("wait_for_subscribers", 0, "own source: read no frames until semantic_clip has this many subscribers "
        "(so the first clips are not sent to nobody)", min=0, max=1000),
+    _p("wait_for_budget_s", 0.0, "send no clip until a BudgetCommand for this stream arrives (applied or refused) "
+       "or this many seconds from start pass (own source: no frames read; image_raw: frames dropped), so a camera "
+       "that starts or restarts beside a running controller never sends at a budget the controller would not pick; "
+       "0 = start at once with codec, k and p", min=0.0, max=3600.0, read_only=True),
     _p("paused", False, "stop publishing clips (BudgetCommand MODE_PAUSE/MODE_RESUME set it too)"),
     _p("publish_truth", True, "publish the known label of each clip (synth, data set) on ground_truth"),
     _p("publish_original", False, "publish each clip's T model-sized frames as one rgb8 strip on original (for viz)"),
