@@ -168,8 +168,10 @@ def system(tiny_model):
                                         "max_clips": 0, "paused": True, "wait_for_subscribers": 2,
                                         "k": 4, "p": 0.5}),
         NodeSpec("edge_node", namespace=NS, params={"model": str(tiny_model), "threads": 1}),
-        # a second camera fed by the image_raw topic (no own source), in its own namespace
-        NodeSpec("camera_node", namespace=f"{NS}/topic_cam", params={"model": str(tiny_model), "k": 2, "p": 0.25}),
+        # a second camera fed by the image_raw topic (no own source), in its own namespace, that sends
+        # nothing before a BudgetCommand
+        NodeSpec("camera_node", namespace=f"{NS}/topic_cam", params={"model": str(tiny_model), "k": 4, "p": 0.25,
+                                                                     "wait_for_budget_s": 600.0}),
     ]
     launcher = Launcher(specs, domain_id=domain, output=None)
     try:
@@ -368,6 +370,22 @@ def test_camera_cuts_clips_from_the_image_topic(system):
     assert harness.spin_until(lambda: pub.get_subscription_count() >= 1 and
                               node.count_publishers(f"/{NS}/topic_cam/semantic_clip") >= 1, 15, launcher)
     rng = np.random.default_rng(0)
+
+    def frame_msg(i: int) -> Image:
+        # camera-sized frames (48x40, padded rows, BGR) are resized to the model's 32x32
+        msg = array_to_image(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8), "bgr8", step=40 * 3 + 8)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + i, 0
+        return msg
+
+    # wait_for_budget_s: frames before the first BudgetCommand are dropped, no clip is cut from them
+    for i in range(3 * T):
+        pub.publish(frame_msg(i))
+        harness.spin_until(lambda: False, 0.03)
+    harness.spin_until(lambda: False, 1.0)
+    assert not got, f"{len(got)} clips sent before any BudgetCommand"
+    cmd_pub = node.create_publisher(BudgetCommand, f"/{NS}/topic_cam/budget_command", qos.command_qos())
+    cmd_pub.publish(BudgetCommand(mode=BudgetCommand.MODE_SET, k=2, p=0.25, reason="test: start"))
+    assert launcher.wait_for_line(TOPIC_CAM, "budget now K=2", 30), launcher.output_of(TOPIC_CAM)[-2000:]
     sent = 0
     end = time.monotonic() + 30
     while len(got) < 2 and time.monotonic() < end:
@@ -375,17 +393,13 @@ def test_camera_cuts_clips_from_the_image_topic(system):
             bad = array_to_image(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8), "bgr8")
             bad.data = bad.data[:100]
             pub.publish(bad)
-        # camera-sized frames (48x40, padded rows, BGR) are resized to the model's 32x32
-        frame = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
-        msg = array_to_image(frame, "bgr8", step=40 * 3 + 8)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + sent, 0
-        pub.publish(msg)
+        pub.publish(frame_msg(100 + sent))
         sent += 1
         harness.spin_until(lambda: False, 0.03)
     assert len(got) >= 2, f"{len(got)} clips from {sent} frames\n{launcher.output_of(TOPIC_CAM)[-2000:]}"
     clip = got[0]
     assert (clip.frames, clip.height, clip.width, clip.k) == (T, H, W, 2)
-    assert clip.first_stamp.sec >= 1000 and clip.last_stamp.sec > clip.first_stamp.sec
+    assert clip.first_stamp.sec >= 1100 and clip.last_stamp.sec > clip.first_stamp.sec
     assert clip.header.stamp == clip.last_stamp
     assert launcher.wait_for_line(TOPIC_CAM, "dropped image", 5)
 
