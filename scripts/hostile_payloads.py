@@ -41,7 +41,7 @@ LATENT_MODEL = ROOT / "models" / "stae_latent_default.pt"
 MEM_TARGET_MB = 64.0
 CPU_TARGET_MS = 200.0
 DOCUMENTED = {"px": "CodecError", "roi": "RoiPayloadError", "h264": "RoiPayloadError", "latent": "LatentPayloadError",
-              "h264mode": "PipelineError"}
+              "h264mode": "PipelineError", "h264cd": "PipelineError"}
 
 
 # ----------------------------------------------------------------------------- payload builders
@@ -134,8 +134,9 @@ def px_zstd_png_bomb() -> bytes:
     return _px_rebuild(data, value_section=_zstd_of_repeated(b"\x00", raw), value_codec=1, value_raw_len=raw)
 
 
-def _h264_stream(frames: int, width: int, height: int, preset: str = "ultrafast") -> bytes:
-    """libx264 Annex-B of `frames` identical grey frames (all but the first are skip frames)."""
+def _h264_stream(frames: int, width: int, height: int, preset: str = "ultrafast", crop_to: int = 0) -> bytes:
+    """libx264 Annex-B of `frames` identical grey frames (all but the first are skip frames); with
+    `crop_to`, the SPS crops the pictures to crop_to x crop_to (x264's crop-rect)."""
     from fractions import Fraction
 
     import av
@@ -144,7 +145,9 @@ def _h264_stream(frames: int, width: int, height: int, preset: str = "ultrafast"
     ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base = Fraction(1, 25)
     ctx.framerate = 25
-    ctx.options = {"preset": preset, "threads": "1", "x264-params": f"keyint={frames}:scenecut=0:bframes=0:rc-lookahead=0"}
+    crop = f":crop-rect=0,0,{width - crop_to},{height - crop_to}" if crop_to else ""
+    ctx.options = {"preset": preset, "threads": "1",
+                   "x264-params": f"keyint={frames}:scenecut=0:bframes=0:rc-lookahead=0{crop}"}
     frame = av.VideoFrame(width, height, "yuv420p")
     for plane in frame.planes:
         plane.update(bytes([128]) * plane.buffer_size)
@@ -266,12 +269,16 @@ def build_all(out: Path) -> dict[str, dict]:
         "roi_good": ("roi", "good stae-roi264 payload (16x64x64)", lambda: _roi_container(t, h, w, _h264_stream(t, w, h, "veryfast"))),
         "roi_sps_4096x2160_100_skip": ("roi", "header 16x64x64, H.264 SPS 4096x2160, 100 skip frames",
                                        lambda: _roi_container(t, h, w, _h264_stream(100, 4096, 2160))),
+        "roi_sps_8192x8192_cropped_64x64": ("roi", "header 16x64x64, H.264 coded 8192x8192, SPS cropped to 64x64",
+                                           lambda: _roi_container(t, h, w, _h264_stream(t, 8192, 8192, crop_to=64))),
         "roi_4000_frames_64x64": ("roi", "header 16x64x64, 4000 frames of 64x64", lambda: _roi_container(t, h, w, _h264_stream(4000, 64, 64))),
         "roi_4000_frames_4096x2160": ("roi", "header 16x64x64, 4000 frames of 4096x2160",
                                       lambda: _roi_container(t, h, w, _h264_stream(4000, 4096, 2160))),
         "h264_good": ("h264", "good Annex-B stream, 16x64x64 (decode_annexb)", lambda: _h264_stream(t, w, h, "veryfast")),
         "h264_sps_4096x2160_100_skip": ("h264", "decode_annexb(16x64x64) of an SPS 4096x2160 stream, 100 skip frames",
                                         lambda: _h264_stream(100, 4096, 2160)),
+        "h264_sps_8192x8192_cropped_64x64": ("h264", "decode_annexb(16x64x64) of a stream coded 8192x8192, SPS cropped to 64x64",
+                                             lambda: _h264_stream(t, 8192, 8192, crop_to=64)),
         "h264_4000_frames_64x64": ("h264", "decode_annexb(16x64x64) of 4000 frames", lambda: _h264_stream(4000, 64, 64)),
         "h264_heavy_sps_x4": ("h264", "4 SPS of ~2.6 KB, every scaling list and POC entry a 63-bit code", heavy_sps_stream),
         "h264_heavy_sps_x144": ("h264", "144 such SPS (the NAL cap for 16 frames)", lambda: heavy_sps_stream(144)),
@@ -287,6 +294,13 @@ def build_all(out: Path) -> dict[str, dict]:
         "h264mode_sps_4096x2160_100_skip": ("h264mode", "h264 mode, SPS 4096x2160, 100 skip frames",
                                             lambda: _h264mode(_h264_stream(100, 4096, 2160))),
         "h264mode_4000_frames_64x64": ("h264mode", "h264 mode, 4000 frames of 64x64", lambda: _h264mode(_h264_stream(4000, 64, 64))),
+        "h264mode_sps_8192x8192_cropped_64x64": ("h264mode", "h264 mode, coded 8192x8192, SPS cropped to 64x64",
+                                                 lambda: _h264mode(_h264_stream(t, 8192, 8192, crop_to=64))),
+        "h264cd_good": ("h264cd", "good h264-cd payload, 16x64x64", lambda: _h264mode(_h264_stream(t, w, h, "veryfast"))),
+        "h264cd_sps_4096x2160_100_skip": ("h264cd", "h264-cd mode, SPS 4096x2160, 100 skip frames",
+                                          lambda: _h264mode(_h264_stream(100, 4096, 2160))),
+        "h264cd_sps_8192x8192_cropped_64x64": ("h264cd", "h264-cd mode, coded 8192x8192, SPS cropped to 64x64",
+                                               lambda: _h264mode(_h264_stream(t, 8192, 8192, crop_to=64))),
         "latent_good": ("latent", "good stae-latent payload", None),
         "latent_random_body_1MiB": ("latent", "valid header + random body up to the 1 MiB limit", latent_random_body),
         "latent_max_resealed": ("latent", "valid header and CRC, random body of the largest size allowed", latent_max_resealed),
@@ -332,6 +346,11 @@ def _decoder(kind: str):
 
         t, h, w, _ = PX_SHAPE
         return lambda data: mode.decode_stream(mode.unpack(data)[1], t, h, w)
+    if kind == "h264cd":  # the h264-cd edge mode with its shipped model: container, checks, compressed-domain parse
+        from stae_ros.modes import ModeContext, make_edge
+        from stae_ros.training.checkpoints import load_model
+
+        return make_edge("h264-cd", ModeContext(load_model(ROOT / "models" / "stae_default.pt"))).decode
     if kind == "latent":
         from stae_ros.latent import load_latent_codec
 
@@ -415,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(*args.child)))
         return 0
     manifest = build_all(args.out)
-    warm = {"px": "px_good_auto", "roi": "roi_good", "h264": "h264_good", "latent": "latent_good", "h264mode": "h264mode_good"}
+    warm = {"px": "px_good_auto", "roi": "roi_good", "h264": "h264_good", "latent": "latent_good", "h264mode": "h264mode_good",
+            "h264cd": "h264cd_good"}
     rows, results = [], {}
     for name, m in manifest.items():
         if args.only and not name.startswith(args.only):

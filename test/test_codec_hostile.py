@@ -382,3 +382,26 @@ def test_heavy_sps_is_parsed_and_sps_count_and_size_are_capped() -> None:
         check_nals(one * (MAX_SPS + 1), 16, 64, 64)
     with pytest.raises(BitstreamDecodeError, match="SPS of [0-9]+ bytes is over"):
         check_nals(b"\x00\x00\x00\x01" + heavy_sps(300), 16, 64, 64)
+
+
+def test_a_large_coded_picture_behind_a_small_crop_is_refused_before_decoding() -> None:
+    """libavcodec allocates the coded pictures, not the cropped ones: an SPS coding 8192x8192 and cropping to
+    the clip's 64x64 passed the size check and cost gigabytes per payload. Only the encoder's padding up to
+    whole macroblocks may be cropped, and a real clip of a size that needs it still decodes."""
+    from stae_ros.codec.testing import cropped_sps
+    from stae_ros.roi.errors import BitstreamDecodeError
+    from stae_ros.roi.h264 import check_nals, decode_annexb, encode_annexb, split_nals
+
+    def with_sps(stream: bytes, sps: bytes) -> bytes:
+        return b"".join(b"\x00\x00\x00\x01" + (sps if n[0] & 0x1F == 7 else n) for n in split_nals(stream))
+
+    rng = np.random.default_rng(0)
+    clip = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8)
+    stream = encode_annexb(clip)
+    assert check_nals(with_sps(stream, cropped_sps(64, 64, 64, 64)), 16, 64, 64) > 1
+    for coded in ((8192, 8192), (80, 64), (64, 80)):
+        hostile = with_sps(stream, cropped_sps(*coded, 64, 64))
+        with pytest.raises(BitstreamDecodeError, match=f"codes {coded[0]}x{coded[1]} pictures cropped to 64x64"):
+            decode_annexb(hostile, 16, 64, 64)
+    odd = rng.integers(0, 255, (4, 120, 88, 3), dtype=np.uint8)
+    assert decode_annexb(encode_annexb(odd), 4, 120, 88).shape == (4, 120, 88, 3)

@@ -14,7 +14,7 @@ import numpy as np
 from .payload import SemanticPayload
 from .wire import HEADER_FORMAT, Header, pack_header, unpack_header, with_crc
 
-__all__ = ["make_payload", "patch_header", "heavy_sps"]
+__all__ = ["make_payload", "patch_header", "heavy_sps", "cropped_sps"]
 
 
 def make_payload(
@@ -44,38 +44,61 @@ def patch_header(data: bytes, fix_crc: bool = True, **fields: object) -> bytes:
     return with_crc(out) if fix_crc else out
 
 
+class _SpsBits:
+    """Writes an SPS as an encoder does: MSB-first fields, Exp-Golomb codes, stop bit, emulation prevention."""
+
+    def __init__(self) -> None:
+        self.bits: list[int] = []
+
+    def u(self, v: int, n: int) -> None:
+        self.bits.extend(int(b) for b in format(v, f"0{n}b"))
+
+    def ue(self, k: int) -> None:
+        x = k + 1
+        self.bits.extend([0] * (x.bit_length() - 1))
+        self.u(x, x.bit_length())
+
+    def se(self, v: int) -> None:
+        self.ue(2 * v - 1 if v > 0 else -2 * v)
+
+    def nal(self) -> bytes:
+        """The NAL unit (header byte 0x67) after a stop bit; the fields written so far end the SPS."""
+        bits = self.bits + [1]
+        bits += [0] * (-len(bits) % 8)
+        raw = int("".join(map(str, bits)), 2).to_bytes(len(bits) // 8, "big")
+        out, zeros = bytearray(), 0
+        for b in raw:
+            if zeros >= 2 and b <= 3:
+                out.append(3)
+                zeros = 0
+            out.append(b)
+            zeros = zeros + 1 if b == 0 else 0
+        return b"\x67" + bytes(out)
+
+
 def heavy_sps(cycle: int = 100) -> bytes:
     """An H.264 SPS NAL unit (64x64, high profile) whose scaling lists and POC cycle are all 63-bit
     Exp-Golomb codes: the costliest SPS to parse that fits a 4 KiB SPS cap (decoder tests and benchmarks)."""
-    bits: list[int] = []
-
-    def u(v: int, n: int) -> None:
-        bits.extend(int(b) for b in format(v, f"0{n}b"))
-
-    def ue(k: int) -> None:
-        x = k + 1
-        bits.extend([0] * (x.bit_length() - 1))
-        u(x, x.bit_length())
-
-    def se(v: int) -> None:
-        ue(2 * v - 1 if v > 0 else -2 * v)
-
-    u(100, 8), u(0, 8), u(30, 8), ue(0), ue(1), ue(0), ue(0), u(0, 1), u(1, 1)
+    w = _SpsBits()
+    w.u(100, 8), w.u(0, 8), w.u(30, 8), w.ue(0), w.ue(1), w.ue(0), w.ue(0), w.u(0, 1), w.u(1, 1)
     for i in range(8):
-        u(1, 1)
+        w.u(1, 1)
         for _ in range(16 if i < 6 else 64):
-            se(1 << 30)
-    ue(0), ue(1), u(0, 1), se(1), se(1), ue(cycle)
+            w.se(1 << 30)
+    w.ue(0), w.ue(1), w.u(0, 1), w.se(1), w.se(1), w.ue(cycle)
     for _ in range(cycle):
-        se(1 << 30)
-    ue(1), u(0, 1), ue(3), ue(3), u(1, 1), u(1, 1), u(0, 1), u(0, 1), u(1, 1)
-    bits.extend([0] * (-len(bits) % 8))
-    raw = int("".join(map(str, bits)), 2).to_bytes(len(bits) // 8, "big")
-    out, zeros = bytearray(), 0
-    for b in raw:  # emulation prevention, as an encoder writes it
-        if zeros >= 2 and b <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-    return b"\x67" + bytes(out)
+        w.se(1 << 30)
+    w.ue(1), w.u(0, 1), w.ue(3), w.ue(3), w.u(1, 1), w.u(1, 1), w.u(0, 1), w.u(0, 1)
+    return w.nal()
+
+
+def cropped_sps(coded_width: int, coded_height: int, width: int, height: int) -> bytes:
+    """A baseline-profile SPS NAL unit whose pictures are coded at ``coded_width`` x ``coded_height``
+    (multiples of 16) and cropped to ``width`` x ``height`` (even, no larger): a decoder allocates the
+    coded size, so a large one behind a small crop is how a stream can hide its cost."""
+    w = _SpsBits()
+    w.u(66, 8), w.u(0, 8), w.u(30, 8), w.ue(0), w.ue(0), w.ue(2), w.ue(1), w.u(0, 1)
+    w.ue(coded_width // 16 - 1), w.ue(coded_height // 16 - 1), w.u(1, 1), w.u(1, 1)
+    w.u(1, 1), w.ue(0), w.ue((coded_width - width) // 2), w.ue(0), w.ue((coded_height - height) // 2)
+    w.u(0, 1)  # no VUI
+    return w.nal()

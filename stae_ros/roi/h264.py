@@ -219,7 +219,8 @@ def max_nals_for(frames: int) -> int:
 
 @dataclass(frozen=True)
 class SpsInfo:
-    """What a sequence parameter set declares about the pictures (sizes after cropping)."""
+    """What a sequence parameter set declares about the pictures: ``width`` x ``height`` after cropping,
+    ``coded_width`` x ``coded_height`` as the decoder allocates them (whole macroblocks)."""
 
     width: int
     height: int
@@ -227,6 +228,8 @@ class SpsInfo:
     bit_depth: int
     frame_mbs_only: bool
     max_num_ref_frames: int
+    coded_width: int = 0
+    coded_height: int = 0
 
 
 class _Bits:
@@ -310,13 +313,13 @@ def parse_sps(nal: bytes) -> SpsInfo:
     if not frame_mbs_only:
         r.u(1)
     r.u(1)  # direct_8x8_inference_flag
-    width, height = 16 * wmbs, 16 * hunits * (2 - frame_mbs_only)
+    width, height = coded_width, coded_height = 16 * wmbs, 16 * hunits * (2 - frame_mbs_only)
     if r.u(1):  # frame_cropping_flag
         cx, cy = (2, 2 * (2 - frame_mbs_only)) if chroma == 1 else (1, 2 - frame_mbs_only)
         left, right, top, bottom = (r.ue(1 << 16) for _ in range(4))
         width -= cx * (left + right)
         height -= cy * (top + bottom)
-    return SpsInfo(width, height, chroma, depth, frame_mbs_only, refs)
+    return SpsInfo(width, height, chroma, depth, frame_mbs_only, refs, coded_width, coded_height)
 
 
 def check_nals(data: bytes, frames: int, height: int, width: int, max_nals: int | None = None) -> int:
@@ -324,7 +327,8 @@ def check_nals(data: bytes, frames: int, height: int, width: int, max_nals: int 
 
     Checks: at most `max_nals` units (default :func:`max_nals_for`), only
     :data:`ALLOWED_NAL_TYPES`, at least one SPS and every SPS declaring exactly width x height
-    (after cropping), 8-bit 4:2:0, progressive, at most 16 reference frames. Returns the count.
+    (after cropping, which may only remove the padding up to whole macroblocks), 8-bit 4:2:0,
+    progressive, at most 16 reference frames. Returns the count.
     """
     cap = max_nals_for(frames) if max_nals is None else max_nals
     count, sps, pos, n = 0, 0, 0, len(data)
@@ -356,6 +360,13 @@ def check_nals(data: bytes, frames: int, height: int, width: int, max_nals: int 
                 raise BitstreamDecodeError(f"H.264 SPS declares {info.width}x{info.height} pictures; header says {width}x{height}")
             if info.chroma_format_idc != 1 or info.bit_depth != 8 or not info.frame_mbs_only or info.max_num_ref_frames > 16:
                 raise BitstreamDecodeError(f"H.264 SPS is not 8-bit 4:2:0 progressive with <= 16 reference frames: {info}")
+            # The decoder allocates the coded pictures, not the cropped ones: a stream coded at 8192x8192 and
+            # cropped to the clip's size would pass the check above and cost gigabytes. An encoder pads to
+            # whole macroblocks and crops only that padding, so anything larger is refused.
+            mb_w, mb_h = -(-width // 16) * 16, -(-height // 16) * 16
+            if (info.coded_width, info.coded_height) != (mb_w, mb_h):
+                raise BitstreamDecodeError(f"H.264 SPS codes {info.coded_width}x{info.coded_height} pictures cropped to "
+                                           f"{width}x{height}; at most {mb_w}x{mb_h} (whole macroblocks) is accepted")
     if not sps:
         raise BitstreamDecodeError("H.264 stream has no sequence parameter set")
     return count
