@@ -291,6 +291,22 @@ def test_compare_runs_rejects_what_is_not_a_bench_report(tmp_path, capsys) -> No
 
     (tmp_path / "x.json").write_text('{"format": "something-else"}')
     assert main(["bench", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json")]) == 2
-    assert "not a `stae bench codecs` report" in capsys.readouterr().out
+    assert "not a `stae bench codecs` report" in capsys.readouterr().err
     assert main(["bench", "compare", str(tmp_path / "missing")]) == 2
-    assert "no bench report" in capsys.readouterr().out
+    assert "no bench report" in capsys.readouterr().err
+
+
+def test_codecs_bench_says_when_no_operating_point_is_left(tiny_report, tmp_path, capsys) -> None:
+    """An --only that matches nothing, or points that all fail, end the bench with one line on stderr that says
+    so, not with an empty table or min()'s error."""
+    from stae_ros.cli import main
+
+    base = ["bench", "codecs", "--tiny", "--model", str(tiny_report / "tiny.pt"), "--repeats", "1"]
+    assert main([*base, "--no-external", "--only", "warpdrive", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "--only warpdrive: no operating point matches; families and modes: " in err and "h264" in err, err
+    broken = tmp_path / "stae_latent_broken.pt"
+    broken.write_bytes(b"PK\x03\x04 not a zip")
+    assert main([*base, "--only", "latent", "--external-models", str(broken), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "every operating point failed" in err and "stae_latent_broken.pt" in err and "Traceback" not in err, err

@@ -136,7 +136,7 @@ def test_summary_command_converts_a_report_and_refuses_other_files(tiny_run, tmp
     assert list(sm.load_summary(dest)["sets"]) == ["tiny"]
     (tmp_path / "x.json").write_text(json.dumps({"format": "something else"}))
     assert main(["bench", "summary", "--from-bench", str(tmp_path / "x.json"), "--out", str(dest)]) == 2
-    assert "not a `stae bench codecs` report" in capsys.readouterr().out
+    assert "not a `stae bench codecs` report" in capsys.readouterr().err
 
 
 def test_readme_block_is_rewritten_from_the_summary(tiny_run, tmp_path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errtext import exc_line
 from ..resources import find_data_file
 from .child import run_child
 from .errors import BenchDataError
@@ -141,7 +142,12 @@ def _specs(ckpt: str, opts: CodecBenchOptions, frames: int | None = None, loaded
                 return False
             return codec.name in opts.only or codec.family in opts.only
 
-        specs = [s for s in specs if wanted(s)]
+        kept = [s for s in specs if wanted(s)]
+        if not kept:
+            families = sorted({str(s["family"]) for s in specs} | {str(s["mode"]) for s in specs if s.get("mode")})
+            raise BenchDataError(f"--only {' '.join(opts.only)}: no operating point matches; families and modes: "
+                                 f"{', '.join(families)} (or a point's name)")
+        specs = kept
     return specs
 
 
@@ -728,7 +734,8 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
     (out / "codecs.json").write_text(json.dumps(report, indent=1))
     write_markdown(report, out / "codecs.md")
     write_plots(report, out)
-    record_bench(report, bench_summary_path(report["options"]))
+    # kept in memory only (codecs.json is written): the CLI exits non-zero when the summary could not be written
+    report["summary_written"] = record_bench(report, bench_summary_path(report["options"])) is not None
 
 
 def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
@@ -798,10 +805,13 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
         for spec in tqdm(specs, desc="accuracy per codec", unit="point"):
             try:
                 rows.append(_accuracy_row(spec, loaded, test, ft, ft_cfg))
-            except Exception as exc:
-                log.exception("operating point %s failed", spec)
-                rows.append({"name": str(spec), "family": spec.get("family"), "spec": spec, "error": f"{type(exc).__name__}: {exc}"})
+            except Exception as exc:  # noqa: BLE001 - one point's failure is a row of the report, not the end of the bench
+                log.error("operating point %s failed: %s", spec, exc_line(exc))
+                log.debug("operating point %s failed", spec, exc_info=True)
+                rows.append({"name": str(spec), "family": spec.get("family"), "spec": spec, "error": exc_line(exc)})
         phases.update(accuracy_wall_s=time.time() - t0, accuracy_cpu_s=time.process_time() - c0)
+        if all("error" in r for r in rows):
+            raise BenchDataError(f"every operating point failed; the first: {rows[0]['name']}: {rows[0]['error']}")
         log.info("accuracy pass done at %.0f s", time.time() - t_start)
         t0 = time.time()
         ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)

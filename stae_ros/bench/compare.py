@@ -11,6 +11,7 @@ whether every camera-vs-x264 verdict came out the same.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ def load_run(path: str | Path) -> dict[str, Any]:
         raise BenchDataError(f"{p} is not a readable bench report: {exc}") from exc
     if not isinstance(report, dict) or not str(report.get("format", "")).startswith("stae-bench-codecs/"):
         raise BenchDataError(f"{p} is not a `stae bench codecs` report (format {report.get('format') if isinstance(report, dict) else None!r})")
+    rows = report.get("rows")
+    if not isinstance(rows, list) or not any(isinstance(r, dict) and isinstance(r.get("name"), str) and "error" not in r
+                                              for r in rows):
+        raise BenchDataError(f"{p} holds no measured operating point (its 'rows' are missing, empty or all failed)")
+    report["rows"] = [r for r in rows if isinstance(r, dict) and isinstance(r.get("name"), str)]
     report["_path"] = str(p)
     return report
 
@@ -47,12 +53,14 @@ def compare_runs(reports: list[dict[str, Any]], tolerance: float = 0.10) -> dict
         raise BenchDataError(f"comparing runs needs at least 2 reports, got {len(reports)}")
     by_run = [{r["name"]: r for r in rep.get("rows", []) if "error" not in r} for rep in reports]
     common = [name for name in by_run[0] if all(name in b for b in by_run[1:])]
+    if not common:
+        raise BenchDataError("the reports share no measured operating point: " + ", ".join(str(r.get("_path", "?")) for r in reports))
     points, timed = [], []
     for name in common:
         rows = [b[name] for b in by_run]
         entry: dict[str, Any] = {"point": name, "family": rows[0].get("family")}
         for key in TIMED + ("bytes_mean", "acc"):
-            vals = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+            vals = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
             if len(vals) != len(rows):
                 continue
             entry[key] = vals

@@ -40,10 +40,12 @@ import logging
 import math
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..cli.validate import float_in, int_in
+from ..errtext import exc_line
 
 __all__ = ["BASE_MODES", "SET_KINDS", "SummaryError", "known_modes", "validate", "from_bench_report", "merge",
            "load_summary", "write_summary", "record_bench", "bench_summary_path", "bench_command", "results_table", "replace_block",
@@ -525,7 +527,7 @@ def record_bench(report: Mapping[str, Any], path: str | Path) -> Path | None:
         summary = from_bench_report(report, camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
         write_summary(summary, path)
     except Exception as exc:  # the bench's own outputs are written already; a summary bug must not lose them
-        log.error("results summary not written to %s: %s", path, exc)
+        log.error("results summary not written to %s: %s", path, exc_line(exc))
         return None
     log.info("results summary: set %s written to %s", next(iter(summary["sets"])), path)
     return Path(path)
@@ -646,7 +648,7 @@ def run_completion(args: argparse.Namespace) -> int:
         summary = load_summary(args.results)
         cam, host = camera_budget(args.camera), camera_budget(args.host)
     except (OSError, SummaryError, ValueError) as exc:
-        print(f"stae bench completion: {exc}")
+        print(f"stae bench completion: {exc}", file=sys.stderr)
         return 2
     slowdown = host.rate_gflops / cam.rate_gflops
     results = completion_summary_plot(summary, args.out, cam.name, slowdown, accuracy_margin=args.margin)
@@ -681,7 +683,7 @@ def run_rates(args: argparse.Namespace) -> int:
     try:
         summary = load_summary(args.results)
     except (OSError, SummaryError, ValueError) as exc:
-        print(f"stae bench rates: {exc}")
+        print(f"stae bench rates: {exc}", file=sys.stderr)
         return 2
     results = rate_accuracy_plot(summary, args.out)
     print(f"wrote {args.out}: {len(results)} data sets")
@@ -703,7 +705,7 @@ def run_summary(args: argparse.Namespace) -> int:
             summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
     except (OSError, json.JSONDecodeError, SummaryError) as exc:
-        print(f"stae bench summary: {exc}")
+        print(f"stae bench summary: {exc}", file=sys.stderr)
         return 2
     name = next(iter(summary["sets"]))
     print(f"wrote {args.out}: set {name} ({len(summary['sets'][name]['points'])} points); sets: {', '.join(merged['sets'])}")
@@ -714,7 +716,7 @@ def _run_profile_summary(args: argparse.Namespace) -> int:
     from stae_ros.profiling.schema import ProfileError, load_profile
 
     if not args.set_name or not args.kind or not args.classes or args.classes < 2:
-        print("stae bench summary: --from-profile needs --set NAME, --kind real|procedural and --classes N (>= 2)")
+        print("stae bench summary: --from-profile needs --set NAME, --kind real|procedural and --classes N (>= 2)", file=sys.stderr)
         return 2
     try:
         summary = from_profile([load_profile(p) for p in args.from_profile], args.set_name, args.kind, args.classes,
@@ -725,7 +727,7 @@ def _run_profile_summary(args: argparse.Namespace) -> int:
             summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
     except (OSError, ProfileError, SummaryError) as exc:
-        print(f"stae bench summary: {exc}")
+        print(f"stae bench summary: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: set {args.set_name} ({len(summary['sets'][args.set_name]['points'])} points); "
           f"sets: {', '.join(merged['sets'])}")
@@ -738,7 +740,7 @@ def run_readme(args: argparse.Namespace) -> int:
         text = Path(args.readme).read_text(encoding="utf-8")
         new = replace_block(text, readme_block(summary, str(args.results)))
     except (OSError, SummaryError) as exc:
-        print(f"stae bench readme: {exc}")
+        print(f"stae bench readme: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if new != text:

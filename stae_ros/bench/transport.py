@@ -268,9 +268,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         import rclpy  # noqa: F401
         import stae_msgs.msg  # noqa: F401
     except ImportError as exc:
-        print(f"stae bench transport needs rclpy and stae_msgs (scripts/build_msgs.sh): {exc}")
+        print(f"stae bench transport needs rclpy and stae_msgs (scripts/build_msgs.sh): {exc}", file=sys.stderr)
         return 2
-    sizes = [int(float(s)) for s in str(args.sizes).split(",") if s.strip()]
+    sizes = list(args.sizes)
     messages = args.messages
     if args.tiny:
         sizes, messages = [5000, 50000], min(messages, 10)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .validate import float_in, int_in
+from .validate import float_in, int_in, sizes_in
 
 
 __all__ = ["register"]
@@ -124,7 +125,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("transport", help="rclpy publish->receive latency/throughput: SemanticClip vs Image vs CompressedImage",
                        description="Two processes on localhost, private ROS_DOMAIN_ID, reliable and best-effort QoS, p50/p99.")
-    p.add_argument("--sizes", default="5e3,5e4,5e5,2e6,1e7", help="message sizes in bytes, comma-separated (default: %(default)s)")
+    p.add_argument("--sizes", type=sizes_in(1, 100_000_000), default="5e3,5e4,5e5,2e6,1e7",
+                   help="message sizes in bytes, comma-separated, each 1 to 1e8 (default: %(default)s; --tiny: 5e3,5e4)")
     p.add_argument("--messages", type=int_in(1), default=100, help="messages per (type, size, QoS) (default: %(default)s)")
     p.add_argument("--rate", type=float_in(0.0, lo_open=True), default=20.0, help="publish rate in Hz for latency (default: %(default)s)")
     p.add_argument("--domain-id", type=int_in(0, 232), default=None, help="ROS_DOMAIN_ID (default: a private one from the pid)")
@@ -165,7 +167,7 @@ def _codecs(args: argparse.Namespace) -> int:
     try:
         report = run_codec_bench(opts)
     except BenchDataError as exc:
-        print(f"stae bench codecs: {exc}")
+        print(f"stae bench codecs: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}/codecs.json, codecs.md and bench_*.png ({report['wall_s']:.0f} s)")
     print(f"classifier adaptation: {report['finetune']['recipe']}")
@@ -177,6 +179,10 @@ def _codecs(args: argparse.Namespace) -> int:
     for c in report.get("camera_vs_x264", []):
         print(f"camera {c['stae_point']} {c['stae_ms']:.2f} ms vs {c['x264_point']} {c['x264_ms']:.2f} ms "
               f"({c['clips']} clips, 1 thread): {c['winner']}")
+    if report.get("summary_written") is False:
+        print(f"stae bench codecs: the results summary was not written (the error above); the bench's own outputs "
+              f"are in {args.out}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -190,7 +196,7 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         result = compare_runs([load_run(r) for r in args.runs], tolerance=args.tolerance)
     except BenchDataError as exc:
-        print(f"stae bench compare: {exc}")
+        print(f"stae bench compare: {exc}", file=sys.stderr)
         return 2
     md = compare_markdown(result)
     if args.out:
@@ -212,6 +218,6 @@ def _controller(args: argparse.Namespace) -> int:
     try:
         from stae_ros.bench import controller
     except ImportError as exc:
-        print(f"stae bench controller is not available: {exc}")
+        print(f"stae bench controller is not available: {exc}", file=sys.stderr)
         return 2
     return int(controller.run(args) or 0)

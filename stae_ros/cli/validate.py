@@ -53,3 +53,23 @@ def float_in(lo: float | None = None, hi: float | None = None, lo_open: bool = F
 
     parse.__name__ = "number"
     return parse
+
+
+def sizes_in(lo: int, hi: int) -> Callable[[str], list[int]]:
+    """Comma-separated whole byte counts within [lo, hi], each written as an integer or like 5e3."""
+
+    def parse(text: str) -> list[int]:
+        values = []
+        for item in (t.strip() for t in text.split(",")):
+            try:
+                value = float(item)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"must be comma-separated byte counts, got {item!r}") from None
+            if not math.isfinite(value) or value != int(value) or not lo <= value <= hi:
+                raise argparse.ArgumentTypeError(f"each size must be a whole number of bytes in [{lo}, {hi:g}], got {item}")
+            values.append(int(value))
+        return values
+
+    parse.__name__ = "sizes"
+    return parse
+
