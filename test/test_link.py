@@ -47,7 +47,8 @@ def test_load_trace_and_capacity(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("", "empty"), ("0\nabc\n", ":2:"), ("0\n10\n5\n", "not sorted"), ("0\n0\n", "nonzero"), ("-3\n10\n", "negative")],
+    [("", "empty"), ("0\nabc\n", ":2:"), ("0\n10\n5\n", "not sorted"), ("0\n0\n", "nonzero"), ("-3\n10\n", "negative"),
+     ("0\n" + "9" * 29 + "\n", ":2: timestamp 9+ ms is beyond")],
 )
 def test_bad_trace_files(tmp_path: Path, text: str, fragment: str) -> None:
     f = tmp_path / "bad.up"

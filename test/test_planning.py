@@ -307,6 +307,23 @@ def test_bench_controller_cli(tmp_path) -> None:
     with pytest.raises(SystemExit, match="camera-preset"):
         run(parser.parse_args(["--trace", str(trace), "--synthetic", "0", "--trace-dir", str(tmp_path / "none"),
                                "--camera-preset", "no-such-camera", "--out", str(tmp_path / "o2")]))
+    with pytest.raises(SystemExit, match=r"no traces \(.*none is not a folder\)"):
+        run(parser.parse_args(["--synthetic", "0", "--trace-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o3")]))
+    # a point of a mode this package does not have is left out, as the controller node leaves it out
+    prof = json.loads(Path("profiles/modes.json").read_text()) if Path("profiles/modes.json").is_file() else None
+    if prof is not None:
+        warp = {**prof["points"][0], "codec": "warp"}
+        (tmp_path / "warp.json").write_text(json.dumps({**prof, "points": [warp]}))
+        with pytest.raises(SystemExit, match="no point of a known mode .*warp"):
+            run(parser.parse_args(["--trace", str(trace), "--synthetic", "0", "--trace-dir", str(tmp_path / "none"),
+                                   "--profile", str(tmp_path / "warp.json"), "--out", str(tmp_path / "o4")]))
+        (tmp_path / "mixed.json").write_text(json.dumps({**prof, "points": [warp, *prof["points"]]}))
+        assert run(parser.parse_args(["--trace", str(trace), "--synthetic", "0", "--trace-dir", str(tmp_path / "none"),
+                                      "--duration", "5", "--profile", str(tmp_path / "mixed.json"),
+                                      "--out", str(tmp_path / "o5")])) == 0
+        fixed = [name for t in json.loads((tmp_path / "o5" / "controller.json").read_text())["traces"].values()
+                 for name in t["fixed"]]
+        assert len(fixed) == len(prof["points"]) and not any("warp" in name for name in fixed), fixed
 
 
 def test_only_points_a_camera_can_realise_are_planned_over():
@@ -384,6 +401,9 @@ def test_a_stale_estimate_is_no_estimate() -> None:
      '"points": [{"codec": "h264", "k": 16, "p": 1.0, "accuracy": 2.0, "bytes_mean": 1, "bytes_p95": 1, '
      '"camera_ms": 1, "edge_ms": 1}]}', "accuracy 2.0"),
     ('{"schema": "stae-profile/1", "name": "x", "clip": {"frames": "many"}, "points": []}', "malformed field"),
+    ('{"schema": "stae-profile/1", "name": "x", "clip": {"frames": 16, "height": 64, "width": 64, "channels": 3}, '
+     '"points": [{"codec": "h264", "k": "x", "p": 1.0, "accuracy": 0.9, "bytes_mean": 1, "bytes_p95": 1, '
+     '"camera_ms": 1, "edge_ms": 1}]}', "k='x'; expected a whole number"),
 ])
 def test_a_broken_profile_is_refused_naming_the_file_and_the_field(tmp_path, text, named) -> None:
     from stae_ros.profiling.schema import ProfileError, load_profile

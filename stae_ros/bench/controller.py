@@ -23,6 +23,7 @@ mean bytes. Output: JSON, a Markdown table and one PNG per trace.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import json
 import logging
@@ -384,6 +385,22 @@ def _collect_traces(args: argparse.Namespace) -> list[DeliveryTrace]:
     return traces
 
 
+def _known_modes_only(profile: Profile) -> Profile:
+    """``profile`` without the points of modes this package does not have (as the controller node skips
+    them: a camera could not realise them), saying which; none left is an error."""
+    from ..modes.registry import mode_names
+
+    unknown = sorted({pt.codec for pt in profile.points if pt.codec not in mode_names()})
+    if not unknown:
+        return profile
+    kept = [pt for pt in profile.points if pt.codec in mode_names()]
+    if not kept:
+        raise SystemExit(f"stae bench controller: the profile has no point of a known mode (it has {', '.join(unknown)}; "
+                         f"modes: {', '.join(mode_names())})")
+    log.warning("profile points of unknown modes left out: %s", ", ".join(unknown))
+    return dataclasses.replace(profile, points=kept)
+
+
 def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) -> int:
     from ..profiling.schema import ProfileError, merge_profiles
 
@@ -399,10 +416,12 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
             log.warning("no profiles/modes.json or default.json: using a synthetic stand-in profile")
     except ProfileError as exc:
         raise SystemExit(f"stae bench controller: {exc}") from exc
+    profile = _known_modes_only(profile)
     presets = _camera_presets(args.camera_preset)
     traces = _collect_traces(args)
     if not traces:
-        raise SystemExit("no traces: pass --trace FILE, --trace-dir DIR or --synthetic N")
+        where = f" ({args.trace_dir} is not a folder)" if args.trace_dir and not Path(args.trace_dir).is_dir() else ""
+        raise SystemExit(f"stae bench controller: no traces{where}: pass --trace FILE, --trace-dir DIR or --synthetic N")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sim_kw = dict(

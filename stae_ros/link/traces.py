@@ -137,6 +137,10 @@ class DeliveryTrace:
         }
 
 
+#: the largest timestamp a trace may hold: far beyond any recording, far below int64 overflow
+MAX_TRACE_MS = 10**12
+
+
 def load_trace(path: str | Path) -> DeliveryTrace:
     """Read a mahimahi trace file; raise TraceError naming the file and line when it is bad."""
     path = Path(path)
@@ -152,9 +156,12 @@ def load_trace(path: str | Path) -> DeliveryTrace:
         if not s:
             continue
         try:
-            values.append(int(s))
+            value = int(s)
         except ValueError as exc:
             raise TraceError(f"{path}:{lineno}: expected an integer millisecond timestamp, got {s[:40]!r}") from exc
+        if abs(value) > MAX_TRACE_MS:
+            raise TraceError(f"{path}:{lineno}: timestamp {s[:40]} ms is beyond {MAX_TRACE_MS} ms (about 31 years)")
+        values.append(value)
     if not values:
         raise TraceError(f"trace file {path} is empty")
     try:

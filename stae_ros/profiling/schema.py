@@ -68,6 +68,11 @@ class OperatingPoint:
         return {k: v for k, v in self.extra.items() if k not in DESCRIPTIVE_KEYS and v not in ("", None)}
 
     def validate(self) -> None:
+        for name in ("k", "p", "accuracy"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (name == "k" and not isinstance(value, int)):
+                raise ProfileError(f"operating point {self.codec} has {name}={value!r}; expected a "
+                                   f"{'whole number' if name == 'k' else 'number'}")
         if self.k < 1:
             raise ProfileError(f"operating point {self.codec} has k={self.k}; k must be >= 1")
         if not (0.0 < self.p <= 1.0):
