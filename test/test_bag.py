@@ -381,3 +381,17 @@ def test_a_replay_that_starts_mid_bag_labels_every_whole_clip_after_it(tmp_path:
         assert (lab.first_stamp_ns, lab.last_stamp_ns) == (stamps[6 + 4 * i], stamps[9 + 4 * i]), (i, lab)
     with pytest.raises(ValueError, match="start_frame"):
         replay_bag(bag, ckpt, start_frame=-1)
+
+
+def test_record_refuses_when_no_topic_can_be_recorded(tmp_path: Path) -> None:
+    """A topic whose type is not in the typestore is named and left out; with nothing left to record the
+    command stops with one error line instead of waiting for Ctrl-C with an empty bag."""
+    pytest.importorskip("rclpy")
+    env = dict(os.environ, ROS_DOMAIN_ID=str(100 + (os.getpid() + 7) % 100), PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "stae_ros.cli", "bag", "record", "--topics", "/stae_test_nope",
+                           "--type", "/stae_test_nope=nope/msg/Nope", "--out", str(tmp_path / "rec")],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "not recording /stae_test_nope: type 'nope/msg/Nope' is not in the typestore" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "stae bag: error: none of the topics can be recorded (see the warnings above)"
+    assert not (tmp_path / "rec").exists()

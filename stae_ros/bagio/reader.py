@@ -11,7 +11,9 @@ from typing import Any, Iterator
 
 import numpy as np
 from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.serde import SerdeError
 
+from ..errtext import exc_line
 from .errors import BagFormatError, BagNotFoundError, MissingTopicError
 from .images import image_to_rgb, ns_from_stamp
 from .typestore import make_typestore
@@ -42,10 +44,10 @@ def open_bag(path: str | Path) -> Iterator[Reader]:
     try:
         reader = Reader(path)
         reader.open()
-    except ReaderError as exc:
-        raise BagFormatError(f"{path} is not a readable rosbag2: {exc}") from exc
+    except ReaderError as exc:  # its text may quote the YAML over several lines: the telling one is kept
+        raise BagFormatError(f"{path} is not a readable rosbag2: {exc_line(exc).partition(': ')[2]}") from exc
     except Exception as exc:  # corrupt sqlite/mcap files surface as their libraries' errors
-        raise BagFormatError(f"{path} is not a readable rosbag2: {type(exc).__name__}: {exc}") from exc
+        raise BagFormatError(f"{path} is not a readable rosbag2: {exc_line(exc)}") from exc
     try:
         yield reader
     finally:
@@ -77,8 +79,8 @@ def read_messages(path: str | Path, topic: str, store: Any = None) -> Iterator[t
                 yield t, store.deserialize_cdr(raw, conn.msgtype)
         except ReaderError as exc:
             raise BagFormatError(f"{path}: cannot read {topic}: {exc}") from exc
-        except (KeyError, AssertionError, ValueError, IndexError) as exc:
-            raise BagFormatError(f"{path}: malformed message on {topic}: {type(exc).__name__}: {exc}") from exc
+        except (SerdeError, KeyError, AssertionError, ValueError, IndexError) as exc:
+            raise BagFormatError(f"{path}: malformed message on {topic}: {exc_line(exc)}") from exc
 
 
 def read_images(path: str | Path, topic: str = IMAGE_TOPIC) -> Iterator[tuple[int, np.ndarray]]:

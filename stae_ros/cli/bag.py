@@ -328,6 +328,7 @@ def _record(args: argparse.Namespace) -> int:
     import time
 
     from stae_ros.bagio import BagError, BagWriter
+    from stae_ros.bagio.typestore import make_typestore
 
     try:
         import rclpy
@@ -362,22 +363,27 @@ def _record(args: argparse.Namespace) -> int:
             log.warning("not recording %s: not published within %.1f s (pass --type TOPIC=TYPE)", ", ".join(missing), args.discovery_timeout)
         if not types:
             return _fail("none of the topics was found")
+        store = make_typestore()
+        classes: dict[str, Any] = {}
+        for topic, tname in list(types.items()):  # a topic that cannot be recorded is named, then left out
+            try:
+                if tname not in store.types:
+                    raise LookupError(f"type {tname!r} is not in the typestore")
+                classes[topic] = _python_type(tname)
+            except (LookupError, ImportError, AttributeError, ValueError) as exc:
+                log.warning("not recording %s: %s", topic, exc)
+                del types[topic]
+        if not types:
+            return _fail("none of the topics can be recorded (see the warnings above)")
         try:
-            writer = BagWriter(args.out, args.storage, overwrite=args.force)
+            writer = BagWriter(args.out, args.storage, typestore=store, overwrite=args.force)
         except BagError as exc:
             return _fail(str(exc))
         counts = {t: 0 for t in types}
         total = {"n": 0}
         with writer as bw:
             for topic, tname in types.items():
-                if tname not in bw.store.types:
-                    log.warning("not recording %s: type %s is not in the typestore", topic, tname)
-                    continue
-                try:
-                    cls = _python_type(tname)
-                except (ImportError, AttributeError) as exc:
-                    log.warning("not recording %s: cannot import %s (%s)", topic, tname, exc)
-                    continue
+                cls = classes[topic]
                 offered = [i.qos_profile for i in node.get_publishers_info_by_topic(topic)]
                 qos = recording_qos(offered)
                 bw.connection(topic, tname, [_bag_qos(q) for q in offered])
