@@ -37,6 +37,8 @@ from stae_ros.cli.validate import float_in, int_in
     (["bench", "codecs", "--repeats", "0"], "--repeats/--repeat", "in [1, 100]"),
     (["bench", "codecs", "--edge-threads", "0"], "--edge-threads", "got 0"),
     (["bench", "codecs", "--probe-tolerance", "nan"], "--probe-tolerance", "got nan"),
+    (["bench", "transport", "--sizes=-5,5"], "--sizes", "got -5"),
+    (["bench", "transport", "--sizes", "small,big"], "--sizes", "got 'small'"),
     (["demo", "--k", "0"], "--k", ">= 1"),
     (["demo", "--p", "7"], "--p", "(0, 1]"),
     (["demo", "--clips", "-2"], "--clips", "got -2"),
@@ -137,3 +139,25 @@ def test_profile_refuses_an_unknown_mode_before_loading_anything(tmp_path, caplo
     assert cli.main(["profile", "--modes", "h264,bogus", "--data", str(tmp_path / "none"), "--model", str(tmp_path / "none.pt")]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert errors and errors[0].startswith("--modes: unknown mode 'bogus'; registered modes: h264"), errors
+
+
+def test_demo_refuses_bad_files_before_starting_any_node(tmp_path, capsys) -> None:
+    """A model, profile, source or --viz path the nodes could not use is named in one line, exit 2, before
+    the nodes start (they would stop at start-up, and the demo could only say that no label came)."""
+    from stae_ros.cli import main
+
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    bad_profile = tmp_path / "profile.json"
+    bad_profile.write_text('{"schema": "stae-profile/1", "points": [')
+    cases = [
+        (["--model", str(empty)], "stae demo: --model: ", "empty.pt"),
+        (["--profile", str(bad_profile)], "stae demo: --profile: ", "is not valid JSON"),
+        (["--source", str(tmp_path / "none.mp4")], "stae demo: --source: ", "none.mp4 does not exist"),
+        (["--source", "synth:abc"], "stae demo: --source: ", "after 'synth:' give a clip count"),
+        (["--viz", "/proc/nope/x.png"], "stae demo: --viz: ", "/proc/nope"),
+    ]
+    for argv, head, detail in cases:
+        assert main(["demo", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err and err[-1].startswith(head) and detail in err[-1], (argv, err)

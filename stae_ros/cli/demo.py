@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errtext import exc_line
 from .validate import float_in, int_in
 
 __all__ = ["register", "run"]
@@ -99,7 +100,53 @@ def run(args: argparse.Namespace) -> int:
     use_controller = not args.no_controller and profile.is_file()
     if not args.no_controller and not use_controller:
         print(f"stae demo: no profile at {profile}; running without the controller (fixed budget)", file=sys.stderr)
+    problem = _preflight(args, model, profile if use_controller else None)
+    if problem:
+        print(f"stae demo: {problem}", file=sys.stderr)
+        return 2
     return _Demo(args, model, profile if use_controller else None).run()
+
+
+def _preflight(args: argparse.Namespace, model: Path, profile: Path | None) -> str | None:
+    """What would stop a node at start-up, or lose the demo's output after its run, found before any
+    node starts (a node would log it and exit, and the demo could only say that no label came)."""
+    from stae_ros.profiling.schema import ProfileError, load_profile
+    from stae_ros.ros.sources import SourceError, open_source
+    from stae_ros.training.checkpoints import load_model
+    from stae_ros.training.errors import CheckpointError
+
+    try:
+        loaded = load_model(model)
+    except CheckpointError as exc:
+        return f"--model: {exc}"
+    if profile is not None:
+        try:
+            load_profile(profile)
+        except ProfileError as exc:
+            return f"--profile: {exc}"
+    if not args.source.strip().startswith("/dev/video"):  # a camera device is the node's to open
+        c = loaded.config.clip
+        try:
+            src = open_source(args.source, int(c.frames), int(c.height), int(c.width), loop=False)
+            try:
+                first = src.read()
+            finally:
+                src.close()
+        except SourceError as exc:
+            return f"--source: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a broken video or folder: said in one line
+            return f"--source {args.source}: {exc_line(exc)}"
+        if first is None:
+            return f"--source {args.source}: no frame could be read"
+    if args.viz:
+        folder = Path(args.viz).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"--viz: cannot create {folder}: {exc.strerror or exc}"
+        if not os.access(folder, os.W_OK):
+            return f"--viz: {folder} is not writable"
+    return None
 
 
 class _Demo:
