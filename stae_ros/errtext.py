@@ -34,6 +34,8 @@ def _telling_line(message: str) -> str:
             rest = ln.split(_TORCH_MARKER, 1)[1].strip()
             if rest:
                 return rest
+    if lines[0].endswith(":") and len(lines) > 1:  # "Error(s) in loading state_dict for X:" and its first finding
+        return f"{lines[0]} {lines[1]}"
     return lines[0]
 
 

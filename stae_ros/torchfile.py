@@ -10,6 +10,7 @@ callers catch that) and says which kind of file it wanted; this reads the file w
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def read_torch_file(path: str | Path, error: type[Exception], what: str, raw: by
         raise error(f"{what} not found: {path}")
     try:
         source = io.BytesIO(raw) if raw is not None else path
-        return torch.load(source, map_location="cpu", weights_only=True)
+        return _load(source)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not what it should be
         raise error(f"{path} is not a readable {what}: {exc_line(exc)}") from exc
 
@@ -43,6 +44,15 @@ def peek_torch_file(path: str | Path) -> Any | None:
     names the problem.
     """
     try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
+        return _load(Path(path))
     except Exception:  # noqa: BLE001 - missing, not a torch file, ...
         return None
+
+
+def _load(source: Any) -> Any:
+    """torch.load of tensors and plain containers only, without its warnings: a file that is not what it
+    should be (a bare pickle, say) makes torch warn before it raises, and the caller's one-line error
+    already says what is wrong with it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(source, map_location="cpu", weights_only=True)

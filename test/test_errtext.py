@@ -74,3 +74,8 @@ def test_exc_line_keeps_the_telling_line():
     assert exc_line(ValueError("first\nsecond")) == "ValueError: first"
     assert exc_line(KeyError()) == "KeyError"
     assert len(exc_line(ValueError("x" * 2000))) <= 500
+    # a heading that ends in a colon keeps its first finding (load_state_dict's report)
+    state_dict = RuntimeError("Error(s) in loading state_dict for STAE:\n\tsize mismatch for fa.w: shape [1] vs [2].\n\t"
+                              "Missing key(s): vit.head")
+    assert exc_line(state_dict) == ("RuntimeError: Error(s) in loading state_dict for STAE: size mismatch for fa.w: "
+                                    "shape [1] vs [2].")

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..errtext import exc_line
 from ..resources import shipped_file
 from ..torchfile import read_torch_file
 from .errors import CheckpointError
@@ -134,7 +135,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     try:
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - RuntimeError (keys, shapes), TypeError
-        raise CheckpointError(f"checkpoint {path}: field 'state_dict' does not fit its own config: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path}: field 'state_dict' does not fit its own config: {exc_line(exc)}") from exc
     head = getattr(cfg, "vit", None)
     n_classes = getattr(head, "num_classes", None)
     if isinstance(n_classes, int) and n_classes != len(blob["class_names"]):
