@@ -76,6 +76,8 @@ def test_png_with_extra_chunks_or_16_bit_samples_is_refused() -> None:
         check_png_chunks(png[:8] + bytes(ihdr) + png[33:], 3)
     with pytest.raises(px.CorruptPayloadError):
         check_png_chunks(png + b"trailing", 3)
+    with pytest.raises(px.CorruptPayloadError, match="holds 1, 3 or 4 channels; the header says 2"):
+        check_png_chunks(png, 2)  # a header whose channel count no PNG colour type has
 
 
 def test_zstd_mask_bomb_is_refused_before_decompressing() -> None:

@@ -96,6 +96,11 @@ def test_malformed_payloads_rejected(encoded: tuple[RoiCodec, np.ndarray, bytes]
         codec.decode(data[:2] + bytes([7]) + data[3:])
     with pytest.raises(TruncatedPayloadError):
         codec.decode(data[:2])
+    for cut in (3, 4, 7):  # magic and version, but not the whole fixed header: cut short, whatever the flags say
+        with pytest.raises(TruncatedPayloadError, match=f"payload is {cut} bytes; the fixed header alone is 8"):
+            codec.decode(data[:cut])
+    with pytest.raises(UnsupportedVersionError, match="flags byte is 5"):
+        codec.decode(data[:3] + bytes([5]) + data[4:])
     with pytest.raises(ChecksumError):
         codec.decode(data[:-5])  # cut: the checksum no longer matches
     with pytest.raises(TruncatedPayloadError):

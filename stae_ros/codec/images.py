@@ -56,6 +56,8 @@ def check_png_chunks(data: bytes, channels: int) -> None:
     IHDR (first, 13 bytes), IDAT (consecutive) and IEND (last, empty, nothing after it); IHDR
     must declare 8-bit samples of the colour type for ``channels``, no interlacing.
     """
+    if channels not in _PNG_COLOUR_TYPE:
+        raise CorruptPayloadError(f"a PNG value section holds 1, 3 or 4 channels; the header says {channels}")
     n, pos, seen = len(data), len(_PNG_SIG), []
     while pos < n:
         if pos + 12 > n:

@@ -210,7 +210,7 @@ def extract_gop(stream: bytes, spec: FeatureSpec, coded_height: int | None = Non
     try:
         check_nals(data, T, ch, cw, max_nals)
     except RoiError as exc:
-        raise CompressedStreamError(f"H.264 stream refused: {exc}") from exc
+        raise CompressedStreamError(str(exc)) from exc  # its text already names the H.264 fault
     lumas = np.empty((T, ch, cw), np.uint8)
     vectors: list[bytes | None] = []
     iframe: np.ndarray | None = None

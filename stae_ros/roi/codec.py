@@ -267,10 +267,10 @@ class RoiCodec:
                                           f"({RETIRED_VERSIONS[data[2]]}); this edge reads version {CODEC_VERSION}")
         if data[2] != CODEC_VERSION:
             raise UnsupportedVersionError(f"stae-roi264 container version {data[2]}; this decoder reads {CODEC_VERSION}")
-        if len(data) < 4 or data[3] > 1:
-            raise UnsupportedVersionError(f"stae-roi264 flags byte is {data[3] if len(data) > 3 else None}; known: 0 or 1")
         if len(data) < _HEAD:
             raise TruncatedPayloadError(f"payload is {len(data)} bytes; the fixed header alone is {_HEAD}")
+        if data[3] > 1:
+            raise UnsupportedVersionError(f"stae-roi264 flags byte is {data[3]}; known: 0 or 1")
         crop_mode = data[3] == 1
         t, pos = read_varint(data, _HEAD)
         h, pos = read_varint(data, pos)
