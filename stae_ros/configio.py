@@ -35,6 +35,10 @@ def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: 
         raise ConfigError(f"config file not found: {path}") from exc
     except IsADirectoryError as exc:
         raise ConfigError(f"config path is a directory, not a YAML file: {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not a text (UTF-8) file: byte {exc.start} is 0x{exc.object[exc.start]:02x}") from exc
+    except OSError as exc:
+        raise ConfigError(f"config {path} cannot be read: {exc.strerror or exc}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -57,6 +57,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
     ("eval:\n  budgets: [[sixteen, 1.0]]\n", "eval.budgets K must be an integer"),
     ("data: abc\n", "data must be a mapping"),
     ("data:\n  cache: maybe\n", "data.cache must be true or false"),
+    ("model:\n  base: 5\n", "model.base must be the path of a model YAML, got 5"),
+    ("model:\n  clip:\n    frames: 0\n", "model: clip.frames must be a positive number, got 0"),
 ])
 def test_training_configs_with_wrong_types_fail_before_any_work(tmp_path, edit, named, caplog) -> None:
     """`stae train` on such a file: exit 2 and one line naming the key, before a model is built."""
@@ -76,3 +78,13 @@ def test_training_configs_with_wrong_types_fail_before_any_work(tmp_path, edit, 
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and named in errors[0].getMessage() and errors[0].exc_info is None
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_a_config_that_is_not_text_is_named(tmp_path) -> None:
+    from stae_ros.configio import load_yaml
+
+    bad = tmp_path / "weights.yaml"
+    bad.write_bytes(b"\x80\x03 a pickle, not YAML")
+    with pytest.raises(ConfigError, match=r"weights.yaml is not a text \(UTF-8\) file: byte 0 is 0x80"):
+        load_yaml(bad)
+

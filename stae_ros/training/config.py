@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stae_ros.configio import ConfigError, check_keys, deep_merge, load_yaml, typed_fields, typed_value
+from stae_ros.errtext import exc_line
 from stae_ros.resources import shipped_file
 
 from .errors import TrainConfigError
@@ -158,6 +159,8 @@ def _resolve_model(spec: Any, config_path: Path) -> dict[str, Any]:
         raise ConfigError(f"{config_path}: 'model' must be a path or a mapping")
     spec = dict(spec)
     base = spec.pop("base", None)
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{config_path}: model.base must be the path of a model YAML, got {base!r}")
     merged: dict[str, Any] = {}
     if base:
         candidates = [Path(base), config_path.parent / base, config_path.parent.parent / base, shipped_file(base)]
@@ -165,7 +168,20 @@ def _resolve_model(spec: Any, config_path: Path) -> dict[str, Any]:
         if found is None:
             raise ConfigError(f"{config_path}: model base config {base!r} not found")
         merged = load_yaml(found)
-    return deep_merge(merged, spec)
+    model = deep_merge(merged, spec)
+    _check_model(model, config_path)
+    return model
+
+
+def _check_model(model: dict[str, Any], config_path: Path) -> None:
+    """Build the model config once now, so a bad ``model:`` value is named before any data is read."""
+    from stae_ros.models import ModelConfig
+
+    vit = model.get("vit") if isinstance(model.get("vit"), dict) else {}
+    try:
+        ModelConfig.from_dict({**model, "vit": {"num_classes": 2, **vit}})
+    except Exception as exc:  # noqa: BLE001 - ConfigError, ValueError, TypeError from the model's own checks
+        raise ConfigError(f"{config_path}: model: {exc_line(exc).partition(': ')[2] or exc_line(exc)}") from exc
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
