@@ -58,6 +58,9 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
     ("data: abc\n", "data must be a mapping"),
     ("data:\n  cache: maybe\n", "data.cache must be true or false"),
     ("model:\n  base: 5\n", "model.base must be the path of a model YAML, got 5"),
+    ("half: quarter\n", "half must be true, false or auto, got 'quarter'"),
+    ("threads: -4\n", "threads must be >= 0"),
+    ("augment:\n  noise: -1.0\n", "augment.noise must be >= 0, got -1.0"),
     ("model:\n  clip:\n    frames: 0\n", "model: clip.frames must be a positive number, got 0"),
 ])
 def test_training_configs_with_wrong_types_fail_before_any_work(tmp_path, edit, named, caplog) -> None:

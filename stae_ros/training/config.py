@@ -221,6 +221,15 @@ def load_train_config(path: str | Path) -> TrainConfig:
         source=str(path),
     )
     cfg.data.split_spec()  # validate the split keys now, not after the model is built
+    if cfg.half not in (True, False, "auto"):
+        raise ConfigError(f"{path}: half must be true, false or auto, got {cfg.half!r}")
+    if cfg.threads < 0:
+        raise ConfigError(f"{path}: threads must be >= 0 (0 = torch's default), got {cfg.threads}")
+    for name in ("shift", "brightness", "contrast", "noise"):
+        if getattr(cfg.augment, name) < 0:
+            raise ConfigError(f"{path}: augment.{name} must be >= 0, got {getattr(cfg.augment, name)}")
+    if not 0.0 <= cfg.augment.hflip <= 1.0:
+        raise ConfigError(f"{path}: augment.hflip is a probability in [0, 1], got {cfg.augment.hflip}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise TrainConfigError(f"{path}: device must be auto, cpu or cuda, got {cfg.device!r}")
     return cfg
