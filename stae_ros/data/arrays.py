@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -137,7 +138,7 @@ def load_split_arrays(
                         boxes, regions, int(z["skipped"]),
                     )
                 log.info("cache %s is stale (files changed); rebuilding", path)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:  # damaged: rebuilt below
             log.warning("ignoring unreadable cache %s: %s", path, exc)
 
     n = len(ds)

@@ -131,6 +131,7 @@ def encode_features(clips: np.ndarray, spec: Any, crf: int, preset: str, desc: s
 
 
 def _cached_features(path: Path, clips: np.ndarray, spec: Any, crf: int, preset: str, progress: bool) -> dict[str, Any]:
+    import zipfile
     import zlib
 
     key = np.asarray([len(clips), *clips.shape[1:4], spec.block, spec.iframe_size, int(crf),
@@ -140,7 +141,7 @@ def _cached_features(path: Path, clips: np.ndarray, spec: Any, crf: int, preset:
             with np.load(path, allow_pickle=False) as z:
                 if np.array_equal(z["key"], key) and str(z["preset"]) == preset:
                     return {k: z[k] for k in ("iframe", "mv", "residual", "bytes")}
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             log.warning("feature cache %s unreadable (%s): recomputing", path, exc)
     feats = encode_features(clips, spec, crf, preset, desc=f"features {path.stem}", progress=progress)
     tmp = path.with_name(path.stem + ".tmp.npz")
