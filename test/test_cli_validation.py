@@ -38,6 +38,8 @@ from stae_ros.cli.validate import float_in, int_in
     (["bench", "codecs", "--edge-threads", "0"], "--edge-threads", "got 0"),
     (["bench", "codecs", "--probe-tolerance", "nan"], "--probe-tolerance", "got nan"),
     (["bench", "transport", "--sizes=-5,5"], "--sizes", "got -5"),
+    (["bench", "codecs", "--stae-points", "16:nan"], "--stae-points", "got '16:nan'"),
+    (["bench", "codecs", "--stae-points", "0:0.5"], "--stae-points", "got '0:0.5'"),
     (["bench", "transport", "--sizes", "small,big"], "--sizes", "got 'small'"),
     (["demo", "--k", "0"], "--k", ">= 1"),
     (["demo", "--p", "7"], "--p", "(0, 1]"),

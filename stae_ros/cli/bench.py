@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .validate import float_in, int_in, sizes_in
+from .validate import float_in, int_in, kp_point, sizes_in
 
 
 __all__ = ["register"]
@@ -79,8 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="operating points: default = every codec family and the STAE ablations; rate = libx264 CRFs at "
                         "full, 3/4 and 1/2 size, a few H.265/JPEG points and the STAE method at --stae-points "
                         "(default: %(default)s)")
-    p.add_argument("--stae-points", nargs="*", default=[], metavar="K:p",
-                   help="STAE points of the rate sweep (default: 16:0.5 16:0.25 16:0.1 16:0.05 8:0.25)")
+    p.add_argument("--stae-points", nargs="*", type=kp_point, default=[], metavar="K:p",
+                   help="STAE points of the rate sweep, with --sweep rate (default: 16:0.5 16:0.25 16:0.1 16:0.05 8:0.25)")
     p.set_defaults(func=_codecs)
 
     from stae_ros.bench.summary import register_readme_args, register_summary_args, run_readme, run_summary
@@ -149,6 +149,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _codecs(args: argparse.Namespace) -> int:
     from stae_ros.bench.codecs import CodecBenchOptions, run_codec_bench
     from stae_ros.bench.report import headline, stability_line, target_line
+
+    if args.stae_points and args.sweep != "rate":
+        print("stae bench codecs: --stae-points sets the STAE points of --sweep rate; the default sweep has its own",
+              file=sys.stderr)
+        return 2
 
     opts = CodecBenchOptions(model=args.model, data=args.data, real_footage=args.real_footage, out=args.out, tiny=args.tiny,
                              repeats=args.repeats, reps_per_clip=args.reps_per_clip, min_sample_ms=args.min_sample_ms,

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     size = (c.height, c.width)
     if args.clip_size:
         h, sep, w = args.clip_size.lower().partition("x")
-        if not (sep and h.isdigit() and w.isdigit() and int(h) >= 16 and int(w) >= 16):
-            log.error("--clip-size takes HxW with both sides >= 16 (e.g. 112x112), got %r", args.clip_size)
+        if not (sep and h.isdigit() and w.isdigit() and 16 <= int(h) <= 1024 and 16 <= int(w) <= 1024):
+            log.error("--clip-size takes HxW with both sides in [16, 1024] (e.g. 112x112), got %r", args.clip_size)
             return 2
         size = (int(h), int(w))
     from stae_ros.data.errors import DataError
@@ -104,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
     specs, model_files = None, {}
     if args.modes:
         from stae_ros.configio import ConfigError
-        from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid
+        from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid, unknown_mode_error
 
         for item in args.model_file:
             mode, sep, path = item.partition("=")
             if not sep or not mode or not path:
                 log.error("--model-file takes MODE=PATH, got %r", item)
+                return 2
+            error = unknown_mode_error([mode])
+            if error:
+                log.error("--model-file %s: %s", item, error)
                 return 2
             model_files[mode] = path
         wanted = None if args.modes == "all" else [m for m in args.modes.split(",") if m]

@@ -73,3 +73,15 @@ def sizes_in(lo: int, hi: int) -> Callable[[str], list[int]]:
     parse.__name__ = "sizes"
     return parse
 
+
+def kp_point(text: str) -> str:
+    """A STAE operating point "K:p": K a whole number >= 1, p in (0, 1]; returned as given."""
+    k, sep, p = text.partition(":")
+    try:
+        ok = bool(sep) and int(k) >= 1 and math.isfinite(float(p)) and 0.0 < float(p) <= 1.0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be K:p with K >= 1 and p in (0, 1] (e.g. 16:0.1), got {text!r}")
+    return text
+
