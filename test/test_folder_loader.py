@@ -153,6 +153,9 @@ def test_layout_errors(tmp_path: Path) -> None:
         VideoFolderDataset(tmp_path)
     with pytest.raises(ValueError, match="split"):
         VideoFolderDataset(tmp_path, split="val")
+    (tmp_path / "splits" / "run_test_split1.txt").write_bytes(b"\xff\xfe a.avi 1\n")
+    with pytest.raises(DatasetLayoutError, match=r"run_test_split1.txt is not a text \(UTF-8\) file: byte 0 is 0xff"):
+        VideoFolderDataset(tmp_path)
 
 
 

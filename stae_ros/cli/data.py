@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
+from ..errtext import exc_line
 from .validate import float_in, int_in
 
 
@@ -200,7 +202,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     summary.update(shapes=shapes, broken=broken)
 
     ann_path = args.root / "annotations.json"
-    ann = json.loads(ann_path.read_text()) if ann_path.is_file() else None
+    try:
+        ann = json.loads(ann_path.read_text()) if ann_path.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"stae data inspect: {ann_path} is not readable JSON: {exc_line(exc)}", file=sys.stderr)
+        return 2
+    if not isinstance(ann, (dict, type(None))):
+        print(f"stae data inspect: {ann_path} must hold a JSON object", file=sys.stderr)
+        return 2
     if ann is not None:
         summary["synthetic"] = {k: ann.get(k) for k in ("format", "seed", "frames", "height", "width")}
         print(f"  synthetic set: seed {ann.get('seed')}, {ann.get('frames')}x{ann.get('height')}x{ann.get('width')}")
@@ -210,7 +219,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    return 1 if broken else 0
+    if broken:
+        print(f"stae data inspect: {len(broken)} broken file(s) in {args.root} (listed above)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _contact_sheet(path: Path, samples: list, classes: list[str], ann: dict | None, n_clips: int) -> None:

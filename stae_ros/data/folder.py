@@ -164,10 +164,20 @@ def _ucf_video_path(root: Path, rel: str) -> Path:
     return nested if nested.exists() else direct
 
 
+def _split_file_lines(path: Path) -> list[str]:
+    """The lines of a split or class-index file; one that is not readable text is a layout error naming it."""
+    try:
+        return path.read_text().splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetLayoutError(f"{path} is not a text (UTF-8) file: byte {exc.start} is 0x{exc.object[exc.start]:02x}") from exc
+    except OSError as exc:
+        raise DatasetLayoutError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+
+
 def _read_class_ind(ind: Path) -> list[str]:
     """``classInd.txt`` lines ``"<1-based id> <class>"`` -> class names in label order."""
     ids: dict[str, int] = {}
-    for lineno, line in enumerate(ind.read_text().splitlines(), 1):
+    for lineno, line in enumerate(_split_file_lines(ind), 1):
         parts = line.split()
         if not parts:
             continue
@@ -190,7 +200,7 @@ def _discover_hmdb(root: Path, split: str, split_id: int) -> tuple[list[str], li
     for p in files:
         cls = _HMDB_SPLIT_RE.match(p.name).group("cls")  # type: ignore[union-attr]
         label = class_names.index(cls)
-        for lineno, line in enumerate(p.read_text().splitlines(), 1):
+        for lineno, line in enumerate(_split_file_lines(p), 1):
             parts = line.split()
             if not parts:
                 continue
@@ -212,7 +222,7 @@ def _discover_ucf(root: Path, split: str, split_id: int) -> tuple[list[str], lis
     if lst is None:
         raise DatasetLayoutError(f"{root}: UCF101 layout has no {list_name} (in ucfTrainTestlist/ or the root)")
     samples: list[VideoSample] = []
-    for lineno, line in enumerate(lst.read_text().splitlines(), 1):
+    for lineno, line in enumerate(_split_file_lines(lst), 1):
         parts = line.split()
         if not parts:
             continue
