@@ -34,6 +34,8 @@ from stae_ros.cli.validate import float_in, int_in
     (["bag", "eval", "x", "--k", "0"], "--k", "got 0"),
     (["bag", "eval", "x", "--p", "1.5"], "--p", "(0, 1]"),
     (["bag", "record", "--duration", "-1"], "--duration", "> 0"),
+    (["bag", "eval", "x", "--device", "tpu"], "--device", "got 'tpu'"),
+    (["profile", "--edge-device", "gpu0"], "--edge-device", "got 'gpu0'"),
     (["bench", "codecs", "--repeats", "0"], "--repeats/--repeat", "in [1, 100]"),
     (["bench", "codecs", "--edge-threads", "0"], "--edge-threads", "got 0"),
     (["bench", "codecs", "--probe-tolerance", "nan"], "--probe-tolerance", "got nan"),

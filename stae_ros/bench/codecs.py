@@ -787,6 +787,8 @@ def run_codec_bench(opts: CodecBenchOptions) -> dict[str, Any]:
     else:
         test = synthetic_clips(loaded.class_names, opts.test_per_class or 25, frames, h, w, seed=0)
         ft = synthetic_clips(loaded.class_names, opts.ft_per_class, frames, h, w, seed=1)
+    if opts.local_model:  # named by the user: a file that cannot serve stops the bench now, not after it
+        _load_classifier_file(opts.local_model, "--local-model", loaded.class_names, test.clips.shape[1:4])
     ft_cfg = FinetuneConfig(mode=opts.adapt, steps=opts.adapt_steps, batch=opts.adapt_batch)
     _SCORE_CACHE.clear()
     specs = _specs(ckpt, opts, frames, loaded, clip_hw=(h, w))

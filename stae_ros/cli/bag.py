@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .validate import float_in, int_in
+from .validate import device_name, float_in, int_in
 
 
 __all__ = ["register"]
@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--window", type=int_in(1, 1024), default=None, help="frames per clip window (default: the model's clip length)")
     e.add_argument("--trace", type=Path, default=None, help="mahimahi uplink trace to emulate between camera and edge")
     e.add_argument("--max-clips", type=int_in(1), default=None, help="evaluate at most this many clips")
-    e.add_argument("--device", default="auto", help="edge device: auto, cpu, cuda")
+    e.add_argument("--device", type=device_name, default="auto", help="edge device: auto, cpu, cuda or cuda:N")
     e.add_argument("--json", type=Path, default=None, help="write the per-clip results and summary as JSON")
     e.set_defaults(func=_eval)
 

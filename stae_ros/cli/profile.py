@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .validate import int_in
+from .validate import device_name, int_in
 
 __all__ = ["register", "run"]
 
@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", default="profiles", help="where the JSON goes")
     p.add_argument("--plots-dir", default="docs/img", help="where the PNG plots go ('' for none)")
     p.add_argument("--limit", type=int_in(0), default=0, help="use at most this many clips (0 = all)")
-    p.add_argument("--edge-device", default="cpu", help="device for decode+FR+ViT timing (cpu, cuda, auto)")
+    p.add_argument("--edge-device", type=device_name, default="cpu",
+                   help="device for decode+FR+ViT timing (cpu, cuda, cuda:N, auto)")
     p.add_argument("--edge-batch", type=int_in(1, 4096), default=1, help="clips per edge call (1 = per-clip latency)")
     p.add_argument("--zstd-level", type=int_in(1, 22), default=3,
                    help="codec zstd level (default 3: what camera_node sends, stae_ros.codec.DEFAULT_LEVEL)")

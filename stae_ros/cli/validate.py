@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Callable
 
 __all__ = ["int_in", "float_in"]
@@ -84,4 +85,11 @@ def kp_point(text: str) -> str:
     if not ok:
         raise argparse.ArgumentTypeError(f"must be K:p with K >= 1 and p in (0, 1] (e.g. 16:0.1), got {text!r}")
     return text
+
+
+def device_name(text: str) -> str:
+    """A torch device this package runs on: auto, cpu, cuda or cuda:N."""
+    if text in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
 
