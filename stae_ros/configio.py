@@ -55,6 +55,24 @@ def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: 
     return data
 
 
+def check_output_file(path: str | Path, where: str) -> None:
+    """A file a run will write at its end (an export): refuse now a target that is a folder or whose folder
+    cannot be made or written, so the mistake costs a second, not a whole training run. The folder is made
+    now (the export would make it anyway)."""
+    import os
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ConfigError(f"{where}: {target} is a folder; give the file to write")
+    folder = target.resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot write {target}: {exc.strerror or exc} ({folder})") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: cannot write {target}: {folder} is not writable")
+
+
 def check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     """Raise ConfigError naming every key of ``data`` that is not in ``allowed``."""
     allowed = list(allowed)

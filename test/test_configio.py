@@ -91,3 +91,19 @@ def test_a_config_that_is_not_text_is_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"weights.yaml is not a text \(UTF-8\) file: byte 0 is 0x80"):
         load_yaml(bad)
 
+
+def test_an_export_that_cannot_be_written_stops_training_before_it_starts(tmp_path, caplog) -> None:
+    """A run writes its export last: a folder, or a path under a file, is refused in one line, first."""
+    from stae_ros.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    for export, named in ((tmp_path, "is a folder; give the file to write"),
+                          (blocker / "m.pt", f"--export: cannot write {blocker / 'm.pt'}")):
+        caplog.clear()
+        assert main(["train", "--config", str(ROOT / "config" / "train_tiny.yaml"), "--out", str(tmp_path / "run"),
+                     "--export", str(export), "--no-progress"]) == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and named in errors[0], errors
+        assert not (tmp_path / "run").exists() or not any((tmp_path / "run").rglob("*.pt"))
+

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stae_ros.configio import ConfigError, check_keys, load_yaml
+from stae_ros.configio import ConfigError, check_keys, check_output_file, load_yaml
 from stae_ros.errtext import exc_line
 from stae_ros.torchfile import read_torch_file
 from stae_ros.training.config import AugmentConfig, DataConfig, StageConfig, TrainConfig
@@ -288,6 +288,8 @@ def apply_overrides(cfg: LocalTrainConfig, overrides: dict[str, Any] | None) -> 
             cfg.threads = int(value)
         elif key == "init":
             cfg.init = str(value or "")
+    if cfg.export:  # written at the end of the run: a bad target is refused before it starts
+        check_output_file(cfg.export, "export")
     return cfg
 
 

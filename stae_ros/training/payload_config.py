@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stae_ros.configio import ConfigError, check_keys, load_yaml
+from stae_ros.configio import ConfigError, check_keys, check_output_file, load_yaml
 
 from .config import AugmentConfig, DataConfig, TrainConfig, _dataclass_from, top_value
 from .errors import TrainConfigError
@@ -102,6 +102,8 @@ def apply_overrides(cfg: PayloadConfig, overrides: dict[str, Any] | None) -> Non
             cfg.teacher, cfg.init = (p.replace("{fold}", str(int(value))) for p in (cfg.teacher, cfg.init))
         else:
             setattr(cfg, key, int(value) if key == "threads" else str(value))
+    if cfg.export:
+        check_output_file(cfg.export, "export")
 
 
 def section(cfg: PayloadConfig, name: str, cls: type, renames: dict[str, str] | None = None) -> Any:

@@ -17,6 +17,8 @@ def train_px(config: str | Path, out_dir: str | Path, resume: bool = False, prog
     """Load a ``config/train_*.yaml`` and run `loop.train`; ``overrides`` are the command line's
     ``device, export, threads, init, init_skip`` (module names) and ``stages`` (comma-separated)."""
     from .config import load_train_config
+    from stae_ros.configio import check_output_file
+
     from .loop import train
     from .stages import parse_stages
 
@@ -29,6 +31,8 @@ def train_px(config: str | Path, out_dir: str | Path, resume: bool = False, prog
         cfg.threads = int(o["threads"])
     if o.get("export"):
         cfg.export = str(o["export"])
+    if cfg.export:  # written at the end of the run: a bad target is refused before it starts
+        check_output_file(cfg.export, "--export" if o.get("export") else f"{config}: export")
     return train(cfg, out_dir, resume=resume, stages=parse_stages(o.get("stages")), device=o.get("device"),
                  init=o.get("init"), init_skip=list(o.get("init_skip") or []), progress=progress,
                  stop_after_steps=stop_after_steps)
