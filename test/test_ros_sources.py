@@ -53,3 +53,19 @@ def test_video_file_source_reads_rgb_and_loops(tmp_path):
 def test_bad_sources_name_the_problem(spec, match):
     with pytest.raises(SourceError, match=match):
         open_source(spec, 4, 16, 16)
+
+
+def test_a_video_file_opencv_cannot_open_is_reported_once(tmp_path):
+    """libav's own line ("moov atom not found") is not printed beside the source's one-line error."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "no_moov.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom\x00\x00\x00\x08free" + b"x" * 100)
+    code = ("from stae_ros.ros.sources import open_source\n"
+            f"open_source({str(bad)!r}, 8, 32, 32)\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0 and "SourceError: cannot open video file" in proc.stderr, proc.stderr
+    assert "moov atom" not in proc.stderr, proc.stderr

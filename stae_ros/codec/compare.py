@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..cli.validate import int_in
+from ..data.video_io import open_capture
 from .codec import (
     _VALUE_LAYOUTS,
     DEFAULT_LEVEL,
@@ -47,7 +48,7 @@ PS = (0.5, 0.25, 0.1, 0.05)
 
 def read_clips(path: Path, n_clips: int, frames: int, stride: int, size: int) -> list[np.ndarray]:
     """n_clips clips (T,H,W,3 uint8 RGB) at evenly spaced starts, every ``stride``-th frame."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(str(path))
     if not cap.isOpened():
         raise SystemExit(f"cannot open video {path}")
     all_frames = []

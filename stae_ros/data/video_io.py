@@ -10,19 +10,31 @@ found in seconds instead of surfacing as a shape error deep inside a training lo
 from __future__ import annotations
 
 import logging
+import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import VideoReadError, VideoWriteError
 
-__all__ = ["read_video", "write_video", "probe_frame_count", "LOSSLESS_CODEC"]
+__all__ = ["read_video", "write_video", "probe_frame_count", "open_capture", "LOSSLESS_CODEC"]
 
 log = logging.getLogger(__name__)
 
 #: codec used for generated data sets: FFV1 in bgr0 is bit-exact for 8-bit RGB
 LOSSLESS_CODEC = "ffv1"
+
+
+def open_capture(target: str | int) -> Any:
+    """``cv2.VideoCapture(target)`` with FFmpeg's own log off, unless the user set OPENCV_FFMPEG_LOGLEVEL:
+    a file it cannot open is reported once, by the caller's error naming it, not also by a libav line
+    ("moov atom not found") on stderr."""
+    import cv2
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    return cv2.VideoCapture(target)
 
 
 def _check_file(path: Path) -> None:
@@ -68,7 +80,7 @@ class _Truncated(VideoReadError):
 def _read_opencv(path: Path, max_frames: int | None) -> np.ndarray:
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             raise VideoReadError(path, "OpenCV cannot open it (unknown container or corrupt)")

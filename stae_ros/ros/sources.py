@@ -140,11 +140,11 @@ class _CaptureSource:
     """OpenCV VideoCapture (files and V4L2 devices), converted to RGB."""
 
     def __init__(self, target: str | int, what: str, loop: bool) -> None:
-        import cv2
+        from stae_ros.data.video_io import open_capture
 
-        self._cv2 = cv2
         self.target, self.what, self.loop = target, what, loop
-        self.cap = cv2.VideoCapture(target)
+        self._open = open_capture
+        self.cap = open_capture(target)
         if not self.cap.isOpened():
             raise SourceError(f"cannot open {what} {target!r} (missing, unreadable or no decoder)")
         self.frames_read = 0
@@ -153,7 +153,7 @@ class _CaptureSource:
         ok, frame = self.cap.read()
         if not ok and self.loop and self.frames_read > 0 and isinstance(self.target, str):
             self.cap.release()
-            self.cap = self._cv2.VideoCapture(self.target)
+            self.cap = self._open(self.target)
             ok, frame = self.cap.read()
         if not ok or frame is None:
             return None

@@ -266,6 +266,7 @@ def run_signatures(data: str, weizmann: str, stride: int = 6) -> dict:
 
     import cv2
 
+    from stae_ros.data.video_io import open_capture
     from stae_ros.modes import stae_px, stae_roi264
     from stae_ros.sensitivity.map import scene_signature, signature_distance
     from stae_ros.training.checkpoints import load_model
@@ -290,7 +291,7 @@ def run_signatures(data: str, weizmann: str, stride: int = 6) -> dict:
     out["synth_next_clip"] = {"min": float(np.min(diff)), "median": float(np.median(diff)), "n": len(diff)}
     same, first = [], []
     for path in sorted(p for p in glob.glob(f"{weizmann}/*/*") if not p.endswith(".csv")):
-        cap, frames = cv2.VideoCapture(path), []
+        cap, frames = open_capture(path), []
         while True:
             ok, f = cap.read()
             if not ok:
