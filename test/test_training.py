@@ -107,6 +107,14 @@ def test_train_all_stages_and_resume(tiny_cfg, tmp_path):
     assert (first["stage"], first["epoch"]) > (saved["stage"], saved["epoch"]) or first["stage"] != saved["stage"]
     assert resumed.history[-1]["stage"] == "fr"
     assert len(resumed.history) == len(part.history) + len(full.history) - 1
+    # a run folder of another model: one line naming it, not load_state_dict's report
+    vit = dict(tiny_cfg.model.get("vit", {}))
+    other = dataclasses.replace(tiny_cfg, model={**tiny_cfg.model, "vit": {**vit, "dim": 2 * int(vit.get("dim", 128))}})
+    from stae_ros.training import TrainingError
+
+    with pytest.raises(TrainingError, match=r"--resume: .*last.pt does not fit this config's model: RuntimeError: Error\(s\) "
+                                             r"in loading state_dict for STAE: .*size mismatch"):
+        train(other, tmp_path / "part", resume=True, progress=False)
 
 
 def test_checkpoint_round_trip_identical_logits(tiny_cfg, tmp_path):

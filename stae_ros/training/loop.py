@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..errtext import exc_line
 from ..torchfile import read_torch_file
 from .augment import augment_batch
 from .checkpoints import load_checkpoint_dict, load_init_weights, save_checkpoint
@@ -310,7 +311,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, stages: l
             raise TrainingError(f"--resume given but {last_path} does not exist")
         resume_blob = load_checkpoint_dict(last_path)
         state = resume_blob.get("train_state") or {}
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in resume_blob["state_dict"].items()})
+        try:
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in resume_blob["state_dict"].items()})
+        except (RuntimeError, KeyError, AttributeError) as exc:  # another model's run folder, or a damaged file
+            raise TrainingError(f"--resume: {last_path} does not fit this config's model: {exc_line(exc)}") from exc
         history = list(state.get("history", []))
         start_stage = STAGES.index(state["stage"])
         start_epoch = int(state["epoch"]) + 1

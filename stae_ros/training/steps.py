@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from ..errtext import exc_line
 from ..torchfile import read_torch_file
 from .errors import TrainingError
 
@@ -96,7 +97,10 @@ def restore(blob: dict[str, Any], state: RunState, modules: dict[str, torch.nn.M
     state.done, state.history, state.extra = list(blob["done"]), list(blob["history"]), dict(blob.get("extra", {}))
     for name, module in modules.items():
         if name in blob["modules"]:
-            module.load_state_dict(blob["modules"][name])
+            try:
+                module.load_state_dict(blob["modules"][name])
+            except (RuntimeError, KeyError, AttributeError, TypeError) as exc:  # another config's run folder
+                raise TrainingError(f"resume: the run's {name} does not fit this config: {exc_line(exc)}") from exc
 
 
 def write_metrics(out_dir: Path, state: RunState, extra: dict[str, Any]) -> Path:
