@@ -165,3 +165,12 @@ def test_demo_refuses_bad_files_before_starting_any_node(tmp_path, capsys) -> No
         assert main(["demo", *argv]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert err and err[-1].startswith(head) and detail in err[-1], (argv, err)
+
+
+@pytest.mark.parametrize("argv", [[], ["bench"], ["bag"], ["data"]])
+def test_a_command_without_its_action_prints_the_help_as_an_error(argv, capsys) -> None:
+    from stae_ros.cli import main
+
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: stae"), (out, err)

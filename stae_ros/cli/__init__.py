@@ -52,7 +52,7 @@ def _run(argv: Sequence[str] | None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2) if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)  # no command is a usage error: the help goes where errors go
         return 2
     from stae_ros.runtime import keep_freed_memory
 

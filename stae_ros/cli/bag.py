@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("bag", type=Path, help="bag directory")
     i.set_defaults(func=_info)
 
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
 def _fail(msg: str) -> int:

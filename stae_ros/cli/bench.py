@@ -143,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     except ImportError:
         pass
     p.set_defaults(func=_controller)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
 
 def _codecs(args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     insp.add_argument("--json", type=Path, default=None, help="also write the summary as JSON here")
     insp.set_defaults(func=_cmd_inspect)
 
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
