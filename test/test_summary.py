@@ -137,6 +137,11 @@ def test_summary_command_converts_a_report_and_refuses_other_files(tiny_run, tmp
     (tmp_path / "x.json").write_text(json.dumps({"format": "something else"}))
     assert main(["bench", "summary", "--from-bench", str(tmp_path / "x.json"), "--out", str(dest)]) == 2
     assert "not a `stae bench codecs` report" in capsys.readouterr().err
+    (tmp_path / "b.json").write_bytes(b"\x80\x81 not text")
+    assert main(["bench", "summary", "--from-bench", str(tmp_path / "b.json"), "--out", str(dest)]) == 2
+    assert f"{tmp_path / 'b.json'}: not a JSON bench report: UnicodeDecodeError" in capsys.readouterr().err
+    assert main(["bench", "rates", "--results", str(tmp_path / "b.json"), "--out", str(tmp_path / "r.png")]) == 2
+    assert f"{tmp_path / 'b.json'}: cannot read a JSON summary (UnicodeDecodeError" in capsys.readouterr().err
 
 
 def test_readme_block_is_rewritten_from_the_summary(tiny_run, tmp_path) -> None:

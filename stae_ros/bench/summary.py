@@ -489,8 +489,8 @@ def load_summary(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SummaryError(f"{path}: cannot read a JSON summary ({exc})") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SummaryError(f"{path}: cannot read a JSON summary ({exc_line(exc)})") from exc
     try:
         validate(data)
     except SummaryError as exc:
@@ -696,11 +696,17 @@ def run_summary(args: argparse.Namespace) -> int:
     if args.from_profile is not None:
         return _run_profile_summary(args)
     try:
-        report = json.loads(Path(args.from_bench).read_text(encoding="utf-8"))
+        try:
+            report = json.loads(Path(args.from_bench).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SummaryError(f"{args.from_bench}: not a JSON bench report: {exc_line(exc)}") from exc
         if not isinstance(report, dict) or "rows" not in report:
             raise SummaryError(f"{args.from_bench}: not a `stae bench codecs` report (no rows)")
-        summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
-                                    camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
+        try:
+            summary = from_bench_report(report, set_name=args.set_name, kind=args.kind, command=args.bench_cmd,
+                                        camera_budget_gflop=_camera_budget(), flop_counter=default_flop_counter(report))
+        except SummaryError as exc:  # the report's fault: say which file
+            raise SummaryError(f"{args.from_bench}: {exc}") from exc
         if args.modes:
             summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
