@@ -20,6 +20,31 @@ class ConfigError(ValueError):
     """A configuration file is missing, is not valid YAML, or has unknown / missing keys."""
 
 
+def _unique_key_loader() -> type:
+    """yaml.SafeLoader that refuses a key given twice in one mapping: PyYAML keeps the last silently, so a
+    pasted section or a typo'd duplicate would change a run without a word."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<': its keys may be overridden, by design
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: the base constructor refuses it with its own error
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: Iterable[str] = ()) -> dict[str, Any]:
     """Read ``path`` as a YAML mapping; optionally check its top-level keys.
 
@@ -40,7 +65,7 @@ def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: 
     except OSError as exc:
         raise ConfigError(f"config {path} cannot be read: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc_line(exc)}") from exc
     if data is None:

@@ -59,6 +59,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
     ("data:\n  cache: maybe\n", "data.cache must be true or false"),
     ("model:\n  base: 5\n", "model.base must be the path of a model YAML, got 5"),
     ("half: quarter\n", "half must be true, false or auto, got 'quarter'"),
+    ("stages:\n  classifier: {epochs: 0}\n  fa: {epochs: 0}\n  sa: {epochs: 0}\n  fr: {epochs: 0}\n",
+     "every stage has epochs: 0, so nothing would be trained"),
     ("threads: -4\n", "threads must be >= 0"),
     ("augment:\n  noise: -1.0\n", "augment.noise must be >= 0, got -1.0"),
     ("model:\n  clip:\n    frames: 0\n", "model: clip.frames must be a positive number, got 0"),
@@ -107,3 +109,16 @@ def test_an_export_that_cannot_be_written_stops_training_before_it_starts(tmp_pa
         assert len(errors) == 1 and named in errors[0], errors
         assert not (tmp_path / "run").exists() or not any((tmp_path / "run").rglob("*.pt"))
 
+
+
+def test_a_key_given_twice_is_refused_naming_it(tmp_path) -> None:
+    """PyYAML keeps the last of two equal keys without a word; a config refuses them, naming the key and line."""
+    from stae_ros.configio import load_yaml
+
+    bad = tmp_path / "twice.yaml"
+    bad.write_text("name: a\nstages:\n  classifier:\n    epochs: 2\n    epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml is not valid YAML: .*duplicate key 'epochs' at line 5"):
+        load_yaml(bad)
+    merged = tmp_path / "merge.yaml"  # a merge key's values may be overridden: that is not a duplicate
+    merged.write_text("base: &b {lr: 1, epochs: 2}\nstage:\n  <<: *b\n  epochs: 5\n")
+    assert load_yaml(merged)["stage"] == {"lr": 1, "epochs": 5}

@@ -195,6 +195,9 @@ def load_train_config(path: str | Path) -> TrainConfig:
     stages = {name: _dataclass_from(StageConfig, stages_raw.get(name), f"{path}: stages.{name}") for name in STAGES}
     for name, st in stages.items():
         st.validate(name)
+    if all(st.epochs == 0 for st in stages.values()):
+        raise ConfigError(f"{path}: every stage has epochs: 0, so nothing would be trained "
+                          "(to measure a model file as it is, use `stae eval`)")
     ev = raw.get("eval") or {}
     if not isinstance(ev, dict):
         raise ConfigError(f"{path}: 'eval' must be a mapping (budgets, batch_size, each_epoch), got {ev!r}")
