@@ -174,3 +174,17 @@ def test_a_command_without_its_action_prints_the_help_as_an_error(argv, capsys) 
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("usage: stae"), (out, err)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--modes", "h264,bogus"], "--modes: unknown mode 'bogus'"),
+    (["--modes", "h264", "--model-file", "warp=x.pt"], "--model-file warp=x.pt: unknown mode 'warp'"),
+    (["--modes", "h264", "--model-file", "no-equals-sign"], "--model-file takes MODE=PATH, got 'no-equals-sign'"),
+])
+def test_profile_refuses_bad_mode_flags_before_loading_anything(tmp_path, argv, named, caplog) -> None:
+    """Refused before the model and the clips load: a model path that does not exist is never reached."""
+    from stae_ros.cli import main
+
+    assert main(["profile", "--model", str(tmp_path / "none.pt"), *argv]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith(named), errors

@@ -65,13 +65,24 @@ def run(args: argparse.Namespace) -> int:
     from stae_ros.training import CheckpointError, load_model
 
     log = logging.getLogger("stae.profile")
-    if args.modes and args.modes != "all":  # before the model and the clips load
+    model_files: dict[str, str] = {}
+    if args.modes:  # the flags naming modes, checked before the model and the clips load
         from stae_ros.profiling.modes import unknown_mode_error
 
-        error = unknown_mode_error([m for m in args.modes.split(",") if m])
+        error = unknown_mode_error([m for m in args.modes.split(",") if m]) if args.modes != "all" else None
         if error:
             log.error("--modes: %s", error)
             return 2
+        for item in args.model_file:
+            mode, sep, path = item.partition("=")
+            if not sep or not mode or not path:
+                log.error("--model-file takes MODE=PATH, got %r", item)
+                return 2
+            error = unknown_mode_error([mode])
+            if error:
+                log.error("--model-file %s: %s", item, error)
+                return 2
+            model_files[mode] = path
     try:
         loaded = load_model(args.model)
     except CheckpointError as exc:
@@ -102,21 +113,11 @@ def run(args: argparse.Namespace) -> int:
         log.error("data set classes %s do not match the model's %s", list(arrays.class_names), loaded.class_names)
         return 2
     command = "stae " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "stae profile"
-    specs, model_files = None, {}
+    specs = None
     if args.modes:
         from stae_ros.configio import ConfigError
-        from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid, unknown_mode_error
+        from stae_ros.profiling.modes import DEFAULT_MODES_FILE, load_mode_grid
 
-        for item in args.model_file:
-            mode, sep, path = item.partition("=")
-            if not sep or not mode or not path:
-                log.error("--model-file takes MODE=PATH, got %r", item)
-                return 2
-            error = unknown_mode_error([mode])
-            if error:
-                log.error("--model-file %s: %s", item, error)
-                return 2
-            model_files[mode] = path
         wanted = None if args.modes == "all" else [m for m in args.modes.split(",") if m]
         budgets = [(int(k), float(p)) for k in loaded.config.budgets.frame for p in loaded.config.budgets.spatial]
         try:
