@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errtext import exc_line
+from .errtext import exc_line, not_text
 
 __all__ = ["ConfigError", "load_yaml", "check_keys", "deep_merge", "typed_fields", "typed_value"]
 
@@ -61,7 +61,7 @@ def load_yaml(path: str | Path, allowed: Iterable[str] | None = None, required: 
     except IsADirectoryError as exc:
         raise ConfigError(f"config path is a directory, not a YAML file: {path}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config {path} is not a text (UTF-8) file: byte {exc.start} is 0x{exc.object[exc.start]:02x}") from exc
+        raise ConfigError(f"config {path} is {not_text(exc)}") from exc
     except OSError as exc:
         raise ConfigError(f"config {path} cannot be read: {exc.strerror or exc}") from exc
     try:

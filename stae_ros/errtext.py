@@ -9,7 +9,7 @@ callers keep their own first words (which file, which kind); this gives them the
 
 from __future__ import annotations
 
-__all__ = ["exc_line"]
+__all__ = ["exc_line", "not_text"]
 
 #: torch.load(weights_only=True) puts the finding after this marker, below its boilerplate
 _TORCH_MARKER = "WeightsUnpickler error:"
@@ -21,6 +21,12 @@ def exc_line(exc: BaseException) -> str:
     text = _yaml_text(exc) or _telling_line(str(exc))
     line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return line if len(line) <= _MAX_CHARS else line[: _MAX_CHARS - 3] + "..."
+
+
+def not_text(exc: UnicodeDecodeError) -> str:
+    """Why a file read as text is not: ``not a text (UTF-8) file: byte N is 0xXX`` (the first byte that
+    does not decode), for the caller to put after the file's name."""
+    return f"not a text (UTF-8) file: byte {exc.start} is 0x{exc.object[exc.start]:02x}"
 
 
 def _telling_line(message: str) -> str:

@@ -710,7 +710,7 @@ def run_summary(args: argparse.Namespace) -> int:
         if args.modes:
             summary = replace_modes(load_summary(args.out), summary, args.modes, note=args.note, keep=args.keep)
         merged = write_summary(summary, args.out)
-    except (OSError, json.JSONDecodeError, SummaryError) as exc:
+    except (OSError, SummaryError) as exc:
         print(f"stae bench summary: {exc}", file=sys.stderr)
         return 2
     name = next(iter(summary["sets"]))

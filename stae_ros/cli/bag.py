@@ -22,6 +22,7 @@ __all__ = ["register"]
 
 log = logging.getLogger(__name__)
 
+
 def _default_model() -> Path:
     """The installed share/stae_ros copy of models/stae_default.pt, else the checkout's."""
     from stae_ros.resources import find_data_file

@@ -39,6 +39,7 @@ from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
+from ..errtext import not_text
 from .errors import DatasetLayoutError, VideoReadError
 from .video_io import read_video
 
@@ -169,7 +170,7 @@ def _split_file_lines(path: Path) -> list[str]:
     try:
         return path.read_text().splitlines()
     except UnicodeDecodeError as exc:
-        raise DatasetLayoutError(f"{path} is not a text (UTF-8) file: byte {exc.start} is 0x{exc.object[exc.start]:02x}") from exc
+        raise DatasetLayoutError(f"{path} is {not_text(exc)}") from exc
     except OSError as exc:
         raise DatasetLayoutError(f"{path} cannot be read: {exc.strerror or exc}") from exc
 

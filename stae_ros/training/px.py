@@ -16,9 +16,9 @@ def train_px(config: str | Path, out_dir: str | Path, resume: bool = False, prog
              overrides: dict[str, Any] | None = None, stop_after_steps: int = 0) -> Any:
     """Load a ``config/train_*.yaml`` and run `loop.train`; ``overrides`` are the command line's
     ``device, export, threads, init, init_skip`` (module names) and ``stages`` (comma-separated)."""
-    from .config import load_train_config
     from stae_ros.configio import check_output_file
 
+    from .config import load_train_config
     from .loop import train
     from .stages import parse_stages
 
