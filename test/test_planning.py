@@ -128,7 +128,7 @@ def test_hysteresis_prevents_flapping() -> None:
     rates = 1.2e6 * np.exp(0.15 * rng.standard_normal(200))
     switches = {}
     for hyst in (0.0, 0.05):
-        pl = Planner(prof, 1.0, hysteresis=hyst, up_hold=1)
+        pl = Planner(prof, 1.0, hysteresis=hyst, up_hold=1, significance=0.0)
         chosen = [pl.choose(float(r), ratios=PRIOR).point for r in rates]
         switches[hyst] = sum(a is not b for a, b in zip(chosen, chosen[1:]))
     assert switches[0.05] < switches[0.0]
@@ -546,3 +546,26 @@ def test_a_more_accurate_point_as_sure_to_arrive_is_taken_despite_the_hysteresis
     assert pl.choose(1e7, ratios=ONE).point is large  # both sure at 10 Mbit/s: 0.3 points gained
     pl.current = small
     assert pl.choose(3e4, ratios=ONE).point is small  # only the small one arrives in time (0.6 s vs 1.2 s)
+
+
+def test_with_the_fallback_a_less_accurate_point_is_taken_only_on_a_significant_gain() -> None:
+    """With the camera's fallback a late payload still gets the local label, so leaving the more accurate
+    point for a smaller payload is a small bet on the low tail of the rate ratios: seven slow samples in
+    260 must not decide it, forty must. The hysteresis alone lets the seven decide, and so does a planner
+    without the fallback, for which a late payload loses its label."""
+    small = OperatingPoint("h264-cd", 16, 1.0, 0.940, 2200.0, 2200.0, 1.0, 2.0, 0)
+    large = OperatingPoint("h264-cd", 16, 1.0, 0.943, 4500.0, 4500.0, 1.0, 2.0, 0)
+    prof = Profile(name="t", clip={"frames": 16, "height": 64, "width": 64, "channels": 3},
+                   points=[small, large, local_point(accuracy=0.78)])
+    # at 1 Mbit/s and ratio 0.03 the 3-packet payload is late (1.2 s), the 2-packet one on time (0.8 s)
+    def chosen(significance: float, slow: int, fallback: bool = True) -> OperatingPoint:
+        pl = Planner(prof, 1.0, hysteresis=0.005, significance=significance, fallback=fallback)
+        pl.current = large
+        return pl.choose(1e6, ratios=np.r_[np.full(slow, 0.03), np.ones(260 - slow)]).point
+
+    assert chosen(0.0, 7) is small  # gain 0.14 points > the hysteresis's 0.09 (scaled by the fallback)
+    assert chosen(2.0, 7) is large  # ... but under 2 standard errors (0.33 points)
+    assert chosen(2.0, 40) is small  # 2.2 points against 2 standard errors of 0.73
+    assert chosen(2.0, 3, fallback=False) is small  # without the fallback: 0.8 points, at once
+    with pytest.raises(PlanningError, match="significance"):
+        Planner(prof, 1.0, significance=-1.0)

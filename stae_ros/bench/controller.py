@@ -131,6 +131,7 @@ def simulate(
     margin: float = 0.1,
     hysteresis: float = 0.005,
     up_hold: int = 1,
+    significance: float = 2.0,
     rate_window: int = 10,
     rate_quantile: float = 0.2,
     queue_limit_bytes: int | None = None,
@@ -170,8 +171,9 @@ def simulate(
     monitor = LinkMonitor(RateEstimator(window=rate_window, quantile=rate_quantile, base_delay_s=base_delay_ms / 1000.0),
                           feedback_delay_s=feedback_ms / 1000.0, stale_after_s=stale_after_s)
     # the planner counts a payload's bits in the packets the estimator measured the rate in
-    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold, period_s=interval_s,
-                      camera_gflops=camera_gflops, packet_bytes=monitor.estimator.packet_bytes, fallback=fallback)
+    planner = Planner(profile, deadline_s, margin=margin, hysteresis=hysteresis, up_hold=up_hold,
+                      significance=significance, period_s=interval_s, camera_gflops=camera_gflops,
+                      packet_bytes=monitor.estimator.packet_bytes, fallback=fallback)
     pending: list[tuple[float, int, int, float]] = []  # LinkStats in flight back: (arrives_s, seq, bytes, sent_s)
     local_pt = planner.fallback_point  # None without the fallback, or without a point that labels on the camera
     fb: DeadlineFallback[None] | None = (DeadlineFallback(deadline_s, planner.camera_s(local_pt))
@@ -348,6 +350,10 @@ def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=float_in(0.0, 3600.0, lo_open=True), default=1.0, help="completion deadline per clip in seconds (default 1.0)")
     parser.add_argument("--margin", type=float_in(0.0, 0.99), default=0.1, help="planner safety margin (fraction of the deadline)")
     parser.add_argument("--hysteresis", type=float_in(0.0, 0.99), default=0.005, help="gain in expected useful accuracy needed to leave the current point (default 0.005)")
+    parser.add_argument("--significance", type=float_in(0.0, 100.0), default=2.0,
+                        help="with --fallback: standard errors (over the rate ratios) by which a less accurate point's "
+                             "gain must exceed zero before the planner leaves a more accurate one; 0 = the hysteresis "
+                             "alone (default 2)")
     parser.add_argument("--queue-bytes", type=int_in(1), default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
     parser.add_argument("--base-delay-ms", type=float_in(0.0, 60000.0), default=20.0, help="one-way propagation delay (ms)")
     parser.add_argument("--feedback-ms", type=float_in(0.0, 60000.0), default=20.0, help="delay of LinkStats back to the camera (ms)")
@@ -426,7 +432,7 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     sim_kw = dict(
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
-        hysteresis=args.hysteresis, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
+        hysteresis=args.hysteresis, significance=args.significance, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
         feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start, stale_after_s=args.stale_after_s,
         fallback=args.fallback,
     )

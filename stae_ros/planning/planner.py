@@ -27,7 +27,12 @@ until the estimate goes stale).
 
 Hysteresis: the planner leaves its current point only for one whose expected useful accuracy is
 ``hysteresis`` higher, and moves to a larger payload only after ``up_hold`` decisions in a row
-favour it; it moves to a smaller one at once.
+favour it; it moves to a smaller one at once. With the camera's deadline fallback it leaves a point
+for a *less accurate* one only when the gain is also ``significance`` standard errors above zero,
+measured over the rate ratios the gain was estimated from: a late payload then still gets the
+camera's label, so a hedge buys little, and a handful of slow ratios in a few hundred must not
+trade measured accuracy for it. Without the fallback a late payload loses its label, and the first
+slow samples of a fade must move the planner at once.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class Planner:
         margin: float = 0.1,
         hysteresis: float = 0.005,
         up_hold: int = 1,
+        significance: float = 2.0,
         use_p95_bytes: bool = False,
         period_s: float | None = None,
         camera_gflops: float | None = None,
@@ -94,6 +100,8 @@ class Planner:
             raise PlanningError(f"margin must be in [0, 1), got {margin}")
         if not 0.0 <= hysteresis < 1.0:
             raise PlanningError(f"hysteresis must be in [0, 1), got {hysteresis}")
+        if not (0.0 <= significance and math.isfinite(significance)):
+            raise PlanningError(f"significance must be a finite number of standard errors >= 0, got {significance}")
         if not profile.points:
             raise PlanningError("profile has no operating points")
         if period_s is not None and not period_s > 0:
@@ -106,6 +114,7 @@ class Planner:
         self.margin = margin
         self.hysteresis = hysteresis
         self.up_hold = max(1, up_hold)
+        self.significance = float(significance)
         self.use_p95_bytes = use_p95_bytes
         self.period_s = period_s
         self.camera_gflops = camera_gflops
@@ -187,17 +196,36 @@ class Planner:
             raise PlanningError(f"queue samples must match the ratios, got {q.shape} and {ratios.shape}")
         return q
 
+    def completions(self, pt: OperatingPoint, rate_bps: float | None, ratios: np.ndarray, camera_scale: float = 1.0,
+                    edge_scale: float = 1.0, queue_s: float | np.ndarray = 0.0) -> np.ndarray:
+        """A clip's completion time at ``pt`` under each plausible next rate rate x ratio (inf: no link known)."""
+        compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
+        if self._bytes(pt) <= 0:
+            return np.full(ratios.shape, compute)
+        if rate_bps is None or not rate_bps > 0:
+            return np.full(ratios.shape, math.inf)
+        return compute + self._queue(queue_s, ratios) + self._bits(pt) / (rate_bps * ratios)
+
     def hit_probability(self, pt: OperatingPoint, rate_bps: float | None, ratios: np.ndarray, camera_scale: float = 1.0,
                         edge_scale: float = 1.0, queue_s: float | np.ndarray = 0.0) -> tuple[float, float]:
         """(P(completion <= budget), median completion) over the plausible next rates rate x ratio."""
-        compute = self.camera_s(pt, camera_scale) + self.edge_s(pt, edge_scale)
-        nbytes = self._bytes(pt)
-        if nbytes <= 0:
-            return (1.0 if compute <= self.budget_s else 0.0), compute
-        if rate_bps is None or not rate_bps > 0:
-            return 0.0, math.inf
-        completion = compute + self._queue(queue_s, ratios) + self._bits(pt) / (rate_bps * ratios)
+        completion = self.completions(pt, rate_bps, ratios, camera_scale, edge_scale, queue_s)
         return float(np.mean(completion <= self.budget_s)), float(np.median(completion))
+
+    def _gain_noise(self, to: OperatingPoint, frm: OperatingPoint, rate_bps: float | None, ratios: np.ndarray,
+                    camera_scale: float, edge_scale: float, queue_s: float | np.ndarray) -> float:
+        """``significance`` standard errors of the estimated gain of ``to`` over ``frm``, when ``to`` is less
+        accurate and the camera runs its deadline fallback (0 otherwise). Both points are scored on the same
+        ratio samples, so the gain's error is the spread of its per-sample differences over the square root
+        of their number."""
+        if (self.significance <= 0 or self.fallback_point is None or to.accuracy >= frm.accuracy
+                or rate_bps is None or ratios.size < 2):
+            return 0.0
+        def worth_each(pt: OperatingPoint) -> np.ndarray:
+            on_time = self.completions(pt, rate_bps, ratios, camera_scale, edge_scale, queue_s) <= self.budget_s
+            return np.asarray(self.worth(pt, on_time.astype(np.float64)))
+        diff = worth_each(to) - worth_each(frm)
+        return self.significance * float(np.std(diff)) / math.sqrt(diff.size)
 
     def _next_clip_value(self, rate_bps: float | None, ratios: np.ndarray, camera_scale: float, edge_scale: float,
                          queue_s: float | np.ndarray) -> np.ndarray:
@@ -297,9 +325,13 @@ class Planner:
             self.current, self._up_count = best[3], 0
             return decide(best, ("start: " if cur is None else "current point fails: ") + why)
         # hysteresis guards against a noisy P(on time); a point that is more accurate and at least as
-        # likely on time (e.g. both sure) is better however small the gap, so it is taken at once
+        # likely on time (e.g. both sure) is better however small the gap, so it is taken at once; with the
+        # fallback a less accurate one must also gain significantly over the ratio samples
         dominates = best[3].accuracy > cur[3].accuracy and best[1] >= cur[1] and best[0] > cur[0]
-        if best[3] is cur[3] or (best[0] <= cur[0] + self._threshold() and not dominates):
+        margin = self._threshold()
+        if best[3] is not cur[3] and not dominates and best[0] > cur[0] + margin:
+            margin += self._gain_noise(best[3], cur[3], rate_bps, r, camera_scale, edge_scale, queue_s)
+        if best[3] is cur[3] or (best[0] <= cur[0] + margin and not dominates):
             self._up_count = 0
             return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {float(self.worth(cur[3], cur[1])):.3f} at {rate_txt}")
         if self._bytes(best[3]) > self._bytes(cur[3]):

@@ -99,13 +99,14 @@ class ControllerNode(Node):
     def _make_planner(self, cfg: Mapping[str, Any]) -> Any:
         period = float(cfg["clip_period_s"])
         return self._Planner(self.profile, float(cfg["deadline_s"]), float(cfg["margin"]),
-                             hysteresis=float(cfg["hysteresis"]), period_s=period if period > 0 else None,
+                             hysteresis=float(cfg["hysteresis"]),
+                             significance=float(cfg["significance"]), period_s=period if period > 0 else None,
                              camera_gflops=self.camera_gflops, ratios=self.rate.ratios,
                              packet_bytes=self.rate.packet_bytes,  # one packet size: the rate is measured in it
                              fallback=bool(cfg["fallback"]))
 
     def _apply_params(self, changes: Mapping[str, Any]) -> str | None:
-        planning = {"deadline_s", "margin", "hysteresis", "clip_period_s"}
+        planning = {"deadline_s", "margin", "hysteresis", "significance", "clip_period_s"}
         if planning & set(changes) and self.planner is not None:
             try:
                 self.planner = self._make_planner({**self.cfg, **changes})
