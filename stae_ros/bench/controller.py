@@ -131,7 +131,7 @@ def simulate(
     margin: float = 0.1,
     hysteresis: float = 0.005,
     up_hold: int = 1,
-    significance: float = 2.0,
+    significance: float = 3.0,
     rate_window: int = 10,
     rate_quantile: float = 0.2,
     queue_limit_bytes: int | None = None,
@@ -350,10 +350,10 @@ def register_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=float_in(0.0, 3600.0, lo_open=True), default=1.0, help="completion deadline per clip in seconds (default 1.0)")
     parser.add_argument("--margin", type=float_in(0.0, 0.99), default=0.1, help="planner safety margin (fraction of the deadline)")
     parser.add_argument("--hysteresis", type=float_in(0.0, 0.99), default=0.005, help="gain in expected useful accuracy needed to leave the current point (default 0.005)")
-    parser.add_argument("--significance", type=float_in(0.0, 100.0), default=2.0,
+    parser.add_argument("--significance", type=float_in(0.0, 100.0), default=3.0,
                         help="with --fallback: standard errors (over the rate ratios) by which a less accurate point's "
                              "gain must exceed zero before the planner leaves a more accurate one; 0 = the hysteresis "
-                             "alone (default 2)")
+                             "alone (default 3)")
     parser.add_argument("--queue-bytes", type=int_in(1), default=None, help="drop-tail link queue in bytes (default unlimited, as mahimahi)")
     parser.add_argument("--base-delay-ms", type=float_in(0.0, 60000.0), default=20.0, help="one-way propagation delay (ms)")
     parser.add_argument("--feedback-ms", type=float_in(0.0, 60000.0), default=20.0, help="delay of LinkStats back to the camera (ms)")

@@ -82,7 +82,7 @@ class Planner:
         margin: float = 0.1,
         hysteresis: float = 0.005,
         up_hold: int = 1,
-        significance: float = 2.0,
+        significance: float = 3.0,
         use_p95_bytes: bool = False,
         period_s: float | None = None,
         camera_gflops: float | None = None,

@@ -201,7 +201,7 @@ CONTROLLER_PARAMS: tuple[ParamSpec, ...] = (
     _p("clip_period_s", 0.5, "seconds between two clips of the camera, for the planner's look-ahead (a payload that "
        "holds the link past the next clip is charged for it); 0 = plan each clip alone", min=0.0, max=3600.0),
     _p("hysteresis", 0.005, "gain in expected useful accuracy needed to leave the current point", min=0.0, max=0.99),
-    _p("significance", 2.0, "with the fallback: standard errors (over the rate ratios) by which a less accurate "
+    _p("significance", 3.0, "with the fallback: standard errors (over the rate ratios) by which a less accurate "
        "point's gain must exceed zero before the planner leaves a more accurate one; 0 = the hysteresis alone",
        min=0.0, max=100.0),
     _p("fallback", False, "the camera runs its deadline fallback (camera_node fallback_deadline_s = deadline_s): "
