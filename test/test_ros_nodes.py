@@ -675,6 +675,16 @@ def test_controller_falls_back_to_local_without_link_statistics_and_offloads_onc
             assert harness.publish_until(fast, lambda: harness.commands[-1].payload_mode != "local", 15, launcher), out()
             last = harness.commands[-1]
             assert last.payload_mode in ("stae-px", "stae-roi264") and last.rate_bps > 1e6 and last.reason
+            # the planner's constants change at run time: the planner is rebuilt and announces its point
+            # again; an out-of-range value is refused with its name and changes nothing
+            n = len(harness.commands)
+            res = harness.set_params(f"{NS}/controller_node", {"significance": 5.0})
+            assert all(r.successful for r in res), [r.reason for r in res]
+            assert harness.publish_until(fast, lambda: len(harness.commands) > n, 15, launcher), out()
+            bad = harness.set_params(f"{NS}/controller_node", {"significance": -1.0})
+            assert not bad[0].successful and "significance" in bad[0].reason, bad[0].reason
+            got = harness.get_params(f"{NS}/controller_node", ["significance"])
+            assert got[0].double_value == 5.0
     finally:
         harness.close()
 
