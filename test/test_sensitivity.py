@@ -258,3 +258,24 @@ def test_bench_cost_times_a_map_and_a_label_per_shipped_mode(tmp_path: Path) -> 
     for row in res["modes"].values():
         assert 0 < row["label_ms"]["p50"] <= row["label_ms"]["p95"] and 0 < row["map_ms"]["p50"] <= row["map_ms"]["p95"]
         assert row["map_per_label"] == pytest.approx(row["map_ms"]["p50"] / row["label_ms"]["p50"])
+
+
+def test_bench_map_source_full_makes_the_map_from_the_whole_clip(tmp_path: Path) -> None:
+    """`--map-source full`: the edge's map comes from the clip coded whole, not from the motion-map crop,
+    so the clips coded with it differ; the motion curve does not depend on it."""
+    import json
+
+    from stae_ros.data import generate_dataset
+    from stae_ros.sensitivity.bench import main
+
+    root = generate_dataset(tmp_path / "ds", seed=0, train_per_class=1, test_per_class=1, frames=16, height=64, width=64,
+                            progress=False)
+    res = {}
+    for source in ("crop", "full"):
+        out = tmp_path / f"{source}.json"
+        assert main(["--data", str(root), "--limit", "6", "--thresholds", "0.5", "--mix", "1",
+                     "--map-source", source, "--out", str(out)]) == 0
+        res[source] = json.loads(out.read_text())
+        assert res[source]["map_source"] == source
+    assert res["crop"]["motion"] == res["full"]["motion"]
+    assert res["crop"]["gradient"][0]["bytes"] != res["full"]["gradient"][0]["bytes"]

@@ -7,7 +7,9 @@ with the gradient map (``mix`` of it), decoded and classified. The map is applie
 was made from (lag 0): the synthetic clips are single 16-frame shots, so there is no next clip of
 the same scene; in a stream the map comes from an earlier clip and the scene signature decides
 whether it still applies. ``--control shuffled`` uses another clip's map (what a stale map that
-slipped past the checks would do).
+slipped past the checks would do). ``--map-source full`` makes the map from the clip coded whole
+(threshold 0) instead of the motion-map crop the edge sees live: whether a map of the whole frame,
+which could also mark what the motion map missed, would save more.
 
     python -m stae_ros.sensitivity.bench --data datasets/synth --limit 300 --out out/sens_roi.json
     python -m stae_ros.sensitivity.bench --mode stae-px --kp 16,0.1 --weights 1,2,4 --out out/sens_px.json
@@ -57,7 +59,8 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 
 def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
         method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test",
-        roi_model: str = "", knobs: dict | None = None, fold: int | None = None, short_clip: str = "loop") -> dict:
+        roi_model: str = "", knobs: dict | None = None, fold: int | None = None, short_clip: str = "loop",
+        map_source: str = "crop") -> dict:
     """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
     the motion curve are computed once for all of them)."""
     torch.set_num_threads(1)
@@ -79,12 +82,17 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     base_pred = []
     for clip in clips:
         d = edge.decode(pay.encode(clip))
-        maps.append(sensitivity_map(edge, d, 0, (grid, grid), method))
         base_pred.append(int(edge.classify([d]).logits.argmax(1)[0]))
+        if map_source == "full":  # the whole frame, every block kept
+            pay.set_knobs({**knobs, "threshold": 0.0})
+            d = edge.decode(pay.encode(clip))
+            pay.set_knobs(knobs)
+        maps.append(sensitivity_map(edge, d, 0, (grid, grid), method))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
     out = {"clips": len(clips), "split": split, "fold": fold, "roi_model": str(pay.path), "knobs": knobs, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
            "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
+           "map_source": map_source,
            "default_acc": float(np.mean(np.array(base_pred) == labels)), "motion": [], "gradient": []}
     curves: dict[float, list[dict]] = {m: [] for m in mixes}
 
@@ -136,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="max", choices=("max", "coverage"), help="how the camera reads the map")
     ap.add_argument("--method", default="grad", choices=("grad", "grad_x_input"))
     ap.add_argument("--control", default="", choices=("", "shuffled"))
+    ap.add_argument("--map-source", default="crop", choices=("crop", "full"),
+                    help="the clip the edge's map is made from: crop (the motion-map coded clip, as live) or full "
+                         "(the clip coded whole, threshold 0)")
     ap.add_argument("--out", default="")
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
     ap.add_argument("--fold", type=int_in(0), default=None, help="data with a fold file: test on this fold (with the "
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error(f"--roi-setting {key} needs a number, got {value!r}")
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
                   [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
-                  a.split, a.roi_model, knobs, a.fold, a.short_clip)
+                  a.split, a.roi_model, knobs, a.fold, a.short_clip, a.map_source)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
