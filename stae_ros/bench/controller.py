@@ -432,8 +432,8 @@ def run(args: argparse.Namespace, progress: Callable[[Any], Any] | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     sim_kw = dict(
         deadline_s=args.deadline, interval_s=args.interval, duration_s=args.duration, margin=args.margin,
-        hysteresis=args.hysteresis, significance=args.significance, queue_limit_bytes=args.queue_bytes, base_delay_ms=args.base_delay_ms,
-        feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start, stale_after_s=args.stale_after_s,
+        hysteresis=args.hysteresis, significance=args.significance, queue_limit_bytes=args.queue_bytes,
+        base_delay_ms=args.base_delay_ms, feedback_ms=args.feedback_ms, seed=args.seed, start_s=args.start, stale_after_s=args.stale_after_s,
         fallback=args.fallback,
     )
     reports: dict[str, Any] = {}

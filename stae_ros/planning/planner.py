@@ -328,10 +328,10 @@ class Planner:
         # likely on time (e.g. both sure) is better however small the gap, so it is taken at once; with the
         # fallback a less accurate one must also gain significantly over the ratio samples
         dominates = best[3].accuracy > cur[3].accuracy and best[1] >= cur[1] and best[0] > cur[0]
-        margin = self._threshold()
-        if best[3] is not cur[3] and not dominates and best[0] > cur[0] + margin:
-            margin += self._gain_noise(best[3], cur[3], rate_bps, r, camera_scale, edge_scale, queue_s)
-        if best[3] is cur[3] or (best[0] <= cur[0] + margin and not dominates):
+        needed = self._threshold()  # the gain that leaves the current point
+        if best[3] is not cur[3] and not dominates and best[0] > cur[0] + needed:
+            needed += self._gain_noise(best[3], cur[3], rate_bps, r, camera_scale, edge_scale, queue_s)
+        if best[3] is cur[3] or (best[0] <= cur[0] + needed and not dominates):
             self._up_count = 0
             return decide(cur, f"keep {point_label(cur[3])}: expected useful accuracy {float(self.worth(cur[3], cur[1])):.3f} at {rate_txt}")
         if self._bytes(best[3]) > self._bytes(cur[3]):
