@@ -59,6 +59,32 @@ def test_render_rejects_bad_arguments() -> None:
         render_clip(0, 0, frames=1)
     with pytest.raises(ValueError, match="height and width"):
         render_clip(0, 0, height=8)
+    with pytest.raises(ValueError, match="distractors must be one of muted, busy, got 'loud'"):
+        render_clip(0, 0, distractors="loud")
+
+
+def _kept_off_path(distractors: str) -> float:
+    """Share of the motion map's kept blocks (threshold 0.5) that the actor's path never touches."""
+    from stae_ros.roi.importance import motion_importance
+
+    shares = []
+    for cid in range(len(CLASS_NAMES)):
+        for k in range(4):
+            c = render_clip(cid, 500 + k, 16, 64, 64, distractors)
+            keep = motion_importance(c.frames, 8, 1)[0] >= 0.5
+            path = np.zeros_like(keep)
+            for x0, y0, x1, y1 in c.boxes:
+                path[y0 // 8:(y1 - 1) // 8 + 1, x0 // 8:(x1 - 1) // 8 + 1] = True
+            shares.append((keep & ~path).sum() / max(int(keep.sum()), 1))
+    return float(np.mean(shares))
+
+
+def test_busy_distractors_draw_the_motion_map_off_the_actor() -> None:
+    """The busy scene exists so that motion alone no longer marks the action: check that it does that."""
+    muted, busy = _kept_off_path("muted"), _kept_off_path("busy")
+    assert muted < 0.3 and busy > 0.5, (muted, busy)
+    a, b = render_clip(5, 11), render_clip(5, 11, distractors="busy")
+    assert np.array_equal(a.boxes, b.boxes) and not np.array_equal(a.frames, b.frames)  # same actor, other clutter
 
 
 def _centres(class_name: str, seeds: range, frames: int = 16, size: int = 64) -> np.ndarray:
@@ -252,3 +278,26 @@ def test_cli_synth_and_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str
     rc = main(["data", "inspect", str(out), "--clips", "1"])
     text = capsys.readouterr().out
     assert rc == 1 and "broken files: 1" in text and "jump_0000.avi" in text
+    busy = tmp_path / "busy"
+    rc = main(["data", "synth", "--out", str(busy), "--train-per-class", "1", "--test-per-class", "1", "--frames", "4",
+               "--size", "24x32", "--seed", "2", "--distractors", "busy"])
+    assert rc == 0 and json.loads((busy / "annotations.json").read_text())["distractors"] == "busy"
+    assert "distractors" not in json.loads((out / "annotations.json").read_text())
+    assert (busy / "wave" / "wave_0000.avi").read_bytes() != (out / "wave" / "wave_0000.avi").read_bytes()
+    assert main(["data", "synth", "--kind", "hard", "--out", str(tmp_path / "h"), "--distractors", "busy"]) == 2
+
+
+def test_in_memory_and_streamed_training_clips_follow_the_distractor_style() -> None:
+    """`data.generate.distractors` reaches every way training renders clips, not only `stae data synth`."""
+    from stae_ros.data.stream import StreamSpec, render_batch
+    from stae_ros.data.synthetic import clip_seed
+    from stae_ros.training.loop import render_synthetic_splits
+
+    gen = {"seed": 2, "train_per_class": 1, "test_per_class": 1, "frames": 4, "height": 32, "width": 32}
+    train, _ = render_synthetic_splits(dict(gen, distractors="busy"), 4, (32, 32))
+    muted, _ = render_synthetic_splits(gen, 4, (32, 32))
+    busy_clip = render_clip(0, clip_seed(2, 0, 0), 4, 32, 32, "busy").frames
+    assert np.array_equal(train.clips[0], busy_clip) and not np.array_equal(muted.clips[0], busy_clip)
+    spec = StreamSpec(batch_size=3, frames=4, height=32, width=32)
+    (a, la), (b, lb) = render_batch(spec, (0, 1)), render_batch(StreamSpec(**{**spec.__dict__, "distractors": "busy"}), (0, 1))
+    assert np.array_equal(la, lb) and not np.array_equal(a, b)

@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hard: folder of videos to cut backgrounds from (missing: procedural backgrounds)")
     synth.add_argument("--control", choices=("none", "single_frame", "actor_removed"), default="none",
                        help="hard: write a control of the same clips (one frame repeated, or the actor removed)")
+    synth.add_argument("--distractors", choices=("muted", "busy"), default="muted",
+                       help="synth: the moving clutter, muted (default) or busy: as bright as the actor and 3x "
+                       "as fast, so motion alone no longer marks the action")
     synth.set_defaults(func=_cmd_synth)
 
     insp = sub.add_parser(
@@ -95,6 +98,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if not hard and (args.backgrounds is not None or args.control != "none"):
         log.error("--backgrounds and --control need --kind hard")
         return 2
+    if hard and args.distractors != "muted":
+        log.error("--distractors busy needs --kind synth")
+        return 2
     if args.train_per_class is None:
         args.train_per_class = 100 if hard else 200
     if args.test_per_class is None:
@@ -106,7 +112,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         from stae_ros.data.articulated.writer import generate_hard_dataset as generate
     else:
         from stae_ros.data.synthetic import CLASS_NAMES, generate_dataset as generate
-    extra = {"backgrounds": args.backgrounds, "control": args.control} if hard else {}
+    extra = ({"backgrounds": args.backgrounds, "control": args.control} if hard
+             else {"distractors": args.distractors})
 
     t0 = time.perf_counter()
     h, w = args.size

@@ -44,6 +44,8 @@ class StreamSpec:
     #: relative sampling weight per class id (empty = uniform): more examples of the classes a
     #: model is slow to learn, e.g. the rotation pair, whose direction needs ~10k examples
     class_weights: tuple[float, ...] = ()
+    #: the clutter style of :func:`~stae_ros.data.synthetic.render_clip` ("muted" or "busy")
+    distractors: str = "muted"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -76,7 +78,8 @@ def _batch_plan(spec: StreamSpec, key: tuple[int, ...]) -> list[tuple[int, int]]
 def render_batch(spec: StreamSpec, key: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Render the batch named by ``key``: uint8 ``B,T,H,W,3`` clips and int64 ``B`` labels."""
     plan = _batch_plan(spec, key)
-    clips = np.stack([render_clip(cid, seed, spec.frames, spec.height, spec.width).frames for cid, seed in plan])
+    clips = np.stack([render_clip(cid, seed, spec.frames, spec.height, spec.width, spec.distractors).frames
+                      for cid, seed in plan])
     return clips, np.array([cid for cid, _ in plan], dtype=np.int64)
 
 

@@ -12,8 +12,14 @@ actor (a bright, outlined, limb-like bar) moves over time inside a fixed motion 
   actor's whole trajectory, so removing it removes all class evidence while the rest of the
   frame keeps the same (class-independent) clutter, distractor motion, drift and noise.
 
-Everything is a pure function of ``(class_id, seed, frames, height, width)``; all lengths scale
-with ``min(height, width)`` (constants below are fractions of it), so any clip size works.
+Everything is a pure function of ``(class_id, seed, frames, height, width, distractors)``; all
+lengths scale with ``min(height, width)`` (constants below are fractions of it), so any clip size
+works.
+
+``distractors="busy"`` renders a busy scene: the clutter that moves is as bright and three times as
+fast as by default (still never saturated like the actor), so motion alone no longer says where
+the action is. It exists to test region choices that look past motion (the edge's sensitivity
+maps); the default, ``"muted"``, is the set every shipped model was trained on.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "generate_dataset",
     "ANNOTATIONS_FORMAT",
     "dataset_digest",
+    "DISTRACTOR_STYLES",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,10 @@ _MOVE = (0.22, 0.30)  # translation distance
 _JUMP = (0.22, 0.32)  # jump height
 _CIRCLE = (0.12, 0.16)  # circle radius
 _DISTRACTOR_SPEED = 0.018  # px per frame, max, per unit S
+_BUSY_SPEED = 3.0  # busy scenes: distractor speed factor
+
+#: how the moving clutter looks: "muted" (the default set) or "busy" (bright and fast)
+DISTRACTOR_STYLES: tuple[str, ...] = ("muted", "busy")
 
 
 @dataclass(frozen=True)
@@ -244,10 +255,16 @@ class _Distractor:
     color: tuple[int, int, int]
 
 
-def _distractors(rng: np.random.Generator, h: int, w: int, s: float) -> list[_Distractor]:
+def _bright(rng: np.random.Generator) -> tuple[int, int, int]:
+    """A busy scene's distractor colour: as bright as the actor, but never as saturated."""
+    return _hsv_color(rng.uniform(), rng.uniform(0.0, 0.35), rng.uniform(0.55, 1.0))
+
+
+def _distractors(rng: np.random.Generator, h: int, w: int, s: float, style: str = "muted") -> list[_Distractor]:
     """Moving clutter, drawn from one distribution for every class (it carries no label)."""
     out = []
-    vmax = _DISTRACTOR_SPEED * s * 1.5
+    busy = style == "busy"
+    vmax = _DISTRACTOR_SPEED * s * 1.5 * (_BUSY_SPEED if busy else 1.0)
     for _ in range(int(rng.integers(3, 7))):
         out.append(
             _Distractor(
@@ -260,7 +277,7 @@ def _distractors(rng: np.random.Generator, h: int, w: int, s: float) -> list[_Di
                 omega=rng.uniform(-0.25, 0.25),
                 size=rng.uniform(0.05, 0.13) * s,
                 aspect=rng.uniform(0.3, 1.0),
-                color=_muted(rng),
+                color=_bright(rng) if busy else _muted(rng),
             )
         )
     return out
@@ -279,7 +296,9 @@ def _draw_distractor(img: np.ndarray, d: _Distractor, t: int) -> None:
         _fill_poly(img, _bar_corners(x, y, th, d.size * 2, d.size * 2 * aspect), d.color)
 
 
-def _check_args(class_id: int, frames: int, height: int, width: int) -> None:
+def _check_args(class_id: int, frames: int, height: int, width: int, distractors: str = "muted") -> None:
+    if distractors not in DISTRACTOR_STYLES:
+        raise ValueError(f"distractors must be one of {', '.join(DISTRACTOR_STYLES)}, got {distractors!r}")
     if not 0 <= int(class_id) < len(CLASS_NAMES):
         raise ValueError(f"class_id must be in [0, {len(CLASS_NAMES)}), got {class_id}")
     if frames < 2:
@@ -288,9 +307,10 @@ def _check_args(class_id: int, frames: int, height: int, width: int) -> None:
         raise ValueError(f"height and width must be >= 16, got {height}x{width}")
 
 
-def render_clip(class_id: int, seed: int, frames: int = 16, height: int = 64, width: int = 64) -> SyntheticClip:
+def render_clip(class_id: int, seed: int, frames: int = 16, height: int = 64, width: int = 64,
+                distractors: str = "muted") -> SyntheticClip:
     """Render one clip of class ``class_id``: a pure function of its arguments."""
-    _check_args(class_id, frames, height, width)
+    _check_args(class_id, frames, height, width, distractors)
     name = CLASS_NAMES[int(class_id)]
     rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(class_id), 0x57AE]))
     s = float(min(height, width))
@@ -329,7 +349,7 @@ def render_clip(class_id: int, seed: int, frames: int = 16, height: int = 64, wi
     drift = rng.uniform(-drift_max, drift_max, size=2)
     margin = drift_max + 1
     bg = _background(rng, height + 2 * margin, width + 2 * margin, s)
-    movers = _distractors(rng, height, width, s)
+    movers = _distractors(rng, height, width, s, distractors)
     noise_sigma = rng.uniform(2.0, 6.0)
     flicker = rng.uniform(-0.03, 0.03, size=frames)
 
@@ -359,11 +379,11 @@ def clip_seed(base_seed: int, class_id: int, index: int) -> int:
     return int(np.random.SeedSequence([int(base_seed) & 0xFFFFFFFF, int(class_id), int(index), 0xC11]).generate_state(1)[0])
 
 
-def _render_and_write(job: tuple[Path, int, int, int, int, int, int]) -> tuple[str, list[list[int]], list[int]]:
+def _render_and_write(job: tuple[Path, int, int, int, int, int, int, str]) -> tuple[str, list[list[int]], list[int]]:
     from .video_io import write_video
 
-    path, class_id, seed, frames, height, width, fps = job
-    clip = render_clip(class_id, seed, frames, height, width)
+    path, class_id, seed, frames, height, width, fps, distractors = job
+    clip = render_clip(class_id, seed, frames, height, width, distractors)
     write_video(path, clip.frames, fps=fps)
     return path.name, clip.boxes.tolist(), clip.region.tolist()
 
@@ -379,6 +399,7 @@ def generate_dataset(
     fps: int = 25,
     workers: int | None = None,
     progress: bool = True,
+    distractors: str = "muted",
 ) -> Path:
     """Write the synthetic data set in the HMDB51 layout and return ``root``.
 
@@ -387,13 +408,15 @@ def generate_dataset(
     1-based) and ``root/annotations.json`` (classes, seed, shape, per-clip actor boxes and
     motion region). The same arguments give byte-identical files. ``workers`` > 1 renders in a
     process pool (default: 1, or 2 when there are more than 400 clips and >= 2 CPUs).
+    ``distractors``: ``"muted"`` (the default set) or ``"busy"`` (see the module docstring).
     """
-    _check_args(0, frames, height, width)
+    _check_args(0, frames, height, width, distractors)
     check_counts(train_per_class, test_per_class)
     root = Path(root)
     (root / "splits").mkdir(parents=True, exist_ok=True)
     per_class = train_per_class + test_per_class
-    jobs = clip_jobs(root, CLASS_NAMES, per_class, lambda cid, idx: clip_seed(seed, cid, idx), frames, height, width, fps)
+    jobs = clip_jobs(root, CLASS_NAMES, per_class, lambda cid, idx: clip_seed(seed, cid, idx), frames, height, width, fps,
+                     distractors)
     if workers is None:
         workers = 2 if len(jobs) > 400 and (os.cpu_count() or 1) >= 2 else 1
     results = run_jobs(_render_and_write, jobs, workers, progress, "synth", chunksize=16,
@@ -412,6 +435,8 @@ def generate_dataset(
         "test_per_class": test_per_class,
         "box_format": "x0,y0,x1,y1 pixels, x1/y1 exclusive; boxes per frame, region per clip",
     }
+    if distractors != "muted":  # the default set's annotations (and digest) stay as they were
+        ann["distractors"] = distractors
     write_layout(root, CLASS_NAMES, train_per_class, per_class, jobs, results, ann)
     log.info("wrote %d clips (%d classes) to %s", len(jobs), len(CLASS_NAMES), root)
     return root
