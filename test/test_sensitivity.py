@@ -232,7 +232,7 @@ def test_geometric_combine_drops_motion_the_classifier_ignores():
 
 
 @pytest.mark.parametrize("argv", [["--roi-setting", "mode"], ["--roi-setting", "=fill"], ["--roi-setting", "crf=high"],
-                                  ["--fold", "-1"]])
+                                  ["--fold", "-1"], ["--figure-threshold", "1.5"], ["--figure-clips", "0"]])
 def test_bench_refuses_a_malformed_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     from stae_ros.sensitivity.bench import main
 
@@ -279,3 +279,28 @@ def test_bench_map_source_full_makes_the_map_from_the_whole_clip(tmp_path: Path)
         assert res[source]["map_source"] == source
     assert res["crop"]["motion"] == res["full"]["motion"]
     assert res["crop"]["gradient"][0]["bytes"] != res["full"]["gradient"][0]["bytes"]
+
+
+def test_bench_figure_draws_one_row_per_clip(tmp_path: Path) -> None:
+    """`--figure`: a PNG with one row per clip (both maps and what each sends); the curves are unchanged."""
+    import json
+
+    import matplotlib.image as mpimg
+
+    from stae_ros.data import generate_dataset
+    from stae_ros.sensitivity.bench import main
+    from stae_ros.sensitivity.figure import draw_map_comparison
+
+    root = generate_dataset(tmp_path / "ds", seed=0, train_per_class=1, test_per_class=1, frames=16, height=64, width=64,
+                            progress=False, distractors="busy")
+    heights, curves = [], []
+    for n in (1, 3):
+        png, out = tmp_path / f"maps{n}.png", tmp_path / f"maps{n}.json"
+        assert main(["--data", str(root), "--limit", "6", "--thresholds", "0.5", "--mix", "0.5", "--figure", str(png),
+                     "--figure-clips", str(n), "--out", str(out)]) == 0
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        heights.append(mpimg.imread(png).shape[0])
+        curves.append(json.loads(out.read_text())["gradient"])
+    assert heights[1] > 2 * heights[0] and curves[0] == curves[1]
+    with pytest.raises(ValueError, match="no clips"):
+        draw_map_comparison(tmp_path / "none.png", [], [], [], [], lambda c, i: (0, c), 0.5, "mix")

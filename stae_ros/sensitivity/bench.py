@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stae_ros.cli.validate import int_in
+from stae_ros.cli.validate import float_in, int_in
 from stae_ros.data.arrays import load_split_arrays
 from stae_ros.data.folder import SHORT_CLIP_POLICIES, SplitSpec
 from stae_ros.modes.base import ModeContext
@@ -60,9 +60,11 @@ def bytes_at_accuracy(points: list[dict], acc: float) -> float | None:
 def run(data: str, limit: int, thresholds: list[float], mix: float | list[float], grid: int, control: str,
         method: str, dilate: int = 0, scale: str = "max", combine: str = "linear", split: str = "test",
         roi_model: str = "", knobs: dict | None = None, fold: int | None = None, short_clip: str = "loop",
-        map_source: str = "crop") -> dict:
+        map_source: str = "crop", figure: str = "", figure_clips: int = 4, figure_threshold: float = 0.5) -> dict:
     """The motion curve and one gradient curve per mix (``mix`` may be a list: the edge's maps and
-    the motion curve are computed once for all of them)."""
+    the motion curve are computed once for all of them). ``figure``: also draw ``figure_clips``
+    clips spread over the set with both maps and what each sends at ``figure_threshold``
+    (:func:`~stae_ros.sensitivity.figure.draw_map_comparison`, the first mix)."""
     torch.set_num_threads(1)
     mixes = [float(v) for v in (mix if isinstance(mix, (list, tuple)) else [mix])]
     # a fold file's folder (real footage) is read, never written: no clip cache beside it
@@ -90,6 +92,8 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
         maps.append(sensitivity_map(edge, d, 0, (grid, grid), method))
     if control == "shuffled":
         maps = maps[1:] + maps[:1]
+    if figure:
+        _draw(figure, pay, knobs, clips, maps, figure_clips, figure_threshold, mixes[0], dilate, scale, combine)
     out = {"clips": len(clips), "split": split, "fold": fold, "roi_model": str(pay.path), "knobs": knobs, "mix": mixes[0] if len(mixes) == 1 else mixes, "dilate": dilate,
            "scale": scale, "combine": combine, "grid": grid, "control": control, "method": method,
            "map_source": map_source,
@@ -129,6 +133,28 @@ def run(data: str, limit: int, thresholds: list[float], mix: float | list[float]
     return out
 
 
+def _draw(path: str, pay: Any, knobs: dict, clips: np.ndarray, maps: list, n: int, threshold: float, mix: float,
+          dilate: int, scale: str, combine: str) -> None:
+    """The figure of :func:`run`: clips spread over the set (the test split is in class order)."""
+    from stae_ros.sensitivity.figure import draw_map_comparison
+
+    idx = np.unique(np.linspace(0, len(clips) - 1, min(n, len(clips))).round().astype(int))
+    pay.set_knobs({**knobs, "threshold": threshold})
+    try:
+        own = [pay.importance(clips[i]) for i in idx]
+        mixed = [mix_importance(o, maps[i], mix, dilate, scale, combine) for o, i in zip(own, idx)]
+
+        def code(clip: np.ndarray, imp: np.ndarray) -> tuple[int, np.ndarray]:
+            data_ = pay.encode(clip, imp)
+            return len(data_), pay.decode(data_)
+
+        out = draw_map_comparison(path, [clips[i] for i in idx], own, [maps[i].values for i in idx], mixed, code,
+                                  threshold, f"mix {mix:g} ({combine}, th {threshold:g})")
+        log.info("figure: %s", out)
+    finally:
+        pay.set_knobs(knobs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="datasets/synth")
@@ -148,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the clip the edge's map is made from: crop (the motion-map coded clip, as live) or full "
                          "(the clip coded whole, threshold 0)")
     ap.add_argument("--out", default="")
+    ap.add_argument("--figure", default="", help="also draw a few clips with both maps and what each sends (PNG)")
+    ap.add_argument("--figure-clips", type=int_in(1, 16), default=4, help="clips in --figure (default 4)")
+    ap.add_argument("--figure-threshold", type=float_in(0.0, 1.0), default=0.5, help="the threshold --figure codes at (default 0.5)")
     ap.add_argument("--roi-model", default="", help="stae-roi264 model file (default: the shipped one)")
     ap.add_argument("--fold", type=int_in(0), default=None, help="data with a fold file: test on this fold (with the "
                                                              "fold's --roi-model)")
@@ -185,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 ap.error(f"--roi-setting {key} needs a number, got {value!r}")
         res = run(a.data, a.limit, [float(t) for t in a.thresholds.split(",")],
                   [float(m) for m in a.mix.split(",")], a.grid, a.control, a.method, a.dilate, a.scale, a.combine,
-                  a.split, a.roi_model, knobs, a.fold, a.short_clip, a.map_source)
+                  a.split, a.roi_model, knobs, a.fold, a.short_clip, a.map_source, a.figure, a.figure_clips,
+                  a.figure_threshold)
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
