@@ -38,6 +38,7 @@ import numpy as np
 from ..link import DeliveryTrace, TraceShaper, load_trace, save_trace, synthetic_fading_trace
 from ..planning import DeadlineFallback, Due, LinkMonitor, Planner, RateEstimator
 from ..planning.planner import point_label
+from ..plotting import save_figure
 from ..profiling.schema import OperatingPoint, Profile, load_profile
 from ..resources import find_data_file
 
@@ -322,11 +323,7 @@ def plot_trace(path: Path, trace: DeliveryTrace, results: dict[str, PolicyResult
     axes[2].set_ylabel("completion (s)")
     axes[2].set_xlabel("time (s)")
     axes[2].legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 90)
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -589,11 +586,7 @@ def plot_summary(path: Path, report: dict[str, Any]) -> Path:
     handles, texts = axes[0].get_legend_handles_labels()
     fig.legend(handles, texts, fontsize=8, ncol=4, loc="upper center")
     axes[1].set_xticks(x, [n.replace(".up", "") for n in names], rotation=30, ha="right", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 90, rect=(0, 0, 1, 0.95))
 
 
 def _fmt_s(v: float) -> str:

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..plotting import save_figure
+
 __all__ = ["write_plots", "completion_from_summary", "completion_summary_plot", "SUMMARY_RATES_BPS", "rate_curves",
            "frontier", "rate_accuracy_plot"]
 
@@ -51,10 +53,7 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     ax.set_title(f"Accuracy vs rate ({report['clip']['frames']}×{report['clip']['height']}×{report['clip']['width']} clips)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    paths.append(out / "bench_accuracy_vs_kbit.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "bench_accuracy_vs_kbit.png", 120))
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for i, fam in enumerate(fams):
@@ -69,10 +68,7 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     ax.set_title("Camera-side cost vs payload size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    paths.append(out / "bench_camera_ms_vs_bytes.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "bench_camera_ms_vs_bytes.png", 120))
 
     comp = report["completion"]
     rates = [r / 1e6 for r in comp["rates_bps"]]
@@ -102,10 +98,7 @@ def write_plots(report: dict[str, Any], out: str | Path) -> list[Path]:
     ax.set_title("Camera + uplink + edge time per clip; shading = fastest method")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "bench_completion_vs_rate.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "bench_completion_vs_rate.png", 120))
     return paths
 
 
@@ -207,11 +200,7 @@ def completion_summary_plot(summary: dict[str, Any], path: str | Path, camera: s
     fig.suptitle(f"Completion time per clip = camera time on {camera} (host one-thread ms x {camera_slowdown:.1f}) + "
                  f"bytes / uplink rate + edge time\nshaded: the fastest mode among those within "
                  f"{100 * accuracy_margin:.0f} points of the most accurate (dotted: below that)", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, 110)
     return results
 
 
@@ -267,9 +256,5 @@ def rate_accuracy_plot(summary: dict[str, Any], path: str | Path) -> dict[str, d
         _set_panel(ax, name, sets[name], "bytes per 16-frame clip (log)", "accuracy (%)")
     fig.suptitle("Accuracy against bytes per clip, every mode on each set's own test clips (results/summary.json)",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.985))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, 110, rect=(0, 0, 1, 0.985))
     return results

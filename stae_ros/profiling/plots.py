@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from .schema import Profile
+from ..plotting import save_figure
 
 __all__ = ["plot_accuracy_vs_bytes", "plot_accuracy_vs_budget", "plot_confusion"]
 
@@ -39,12 +40,7 @@ def plot_accuracy_vs_bytes(profile: Profile, path: str | Path) -> Path:
     ax.set_title(f"{profile.name}: accuracy vs bytes")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)
 
 
 def plot_accuracy_vs_budget(profile: Profile, path: str | Path) -> Path:
@@ -70,12 +66,7 @@ def plot_accuracy_vs_budget(profile: Profile, path: str | Path) -> Path:
     ax.set_ylabel("frame budget K")
     ax.set_title(f"{profile.name}: accuracy by budget")
     fig.colorbar(im, ax=ax, label="test accuracy (%)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | Path, title: str = "confusion") -> Path:
@@ -96,9 +87,4 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: str | P
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stae_ros.plotting import save_figure
+
 __all__ = ["VizClip", "kept_view", "render_demo_strip"]
 
 
@@ -80,7 +82,4 @@ def render_demo_strip(clips: list[VizClip], path: str | Path, frames: int, heigh
                 ax.set_title(f"clip {clip.seq}: {truth}label {clip.label} ({clip.score:.2f}){ok} | "
                              f"K={clip.k} of {frames} frames, p={clip.p:g} of pixels, {clip.nbytes} B",
                              fontsize=9, loc="left")
-    fig.tight_layout(h_pad=0.2)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110, h_pad=0.2)

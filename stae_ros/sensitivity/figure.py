@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stae_ros.plotting import save_figure
+
 __all__ = ["draw_map_comparison"]
 
 
@@ -53,9 +55,4 @@ def draw_map_comparison(path: str | Path, clips: Sequence[np.ndarray], own: Sequ
                 ax.set_title(titles[c], fontsize=8)
             if note:
                 ax.set_xlabel(note, fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, 90)
