@@ -144,7 +144,8 @@ CAMERA_PARAMS: tuple[ParamSpec, ...] = (
        "scene signature (mean colour per 4x4 cell) differs by more than this (0..1) from the camera's last clip "
        "when the map arrived", min=0.0, max=1.0),
     _p("guidance_weight", 2.0, "stae-px: weight of log(map) added to SA's pixel logits", min=0.0, max=100.0),
-    _p("guidance_mix", 0.5, "stae-roi264: share of the map in the importance map (1 = replaces the motion map)",
+    _p("guidance_mix", 0.5, "stae-roi264: share of the map in the importance map (1 = replaces the motion map, "
+       "the better choice where moving clutter draws the motion map off the action)",
        min=0.0, max=1.0),
     *_qos("image_raw", "the image_raw subscription"),
     *_qos("semantic_clip", "the semantic_clip publisher"),
