@@ -301,3 +301,7 @@ def test_in_memory_and_streamed_training_clips_follow_the_distractor_style() -> 
     spec = StreamSpec(batch_size=3, frames=4, height=32, width=32)
     (a, la), (b, lb) = render_batch(spec, (0, 1)), render_batch(StreamSpec(**{**spec.__dict__, "distractors": "busy"}), (0, 1))
     assert np.array_equal(la, lb) and not np.array_equal(a, b)
+    from stae_ros.data.errors import DataError
+
+    with pytest.raises(DataError, match="stream distractors must be one of muted, busy, got 'loud'"):
+        StreamSpec(batch_size=3, distractors="loud")

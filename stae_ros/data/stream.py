@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .synthetic import CLASS_NAMES, render_clip
+from .synthetic import CLASS_NAMES, DISTRACTOR_STYLES, render_clip
 
 __all__ = ["StreamSpec", "render_batch", "SyntheticBatchStream"]
 
@@ -48,6 +48,8 @@ class StreamSpec:
     distractors: str = "muted"
 
     def __post_init__(self) -> None:
+        if self.distractors not in DISTRACTOR_STYLES:
+            raise DataError(f"stream distractors must be one of {', '.join(DISTRACTOR_STYLES)}, got {self.distractors!r}")
         if self.batch_size < 1:
             raise DataError(f"stream batch_size must be >= 1, got {self.batch_size}")
         if not 1 <= self.num_classes <= len(CLASS_NAMES):

@@ -39,7 +39,7 @@ def draw_map_comparison(path: str | Path, clips: Sequence[np.ndarray], own: Sequ
     for r, (clip, o, g, m) in enumerate(zip(clips, own, edge_maps, mixed)):
         mid = clip.shape[0] // 2
         panels: list[tuple[np.ndarray, str]] = [(clip[mid], ""), (np.asarray(o).max(axis=0), ""),
-                                                (np.asarray(g).reshape(np.asarray(g).shape[-2:]), "")]
+                                                (np.asarray(g), "")]
         for imp in (o, m):
             nbytes, decoded = code(clip, imp)
             panels.append((decoded[mid], f"{nbytes} B"))

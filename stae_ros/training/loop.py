@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import logging
 import math
@@ -91,10 +92,10 @@ def prepare_data(cfg: TrainConfig, clip_len: int, size: tuple[int, int]) -> tupl
     return _limit(train, cfg.data.train_limit, cfg.seed), _limit(test, cfg.data.test_limit, cfg.seed + 1)
 
 
-def _render_one(job: tuple[int, int, int, int, int, str]) -> tuple[Any, Any, Any]:
+def _render_one(job: tuple[int, int, int, int, int], distractors: str = "muted") -> tuple[Any, Any, Any]:
     from stae_ros.data.synthetic import render_clip
 
-    cid, seed, frames, height, width, distractors = job
+    cid, seed, frames, height, width = job
     clip = render_clip(cid, seed, frames, height, width, distractors)
     return clip.frames, clip.boxes, clip.region
 
@@ -112,18 +113,18 @@ def render_synthetic_splits(generate: dict[str, Any], clip_len: int, size: tuple
     frames, height, width = int(generate.get("frames", 16)), int(generate.get("height", 64)), int(generate.get("width", 64))
     if (frames, height, width) != (clip_len, size[0], size[1]):
         raise TrainingError(f"data.generate renders {frames}x{height}x{width} clips but the model wants {clip_len}x{size[0]}x{size[1]}")
-    distractors = str(generate.get("distractors", "muted"))
-    jobs = [(cid, clip_seed(seed, cid, idx), frames, height, width, distractors, idx, name)
+    jobs = [(cid, clip_seed(seed, cid, idx), frames, height, width, idx, name)
             for cid, name in enumerate(CLASS_NAMES) for idx in range(n_train + n_test)]
+    render = functools.partial(_render_one, distractors=str(generate.get("distractors", "muted")))
     workers = max(1, min(len(os.sched_getaffinity(0)), 32))
     with mp.get_context("fork").Pool(workers) as pool:
-        rendered = pool.map(_render_one, [j[:6] for j in jobs], chunksize=8)
+        rendered = pool.map(render, [j[:5] for j in jobs], chunksize=8)
     out = []
     for is_train in (True, False):
-        sel = [i for i, j in enumerate(jobs) if (j[6] < n_train) == is_train]
+        sel = [i for i, j in enumerate(jobs) if (j[5] < n_train) == is_train]
         out.append(ClipArrays(
             clips=np.stack([rendered[i][0] for i in sel]), labels=np.array([jobs[i][0] for i in sel], dtype=np.int64),
-            class_names=list(CLASS_NAMES), names=[f"{jobs[i][7]}/{jobs[i][7]}_{jobs[i][6]:04d}.avi" for i in sel],
+            class_names=list(CLASS_NAMES), names=[f"{jobs[i][6]}/{jobs[i][6]}_{jobs[i][5]:04d}.avi" for i in sel],
             boxes=np.stack([np.asarray(rendered[i][1], dtype=np.int32) for i in sel]),
             regions=np.stack([np.asarray(rendered[i][2], dtype=np.int32) for i in sel])))
     log.info("rendered %d train + %d test synthetic clips in memory", len(out[0].labels), len(out[1].labels))
